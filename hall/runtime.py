@@ -1,0 +1,269 @@
+"""The asyncio shell around the engine: lots in memory, their clocks, and their journal.
+
+A command runs against its lot synchronously (validate, apply, hand the events to the
+journal) and only then awaits, for durability. That ordering is the whole concurrency story:
+between two awaits nothing else touches the lot, so no lock is needed, and no result is
+returned before the store holds it. Listeners (the fan-out) see events only once durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from typing import Final
+
+from hall.engine import AnyEvent, Code, Lot, LotSpec, Registrant, Rejection, Result, State
+from hall.store import Journal, Store, StoredLot, StoreError
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], int]
+Listener = Callable[[Sequence[AnyEvent]], None]
+
+_UNKNOWN_LOT: Final = Rejection(Code.UNKNOWN_LOT, "拍品不存在")
+_UNAVAILABLE: Final = Rejection(Code.UNAVAILABLE, "存储暂不可用，请稍后重试")
+_TERMINAL: Final = (State.CLOSED, State.WITHDRAWN)
+_RELOAD_BACKOFF: Final = (0.05, 0.2, 1.0, 5.0)
+
+
+def wall_clock() -> int:
+    """Epoch milliseconds UTC."""
+    return time.time_ns() // 1_000_000
+
+
+class Action(StrEnum):
+    OPEN = "open"
+    PAUSE = "pause"
+    RESUME = "resume"
+    EXTEND = "extend"
+    FAIR_WARNING = "fair_warning"
+    HAMMER = "hammer"
+    WITHDRAW = "withdraw"
+    FLOOR_BID = "floor_bid"
+
+
+class Runtime:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock = wall_clock,
+        max_batch: int = 4096,
+        snapshot_every: int = 1000,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.snapshot_every = snapshot_every
+        self.lots: dict[int, Lot] = {}
+        self.titles: dict[int, str] = {}
+        self.journal = Journal(store, max_batch=max_batch, on_commit=self._committed, on_failure=self._failed)
+        self.durable: dict[int, int] = {}
+        """Per lot, the highest sequence number known to be in the store."""
+        self._inflight: dict[int, asyncio.Future[None]] = {}
+        self._snapshot_seq: dict[int, int] = {}
+        self._halted: set[int] = set()
+        self._timers: dict[int, tuple[int, asyncio.TimerHandle]] = {}
+        self._listeners: list[Listener] = []
+        self._reloads: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self) -> None:
+        """Rebuild every lot from the store, start the journal, and let due clocks fire."""
+        async for stored in self.store.lots():
+            self._install(stored)
+        self.journal.start()
+        for lot in self.lots.values():
+            self._settle(lot)
+
+    async def stop(self) -> None:
+        for _, handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        for task in list(self._reloads):
+            task.cancel()
+        await self.journal.close()
+
+    def listen(self, listener: Listener) -> None:
+        """Call ``listener`` with each durable batch of events, in commit order."""
+        self._listeners.append(listener)
+
+    # ------------------------------------------------------------------ lots
+
+    async def create_lot(self, spec: LotSpec, title: str = "") -> Lot:
+        lot_id = await self.store.create_lot(spec, title)
+        self._install(StoredLot(id=lot_id, spec=spec, title=title, snapshot=None, events=[], bidders=[]))
+        lot = self.lots[lot_id]
+        self._settle(lot)
+        return lot
+
+    async def register(self, lot_id: int, user: int, org: int | None) -> Registrant:
+        """Admit an approved bidder; it may bid as soon as this returns, live lot or not."""
+        if lot_id not in self.lots:
+            raise KeyError(lot_id)
+        registrant = await self.store.add_bidder(lot_id, user, org)
+        lot = self.lots.get(lot_id)  # a reload may have replaced it while we awaited
+        if lot is not None:
+            lot.register(user, registrant)
+        return registrant
+
+    # ------------------------------------------------------------------ commands
+
+    async def bid(self, lot_id: int, user: int, org: int | None, amount: object, req: str) -> Result:
+        lot = self.lots.get(lot_id)
+        if lot is None:
+            return _UNKNOWN_LOT
+        if lot_id in self._halted:
+            return _UNAVAILABLE
+        result = lot.bid(user, org, amount, req, self.clock())
+        return await self._finish(lot, result)
+
+    async def command(
+        self,
+        lot_id: int,
+        actor: int,
+        action: Action,
+        req: str,
+        *,
+        seconds: object = None,
+        reason: object = None,
+        amount: object = None,
+        bidder: object = None,
+    ) -> Result:
+        """An auctioneer's command; authorization is the caller's job, rules are the lot's."""
+        lot = self.lots.get(lot_id)
+        if lot is None:
+            return _UNKNOWN_LOT
+        if lot_id in self._halted:
+            return _UNAVAILABLE
+        now = self.clock()
+        match action:
+            case Action.OPEN:
+                result = lot.open(actor, req, now)
+            case Action.PAUSE:
+                result = lot.pause(actor, req, now)
+            case Action.RESUME:
+                result = lot.resume(actor, req, now)
+            case Action.EXTEND:
+                result = lot.extend(actor, req, now, seconds)
+            case Action.FAIR_WARNING:
+                result = lot.fair_warning(actor, req, now)
+            case Action.HAMMER:
+                result = lot.hammer(actor, req, now)
+            case Action.WITHDRAW:
+                result = lot.withdraw(actor, req, now, reason)
+            case Action.FLOOR_BID:
+                if not isinstance(bidder, str):
+                    return Rejection(Code.BAD_REQUEST, "现场出价须填写竞买号")
+                result = lot.floor_bid(actor, bidder, amount, req, now)
+        return await self._finish(lot, result)
+
+    def wake(self, lot_id: int) -> None:
+        """Let the lot's clock act now (what its timer does; tests with a fake clock call it)."""
+        self._timers.pop(lot_id, None)
+        lot = self.lots.get(lot_id)
+        if lot is None or lot_id in self._halted:
+            return
+        lot.advance(self.clock())
+        self._settle(lot)
+
+    async def _finish(self, lot: Lot, result: Result) -> Result:
+        """Journal what the command emitted, then answer once the answer is durable."""
+        if lot.outbox:
+            self._settle(lot)
+        if result.ok and result.seq > self.durable.get(lot.id, 0):
+            inflight = self._inflight.get(lot.id)
+            if inflight is None:  # the lot was reloaded: its pending events were dropped
+                return _UNAVAILABLE
+            try:
+                await asyncio.shield(inflight)
+            except StoreError:
+                return _UNAVAILABLE
+        return result
+
+    # ------------------------------------------------------------------ journal and clock
+
+    def _settle(self, lot: Lot) -> None:
+        """Hand the lot's new events (and a snapshot when one is due) to the journal; re-arm."""
+        if lot.outbox:
+            events, lot.outbox = lot.outbox, []
+            snapshot = None
+            if lot.seq - self._snapshot_seq.get(lot.id, 0) >= self.snapshot_every or lot.state in _TERMINAL:
+                snapshot = lot.snapshot()
+                self._snapshot_seq[lot.id] = lot.seq
+            self._inflight[lot.id] = self.journal.append(events, snapshot)
+        self._arm(lot)
+
+    def _arm(self, lot: Lot) -> None:
+        """Make sure a timer fires by the lot's next due instant.
+
+        A timer set for an earlier instant is left alone: when it fires, the lot is not yet
+        due and the timer is set again. So the end moving later with every late bid costs
+        nothing here.
+        """
+        due = lot.due
+        if due is None:
+            return
+        timer = self._timers.get(lot.id)
+        if timer is not None:
+            if timer[0] <= due:
+                return
+            timer[1].cancel()
+        delay = max(due - self.clock(), 0) / 1000
+        handle = asyncio.get_running_loop().call_later(delay, self.wake, lot.id)
+        self._timers[lot.id] = (due, handle)
+
+    def _committed(self, events: Sequence[AnyEvent]) -> None:
+        durable = self.durable
+        for event in events:
+            durable[event.lot] = event.seq
+        for listener in self._listeners:
+            listener(events)
+
+    def _failed(self, lots: set[int], exc: BaseException) -> None:
+        """A commit failed: the in-memory state of these lots is ahead of the store."""
+        for lot_id in lots:
+            if lot_id in self._halted:
+                continue
+            self._halted.add(lot_id)
+            self._inflight.pop(lot_id, None)
+            timer = self._timers.pop(lot_id, None)
+            if timer is not None:
+                timer[1].cancel()
+            task = asyncio.get_running_loop().create_task(self._reload(lot_id))
+            self._reloads.add(task)
+            task.add_done_callback(self._reloads.discard)
+
+    async def _reload(self, lot_id: int) -> None:
+        """Replace a halted lot by what the store holds, retrying while the store is down."""
+        attempt = 0
+        while True:
+            try:
+                stored = await self.store.lot(lot_id)
+                break
+            except Exception as exc:  # noqa: BLE001 - keep the lot halted and try again
+                delay = _RELOAD_BACKOFF[min(attempt, len(_RELOAD_BACKOFF) - 1)]
+                log.warning("reloading lot %s failed (%s); retrying in %ss", lot_id, exc, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+        if stored is not None:
+            self._install(stored)
+            self._halted.discard(lot_id)
+            self._settle(self.lots[lot_id])
+        log.warning("lot %s reloaded from the store at seq %s", lot_id, self.durable.get(lot_id))
+
+    def _install(self, stored: StoredLot) -> None:
+        lot = Lot.restore(stored.snapshot) if stored.snapshot else Lot(stored.id, stored.spec)
+        for event in stored.events:
+            lot.apply(event)
+        for user, registrant in stored.bidders:
+            lot.register(user, registrant)
+        self.lots[lot.id] = lot
+        self.titles[lot.id] = stored.title
+        self.durable[lot.id] = lot.seq
+        self._snapshot_seq[lot.id] = stored.snapshot.seq if stored.snapshot else 0
+        self._inflight.pop(lot.id, None)
+        lot.advance(self.clock())

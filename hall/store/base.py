@@ -1,0 +1,52 @@
+"""What the hall needs from a store, whichever database is behind it.
+
+``write`` is the only way events reach the store, and its contract is the hall's durability
+promise: when it returns, every event and snapshot it was given survives a crash; when it
+raises, none of them was written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
+
+import msgspec
+
+from hall.engine import AnyEvent, LotSpec, LotState, Registrant
+
+
+class StoreError(Exception):
+    """The store could not do what was asked; nothing of that call was written."""
+
+
+class StoredLot(msgspec.Struct, kw_only=True):
+    """A lot as recovery finds it: the newest snapshot, the events after it, its bidders."""
+
+    id: int
+    spec: LotSpec
+    title: str
+    snapshot: LotState | None
+    events: list[AnyEvent]
+    bidders: list[tuple[int, Registrant]]
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def create_lot(self, spec: LotSpec, title: str) -> int: ...
+
+    async def add_bidder(self, lot: int, user: int, org: int | None) -> Registrant:
+        """Give ``user`` the lot's next bidder number, or return the one it already has."""
+        ...
+
+    async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
+        """Append events and replace snapshots in one durable transaction."""
+        ...
+
+    def lots(self) -> AsyncIterator[StoredLot]: ...
+
+    async def lot(self, lot: int) -> StoredLot | None: ...
+
+    async def events_since(self, lot: int, seq: int) -> list[AnyEvent]: ...

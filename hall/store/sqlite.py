@@ -1,0 +1,195 @@
+"""The embedded store: one SQLite file in WAL mode with ``synchronous=FULL``.
+
+Two connections: one writer, behind an asyncio lock so that each write transaction is whole
+(aiosqlite runs every call on its own thread, so calls of two coroutines could otherwise
+interleave inside one transaction), and one reader, which WAL lets run beside the writer.
+Events are stored as msgpack in a table keyed (lot, seq) without rowid: a lot's events are
+one range of the primary key, read back in order without a sort.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import aiosqlite
+import msgspec
+
+from hall.engine import AnyEvent, LotSpec, LotState, Registrant
+from hall.engine.events import decode, encode
+from hall.store.base import StoredLot, StoreError
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE lots (
+        id INTEGER PRIMARY KEY,
+        spec BLOB NOT NULL,
+        title TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE events (
+        lot INTEGER NOT NULL REFERENCES lots(id),
+        seq INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (lot, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE snapshots (
+        lot INTEGER PRIMARY KEY REFERENCES lots(id),
+        seq INTEGER NOT NULL,
+        body BLOB NOT NULL
+    );
+    CREATE TABLE bidders (
+        lot INTEGER NOT NULL REFERENCES lots(id),
+        user INTEGER NOT NULL,
+        number TEXT NOT NULL,
+        org INTEGER,
+        PRIMARY KEY (lot, user),
+        UNIQUE (lot, number)
+    );
+    """,
+)
+"""Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
+
+_encoder = msgspec.msgpack.Encoder()
+_spec_decoder = msgspec.msgpack.Decoder(LotSpec)
+_state_decoder = msgspec.msgpack.Decoder(LotState)
+
+
+async def _connect(path: str) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA synchronous=FULL")
+    await db.execute("PRAGMA busy_timeout=5000")
+    await db.execute("PRAGMA foreign_keys=ON")
+    return db
+
+
+class SqliteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await _connect(self.path)
+        await self._migrate(self._writer)
+        self._reader = await _connect(self.path)
+
+    async def close(self) -> None:
+        for db in (self._reader, self._writer):
+            if db is not None:
+                await db.close()
+        self._reader = self._writer = None
+
+    @property
+    def writer(self) -> aiosqlite.Connection:
+        if self._writer is None:
+            raise StoreError("store is not open")
+        return self._writer
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise StoreError("store is not open")
+        return self._reader
+
+    async def _migrate(self, db: aiosqlite.Connection) -> None:
+        async with db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = row[0] if row else 0
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+
+    # ------------------------------------------------------------------ writes
+
+    async def create_lot(self, spec: LotSpec, title: str) -> int:
+        async with self._lock:
+            cursor = await self.writer.execute(
+                "INSERT INTO lots (spec, title, created_at) VALUES (?, ?, ?)",
+                (_encoder.encode(spec), title, int(time.time() * 1000)),
+            )
+            lot_id = cursor.lastrowid
+        assert lot_id is not None
+        return lot_id
+
+    async def add_bidder(self, lot: int, user: int, org: int | None) -> Registrant:
+        async with self._lock:
+            db = self.writer
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                async with db.execute(
+                    "SELECT number, org FROM bidders WHERE lot = ? AND user = ?", (lot, user)
+                ) as cur:
+                    row = await cur.fetchone()
+                if row is None:
+                    async with db.execute("SELECT count(*) FROM bidders WHERE lot = ?", (lot,)) as cur:
+                        count = await cur.fetchone()
+                    assert count is not None
+                    row = (f"{count[0] + 1:04d}", org)
+                    await db.execute(
+                        "INSERT INTO bidders (lot, user, number, org) VALUES (?, ?, ?, ?)",
+                        (lot, user, row[0], org),
+                    )
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+        return Registrant(row[0], row[1])
+
+    async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
+        rows = [(e.lot, e.seq, encode(e)) for e in events]
+        snaps = [(s.id, s.seq, _encoder.encode(s)) for s in snapshots]
+        async with self._lock:
+            db = self.writer
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    await db.executemany("INSERT INTO events (lot, seq, body) VALUES (?, ?, ?)", rows)
+                    if snaps:
+                        await db.executemany(
+                            "INSERT OR REPLACE INTO snapshots (lot, seq, body) VALUES (?, ?, ?)", snaps
+                        )
+                    await db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        await db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(str(exc)) from exc
+
+    # ------------------------------------------------------------------ reads
+
+    async def lots(self) -> AsyncIterator[StoredLot]:
+        async with self.reader.execute("SELECT id FROM lots ORDER BY id") as cur:
+            ids = [row[0] for row in await cur.fetchall()]
+        for lot_id in ids:
+            stored = await self.lot(lot_id)
+            if stored is not None:
+                yield stored
+
+    async def lot(self, lot: int) -> StoredLot | None:
+        db = self.reader
+        async with db.execute("SELECT spec, title FROM lots WHERE id = ?", (lot,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        spec, title = _spec_decoder.decode(row[0]), row[1]
+        async with db.execute("SELECT body FROM snapshots WHERE lot = ?", (lot,)) as cur:
+            snap_row = await cur.fetchone()
+        snapshot = _state_decoder.decode(snap_row[0]) if snap_row else None
+        events = await self.events_since(lot, snapshot.seq if snapshot else 0)
+        async with db.execute("SELECT user, number, org FROM bidders WHERE lot = ?", (lot,)) as cur:
+            bidders = [(u, Registrant(n, o)) for u, n, o in await cur.fetchall()]
+        return StoredLot(id=lot, spec=spec, title=title, snapshot=snapshot, events=events, bidders=bidders)
+
+    async def events_since(self, lot: int, seq: int) -> list[AnyEvent]:
+        async with self.reader.execute(
+            "SELECT body FROM events WHERE lot = ? AND seq > ? ORDER BY seq", (lot, seq)
+        ) as cur:
+            return [decode(row[0]) for row in await cur.fetchall()]

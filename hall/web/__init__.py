@@ -1,0 +1,1 @@
+"""The HTTP and WebSocket edge: routes, templates and static files."""
