@@ -18,7 +18,9 @@ class Outcome(StrEnum):
     UNSOLD = "unsold"
 
 
-class Event(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True):
+class Event(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True, gc=False):
+    """gc=False: events hold only scalars, so they can never be part of a cycle."""
+
     lot: int
     seq: int
     ts: int

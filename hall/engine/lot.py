@@ -93,7 +93,7 @@ class Lot:
     __slots__ = (
         "id", "spec", "state", "seq", "price", "leader", "leader_number", "bid_count",
         "ends_at", "paused_at", "warned", "outcome", "reason", "due", "recent",
-        "requests", "refusals", "_forget", "registrants", "numbers", "outbox",
+        "requests", "refusals", "_forget", "registrants", "numbers", "outbox", "_bad_increment",
     )  # fmt: skip
 
     def __init__(self, lot_id: int, spec: LotSpec) -> None:
@@ -122,6 +122,7 @@ class Lot:
         self.numbers: dict[str, int] = {}
         self.outbox: list[AnyEvent] = []
         """Events emitted and applied but not yet taken by the journal."""
+        self._bad_increment = _refuse(Code.BAD_INCREMENT, f"加价须为加价幅度 {spec.increment} 元的整数倍")
 
     # ---------------------------------------------------------------- registration
 
@@ -181,36 +182,34 @@ class Lot:
     ) -> Result:
         if type(amount) is not int or amount <= 0 or amount > MAX_AMOUNT:
             return self._refused(key, _BAD_AMOUNT)
-        increment = self.spec.increment
+        spec = self.spec
+        increment = spec.increment
         price = self.price
         if price is None:
-            if amount < self.spec.start_price:
+            if amount < spec.start_price:
                 return self._refused(
-                    key, _refuse(Code.TOO_LOW, f"首次出价不得低于起拍价 {self.spec.start_price} 元")
+                    key, _refuse(Code.TOO_LOW, f"首次出价不得低于起拍价 {spec.start_price} 元")
                 )
-            if (amount - self.spec.start_price) % increment:
-                return self._refused(key, self._bad_increment())
+            if (amount - spec.start_price) % increment:
+                return self._refused(key, self._bad_increment)
         else:
             if amount <= price:
                 return self._refused(
                     key, _refuse(Code.TOO_LOW, f"出价须高于当前价，至少 {price + increment} 元")
                 )
             if (amount - price) % increment:
-                return self._refused(key, self._bad_increment())
+                return self._refused(key, self._bad_increment)
         ends_at = self.ends_at
-        window = self.spec.window
-        if ends_at is not None and window and self.spec.extension and now >= ends_at - window * 1000:
-            ends_at = max(ends_at, now + self.spec.extension * 1000)
-        self._emit(
-            BidPlaced(
-                lot=self.id, seq=self.seq + 1, ts=now, actor=key[0], req=key[1],
-                amount=amount, bidder=number, user=user, ends_at=ends_at, floor=floor,
-            )
+        window = spec.window
+        if ends_at is not None and window and spec.extension and now >= ends_at - window * 1000:
+            ends_at = max(ends_at, now + spec.extension * 1000)
+        event = BidPlaced(
+            lot=self.id, seq=self.seq + 1, ts=now, actor=key[0], req=key[1],
+            amount=amount, bidder=number, user=user, ends_at=ends_at, floor=floor,
         )  # fmt: skip
+        self.apply(event)  # _emit, inlined on the hottest path
+        self.outbox.append(event)
         return self.requests[key]
-
-    def _bad_increment(self) -> Rejection:
-        return _refuse(Code.BAD_INCREMENT, f"加价须为加价幅度 {self.spec.increment} 元的整数倍")
 
     # ---------------------------------------------------------------- the auctioneer
 

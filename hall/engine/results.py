@@ -27,13 +27,13 @@ class Code(StrEnum):
     """The store failed; the lot is reloading from what is durable. Retry shortly."""
 
 
-class Accepted(msgspec.Struct, frozen=True):
+class Accepted(msgspec.Struct, frozen=True, gc=False):
     seq: int
     price: int | None
     ok: bool = True
 
 
-class Rejection(msgspec.Struct, frozen=True):
+class Rejection(msgspec.Struct, frozen=True, gc=False):
     code: Code
     message: str
     ok: bool = False
