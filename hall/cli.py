@@ -58,3 +58,7 @@ def seed_demo(db: str, lots: int, live: bool, duration: int) -> None:
 
     ids = asyncio.run(run())
     sys.stdout.buffer.write(msgspec.json.encode({"lots": ids}) + b"\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Final
 
-from hall.engine import AnyEvent, Code, Lot, LotSpec, Registrant, Rejection, Result, State
+from hall.engine import Accepted, AnyEvent, Code, Lot, LotSpec, Registrant, Rejection, Result, State
 from hall.store import Journal, Store, StoredLot, StoreError
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class Runtime:
         """Journal what the command emitted, then answer once the answer is durable."""
         if lot.outbox:
             self._settle(lot)
-        if result.ok and result.seq > self.durable.get(lot.id, 0):
+        if isinstance(result, Accepted) and result.seq > self.durable.get(lot.id, 0):
             inflight = self._inflight.get(lot.id)
             if inflight is None:  # the lot was reloaded: its pending events were dropped
                 return _UNAVAILABLE

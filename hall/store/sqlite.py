@@ -132,21 +132,23 @@ class SqliteStore:
                 async with db.execute(
                     "SELECT number, org FROM bidders WHERE lot = ? AND user = ?", (lot, user)
                 ) as cur:
-                    row = await cur.fetchone()
-                if row is None:
+                    found = await cur.fetchone()
+                if found is not None:
+                    registrant = Registrant(found[0], found[1])
+                else:
                     async with db.execute("SELECT count(*) FROM bidders WHERE lot = ?", (lot,)) as cur:
                         count = await cur.fetchone()
                     assert count is not None
-                    row = (f"{count[0] + 1:04d}", org)
+                    registrant = Registrant(f"{count[0] + 1:04d}", org)
                     await db.execute(
                         "INSERT INTO bidders (lot, user, number, org) VALUES (?, ?, ?, ?)",
-                        (lot, user, row[0], org),
+                        (lot, user, registrant.number, org),
                     )
                 await db.commit()
             except BaseException:
                 await db.rollback()
                 raise
-        return Registrant(row[0], row[1])
+        return registrant
 
     async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
         rows = [(e.lot, e.seq, encode(e)) for e in events]

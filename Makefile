@@ -1,0 +1,36 @@
+# The two commands the README gives: `make run` and `make test`. Both set everything up
+# from a fresh clone (a virtualenv in .venv with the project and its dev extras).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_DB := var/demo.db
+
+.PHONY: setup run test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "hall needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+# A fresh demo every time: the previous demo database is replaced.
+run: setup
+	mkdir -p var
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	$(BIN)/hall seed-demo --db $(DEMO_DB) --live --lots 12 --duration 7200 > var/demo.json
+	@echo "demo: $$(cat var/demo.json)"
+	$(BIN)/hall serve --db $(DEMO_DB) --host $${HALL_HOST:-127.0.0.1} --port $${HALL_PORT:-8000}
+
+test: setup
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/journal.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

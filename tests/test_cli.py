@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import anyio
+import pytest
+
+from hall.engine import Mode, State
+from hall.runtime import Runtime
+from hall.store import SqliteStore
+
+HALL = [sys.executable, "-m", "hall.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _seed(db: Path, *args: str) -> dict[str, list[int]]:
+    out = subprocess.run([*HALL, "seed-demo", "--db", str(db), *args],
+                         check=True, capture_output=True, timeout=60)  # fmt: skip
+    parsed: dict[str, list[int]] = json.loads(out.stdout)
+    return parsed
+
+
+async def _recovered(db: Path) -> Runtime:
+    store = SqliteStore(db)
+    await store.open()
+    runtime = Runtime(store)
+    await runtime.start()
+    await runtime.stop()
+    await store.close()
+    return runtime
+
+
+def test_seed_demo_prints_the_ids_of_live_lots_it_stored(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    seeded = _seed(db, "--lots", "5", "--live", "--duration", "600")
+    assert seeded["lots"] == [1, 2, 3, 4, 5]
+    runtime = anyio.run(_recovered, db)
+    assert sorted(runtime.lots) == seeded["lots"]
+    assert all(lot.state is State.LIVE and lot.spec.mode is Mode.TIMED for lot in runtime.lots.values())
+    assert all(runtime.titles[i] for i in seeded["lots"])
+
+
+def test_seed_demo_without_live_leaves_lots_in_publicity(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    seeded = _seed(db, "--lots", "2")
+    runtime = anyio.run(_recovered, db)
+    assert [runtime.lots[i].state for i in seeded["lots"]] == [State.PUBLICITY, State.PUBLICITY]
+
+
+@pytest.mark.slow
+def test_serve_starts_on_the_given_store_and_port(tmp_path: Path) -> None:
+    db = tmp_path / "served.db"
+    _seed(db, "--lots", "3", "--live")
+    port = _free_port()
+    env = {**os.environ, "HALL_DB": str(db)}  # the flag's environment twin
+    server = subprocess.Popen([*HALL, "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        body = None
+        while time.monotonic() < deadline and body is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                    body = json.load(response)
+            except OSError:
+                time.sleep(0.1)
+        assert body == {"ok": True, "lots": 3}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
