@@ -85,6 +85,7 @@ class Runtime:
         self._timers.clear()
         for task in list(self._reloads):
             task.cancel()
+        await asyncio.gather(*self._reloads, return_exceptions=True)
         await self.journal.close()
 
     def listen(self, listener: Listener) -> None:
@@ -97,7 +98,7 @@ class Runtime:
         lot_id = await self.store.create_lot(spec, title)
         self._install(StoredLot(id=lot_id, spec=spec, title=title, snapshot=None, events=[], bidders=[]))
         lot = self.lots[lot_id]
-        self._settle(lot)
+        await self._finish(lot, Accepted(lot.seq, lot.price))  # a lot created late opens at once
         return lot
 
     async def register(self, lot_id: int, user: int, org: int | None) -> Registrant:
@@ -171,10 +172,15 @@ class Runtime:
         self._settle(lot)
 
     async def _finish(self, lot: Lot, result: Result) -> Result:
-        """Journal what the command emitted, then answer once the answer is durable."""
-        if lot.outbox:
-            self._settle(lot)
-        if isinstance(result, Accepted) and result.seq > self.durable.get(lot.id, 0):
+        """Journal what the command emitted, then answer once the answer is durable.
+
+        A refusal waits too: it was judged against the lot as it is now, which may include
+        events still being committed (a higher bid, the close); if that commit failed, the
+        refusal would rest on something that never happened.
+        """
+        self._settle(lot)
+        seq = result.seq if isinstance(result, Accepted) else lot.seq
+        if seq > self.durable.get(lot.id, 0):
             inflight = self._inflight.get(lot.id)
             if inflight is None:  # the lot was reloaded: its pending events were dropped
                 return _UNAVAILABLE
@@ -261,6 +267,12 @@ class Runtime:
             lot.apply(event)
         for user, registrant in stored.bidders:
             lot.register(user, registrant)
+        replaced = self.lots.get(lot.id)
+        if replaced is not None:
+            # A reload: bidders admitted while it read the store are durable (register writes
+            # the store before the lot) but may be missing from what it read.
+            for user, registrant in replaced.registrants.items():
+                lot.register(user, registrant)
         self.lots[lot.id] = lot
         self.titles[lot.id] = stored.title
         self.durable[lot.id] = lot.seq

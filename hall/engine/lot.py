@@ -274,7 +274,7 @@ class Lot:
     def hammer(self, actor: int, req: str, now: int) -> Result:
         def check() -> Rejection | None:
             if self.state not in (State.LIVE, State.PAUSED):
-                return _STATE_REFUSAL.get(self.state) or _refuse(Code.BAD_STATE, "拍品不在竞价中")
+                return _refuse(Code.BAD_STATE, "只有竞价中或暂停中的拍品可以落槌")
             timed = self.spec.mode is Mode.TIMED
             if timed and self.state is State.LIVE and (self.ends_at is None or now < self.ends_at):
                 return _refuse(Code.BAD_STATE, "定时拍卖只能在暂停时或到时后落槌")
@@ -286,8 +286,6 @@ class Lot:
         def check() -> Rejection | None:
             if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
                 return _refuse(Code.BAD_REQUEST, f"撤拍须填写原因（不超过 {MAX_REASON} 字）")
-            if self.state in (State.CLOSED, State.WITHDRAWN):
-                return _STATE_REFUSAL[self.state]
             return None
 
         return self._command(actor, req, now, check, lambda seq: Withdrawn(
@@ -301,12 +299,19 @@ class Lot:
         check: Callable[[], Rejection | None],
         make: Callable[[int], AnyEvent],
     ) -> Result:
-        """The shape every auctioneer command shares: dedupe, clock, check, emit."""
+        """The shape every auctioneer command shares: dedupe, clock, check, emit.
+
+        A lot that is over answers ``closed`` or ``withdrawn`` to every command (a timed lot
+        hammered just after its clock closed it is simply closed); any other state or mode a
+        command does not fit is ``bad_state``.
+        """
         key = (actor, req)
         prior = self.requests.get(key) or self.refusals.get(key)
         if prior is not None:
             return prior
         self.advance(now)
+        if self.state in (State.CLOSED, State.WITHDRAWN):  # over: say so, whatever was asked
+            return self._refused(key, _STATE_REFUSAL[self.state])
         refusal: Rejection | None = check()
         if refusal is not None:
             return self._refused(key, refusal)

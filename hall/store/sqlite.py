@@ -12,9 +12,10 @@ a fifth slower here: interleaved lots make every batch touch pages all over the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import aiosqlite
@@ -61,6 +62,15 @@ _spec_decoder = msgspec.msgpack.Decoder(LotSpec)
 _state_decoder = msgspec.msgpack.Decoder(LotState)
 
 
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """Callers see StoreError, whatever the database said."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(str(exc)) from exc
+
+
 async def _connect(path: str) -> aiosqlite.Connection:
     # IMMEDIATE: the first write of a transaction takes the write lock, so a group commit is
     # two calls on the database thread (executemany, commit), not four.
@@ -82,14 +92,15 @@ class SqliteStore:
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await _connect(self.path)
-        await self._migrate(self._writer)
-        self._reader = await _connect(self.path)
+        with _errors():
+            self._writer = await _connect(self.path)
+            await self._migrate(self._writer)
+            # An in-memory database exists once per connection: there the writer also reads.
+            self._reader = self._writer if self.path == ":memory:" else await _connect(self.path)
 
     async def close(self) -> None:
-        for db in (self._reader, self._writer):
-            if db is not None:
-                await db.close()
+        for db in {id(db): db for db in (self._reader, self._writer) if db is not None}.values():
+            await db.close()
         self._reader = self._writer = None
 
     @property
@@ -115,47 +126,54 @@ class SqliteStore:
 
     async def create_lot(self, spec: LotSpec, title: str) -> int:
         async with self._lock:
-            cursor = await self.writer.execute(
-                "INSERT INTO lots (spec, title, created_at) VALUES (?, ?, ?)",
-                (_encoder.encode(spec), title, int(time.time() * 1000)),
-            )
-            lot_id = cursor.lastrowid
-            await self.writer.commit()
+            with _errors():
+                db = self.writer
+                try:
+                    cursor = await db.execute(
+                        "INSERT INTO lots (spec, title, created_at) VALUES (?, ?, ?)",
+                        (_encoder.encode(spec), title, int(time.time() * 1000)),
+                    )
+                    lot_id = cursor.lastrowid
+                    await db.commit()
+                except BaseException:
+                    await db.rollback()
+                    raise
         assert lot_id is not None
         return lot_id
 
     async def add_bidder(self, lot: int, user: int, org: int | None) -> Registrant:
         async with self._lock:
-            db = self.writer
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                async with db.execute(
-                    "SELECT number, org FROM bidders WHERE lot = ? AND user = ?", (lot, user)
-                ) as cur:
-                    found = await cur.fetchone()
-                if found is not None:
-                    registrant = Registrant(found[0], found[1])
-                else:
-                    async with db.execute("SELECT count(*) FROM bidders WHERE lot = ?", (lot,)) as cur:
-                        count = await cur.fetchone()
-                    assert count is not None
-                    registrant = Registrant(f"{count[0] + 1:04d}", org)
-                    await db.execute(
-                        "INSERT INTO bidders (lot, user, number, org) VALUES (?, ?, ?, ?)",
-                        (lot, user, registrant.number, org),
-                    )
-                await db.commit()
-            except BaseException:
-                await db.rollback()
-                raise
+            with _errors():
+                db = self.writer
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    async with db.execute(
+                        "SELECT number, org FROM bidders WHERE lot = ? AND user = ?", (lot, user)
+                    ) as cur:
+                        found = await cur.fetchone()
+                    if found is not None:
+                        registrant = Registrant(found[0], found[1])
+                    else:
+                        async with db.execute("SELECT count(*) FROM bidders WHERE lot = ?", (lot,)) as cur:
+                            count = await cur.fetchone()
+                        assert count is not None
+                        registrant = Registrant(f"{count[0] + 1:04d}", org)
+                        await db.execute(
+                            "INSERT INTO bidders (lot, user, number, org) VALUES (?, ?, ?, ?)",
+                            (lot, user, registrant.number, org),
+                        )
+                    await db.commit()
+                except BaseException:
+                    await db.rollback()
+                    raise
         return registrant
 
     async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
         rows = [(e.lot, e.seq, encode(e)) for e in events]
         snaps = [(s.id, s.seq, _encoder.encode(s)) for s in snapshots]
         async with self._lock:
-            db = self.writer
-            try:
+            with _errors():
+                db = self.writer
                 try:
                     await db.executemany("INSERT INTO events (lot, seq, body) VALUES (?, ?, ?)", rows)
                     if snaps:
@@ -167,8 +185,6 @@ class SqliteStore:
                     if db.in_transaction:
                         await db.rollback()
                     raise
-            except sqlite3.Error as exc:
-                raise StoreError(str(exc)) from exc
 
     # ------------------------------------------------------------------ reads
 

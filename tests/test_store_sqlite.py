@@ -1,0 +1,308 @@
+"""The SQLite store: schema and migrations, durability settings, atomic writes, reads back."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from hall.engine import AnyEvent, BidPlaced, Lot, LotSpec, LotState, Registrant
+from hall.engine.events import Opened
+from hall.store import SqliteStore, StoreError
+from hall.store import sqlite as sqlite_module
+
+pytestmark = pytest.mark.anyio
+
+SPEC = LotSpec(seller_org=9, start_price=1_000, increment=100, publicity_start=0, bidding_start=1, end=10**13)
+
+
+def bid(lot: int, seq: int) -> BidPlaced:
+    return BidPlaced(lot=lot, seq=seq, ts=seq, actor=7, req=f"r{lot}-{seq}",
+                     amount=1_000 + 100 * seq, bidder="0001", user=7, ends_at=10**13)  # fmt: skip
+
+
+def history(lot: int, upto: int) -> list[AnyEvent]:
+    """An opened lot and bids after it: seqs 1..upto."""
+    return [Opened(lot=lot, seq=1, ts=1, ends_at=10**13), *(bid(lot, s) for s in range(2, upto + 1))]
+
+
+def state_after(lot: int, events: Sequence[AnyEvent]) -> LotState:
+    engine = Lot(lot, SPEC)
+    for event in events:
+        engine.apply(event)
+    return engine.snapshot()
+
+
+async def pragma(db: aiosqlite.Connection, name: str) -> object:
+    async with db.execute(f"PRAGMA {name}") as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return row[0]
+
+
+async def tables(db: aiosqlite.Connection) -> set[str]:
+    async with db.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
+        return {row[0] for row in await cur.fetchall()}
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "hall.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
+    s = SqliteStore(db_path)
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+async def reopened(path: Path) -> SqliteStore:
+    s = SqliteStore(path)
+    await s.open()
+    return s
+
+
+# ---------------------------------------------------------------------- schema
+
+
+async def test_a_new_database_gets_every_migration_and_its_user_version(store: SqliteStore) -> None:
+    assert await pragma(store.writer, "user_version") == len(sqlite_module.MIGRATIONS)
+    assert {"lots", "events", "snapshots", "bidders"} <= await tables(store.writer)
+
+
+async def test_reopening_runs_no_migration_twice_and_keeps_the_data(db_path: Path) -> None:
+    first = await reopened(db_path)
+    try:
+        lot = await first.create_lot(SPEC, "专利")
+        await first.write(history(lot, 3), [])
+    finally:
+        await first.close()
+    second = await reopened(db_path)  # re-running migration 1 would fail: its tables exist
+    try:
+        assert await pragma(second.writer, "user_version") == len(sqlite_module.MIGRATIONS)
+        assert [e.seq for e in await second.events_since(lot, 0)] == [1, 2, 3]
+    finally:
+        await second.close()
+
+
+async def test_an_older_database_runs_only_the_migrations_it_lacks(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = await reopened(db_path)
+    try:
+        lot = await old.create_lot(SPEC, "旧")
+    finally:
+        await old.close()
+    version = len(sqlite_module.MIGRATIONS)
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, "ALTER TABLE lots ADD COLUMN note TEXT;"))
+    new = await reopened(db_path)
+    try:
+        assert await pragma(new.writer, "user_version") == version + 1
+        async with new.writer.execute("SELECT id, title, note FROM lots") as cur:
+            assert [tuple(row) for row in await cur.fetchall()] == [(lot, "旧", None)]
+    finally:
+        await new.close()
+
+
+async def test_a_failing_migration_leaves_schema_and_version_as_they_were(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await reopened(db_path)
+    await first.close()
+    version = len(sqlite_module.MIGRATIONS)
+    broken = "CREATE TABLE extra (x INTEGER);\nCREATE TABLE lots (x INTEGER);"  # second one fails
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, broken))
+    failing = SqliteStore(db_path)
+    try:
+        with pytest.raises((sqlite3.Error, StoreError)):
+            await failing.open()
+    finally:
+        await failing.close()
+    monkeypatch.undo()
+    again = await reopened(db_path)
+    try:
+        assert await pragma(again.writer, "user_version") == version
+        assert "extra" not in await tables(again.writer)
+    finally:
+        await again.close()
+
+
+async def test_both_connections_use_wal_and_synchronous_full(store: SqliteStore, db_path: Path) -> None:
+    for db in (store.writer, store.reader):
+        assert await pragma(db, "journal_mode") == "wal"
+        assert await pragma(db, "synchronous") == 2  # FULL
+        assert await pragma(db, "foreign_keys") == 1
+    assert db_path.with_name(db_path.name + "-wal").exists()
+
+
+async def test_a_closed_store_refuses_with_store_error(db_path: Path) -> None:
+    s = await reopened(db_path)
+    await s.close()
+    with pytest.raises(StoreError):
+        await s.write([bid(1, 1)], [])
+    with pytest.raises(StoreError):
+        await s.events_since(1, 0)
+
+
+# ---------------------------------------------------------------------- write
+
+
+async def test_write_is_durable_for_a_second_connection(store: SqliteStore, db_path: Path) -> None:
+    lot = await store.create_lot(SPEC, "")
+    await store.write(history(lot, 4), [])
+    other = await reopened(db_path)
+    try:
+        assert await other.events_since(lot, 0) == history(lot, 4)
+    finally:
+        await other.close()
+
+
+async def test_a_batch_repeating_a_stored_seq_raises_and_writes_none_of_its_rows(store: SqliteStore) -> None:
+    lot = await store.create_lot(SPEC, "")
+    await store.write(history(lot, 2), [])
+    before = await store.lot(lot)
+    batch = [bid(lot, 3), bid(lot, 4), bid(lot, 2), bid(lot, 5)]  # seq 2 is already stored
+    with pytest.raises(StoreError):
+        await store.write(batch, [state_after(lot, [*history(lot, 2), bid(lot, 3), bid(lot, 4)])])
+    assert [e.seq for e in await store.events_since(lot, 0)] == [1, 2]
+    assert await store.lot(lot) == before  # and no snapshot either
+    # The failure left no transaction open: the next write commits normally.
+    await store.write([bid(lot, 3)], [])
+    assert [e.seq for e in await store.events_since(lot, 0)] == [1, 2, 3]
+
+
+async def test_a_batch_with_a_duplicate_inside_it_writes_nothing(store: SqliteStore, db_path: Path) -> None:
+    lot = await store.create_lot(SPEC, "")
+    other_lot = await store.create_lot(SPEC, "")
+    with pytest.raises(StoreError):
+        await store.write([*history(other_lot, 2), *history(lot, 3), bid(lot, 3)], [])
+    assert await store.events_since(lot, 0) == []
+    assert await store.events_since(other_lot, 0) == []
+    fresh = await reopened(db_path)  # nothing reached the file either
+    try:
+        async with fresh.reader.execute("SELECT count(*) FROM events") as cur:
+            assert await cur.fetchone() == (0,)
+    finally:
+        await fresh.close()
+
+
+async def test_a_batch_whose_snapshot_fails_writes_none_of_its_events(store: SqliteStore) -> None:
+    lot = await store.create_lot(SPEC, "")
+    ghost = state_after(lot + 100, history(lot + 100, 2))  # no such lot: the foreign key refuses it
+    with pytest.raises(StoreError):
+        await store.write(history(lot, 3), [ghost])
+    assert await store.events_since(lot, 0) == []
+
+
+async def test_events_since_returns_one_lots_events_after_seq_in_seq_order(store: SqliteStore) -> None:
+    a = await store.create_lot(SPEC, "a")
+    b = await store.create_lot(SPEC, "b")
+    ea, eb = history(a, 9), history(b, 9)
+    # Interleaved lots, several batches, and seqs out of order within a batch.
+    await store.write([eb[0], ea[1], ea[0], eb[2], eb[1]], [])
+    await store.write([ea[4], eb[3], ea[2], ea[3]], [])
+    await store.write([*reversed(ea[5:]), *eb[4:]], [])
+    assert await store.events_since(a, 0) == ea
+    assert await store.events_since(b, 0) == eb
+    assert await store.events_since(a, 6) == ea[6:]
+    assert await store.events_since(a, 9) == []
+    assert await store.events_since(a + b + 1, 0) == []
+
+
+# ---------------------------------------------------------------------- snapshots and lot()
+
+
+async def test_a_new_snapshot_replaces_the_old_one(store: SqliteStore) -> None:
+    lot = await store.create_lot(SPEC, "")
+    events = history(lot, 7)
+    await store.write(events[:3], [state_after(lot, events[:3])])
+    await store.write(events[3:5], [state_after(lot, events[:5])])
+    await store.write(events[5:], [])
+    async with store.reader.execute("SELECT lot, seq FROM snapshots") as cur:
+        assert [tuple(row) for row in await cur.fetchall()] == [(lot, 5)]
+    stored = await store.lot(lot)
+    assert stored is not None
+    assert stored.snapshot == state_after(lot, events[:5])
+
+
+async def test_lot_returns_the_snapshot_and_only_the_events_after_it(store: SqliteStore) -> None:
+    lot = await store.create_lot(SPEC, "遥感影像")
+    events = history(lot, 10)
+    await store.write(events[:6], [state_after(lot, events[:6])])
+    await store.write(events[6:], [])
+    stored = await store.lot(lot)
+    assert stored is not None
+    assert (stored.id, stored.spec, stored.title) == (lot, SPEC, "遥感影像")
+    assert stored.snapshot is not None and stored.snapshot.seq == 6
+    assert stored.events == events[6:]
+    rebuilt = Lot.restore(stored.snapshot)
+    for event in stored.events:
+        rebuilt.apply(event)
+    assert rebuilt.snapshot() == state_after(lot, events)
+
+
+async def test_lot_without_a_snapshot_returns_every_event(store: SqliteStore) -> None:
+    lot = await store.create_lot(SPEC, "")
+    await store.write(history(lot, 4), [])
+    stored = await store.lot(lot)
+    assert stored is not None
+    assert stored.snapshot is None
+    assert stored.events == history(lot, 4)
+
+
+async def test_lot_of_an_unknown_id_is_none(store: SqliteStore) -> None:
+    assert await store.lot(12345) is None
+
+
+async def test_lots_yields_every_lot_in_id_order(store: SqliteStore) -> None:
+    ids = [await store.create_lot(SPEC, f"t{i}") for i in range(3)]
+    await store.write(history(ids[1], 2), [])
+    found = [stored async for stored in store.lots()]
+    assert [s.id for s in found] == ids
+    assert [s.title for s in found] == ["t0", "t1", "t2"]
+    assert [len(s.events) for s in found] == [0, 2, 0]
+
+
+# ---------------------------------------------------------------------- bidders
+
+
+async def test_add_bidder_numbers_bidders_per_lot_and_keeps_a_users_number(store: SqliteStore, db_path: Path) -> None:
+    a = await store.create_lot(SPEC, "")
+    b = await store.create_lot(SPEC, "")
+    assert await store.add_bidder(a, 501, 3) == Registrant("0001", 3)
+    assert await store.add_bidder(a, 502, None) == Registrant("0002", None)
+    assert await store.add_bidder(a, 501, 3) == Registrant("0001", 3)  # same user, same number
+    assert await store.add_bidder(b, 502, None) == Registrant("0001", None)  # numbering is per lot
+    assert await store.add_bidder(a, 503, 4) == Registrant("0003", 4)
+    stored = await store.lot(a)
+    assert stored is not None
+    assert sorted(stored.bidders) == [(501, Registrant("0001", 3)), (502, Registrant("0002", None)),
+                                      (503, Registrant("0003", 4))]  # fmt: skip
+    other = await reopened(db_path)
+    try:
+        assert await other.add_bidder(a, 502, None) == Registrant("0002", None)
+        assert await other.add_bidder(a, 504, None) == Registrant("0004", None)
+    finally:
+        await other.close()
+
+
+async def test_an_in_memory_store_reads_what_it_wrote() -> None:
+    # open() accepts ":memory:" (it skips making a directory for it), so the store must work
+    # there too: its reader has to see the writer's database, not a second, empty one.
+    s = SqliteStore(":memory:")
+    await s.open()
+    try:
+        lot = await s.create_lot(SPEC, "内存")
+        await s.write(history(lot, 2), [])
+        stored = await s.lot(lot)
+        assert stored is not None
+        assert stored.events == history(lot, 2)
+    finally:
+        await s.close()
