@@ -78,6 +78,7 @@ async def _connect(path: str) -> aiosqlite.Connection:
     await db.execute("PRAGMA journal_mode=WAL")
     await db.execute("PRAGMA synchronous=FULL")
     await db.execute("PRAGMA busy_timeout=5000")
+    await db.execute("PRAGMA cache_size=-65536")  # 64 MiB: the hot end of the (lot, seq) index stays in memory
     await db.execute("PRAGMA foreign_keys=ON")
     return db
 
@@ -94,6 +95,9 @@ class SqliteStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         with _errors():
             self._writer = await _connect(self.path)
+            # Checkpoints run inside the commit that crosses the threshold; at the default
+            # (1,000 pages) they cost group commit about a fifth of its rate here.
+            await self._writer.execute("PRAGMA wal_autocheckpoint=10000")
             await self._migrate(self._writer)
             # An in-memory database exists once per connection: there the writer also reads.
             self._reader = self._writer if self.path == ":memory:" else await _connect(self.path)
