@@ -4,7 +4,9 @@ transaction per event, with the same producers in the same run.
 Producers are concurrent tasks that each append a bid event and wait for it to be durable,
 then append the next, as bidders waiting for their acks do. Group commit lets every event
 appended during one commit share the next; ``--max-batch 1`` is the one-transaction-per-event
-baseline. Both at ``synchronous=FULL`` (the store's setting). Prints one JSON line.
+baseline. Both at ``synchronous=FULL`` (the store's setting). Beside them, plain sqlite3
+writing the same rows in the same batches gives the ceiling this disk allows at the time of
+the run (``share_of_raw``). Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -61,6 +63,34 @@ async def measure(path: Path, *, events: int, producers: int, lots: int, max_bat
         await store.close()
 
 
+def raw_ceiling(path: Path, *, events: int, batch: int, lots: int) -> float:
+    """Plain sqlite3 on the store's own schema and pragmas, same batch size, no asyncio:
+    the most the journal could do on this disk at this moment."""
+    import sqlite3
+
+    from hall.store.sqlite import MIGRATIONS
+
+    db = sqlite3.connect(path, isolation_level="IMMEDIATE")
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "cache_size=-65536", "wal_autocheckpoint=10000"):
+        db.execute(f"PRAGMA {pragma}")
+    db.executescript(MIGRATIONS[0])
+    db.executemany("INSERT INTO lots (id, spec, created_at) VALUES (?, x'', 0)", [(i,) for i in range(lots)])
+    db.commit()
+    seqs = [0] * lots
+    body = bytes(91)  # the size of an encoded bid event
+    rows = []
+    for i in range(events):
+        seqs[i % lots] += 1
+        rows.append((i % lots, seqs[i % lots], body))
+    start = time.perf_counter()
+    for k in range(0, events, batch):
+        db.executemany("INSERT INTO events (lot, seq, body) VALUES (?, ?, ?)", rows[k : k + batch])
+        db.commit()
+    elapsed = time.perf_counter() - start
+    db.close()
+    return events / elapsed
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
@@ -71,12 +101,14 @@ async def main() -> None:
     parser.add_argument("--dir", default=None, help="where the database files go (default: a temp dir)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        group, single = [], []
-        for run in range(args.runs):  # interleaved, so that both see the same machine
+        group, single, raw = [], [], []
+        for run in range(args.runs):  # interleaved, so that all three see the same machine
+            raw.append(raw_ceiling(Path(tmp, f"r{run}.db"), events=args.events, batch=args.producers, lots=args.lots))
             group.append(await measure(Path(tmp, f"g{run}.db"), events=args.events,
                                        producers=args.producers, lots=args.lots, max_batch=4096))  # fmt: skip
             single.append(await measure(Path(tmp, f"s{run}.db"), events=args.baseline_events,
                                         producers=args.producers // 10, lots=args.lots, max_batch=1))  # fmt: skip
+    ceiling = statistics.median(raw)
     g = statistics.median(r["events_per_s"] for r in group)
     s = statistics.median(r["events_per_s"] for r in single)
     print(msgspec.json.encode({
@@ -85,6 +117,8 @@ async def main() -> None:
         "group_commit_mean_batch": round(statistics.median(r["mean_batch"] for r in group)),
         "one_txn_per_event_events_per_s": round(s),
         "ratio": round(g / s, 1),
+        "raw_sqlite3_rows_per_s": round(ceiling),
+        "share_of_raw": round(g / ceiling, 2),
     }).decode())
 
 
