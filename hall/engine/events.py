@@ -18,8 +18,10 @@ class Outcome(StrEnum):
     UNSOLD = "unsold"
 
 
-class Event(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True, gc=False):
-    """gc=False: events hold only scalars, so they can never be part of a cycle."""
+class Event(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True, gc=False, array_like=True):
+    """gc=False: events hold only scalars, so they can never be part of a cycle.
+    array_like: the journal stores fields by position (a bid is 32 bytes, not 91), so a new
+    field must be added at the end of its class, with a default."""
 
     lot: int
     seq: int

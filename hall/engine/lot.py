@@ -128,6 +128,9 @@ class Lot:
 
     def register(self, user: int, registrant: Registrant) -> None:
         """Admit an approved bidder. Configuration, not an event: it takes effect at once."""
+        previous = self.registrants.get(user)
+        if previous is not None:
+            self.numbers.pop(previous.number, None)
         self.registrants[user] = registrant
         self.numbers[registrant.number] = user
 
@@ -159,7 +162,7 @@ class Lot:
         registrant = self.registrants.get(user)
         if registrant is None:
             return self._refused(key, _NOT_REGISTERED)
-        return self._place(key, user, registrant.number, amount, now, floor=False)
+        return self._place(key, user, registrant, amount, now, floor=False)
 
     def floor_bid(self, actor: int, number: str, amount: object, req: str, now: int) -> Result:
         """A bid the auctioneer enters for an in-room bidder, named by bidder number."""
@@ -175,11 +178,13 @@ class Lot:
         user = self.numbers.get(number)
         if user is None:
             return self._refused(key, _refuse(Code.NOT_REGISTERED, f"竞买号 {number} 未登记"))
-        return self._place(key, user, number, amount, now, floor=True)
+        return self._place(key, user, self.registrants[user], amount, now, floor=True)
 
     def _place(
-        self, key: tuple[int, str], user: int, number: str, amount: object, now: int, *, floor: bool
+        self, key: tuple[int, str], user: int, registrant: Registrant, amount: object, now: int, *, floor: bool
     ) -> Result:
+        if registrant.org is not None and registrant.org == self.spec.seller_org:
+            return self._refused(key, _OWN_LOT)  # whatever org the caller claimed
         if type(amount) is not int or amount <= 0 or amount > MAX_AMOUNT:
             return self._refused(key, _BAD_AMOUNT)
         spec = self.spec
@@ -205,7 +210,7 @@ class Lot:
             ends_at = max(ends_at, now + spec.extension * 1000)
         event = BidPlaced(
             lot=self.id, seq=self.seq + 1, ts=now, actor=key[0], req=key[1],
-            amount=amount, bidder=number, user=user, ends_at=ends_at, floor=floor,
+            amount=amount, bidder=registrant.number, user=user, ends_at=ends_at, floor=floor,
         )  # fmt: skip
         self.apply(event)  # _emit, inlined on the hottest path
         self.outbox.append(event)
