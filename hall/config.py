@@ -18,5 +18,9 @@ class Config:
     port: int = field(default_factory=lambda: _env_int("HALL_PORT", 8000))
     max_batch: int = field(default_factory=lambda: _env_int("HALL_MAX_BATCH", 4096))
     """Most events one group commit takes."""
+    secret: str = field(default_factory=lambda: os.environ.get("HALL_SECRET", ""))
+    """Signs session cookies; when empty, a key made once and kept in the database is used."""
+    files: str = field(default_factory=lambda: os.environ.get("HALL_FILES", ""))
+    """Where uploads are kept, outside any web root; empty: a ``files`` folder beside the database."""
     snapshot_every: int = field(default_factory=lambda: _env_int("HALL_SNAPSHOT_EVERY", 1000))
     """A lot is snapshotted after this many events, bounding its replay at start."""

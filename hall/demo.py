@@ -34,7 +34,7 @@ TITLES: tuple[tuple[str, str], ...] = (
 MINUTE = 60_000
 
 
-def demo_specs(now: int, *, lots: int, live: bool, duration: int, seed: int = 2026) -> list[tuple[str, LotSpec]]:
+def demo_specs(now: int, *, lots: int, live: bool, duration: int, seed: int = 2026) -> list[tuple[str, str, LotSpec]]:
     """``lots`` timed lots: live from a minute ago when ``live``, else opening in a day."""
     rng = random.Random(seed)
     bidding_start = now - MINUTE if live else now + 24 * 60 * MINUTE
@@ -53,13 +53,13 @@ def demo_specs(now: int, *, lots: int, live: bool, duration: int, seed: int = 20
             end=bidding_start + MINUTE + duration * 1000 if live else bidding_start + duration * 1000,
             mode=Mode.TIMED,
         )
-        suffix = f"（{session}专场·{i // len(TITLES) + 1}）" if lots > len(TITLES) else f"（{session}专场）"
-        specs.append((title + suffix, spec))
+        suffix = f"（{i // len(TITLES) + 1}）" if lots > len(TITLES) else ""
+        specs.append((session, title + suffix, spec))
     return specs
 
 
 async def seed(runtime: Runtime, *, lots: int, live: bool, duration: int) -> list[int]:
     ids = []
-    for title, spec in demo_specs(runtime.clock(), lots=lots, live=live, duration=duration):
-        ids.append((await runtime.create_lot(spec, title)).id)
+    for session, title, spec in demo_specs(runtime.clock(), lots=lots, live=live, duration=duration):
+        ids.append((await runtime.create_lot(spec, title, session)).id)
     return ids

@@ -59,6 +59,7 @@ class Runtime:
         self.snapshot_every = snapshot_every
         self.lots: dict[int, Lot] = {}
         self.titles: dict[int, str] = {}
+        self.sessions: dict[int, str] = {}
         self.journal = Journal(store, max_batch=max_batch, on_commit=self._committed, on_failure=self._failed)
         self.durable: dict[int, int] = {}
         """Per lot, the highest sequence number known to be in the store."""
@@ -94,9 +95,10 @@ class Runtime:
 
     # ------------------------------------------------------------------ lots
 
-    async def create_lot(self, spec: LotSpec, title: str = "") -> Lot:
-        lot_id = await self.store.create_lot(spec, title)
-        self._install(StoredLot(id=lot_id, spec=spec, title=title, snapshot=None, events=[], bidders=[]))
+    async def create_lot(self, spec: LotSpec, title: str = "", session: str = "") -> Lot:
+        lot_id = await self.store.create_lot(spec, title, session)
+        self._install(StoredLot(id=lot_id, spec=spec, title=title, session=session, snapshot=None, events=[],
+                                bidders=[]))  # fmt: skip
         lot = self.lots[lot_id]
         await self._finish(lot, Accepted(lot.seq, lot.price))  # a lot created late opens at once
         return lot
@@ -275,6 +277,7 @@ class Runtime:
                 lot.register(user, registrant)
         self.lots[lot.id] = lot
         self.titles[lot.id] = stored.title
+        self.sessions[lot.id] = stored.session
         self.durable[lot.id] = lot.seq
         self._snapshot_seq[lot.id] = stored.snapshot.seq if stored.snapshot else 0
         self._inflight.pop(lot.id, None)

@@ -28,6 +28,8 @@ class StoredLot(msgspec.Struct, kw_only=True):
     snapshot: LotState | None
     events: list[AnyEvent]
     bidders: list[tuple[int, Registrant]]
+    session: str = ""
+    """The industry special session the lot is shown in (AU-1)."""
 
 
 class Store(Protocol):
@@ -35,7 +37,7 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
-    async def create_lot(self, spec: LotSpec, title: str) -> int: ...
+    async def create_lot(self, spec: LotSpec, title: str, session: str = "") -> int: ...
 
     async def add_bidder(self, lot: int, user: int, org: int | None) -> Registrant:
         """Give ``user`` the lot's next bidder number, or return the one it already has."""

@@ -54,6 +54,108 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (lot, number)
     );
     """,
+    """
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE orgs (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        phone TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        org INTEGER REFERENCES orgs(id),
+        verified INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE roles (
+        user INTEGER NOT NULL REFERENCES users(id),
+        role TEXT NOT NULL,
+        granted_by INTEGER REFERENCES users(id),
+        granted_at INTEGER NOT NULL,
+        PRIMARY KEY (user, role)
+    );
+    CREATE TABLE sessions (
+        id_hash BLOB PRIMARY KEY,
+        user INTEGER NOT NULL REFERENCES users(id),
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        hash BLOB NOT NULL UNIQUE,
+        user INTEGER NOT NULL REFERENCES users(id),
+        label TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        owner INTEGER NOT NULL REFERENCES users(id),
+        stored_name TEXT NOT NULL UNIQUE,
+        original_name TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE verifications (
+        id INTEGER PRIMARY KEY,
+        user INTEGER NOT NULL REFERENCES users(id),
+        kind TEXT NOT NULL,
+        real_name TEXT NOT NULL,
+        org_name TEXT,
+        org_kind TEXT,
+        document INTEGER REFERENCES files(id),
+        status TEXT NOT NULL,
+        reason TEXT,
+        reviewer INTEGER REFERENCES users(id),
+        created_at INTEGER NOT NULL,
+        reviewed_at INTEGER
+    );
+    CREATE TABLE registrations (
+        id INTEGER PRIMARY KEY,
+        lot INTEGER NOT NULL REFERENCES lots(id),
+        user INTEGER NOT NULL REFERENCES users(id),
+        letter INTEGER NOT NULL REFERENCES files(id),
+        status TEXT NOT NULL,
+        reason TEXT,
+        reviewer INTEGER REFERENCES users(id),
+        created_at INTEGER NOT NULL,
+        reviewed_at INTEGER,
+        UNIQUE (lot, user)
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        user INTEGER NOT NULL REFERENCES users(id),
+        phone TEXT NOT NULL,
+        template TEXT NOT NULL,
+        body TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        sent_at INTEGER,
+        error TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+    CREATE TABLE inbox (
+        id INTEGER PRIMARY KEY,
+        user INTEGER NOT NULL REFERENCES users(id),
+        outbox INTEGER UNIQUE REFERENCES outbox(id),
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        read_at INTEGER
+    );
+    ALTER TABLE lots ADD COLUMN session TEXT NOT NULL DEFAULT '';
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 
@@ -128,48 +230,57 @@ class SqliteStore:
 
     # ------------------------------------------------------------------ writes
 
-    async def create_lot(self, spec: LotSpec, title: str) -> int:
-        async with self._lock:
-            with _errors():
-                db = self.writer
-                try:
-                    cursor = await db.execute(
-                        "INSERT INTO lots (spec, title, created_at) VALUES (?, ?, ?)",
-                        (_encoder.encode(spec), title, int(time.time() * 1000)),
-                    )
-                    lot_id = cursor.lastrowid
-                    await db.commit()
-                except BaseException:
-                    await db.rollback()
-                    raise
-        assert lot_id is not None
-        return lot_id
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction on the writer, whole: committed on exit, rolled back on error.
 
-    async def add_bidder(self, lot: int, user: int, org: int | None) -> Registrant:
+        Every write outside the journal goes through here, so that no two interleave.
+        """
         async with self._lock:
             with _errors():
                 db = self.writer
                 await db.execute("BEGIN IMMEDIATE")
                 try:
-                    async with db.execute(
-                        "SELECT number, org FROM bidders WHERE lot = ? AND user = ?", (lot, user)
-                    ) as cur:
-                        found = await cur.fetchone()
-                    if found is not None:
-                        registrant = Registrant(found[0], found[1])
-                    else:
-                        async with db.execute("SELECT count(*) FROM bidders WHERE lot = ?", (lot,)) as cur:
-                            count = await cur.fetchone()
-                        assert count is not None
-                        registrant = Registrant(f"{count[0] + 1:04d}", org)
-                        await db.execute(
-                            "INSERT INTO bidders (lot, user, number, org) VALUES (?, ?, ?, ?)",
-                            (lot, user, registrant.number, org),
-                        )
-                    await db.commit()
+                    yield db
                 except BaseException:
                     await db.rollback()
                     raise
+                await db.commit()
+
+    async def fetchone(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | None:
+        with _errors():
+            async with self.reader.execute(sql, params) as cur:
+                return await cur.fetchone()
+
+    async def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with _errors():
+            async with self.reader.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+
+    async def create_lot(self, spec: LotSpec, title: str, session: str = "") -> int:
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO lots (spec, title, session, created_at) VALUES (?, ?, ?, ?)",
+                (_encoder.encode(spec), title, session, int(time.time() * 1000)),
+            )
+            lot_id = cursor.lastrowid
+        assert lot_id is not None
+        return lot_id
+
+    async def add_bidder(self, lot: int, user: int, org: int | None) -> Registrant:
+        async with self.transaction() as db:
+            async with db.execute("SELECT number, org FROM bidders WHERE lot = ? AND user = ?", (lot, user)) as cur:
+                found = await cur.fetchone()
+            if found is not None:
+                return Registrant(found[0], found[1])
+            async with db.execute("SELECT count(*) FROM bidders WHERE lot = ?", (lot,)) as cur:
+                count = await cur.fetchone()
+            assert count is not None
+            registrant = Registrant(f"{count[0] + 1:04d}", org)
+            await db.execute(
+                "INSERT INTO bidders (lot, user, number, org) VALUES (?, ?, ?, ?)",
+                (lot, user, registrant.number, org),
+            )
         return registrant
 
     async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
@@ -202,18 +313,19 @@ class SqliteStore:
 
     async def lot(self, lot: int) -> StoredLot | None:
         db = self.reader
-        async with db.execute("SELECT spec, title FROM lots WHERE id = ?", (lot,)) as cur:
+        async with db.execute("SELECT spec, title, session FROM lots WHERE id = ?", (lot,)) as cur:
             row = await cur.fetchone()
         if row is None:
             return None
-        spec, title = _spec_decoder.decode(row[0]), row[1]
+        spec, title, session = _spec_decoder.decode(row[0]), row[1], row[2]
         async with db.execute("SELECT body FROM snapshots WHERE lot = ?", (lot,)) as cur:
             snap_row = await cur.fetchone()
         snapshot = _state_decoder.decode(snap_row[0]) if snap_row else None
         events = await self.events_since(lot, snapshot.seq if snapshot else 0)
         async with db.execute("SELECT user, number, org FROM bidders WHERE lot = ?", (lot,)) as cur:
             bidders = [(u, Registrant(n, o)) for u, n, o in await cur.fetchall()]
-        return StoredLot(id=lot, spec=spec, title=title, snapshot=snapshot, events=events, bidders=bidders)
+        return StoredLot(id=lot, spec=spec, title=title, session=session, snapshot=snapshot, events=events,
+                         bidders=bidders)  # fmt: skip
 
     async def events_since(self, lot: int, seq: int) -> list[AnyEvent]:
         async with self.reader.execute(

@@ -1,4 +1,4 @@
-"""The Starlette application; its lifespan owns the store and the runtime."""
+"""The Starlette application; its lifespan owns the store, the runtime and the services."""
 
 from __future__ import annotations
 
@@ -6,13 +6,21 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
 
+from hall.auth.throttle import LoginThrottle
 from hall.config import Config
-from hall.runtime import Runtime
+from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
+from hall.store.people import People
+from hall.web import accounts, live
+from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, error, route, wants_json
+from hall.web.templating import render
+
+UPLOAD_PREFIXES = ("/lots/", "/account/verification")
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -20,13 +28,35 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True, "lots": len(runtime.lots)})
 
 
+async def home(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    lots = [
+        {"id": lot.id, "title": runtime.titles[lot.id], "session": runtime.sessions[lot.id],
+         "state": lot.state.value, "start_price": lot.spec.start_price, "bidding_start": lot.spec.bidding_start}
+        for lot in sorted(runtime.lots.values(), key=lambda lot: (lot.spec.bidding_start, lot.id))
+    ]  # fmt: skip
+    return render(request, "home.html", lots=lots)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    if wants_json(request) or request.state.identity is None and exc.status_code == 413:
+        return error(exc.status_code, codes.get(exc.status_code, "error"), str(exc.detail))
+    title = "not_found" if exc.status_code == 404 else "forbidden" if exc.status_code == 403 else str(exc.status_code)
+    return render(request, "error.html", status_code=exc.status_code, title=title, detail=str(exc.detail))
+
+
 def create_app(config: Config | None = None) -> Starlette:
     config = config or Config()
+    store = SqliteStore(config.db)
+    people = People(store)
+    keys = SessionKeys()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = SqliteStore(config.db)
         await store.open()
+        keys.load(config.secret or await people.secret_key())
         runtime = Runtime(store, max_batch=config.max_batch, snapshot_every=config.snapshot_every)
         await runtime.start()
         app.state.runtime = runtime
@@ -36,4 +66,23 @@ def create_app(config: Config | None = None) -> Starlette:
             await runtime.stop()
             await store.close()
 
-    return Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+    app = Starlette(
+        routes=[
+            route("/", home, name="home"),
+            route("/healthz", healthz, name="healthz"),
+            *accounts.routes,
+            *live.routes,
+        ],
+        middleware=[
+            Middleware(IdentityMiddleware, people=people, keys=keys),
+            Middleware(BodyLimit, upload_prefixes=UPLOAD_PREFIXES),
+        ],
+        exception_handlers={HTTPException: http_error},
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    app.state.store = store
+    app.state.people = people
+    app.state.throttle = LoginThrottle(wall_clock)
+    app.state.keys = keys
+    return app

@@ -1,0 +1,92 @@
+"""Roles, the identity a request carries, and the permission table every route is checked by.
+
+The table is data so that the documentation (docs/permissions.md) and the tests read the
+same thing the server enforces.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+import msgspec
+
+
+class Role(StrEnum):
+    BIDDER = "bidder"
+    """Any account whose real name is verified (AC-2); derived, never granted."""
+    SELLER = "seller"
+    """An organisation's account with a shop (AC-4)."""
+    AUCTIONEER = "auctioneer"
+    STAFF = "staff"
+    """The exchange's reviewers (AC-5)."""
+    ADMIN = "admin"
+    """Grants and revokes roles."""
+
+
+GRANTABLE: Final = (Role.SELLER, Role.AUCTIONEER, Role.STAFF, Role.ADMIN)
+
+
+class Identity(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    phone: str
+    name: str
+    org: int | None
+    verified: bool
+    roles: frozenset[Role]
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+
+class Access(StrEnum):
+    ANYONE = "anyone"
+    SIGNED_IN = "signed_in"
+
+
+Rule = Access | frozenset[Role]
+
+PERMISSIONS: Final[dict[str, Rule]] = {
+    # name of the route or WebSocket command: who may use it
+    "home": Access.ANYONE,
+    "healthz": Access.ANYONE,
+    "lang": Access.ANYONE,
+    "signup": Access.ANYONE,
+    "login": Access.ANYONE,
+    "logout": Access.SIGNED_IN,
+    "api_login": Access.ANYONE,
+    "api_logout": Access.SIGNED_IN,
+    "api_me": Access.SIGNED_IN,
+    "api_tokens": Access.SIGNED_IN,
+    "api_token_revoke": Access.SIGNED_IN,
+    "account": Access.SIGNED_IN,
+    "inbox": Access.SIGNED_IN,
+    "verification": Access.SIGNED_IN,
+    "lot_register": Access.SIGNED_IN,
+    "file": Access.SIGNED_IN,
+    "staff_verifications": frozenset({Role.STAFF}),
+    "staff_verification_decide": frozenset({Role.STAFF}),
+    "staff_registrations": frozenset({Role.STAFF}),
+    "staff_registration_decide": frozenset({Role.STAFF}),
+    "admin_roles": frozenset({Role.ADMIN}),
+    "admin_role_change": frozenset({Role.ADMIN}),
+    "ws": Access.ANYONE,
+}
+"""Every route and command is listed; a name missing here is refused (see ``allowed``).
+
+Ownership (a letter is its uploader's and staff's; a registration needs a verified account
+that is not the seller's) is checked in the handler, on top of this table."""
+
+
+def allowed(name: str, identity: Identity | None) -> bool:
+    rule = PERMISSIONS.get(name)
+    if rule is None:
+        return False
+    if rule is Access.ANYONE:
+        return True
+    if identity is None:
+        return False
+    if rule is Access.SIGNED_IN:
+        return True
+    assert isinstance(rule, frozenset)
+    return not rule.isdisjoint(identity.roles)

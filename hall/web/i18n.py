@@ -1,0 +1,77 @@
+"""Interface text: Simplified Chinese first, English on request (cookie ``hall_lang``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from starlette.requests import HTTPConnection
+
+LANGS: Final = ("zh", "en")
+COOKIE: Final = "hall_lang"
+
+MESSAGES: Final[dict[str, tuple[str, str]]] = {
+    "site": ("技术产权交易拍卖大厅", "Technology Property-Rights Auction Hall"),
+    "home": ("首页", "Home"),
+    "signup": ("注册", "Sign up"),
+    "login": ("登录", "Log in"),
+    "logout": ("退出", "Log out"),
+    "account": ("我的账户", "My account"),
+    "inbox": ("站内消息", "Inbox"),
+    "phone": ("手机号", "Mobile number"),
+    "password": ("密码", "Password"),
+    "name": ("姓名/名称", "Name"),
+    "submit": ("提交", "Submit"),
+    "lots": ("拍品", "Lots"),
+    "state": ("状态", "State"),
+    "roles": ("角色", "Roles"),
+    "verification": ("实名认证", "Real-name verification"),
+    "verified": ("已实名认证", "Verified"),
+    "not_verified": ("未实名认证", "Not verified"),
+    "personal": ("个人", "Personal"),
+    "organisation": ("机构", "Organisation"),
+    "org_name": ("机构名称", "Organisation name"),
+    "org_kind": ("机构类型", "Organisation type"),
+    "document": ("证明文件（营业执照/法人证书等，PDF/JPEG/PNG，≤10 MiB）",
+                 "Certificate (business licence etc.; PDF/JPEG/PNG, ≤ 10 MiB)"),
+    "register_for_lot": ("报名竞拍", "Register to bid"),
+    "letter": ("《网络竞价承诺函》签字或盖章扫描件（PDF/JPEG/PNG，≤10 MiB）",
+               "Signed or stamped online-bidding commitment letter (PDF/JPEG/PNG, ≤ 10 MiB)"),
+    "deadline": ("报名截止", "Registration deadline"),
+    "bidding_start": ("竞价开始", "Bidding starts"),
+    "status": ("审核状态", "Review status"),
+    "pending": ("待审核", "Pending"),
+    "approved": ("已通过", "Approved"),
+    "rejected": ("已驳回", "Rejected"),
+    "reason": ("原因", "Reason"),
+    "approve": ("通过", "Approve"),
+    "reject": ("驳回", "Reject"),
+    "review_verifications": ("实名认证审核", "Verification review"),
+    "review_registrations": ("竞买报名审核", "Registration review"),
+    "admin_roles": ("角色管理", "Roles"),
+    "grant": ("授予", "Grant"),
+    "revoke": ("撤销", "Revoke"),
+    "bidder_number": ("竞买号", "Bidder number"),
+    "open_file": ("查看文件", "Open file"),
+    "forbidden": ("无权访问", "Forbidden"),
+    "not_found": ("未找到", "Not found"),
+    "empty": ("暂无", "Nothing yet"),
+    "start_price": ("起拍价（元）", "Start price (yuan)"),
+    "session": ("专场", "Session"),
+}
+
+
+def translate(key: str, lang: str) -> str:
+    pair = MESSAGES.get(key)
+    if pair is None:
+        return key
+    return pair[1] if lang == "en" else pair[0]
+
+
+def lang_of(conn: HTTPConnection) -> str:
+    chosen = conn.cookies.get(COOKIE)
+    return chosen if chosen in LANGS else "zh"
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    return lambda key: translate(key, lang)
