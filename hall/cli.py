@@ -39,25 +39,33 @@ def serve(db: str, host: str, port: int) -> None:
 @click.option("--live", is_flag=True, help="Lots are live now instead of opening tomorrow.")
 @click.option("--duration", default=3600, show_default=True, type=click.IntRange(60, 30 * 24 * 3600),
               help="Seconds of bidding per lot.")  # fmt: skip
-def seed_demo(db: str, lots: int, live: bool, duration: int) -> None:
-    """Create a demo session in the store and print its ids as one JSON object."""
-    from hall.demo import seed
+@click.option("--bidders", default=20, show_default=True, type=click.IntRange(0, 9999),
+              help="Verified bidder accounts, each of its own enterprise, admitted to every lot.")  # fmt: skip
+def seed_demo(db: str, lots: int, live: bool, duration: int, bidders: int) -> None:
+    """Create demo people (admin, staff, auctioneer, sellers, bidders) and a session of lots in
+    the store; print the lot ids and every account's phone and password as one JSON object.
+
+    Accounts are found by phone: a second run reuses them, resets their passwords to the
+    printed ones and adds new lots. For demo databases only.
+    """
+    from hall.demo import Seeded, seed
     from hall.runtime import Runtime
     from hall.store import SqliteStore
+    from hall.store.people import People
 
-    async def run() -> list[int]:
+    async def run() -> Seeded:
         store = SqliteStore(db)
         await store.open()
         runtime = Runtime(store)
         await runtime.start()
         try:
-            return await seed(runtime, lots=lots, live=live, duration=duration)
+            return await seed(runtime, People(store), lots=lots, live=live, duration=duration, bidders=bidders)
         finally:
             await runtime.stop()
             await store.close()
 
-    ids = asyncio.run(run())
-    sys.stdout.buffer.write(msgspec.json.encode({"lots": ids}) + b"\n")
+    seeded = asyncio.run(run())
+    sys.stdout.buffer.write(msgspec.json.encode(seeded) + b"\n")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,31 @@
-"""Demo data: a session of lots with the kind of titles a university patent auction lists.
+"""Demo data: the people of an exchange and a session of lots of the kind a university patent
+auction lists.
 
-Used by ``hall seed-demo`` (``make run``, load tools, browser tests). Deterministic for a
-given seed so that two runs describe the same session.
+Used by ``hall seed-demo`` (``make run``, load tools, browser tests). The lots are
+deterministic for a given seed, so that two runs describe the same session; the passwords are
+made fresh on every run and printed (see ``seed``).
+
+Bidders are admitted to every demo lot straight through ``Runtime.register`` (the ``bidders``
+table, which gives their bidder numbers), not through the ``registrations`` table of AU-3:
+a registration row needs a stored commitment-letter file, and inventing rows that point at
+files nobody uploaded would leave the review pages showing letters that do not exist. So the
+demo's bidders are approved registrants as far as bidding is concerned, and the registration
+review has nothing pending for them.
 """
 
 from __future__ import annotations
 
 import random
+import secrets
+from collections.abc import Sequence
 
+import msgspec
+
+from hall.auth.passwords import hash_password
+from hall.auth.roles import Role
 from hall.engine import LotSpec, Mode
 from hall.runtime import Runtime
+from hall.store.people import People
 
 TITLES: tuple[tuple[str, str], ...] = (
     ("新一代信息技术", "一种基于深度学习的遥感影像变化检测方法"),
@@ -31,11 +47,66 @@ TITLES: tuple[tuple[str, str], ...] = (
     ("新能源", "一种风光储微电网能量管理优化方法"),
 )
 
+SELLER_ORGS: tuple[tuple[str, str], ...] = (
+    ("南京大学", "university"),
+    ("东南大学", "university"),
+    ("南京航空航天大学", "university"),
+    ("江苏省农业科学院", "institute"),
+    ("中国科学院南京土壤研究所", "institute"),
+)
+"""The sellers (LS-6: universities and research institutes), one seller account each."""
+
+_CITIES = ("南京", "苏州", "无锡", "常州", "南通", "扬州", "镇江", "徐州", "盐城", "泰州")
+_BRANDS = ("恒达", "华信", "瑞丰", "博远", "鼎新", "汇智", "天正", "新源", "联创", "中瑞")
+_TRADES = ("科技", "智能装备", "生物医药", "新材料", "新能源", "环保科技", "信息技术", "电子")
+
+# Phone numbers by role (AC-1: mainland mobile numbers), 1390000xxxx for the exchange's own
+# people and the sellers, 1390001xxxx for the bidders.
+ADMIN_PHONES = "139000000{:02d}"  # 13900000001
+STAFF_PHONES = "139000001{:02d}"  # 13900000101
+AUCTIONEER_PHONES = "139000002{:02d}"  # 13900000201
+SELLER_PHONES = "139000003{:02d}"  # 13900000301 …
+BIDDER_PHONES = "1390001{:04d}"  # 13900010001 … 13900019999
+MAX_BIDDERS = 9999
+
 MINUTE = 60_000
 
 
-def demo_specs(now: int, *, lots: int, live: bool, duration: int, seed: int = 2026) -> list[tuple[str, str, LotSpec]]:
-    """``lots`` timed lots: live from a minute ago when ``live``, else opening in a day."""
+class Account(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    phone: str
+    password: str
+    name: str
+    org: int | None = None
+
+
+class Seeded(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``hall seed-demo`` prints, as one JSON object."""
+
+    lots: list[int]
+    bidders: list[Account]
+    auctioneers: list[Account]
+    staff: list[Account]
+    sellers: list[Account]
+    admins: list[Account]
+
+
+def bidder_org_name(n: int) -> str:
+    """A distinct enterprise name for the ``n``-th bidder (0-based), never a seller's."""
+    per_round = len(_CITIES) * len(_BRANDS) * len(_TRADES)
+    k = n % per_round
+    city, brand, trade = _CITIES[k % len(_CITIES)], _BRANDS[k // len(_CITIES) % len(_BRANDS)], \
+        _TRADES[k // (len(_CITIES) * len(_BRANDS))]  # fmt: skip
+    suffix = f"（{n // per_round + 1}）" if n >= per_round else ""
+    return f"{city}{brand}{trade}有限公司{suffix}"
+
+
+def demo_specs(
+    now: int, *, lots: int, live: bool, duration: int, seller_orgs: Sequence[int], seed: int = 2026
+) -> list[tuple[str, str, LotSpec]]:
+    """``lots`` timed lots, sold in turn by ``seller_orgs`` (org ids): live from a minute ago
+    when ``live``, else opening in a day."""
+    if not seller_orgs:
+        raise ValueError("demo lots need at least one seller organisation")
     rng = random.Random(seed)
     bidding_start = now - MINUTE if live else now + 24 * 60 * MINUTE
     specs = []
@@ -44,7 +115,7 @@ def demo_specs(now: int, *, lots: int, live: bool, duration: int, seed: int = 20
         increment = rng.choice((1_000, 2_000, 5_000, 10_000))
         start = increment * rng.randrange(20, 400)
         spec = LotSpec(
-            seller_org=1 + i % 5,
+            seller_org=seller_orgs[i % len(seller_orgs)],
             start_price=start,
             increment=increment,
             reserve=start + increment * rng.randrange(0, 10) if rng.random() < 0.3 else None,
@@ -58,8 +129,75 @@ def demo_specs(now: int, *, lots: int, live: bool, duration: int, seed: int = 20
     return specs
 
 
-async def seed(runtime: Runtime, *, lots: int, live: bool, duration: int) -> list[int]:
+def _password() -> str:
+    return "demo-" + secrets.token_urlsafe(9)
+
+
+async def _account(
+    people: People, phone: str, password_hash: str, name: str, org: int | None, *, verified: bool,
+    roles: Sequence[Role] = (),
+) -> int:  # fmt: skip
+    """The account with this phone, created or (on a second run) reused and brought back to
+    what the demo says: its password becomes the one printed now."""
+    found = await people.credentials(phone)
+    if found is None:
+        user = await people.create_user(phone, password_hash, name, org)
+    else:
+        user = found[0]
+        await people.set_password_hash(user, password_hash)
+    if verified:
+        await people.verify(user, name, org)
+    for role in roles:
+        await people.grant(user, role, by=None)
+    return user
+
+
+async def seed(runtime: Runtime, people: People, *, lots: int, live: bool, duration: int, bidders: int = 20) -> Seeded:
+    """Create the exchange's people and ``lots`` lots, admit every bidder to every lot.
+
+    Accounts are found by phone, so a second run on the same database reuses them (resetting
+    their passwords to the ones it prints) and adds a fresh set of lots. Meant for demo
+    databases only: it grants staff and admin rights to the demo numbers.
+    """
+    if not 0 <= bidders <= MAX_BIDDERS:
+        raise ValueError(f"0 ≤ bidders ≤ {MAX_BIDDERS}")
+    staff_accounts: dict[str, list[Account]] = {"admins": [], "staff": [], "auctioneers": []}
+    for key, pattern, role, name in (
+        ("admins", ADMIN_PHONES, Role.ADMIN, "系统管理员"),
+        ("staff", STAFF_PHONES, Role.STAFF, "交易所审核员"),
+        ("auctioneers", AUCTIONEER_PHONES, Role.AUCTIONEER, "拍卖师"),
+    ):
+        phone, password = pattern.format(1), _password()
+        await _account(people, phone, hash_password(password), name, None, verified=False, roles=(role,))
+        staff_accounts[key].append(Account(phone=phone, password=password, name=name))
+
+    sellers: list[Account] = []
+    for i, (org_name, kind) in enumerate(SELLER_ORGS, start=1):
+        org = await people.org(org_name, kind)
+        phone, password = SELLER_PHONES.format(i), _password()
+        await _account(people, phone, hash_password(password), org_name, org, verified=True, roles=(Role.SELLER,))
+        sellers.append(Account(phone=phone, password=password, name=org_name, org=org))
+
     ids = []
-    for session, title, spec in demo_specs(runtime.clock(), lots=lots, live=live, duration=duration):
+    seller_orgs = [account.org for account in sellers if account.org is not None]
+    for session, title, spec in demo_specs(runtime.clock(), lots=lots, live=live, duration=duration,
+                                           seller_orgs=seller_orgs):  # fmt: skip
         ids.append((await runtime.create_lot(spec, title, session)).id)
-    return ids
+
+    # One password and ONE argon2 hash for all the bidders: hashing each costs ~50 ms, a minute
+    # for a thousand. The hash embeds its salt, so the accounts share a salt too, which gives
+    # away that their passwords are equal: acceptable for demo accounts, never for real ones.
+    bidder_password = _password()
+    bidder_hash = hash_password(bidder_password)
+    bidder_accounts: list[Account] = []
+    for n in range(bidders):
+        org_name = bidder_org_name(n)
+        org = await people.org(org_name, "enterprise")
+        phone = BIDDER_PHONES.format(n + 1)
+        user = await _account(people, phone, bidder_hash, org_name, org, verified=True)
+        for lot_id in ids:
+            await runtime.register(lot_id, user, org)
+        bidder_accounts.append(Account(phone=phone, password=bidder_password, name=org_name))
+
+    return Seeded(lots=ids, bidders=bidder_accounts, sellers=sellers, admins=staff_accounts["admins"],
+                  staff=staff_accounts["staff"], auctioneers=staff_accounts["auctioneers"])  # fmt: skip

@@ -16,12 +16,15 @@ SLOW_AFTER = 3
 REFUSE_AFTER = 10
 """From this many, attempts are refused (429) until the oldest failure leaves the window."""
 MAX_DELAY_S = 4.0
+SWEEP_EVERY = 1024
+"""Failures recorded between two sweeps of keys whose failures have all expired."""
 
 
 @dataclass
 class LoginThrottle:
     clock: Callable[[], int]
     _failures: dict[str, list[int]] = field(default_factory=dict)
+    _until_sweep: int = 0
 
     def _recent(self, key: str) -> list[int]:
         cutoff = self.clock() - WINDOW_MS
@@ -50,8 +53,18 @@ class LoginThrottle:
         now = self.clock()
         for key in keys:
             self._failures.setdefault(key, []).append(now)
+        self._until_sweep -= 1
+        if self._until_sweep <= 0:  # a key never tried again must not stay for ever
+            self._until_sweep = SWEEP_EVERY
+            cutoff = now - WINDOW_MS
+            for key in [k for k, times in self._failures.items() if times[-1] <= cutoff]:
+                del self._failures[key]
 
-    def succeeded(self, phone_key: str) -> None:
-        """A right password clears the phone's count (not the address's: one good account
-        must not launder guesses at others from the same address)."""
+    def succeeded(self, phone_key: str, address_key: str) -> None:
+        """Take back the attempt counted in advance. A right password clears the phone's
+        count, but only its own attempt from the address's: one good account must not
+        launder guesses at others from the same address."""
         self._failures.pop(phone_key, None)
+        times = self._failures.get(address_key)
+        if times:
+            times.pop()

@@ -18,7 +18,7 @@ from hall.web.i18n import LANGS
 from hall.web.security import error, route, set_session_cookie, wants_json
 from hall.web.templating import render
 
-PHONE: Final = re.compile(r"1[3-9]\d{9}")
+PHONE: Final = re.compile(r"1[3-9][0-9]{9}")
 """A mainland China mobile number (AC-1), after an optional +86 / 86 prefix is removed."""
 
 
@@ -63,20 +63,23 @@ async def _authenticate(request: Request, phone_raw: str, password: str) -> Iden
         return error(429, "rate_limited", f"登录失败次数过多，请 {wait} 秒后再试 (too many attempts)",
                      retry_after=wait) if wants_json(request) else _login_page(
             request, phone_raw, f"登录失败次数过多，请 {wait} 秒后再试 (too many failed attempts; retry later)", 429)  # fmt: skip
+    # Counted as failed before the slow part, so that concurrent guesses see each other;
+    # a right password takes it back.
+    throttle.failed(*keys)
     if delay:
         await asyncio.sleep(delay)
     people = _people(request)
     found = await people.credentials(phone)
-    if not verify_password(found[1] if found else None, password) or found is None:
-        throttle.failed(*keys)
+    # argon2 takes tens of milliseconds of CPU: off the event loop, or every bid waits.
+    if not await asyncio.to_thread(verify_password, found[1] if found else None, password) or found is None:
         message = "手机号或密码错误 (wrong phone number or password)"
         if wants_json(request):
             return error(401, "bad_credentials", message)
         return _login_page(request, phone_raw, message, 401)
-    throttle.succeeded(keys[0])
+    throttle.succeeded(*keys)
     user, stored = found
     if needs_rehash(stored):
-        await people.set_password_hash(user, hash_password(password))
+        await people.set_password_hash(user, await asyncio.to_thread(hash_password, password))
     identity = await people.identity(user)
     assert identity is not None
     return identity
@@ -130,7 +133,7 @@ async def signup(request: Request) -> Response:
     assert phone is not None
     people = _people(request)
     try:
-        user = await people.create_user(phone, hash_password(password), name)
+        user = await people.create_user(phone, await asyncio.to_thread(hash_password, password), name)
     except PhoneTaken:
         return render(request, "signup.html", status_code=409, phone=phone_raw, name=name,
                       message="该手机号已注册，请直接登录 (this number is registered; log in)")  # fmt: skip

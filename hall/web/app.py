@@ -13,10 +13,13 @@ from starlette.responses import JSONResponse, Response
 
 from hall.auth.throttle import LoginThrottle
 from hall.config import Config
+from hall.dispatch import Dispatcher
 from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
 from hall.store.people import People
 from hall.web import accounts, live
+from hall.web import admin, reviews
+from hall.web import inbox as inbox_pages
 from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, error, route, wants_json
 from hall.web.templating import render
 
@@ -41,7 +44,7 @@ async def home(request: Request) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-    if wants_json(request) or request.state.identity is None and exc.status_code == 413:
+    if wants_json(request):
         return error(exc.status_code, codes.get(exc.status_code, "error"), str(exc.detail))
     title = "not_found" if exc.status_code == 404 else "forbidden" if exc.status_code == 403 else str(exc.status_code)
     return render(request, "error.html", status_code=exc.status_code, title=title, detail=str(exc.detail))
@@ -51,6 +54,7 @@ def create_app(config: Config | None = None) -> Starlette:
     config = config or Config()
     store = SqliteStore(config.db)
     people = People(store)
+    dispatcher = Dispatcher(store)  # SMS from the outbox, through the in-app inbox sender
     keys = SessionKeys()
 
     @contextlib.asynccontextmanager
@@ -60,9 +64,11 @@ def create_app(config: Config | None = None) -> Starlette:
         runtime = Runtime(store, max_batch=config.max_batch, snapshot_every=config.snapshot_every)
         await runtime.start()
         app.state.runtime = runtime
+        dispatcher.start()
         try:
             yield
         finally:
+            await dispatcher.stop()
             await runtime.stop()
             await store.close()
 
@@ -71,6 +77,8 @@ def create_app(config: Config | None = None) -> Starlette:
             route("/", home, name="home"),
             route("/healthz", healthz, name="healthz"),
             *accounts.routes,
+            *inbox_pages.routes,
+            *reviews.routes, *admin.routes,
             *live.routes,
         ],
         middleware=[
@@ -83,6 +91,7 @@ def create_app(config: Config | None = None) -> Starlette:
     app.state.config = config
     app.state.store = store
     app.state.people = people
+    app.state.dispatcher = dispatcher
     app.state.throttle = LoginThrottle(wall_clock)
     app.state.keys = keys
     return app

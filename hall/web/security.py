@@ -194,6 +194,7 @@ def route(path: str, endpoint: Endpoint, *, name: str, methods: Sequence[str] = 
                 request.state.auth == "none" and not request.url.path.startswith("/api/")
             )
             if needs_csrf and not await csrf_ok(request):
+                await request.close()  # an upload parsed for the check leaves temp files open
                 if wants_json(request):
                     return error(403, "csrf", "CSRF 校验失败，请刷新页面后重试 (CSRF check failed)")
                 from hall.web.templating import render

@@ -1,0 +1,281 @@
+"""Uploaded documents: checked by their bytes, kept under random names outside any web root.
+
+A document (a licence, a commitment letter) is accepted only when its first bytes say PDF,
+JPEG or PNG; the name and the declared type are never trusted. A PDF that carries active
+content (scripts, launch actions, embedded files) is refused, also when the names hide in
+compressed object streams or behind ``#xx`` escapes. The original name is kept, sanitised,
+for display and download only; on disk the file is a random hex name with no extension.
+
+Writing happens in two steps so that the store's write lock is never held during disk I/O
+(the journal commits bids behind the same lock): ``FileStore.write`` puts the bytes on disk
+and fsyncs them, then ``FileStore.record`` inserts the row inside the caller's transaction,
+together with whatever refers to it. If that transaction fails, ``discard`` removes the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import secrets
+import sqlite3
+import unicodedata
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import aiosqlite
+from starlette.datastructures import UploadFile
+
+from hall.config import Config
+from hall.store.sqlite import SqliteStore
+
+MAX_SIZE: Final = 10 * 1024 * 1024
+"""10 MiB per file."""
+MAX_NAME: Final = 200
+"""Characters kept of an original file name."""
+MAX_INFLATE: Final = 64 * 1024 * 1024
+"""Bytes of compressed PDF streams inflated in all when looking for active content: a
+deflate bomb costs at most this, and a file that needs more is refused."""
+MAX_STREAMS: Final = 50_000
+"""Streams looked into; a file with more (no real document in 10 MiB) is refused."""
+
+PDF: Final = "application/pdf"
+JPEG: Final = "image/jpeg"
+PNG: Final = "image/png"
+EXTENSIONS: Final = {PDF: ".pdf", JPEG: ".jpg", PNG: ".png"}
+
+ACTIVE_PDF_NAMES: Final = frozenset({b"JavaScript", b"JS", b"Launch", b"EmbeddedFile", b"EmbeddedFiles"})
+
+_NAME = re.compile(rb"/([^\x00\t\n\x0c\r /<>\[\]()%{}]+)")
+"""A PDF name object (ISO 32000-1 §7.3.5): a solidus, then regular characters."""
+_HEX_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+_STREAM = re.compile(rb"stream\r?\n")
+_SEPARATORS = re.compile(r"[/\\]")
+
+MSG_TOO_LARGE: Final = "文件超过 10 MiB 上限 (the file is larger than 10 MiB)"
+MSG_EMPTY: Final = "文件为空 (the file is empty)"
+MSG_MISSING: Final = "请选择要上传的文件 (choose a file to upload)"
+MSG_WRONG_TYPE: Final = "仅接受 PDF、JPEG 或 PNG 文件 (only PDF, JPEG or PNG files are accepted)"
+MSG_EXECUTABLE: Final = "不接受可执行文件或脚本 (executable files and scripts are not accepted)"
+MSG_ACTIVE_PDF: Final = (
+    "PDF 含有脚本、启动动作或嵌入文件，不予接受；请导出为不含这些内容的 PDF 或扫描图片 "
+    "(a PDF with scripts, launch actions or embedded files is not accepted; "
+    "export a plain PDF or upload a scanned image)"
+)
+
+
+class UploadRefused(Exception):
+    """An upload the hall will not keep: an HTTP status, a stable code and a message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """An upload that passed every check, still in memory."""
+
+    data: bytes
+    original_name: str
+    media_type: str
+    sha256: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A checked upload on disk, not yet recorded."""
+
+    checked: Checked
+    stored_name: str
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    id: int
+    owner: int
+    stored_name: str
+    original_name: str
+    media_type: str
+    size: int
+    sha256: str
+    created_at: int
+
+
+# ---------------------------------------------------------------------- checks (pure)
+
+
+def sniff(head: bytes) -> str | None:
+    """The media type the leading bytes prove, among the three accepted; None otherwise."""
+    if head.startswith(b"%PDF-"):
+        return PDF
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    return None
+
+
+def is_executable(head: bytes) -> bool:
+    """Windows PE/DOS, ELF, Mach-O (thin, fat, both byte orders) or a ``#!`` script."""
+    return head.startswith(
+        (
+            b"MZ",
+            b"\x7fELF",
+            b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe",
+            b"\xca\xfe\xba\xbe", b"\xbe\xba\xfe\xca",
+            b"#!",
+        )
+    )  # fmt: skip
+
+
+def _decoded_names(data: bytes) -> set[bytes]:
+    return {_HEX_ESCAPE.sub(lambda m: bytes([int(m[1], 16)]), m[1]) for m in _NAME.finditer(data)}
+
+
+def pdf_active_content(data: bytes) -> bool:
+    """True when the PDF names JavaScript, a launch action or an embedded file anywhere:
+    in its plain text or inside any stream that inflates (object streams hide dictionaries).
+    Unreadable streams (images, other filters) are skipped; past ``MAX_INFLATE`` the file
+    counts as active, since it cannot be checked."""
+    if not ACTIVE_PDF_NAMES.isdisjoint(_decoded_names(data)):
+        return True
+    budget = MAX_INFLATE
+    view = memoryview(data)
+    for count, match in enumerate(_STREAM.finditer(data)):
+        if count >= MAX_STREAMS:
+            return True
+        try:
+            inflated = zlib.decompressobj().decompress(view[match.end():], budget + 1)
+        except zlib.error:
+            continue
+        budget -= len(inflated)
+        if budget < 0:
+            return True
+        if not ACTIVE_PDF_NAMES.isdisjoint(_decoded_names(inflated)):
+            return True
+    return False
+
+
+def sanitise_name(raw: str | None, media_type: str) -> str:
+    """The last path component of what the browser sent, without control or format
+    characters (a right-to-left override can disguise an extension), trimmed; never a
+    path, never empty."""
+    name = _SEPARATORS.split(raw or "")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn"))
+    name = name.strip().strip(".").strip()
+    if len(name) > MAX_NAME:
+        stem, dot, ext = name.rpartition(".")
+        name = f"{stem[:MAX_NAME - len(ext) - 1]}.{ext}" if dot and 0 < len(ext) <= 10 else name[:MAX_NAME]
+    return name or f"upload{EXTENSIONS[media_type]}"
+
+
+def check(data: bytes, original_name: str | None) -> Checked:
+    """Accept ``data`` as one of the three types or raise ``UploadRefused``."""
+    if len(data) > MAX_SIZE:
+        raise UploadRefused(413, "too_large", MSG_TOO_LARGE)
+    if not data:
+        raise UploadRefused(400, "bad_file", MSG_EMPTY)
+    head = data[:16]
+    if is_executable(head):
+        raise UploadRefused(400, "bad_file", MSG_EXECUTABLE)
+    media_type = sniff(head)
+    if media_type is None:
+        raise UploadRefused(400, "bad_file", MSG_WRONG_TYPE)
+    if media_type == PDF and pdf_active_content(data):
+        raise UploadRefused(400, "bad_file", MSG_ACTIVE_PDF)
+    return Checked(data=data, original_name=sanitise_name(original_name, media_type), media_type=media_type,
+                   sha256=hashlib.sha256(data).hexdigest())  # fmt: skip
+
+
+async def check_upload(field: UploadFile | str | None) -> Checked:
+    """Read a form's file field and check it; never more than ``MAX_SIZE`` + 1 bytes are
+    read. The checks run off the event loop."""
+    if not isinstance(field, UploadFile) or not field.filename:
+        raise UploadRefused(400, "missing_file", MSG_MISSING)
+    await field.seek(0)
+    data = await field.read(MAX_SIZE + 1)
+    if len(data) > MAX_SIZE:
+        raise UploadRefused(413, "too_large", MSG_TOO_LARGE)
+    return await asyncio.to_thread(check, data, field.filename)
+
+
+# ---------------------------------------------------------------------- storage
+
+
+def files_dir(config: Config) -> Path:
+    """``Config.files``, or a ``files`` folder beside the database file."""
+    if config.files:
+        return Path(config.files)
+    return Path(config.db).resolve().parent / "files"
+
+
+def _write(directory: Path, stored_name: str, data: bytes) -> Path:
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / stored_name
+    # O_EXCL: never overwrite; O_NOFOLLOW: never write through a planted link.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return path
+
+
+class FileStore:
+    def __init__(self, store: SqliteStore, directory: Path) -> None:
+        self.store = store
+        self.directory = directory
+
+    async def write(self, checked: Checked) -> Written:
+        """Put the bytes on disk under a fresh random name (no store lock is held)."""
+        stored_name = secrets.token_hex(16)
+        path = await asyncio.to_thread(_write, self.directory, stored_name, checked.data)
+        return Written(checked=checked, stored_name=stored_name, path=path)
+
+    async def record(self, tx: aiosqlite.Connection, owner: int, written: Written, now: int) -> int:
+        """Insert the file's row in the caller's transaction; its id."""
+        c = written.checked
+        cursor = await tx.execute(
+            "INSERT INTO files (owner, stored_name, original_name, media_type, size, sha256, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (owner, written.stored_name, c.original_name, c.media_type, c.size, c.sha256, now),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def discard(self, written: Written) -> None:
+        """Remove a written file whose row was never committed."""
+        await asyncio.to_thread(written.path.unlink, True)
+
+    async def get(self, file_id: int) -> StoredFile | None:
+        row = await self.store.fetchone(
+            "SELECT id, owner, stored_name, original_name, media_type, size, sha256, created_at"
+            " FROM files WHERE id = ?",
+            (file_id,),
+        )
+        return None if row is None else _stored(row)
+
+    def path(self, stored: StoredFile) -> Path:
+        return self.directory / stored.stored_name
+
+
+def _stored(row: sqlite3.Row) -> StoredFile:
+    return StoredFile(id=row[0], owner=row[1], stored_name=row[2], original_name=row[3], media_type=row[4],
+                      size=row[5], sha256=row[6], created_at=row[7])  # fmt: skip

@@ -1,0 +1,359 @@
+"""Applications and their review: real-name verification (AC-2), registration to bid
+(AU-2, AU-3), the staff queues that decide them (AC-5), and the documents behind them.
+
+Every handler validates every field on the server; a refusal is the page again with the
+reason (Chinese first, English in parentheses) and a fitting status, or, for a client that
+asks for JSON, the ``error`` shape with a stable code. Time is the runtime's clock, so that
+tests drive the registration deadline by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import unicodedata
+from typing import Any, Final
+from urllib.parse import quote
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+
+from hall.auth.roles import Identity, Role
+from hall.registration import beijing, deadline, eligibility
+from hall.reviews import ORG_KINDS, ORGANISATION, PERSONAL, Registration, ReviewError, Reviews
+from hall.runtime import Runtime
+from hall.uploads import FileStore, UploadRefused, Written, check_upload, files_dir
+from hall.web.security import Endpoint, error, route, wants_json
+from hall.web.templating import render
+
+MAX_REAL_NAME: Final = 50
+MAX_ORG_NAME: Final = 100
+MAX_REASON: Final = 200
+"""A rejection reason goes into an SMS: keep it short."""
+DECISIONS: Final = ("approve", "reject")
+
+
+# ---------------------------------------------------------------------- plumbing
+
+
+def _reviews(request: Request) -> Reviews:
+    """The app's review service, made on first use (after the lifespan opened the store)."""
+    state = request.app.state
+    reviews: Reviews | None = getattr(state, "reviews", None)
+    if reviews is None:
+        files = FileStore(state.store, files_dir(state.config))
+        reviews = state.reviews = Reviews(state.store, files, state.people)
+    return reviews
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _now(request: Request) -> int:
+    return _runtime(request).clock()
+
+
+def _me(request: Request) -> Identity:
+    identity: Identity = request.state.identity
+    return identity
+
+
+async def _form(request: Request) -> FormData:
+    """The request's form (parsed once: the CSRF check may have parsed it already)."""
+    return await request.form(max_files=2, max_fields=16)
+
+
+def _closing(endpoint: Endpoint) -> Endpoint:
+    """Close the request's uploaded files however the handler ends (a refusal may come
+    before it reads the form the CSRF check parsed)."""
+
+    async def closing(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        finally:
+            await request.close()
+
+    return closing
+
+
+def _text(form: FormData, key: str) -> str:
+    """A text field, trimmed, without control or format characters, whitespace collapsed."""
+    value = form.get(key)
+    if not isinstance(value, str):
+        return ""
+    kept = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in value
+                   if unicodedata.category(ch) not in ("Cf", "Cs", "Co", "Cn"))  # fmt: skip
+    return " ".join(kept.split())
+
+
+class Invalid(Exception):
+    """A form field that fails validation."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid", status: int = 400) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+def _refusal(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
+    if isinstance(exc, Invalid):
+        return exc.status, exc.code, exc.message, {"field": exc.field}
+    if isinstance(exc, (UploadRefused, ReviewError)):
+        return exc.status, exc.code, exc.message, {}
+    raise TypeError(exc)
+
+
+def _not_found(message: str = "未找到 (not found)") -> HTTPException:
+    return HTTPException(404, message)
+
+
+def _decision(form: FormData) -> tuple[bool, str]:
+    decision = _text(form, "decision")
+    if decision not in DECISIONS:
+        raise Invalid("decision", "请选择“通过”或“驳回” (choose approve or reject)")
+    reason = _text(form, "reason")
+    if decision == "reject" and not reason:
+        raise Invalid("reason", "驳回须填写原因 (a rejection needs a reason)", code="reason_required")
+    if len(reason) > MAX_REASON:
+        raise Invalid("reason", f"原因不超过 {MAX_REASON} 字 (the reason may be at most {MAX_REASON} characters)")
+    return decision == "approve", reason
+
+
+# ---------------------------------------------------------------------- documents
+
+
+async def file(request: Request) -> Response:
+    """A stored document, to its owner and to staff only; anyone else is told it does not
+    exist. Always a download, never rendered inline by the hall's origin."""
+    me = _me(request)
+    files = _reviews(request).files
+    stored = await files.get(request.path_params["file_id"])
+    if stored is None or (stored.owner != me.id and not me.has(Role.STAFF)):
+        raise _not_found("文件不存在 (no such file)")
+    path = files.path(stored)
+    try:
+        stat = await asyncio.to_thread(os.stat, path)
+    except OSError:
+        raise _not_found("文件不存在 (no such file)") from None
+    headers = {
+        "content-disposition": f"attachment; filename*=UTF-8''{quote(stored.original_name, safe='')}",
+        "x-content-type-options": "nosniff",
+        "cache-control": "private, no-store",
+        "content-security-policy": "default-src 'none'; sandbox",
+    }
+    return FileResponse(path, media_type=stored.media_type, headers=headers, stat_result=stat)
+
+
+# ---------------------------------------------------------------------- real-name verification (AC-2)
+
+
+async def _verification_page(request: Request, status: int = 200, message: str = "", code: str = "",
+                             values: dict[str, str] | None = None) -> Response:  # fmt: skip
+    me = _me(request)
+    history = await _reviews(request).verifications_of(me.id)
+    pending = next((v for v in history if v.status == "pending"), None)
+    return render(request, "verification.html", status_code=status, history=history, pending=pending,
+                  org_kinds=ORG_KINDS, message=message, code=code,
+                  values=values or {"kind": PERSONAL, "real_name": "", "org_name": "", "org_kind": ""})  # fmt: skip
+
+
+def _verification_fields(form: FormData) -> dict[str, str]:
+    values = {key: _text(form, key) for key in ("kind", "real_name", "org_name", "org_kind")}
+    kind, real_name, org_name, org_kind = values["kind"], values["real_name"], values["org_name"], values["org_kind"]
+    if kind not in (PERSONAL, ORGANISATION):
+        raise Invalid("kind", "请选择个人认证或机构认证 (choose personal or organisational)")
+    if len(real_name) > MAX_REAL_NAME:
+        raise Invalid("real_name", f"姓名不超过 {MAX_REAL_NAME} 字 (the name may be at most {MAX_REAL_NAME} characters)")
+    if kind == PERSONAL and not real_name:
+        raise Invalid("real_name", "请填写真实姓名 (enter your real name)")
+    if kind == ORGANISATION:
+        if not 2 <= len(org_name) <= MAX_ORG_NAME:
+            raise Invalid("org_name", f"请填写机构全称（2–{MAX_ORG_NAME} 字） "
+                          f"(enter the organisation's full name, 2–{MAX_ORG_NAME} characters)")  # fmt: skip
+        if org_kind not in ORG_KINDS:
+            raise Invalid("org_kind", "请选择机构类型 (choose the organisation type)")
+    return values
+
+
+async def verification(request: Request) -> Response:
+    if request.method == "GET":
+        return await _verification_page(request)
+    me = _me(request)
+    reviews = _reviews(request)
+    values: dict[str, str] | None = None
+    written: Written | None = None
+    try:
+        if me.verified:
+            raise ReviewError(409, "already_verified", "账户已通过实名认证 (this account is already verified)")
+        form = await _form(request)
+        values = _verification_fields(form)
+        if any(v.status == "pending" for v in await reviews.verifications_of(me.id)):
+            raise ReviewError(409, "pending", "已有一份认证申请正在审核，请等待结果 (an application is already under review)")
+        document = form.get("document")
+        organisational = values["kind"] == ORGANISATION
+        if organisational or (isinstance(document, UploadFile) and document.filename):
+            try:
+                checked = await check_upload(document)
+            except UploadRefused as exc:
+                if exc.code == "missing_file":
+                    raise Invalid("document", "机构认证须上传营业执照、法人证书或社会组织证书 (an organisation "
+                                  "must upload its business licence or certificate)") from None  # fmt: skip
+                raise
+            written = await reviews.files.write(checked)
+        verification_id = await reviews.apply_verification(
+            user=me.id, kind=values["kind"], real_name=values["real_name"],
+            org_name=values["org_name"] if organisational else None,
+            org_kind=values["org_kind"] if organisational else None, document=written, now=_now(request),
+        )  # fmt: skip
+    except (Invalid, UploadRefused, ReviewError) as exc:
+        status, code, message, extra = _refusal(exc)
+        if wants_json(request):
+            return error(status, code, message, **extra)
+        return await _verification_page(request, status, message, code, values)
+    if wants_json(request):
+        return JSONResponse({"id": verification_id, "status": "pending"}, status_code=201)
+    return RedirectResponse("/account/verification", status_code=303)
+
+
+async def _staff_verifications_page(request: Request, status: int = 200, message: str = "") -> Response:
+    reviews = _reviews(request)
+    return render(request, "staff_verifications.html", status_code=status, message=message,
+                  pending=await reviews.pending_verifications(),
+                  recent=await reviews.recent_verification_decisions())  # fmt: skip
+
+
+async def staff_verifications(request: Request) -> Response:
+    return await _staff_verifications_page(request)
+
+
+async def staff_verification_decide(request: Request) -> Response:
+    try:
+        approve, reason = _decision(await _form(request))
+        decided = await _reviews(request).decide_verification(
+            request.path_params["verification_id"], reviewer=_me(request).id, approve=approve,
+            reason=reason, now=_now(request))  # fmt: skip
+    except (Invalid, ReviewError) as exc:
+        status, code, message, extra = _refusal(exc)
+        if wants_json(request):
+            return error(status, code, message, **extra)
+        return await _staff_verifications_page(request, status, message)
+    if wants_json(request):
+        return JSONResponse({"id": decided.id, "status": decided.status})
+    return RedirectResponse("/staff/verifications", status_code=303)
+
+
+# ---------------------------------------------------------------------- registration to bid (AU-2, AU-3)
+
+
+async def _register_page(request: Request, lot_id: int, status: int = 200, message: str = "",
+                         code: str = "") -> Response:  # fmt: skip
+    runtime = _runtime(request)
+    lot = runtime.lots[lot_id]
+    me = _me(request)
+    mine = await _reviews(request).registration(lot_id, me.id)
+    refusal = eligibility(now=runtime.clock(), spec=lot.spec, state=lot.state, verified=me.verified, org=me.org,
+                          current=mine.status if mine else None)  # fmt: skip
+    if not message and refusal is not None and (mine is None or refusal.code not in ("pending", "registered")):
+        message, code = refusal.message, refusal.code
+    return render(request, "lot_register.html", status_code=status, lot_id=lot_id, title=runtime.titles.get(lot_id, ""),
+                  spec=lot.spec, state=lot.state.value, closes=beijing(deadline(lot.spec.bidding_start)),
+                  opens=beijing(lot.spec.publicity_start), bidding=beijing(lot.spec.bidding_start),
+                  mine=mine, can_submit=refusal is None, message=message, code=code)  # fmt: skip
+
+
+def _lot_id(request: Request) -> int:
+    lot_id: int = request.path_params["lot_id"]
+    if lot_id not in _runtime(request).lots:
+        raise _not_found("拍品不存在 (no such lot)")
+    return lot_id
+
+
+async def lot_register(request: Request) -> Response:
+    lot_id = _lot_id(request)
+    if request.method == "GET":
+        return await _register_page(request, lot_id)
+    me = _me(request)
+    reviews = _reviews(request)
+    runtime = _runtime(request)
+    now = runtime.clock()
+    try:
+        lot = runtime.lots[lot_id]
+        mine = await reviews.registration(lot_id, me.id)
+        refusal = eligibility(now=now, spec=lot.spec, state=lot.state, verified=me.verified, org=me.org,
+                              current=mine.status if mine else None)  # fmt: skip
+        if refusal is not None:
+            raise ReviewError(refusal.status, refusal.code, refusal.message)
+        form = await _form(request)
+        written = await reviews.files.write(await check_upload(form.get("letter")))
+        await reviews.submit_registration(lot=lot_id, user=me.id, letter=written, now=now)
+    except (UploadRefused, ReviewError) as exc:
+        status, code, message, extra = _refusal(exc)
+        if code == "missing_file":
+            message = "请上传签字或盖章的《网络竞价承诺函》扫描件 (upload the signed or stamped commitment letter)"
+        if code == "not_verified":
+            extra["verify"] = "/account/verification"
+        if wants_json(request):
+            return error(status, code, message, **extra)
+        return await _register_page(request, lot_id, status, message, code)
+    if wants_json(request):
+        return JSONResponse({"lot": lot_id, "status": "pending"}, status_code=201)
+    return RedirectResponse(f"/lots/{lot_id}/register", status_code=303)
+
+
+async def _staff_registrations_page(request: Request, status: int = 200, message: str = "") -> Response:
+    reviews = _reviews(request)
+    runtime = _runtime(request)
+
+    def row(r: Registration) -> dict[str, Any]:
+        lot = runtime.lots.get(r.lot)
+        return {"r": r, "state": lot.state.value if lot else "",
+                "bidding": beijing(lot.spec.bidding_start)[:16] if lot else ""}  # fmt: skip
+
+    return render(request, "staff_registrations.html", status_code=status, message=message,
+                  pending=[row(r) for r in await reviews.pending_registrations()],
+                  recent=[row(r) for r in await reviews.recent_registration_decisions()])  # fmt: skip
+
+
+async def staff_registrations(request: Request) -> Response:
+    return await _staff_registrations_page(request)
+
+
+async def staff_registration_decide(request: Request) -> Response:
+    reviews = _reviews(request)
+    registration_id: int = request.path_params["registration_id"]
+    me = _me(request)
+    try:
+        approve, reason = _decision(await _form(request))
+        if approve:
+            decided = await reviews.approve_registration(registration_id, reviewer=me.id, runtime=_runtime(request),
+                                                         now=_now(request))  # fmt: skip
+        else:
+            decided = await reviews.reject_registration(registration_id, reviewer=me.id, reason=reason,
+                                                        now=_now(request))  # fmt: skip
+    except (Invalid, ReviewError) as exc:
+        status, code, message, extra = _refusal(exc)
+        if wants_json(request):
+            return error(status, code, message, **extra)
+        return await _staff_registrations_page(request, status, message)
+    if wants_json(request):
+        return JSONResponse({"id": decided.id, "status": decided.status, "number": decided.number})
+    return RedirectResponse("/staff/registrations", status_code=303)
+
+
+routes = [
+    route("/files/{file_id:int}", file, name="file"),
+    route("/account/verification", _closing(verification), name="verification", methods=("GET", "POST")),
+    route("/staff/verifications", staff_verifications, name="staff_verifications"),
+    route("/staff/verifications/{verification_id:int}", _closing(staff_verification_decide),
+          name="staff_verification_decide", methods=("POST",)),  # fmt: skip
+    route("/lots/{lot_id:int}/register", _closing(lot_register), name="lot_register", methods=("GET", "POST")),
+    route("/staff/registrations", staff_registrations, name="staff_registrations"),
+    route("/staff/registrations/{registration_id:int}", _closing(staff_registration_decide),
+          name="staff_registration_decide", methods=("POST",)),  # fmt: skip
+]

@@ -1,0 +1,150 @@
+"""Helpers for the web tests of uploads, verification, registration and roles.
+
+Accounts are made straight in the store (one argon2 hash, reused); a signed-in browser is an
+``Actor``: its session cookie goes into the client's jar before each request, and its CSRF
+token is read from the page's ``<meta name="csrf-token">`` as a browser script would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import httpx2 as httpx
+from starlette.testclient import TestClient
+
+from hall.auth.passwords import hash_password
+from hall.auth.roles import Identity, Role
+from hall.config import Config
+from hall.engine import LotSpec
+from hall.runtime import Runtime
+from hall.store.people import People
+from hall.store.sqlite import SqliteStore
+from hall.web.app import create_app
+
+T = TypeVar("T")
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+HASH = hash_password("correct horse battery")
+PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(17)
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(32) + b"\xff\xd9"
+META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+def beijing_ms(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> int:
+    """Epoch ms of a Beijing wall-clock time: ``beijing_ms(2026, 1, 4, 16, 0, 0)``."""
+    return int(datetime(year, month, day, hour, minute, second, tzinfo=SHANGHAI).timestamp() * 1000)
+
+
+class FakeClock:
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@contextmanager
+def hall(tmp_path: Path, **config: Any) -> Iterator[TestClient]:
+    with TestClient(create_app(Config(db=str(tmp_path / "h.db"), **config))) as client:
+        yield client
+
+
+def call(client: TestClient, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+    """Await ``fn(*args)`` on the app's event loop."""
+    assert client.portal is not None, "use the client as a context manager"
+    result: T = client.portal.call(fn, *args)
+    return result
+
+
+def wake(client: TestClient, lot_id: int) -> None:
+    """Let a lot's clock act now (the runtime's timers run on real time, the tests' clock is fake)."""
+    assert client.portal is not None
+    client.portal.call(runtime(client).wake, lot_id)
+
+
+def runtime(client: TestClient) -> Runtime:
+    found: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return found
+
+
+def people(client: TestClient) -> People:
+    found: People = client.app.state.people  # type: ignore[attr-defined]
+    return found
+
+
+def identity(client: TestClient, uid: int) -> Identity:
+    found = call(client, people(client).identity, uid)
+    assert found is not None
+    return found
+
+
+def user(client: TestClient, phone: str, name: str = "", *, verified: bool = False, org: str | None = None,
+         roles: tuple[Role, ...] = ()) -> int:  # fmt: skip
+    """An account; ``verified`` makes it a bidder, ``org`` puts it (verified) in that organisation."""
+    uid = call(client, people(client).create_user, phone, HASH, name)
+    if verified or org:
+        call(client, people(client).verify, uid, name or phone, org_id(client, org) if org else None)
+    for role in roles:
+        call(client, people(client).grant, uid, role, None)
+    return uid
+
+
+def org_id(client: TestClient, name: str) -> int:
+    """The organisation of that name (a university), made if new."""
+    return call(client, people(client).org, name, "university")
+
+
+def lot(client: TestClient, *, seller_org: int, publicity_start: int, bidding_start: int, title: str = "一种专利",
+        hours: int = 2) -> int:  # fmt: skip
+    spec = LotSpec(seller_org=seller_org, start_price=10_000, increment=1_000, publicity_start=publicity_start,
+                   bidding_start=bidding_start, end=bidding_start + hours * 3_600_000)  # fmt: skip
+    return call(client, runtime(client).create_lot, spec, title).id
+
+
+def rows(client: TestClient, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
+    return [tuple(r) for r in call(client, store.fetchall, sql, params)]
+
+
+class Actor:
+    """A signed-in browser on the shared client."""
+
+    def __init__(self, client: TestClient, uid: int) -> None:
+        self.client = client
+        self.id = uid
+        session, _ = call(client, people(client).new_session, uid)
+        self.cookie: str = client.app.state.keys.sign(session)  # type: ignore[attr-defined]
+        page = self.get("/account")
+        assert page.status_code == 200, page.text
+        found = META.search(page.text)
+        assert found is not None
+        self.csrf = found[1]
+
+    def _wear(self) -> None:
+        self.client.cookies.clear()
+        self.client.cookies.set("hall_session", self.cookie)
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        self._wear()
+        return self.client.get(url, **kwargs)
+
+    def post(self, url: str, data: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
+        self._wear()
+        kwargs.setdefault("follow_redirects", False)
+        return self.client.post(url, data={"csrf": self.csrf, **(data or {})}, **kwargs)
+
+    def upload(self, url: str, field: str, name: str, content: bytes, data: dict[str, str] | None = None,
+               declared: str = "application/pdf", **kwargs: Any) -> httpx.Response:  # fmt: skip
+        return self.post(url, data, files={field: (name, content, declared)}, **kwargs)
+
+
+def anonymous(client: TestClient) -> TestClient:
+    client.cookies.clear()
+    return client

@@ -1,0 +1,152 @@
+"""``hall seed-demo``: the people of a demo exchange, who can log in, who owns and who may bid
+on the lots, and a second run on the same database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from starlette.testclient import TestClient
+
+from hall.auth.roles import Identity, Role
+from hall.config import Config
+from hall.engine import Lot
+from hall.runtime import Runtime
+from hall.store import SqliteStore
+from hall.store.people import People
+from hall.web.accounts import PHONE
+from hall.web.app import create_app
+
+ROLES = ("admins", "staff", "auctioneers", "sellers", "bidders")
+LOTS, BIDDERS = 6, 4
+
+
+def seed(db: Path, *args: str) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-m", "hall.cli", "seed-demo", "--db", str(db), *args],
+                         check=True, capture_output=True, timeout=60)  # fmt: skip
+    seeded: dict[str, Any] = json.loads(out.stdout)
+    return seeded
+
+
+class World:
+    """What the store holds after seeding: the lots and every listed account's identity."""
+
+    def __init__(self, lots: dict[int, Lot], identities: dict[str, Identity], org_kinds: dict[int, str]) -> None:
+        self.lots = lots
+        self.identities = identities
+        self.org_kinds = org_kinds
+
+
+async def read_world(db: Path, phones: list[str]) -> World:
+    store = SqliteStore(db)
+    await store.open()
+    runtime = Runtime(store)
+    try:
+        await runtime.start()
+        people = People(store)
+        identities = {}
+        for phone in phones:
+            found = await people.find(phone)
+            assert found is not None, phone
+            identities[phone] = found
+        kinds = {int(r[0]): str(r[1]) for r in await store.fetchall("SELECT id, kind FROM orgs")}
+    finally:
+        await runtime.stop()
+        await store.close()
+    return World(runtime.lots, identities, kinds)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    db = tmp_path_factory.mktemp("seed") / "demo.db"
+    return db, seed(db, "--lots", str(LOTS), "--bidders", str(BIDDERS), "--live", "--duration", "600")
+
+
+@pytest.fixture(scope="module")
+def world(seeded: tuple[Path, dict[str, Any]]) -> World:
+    db, out = seeded
+    return anyio.run(read_world, db, [a["phone"] for key in ROLES for a in out[key]])
+
+
+def test_seed_demo_prints_one_json_object_with_the_lots_and_an_account_list_per_role(
+    seeded: tuple[Path, dict[str, Any]],
+) -> None:
+    _, out = seeded
+    assert list(out) == ["lots", "bidders", "auctioneers", "staff", "sellers", "admins"]
+    assert out["lots"] == list(range(1, LOTS + 1))
+    assert len(out["bidders"]) == BIDDERS
+    assert all(out[key] for key in ROLES)
+    phones = [a["phone"] for key in ROLES for a in out[key]]
+    assert len(set(phones)) == len(phones)
+    assert all(PHONE.fullmatch(p) for p in phones)
+    assert all(len(a["password"]) >= 8 for key in ROLES for a in out[key])
+
+
+def test_every_listed_account_can_log_in_through_the_api_with_its_role(seeded: tuple[Path, dict[str, Any]]) -> None:
+    db, out = seeded
+    expected = {"admins": "admin", "staff": "staff", "auctioneers": "auctioneer", "sellers": "seller",
+                "bidders": "bidder"}  # fmt: skip
+    with TestClient(create_app(Config(db=str(db)))) as client:
+        for key, role in expected.items():
+            for account in out[key]:
+                response = client.post("/api/login", json={"phone": account["phone"], "password": account["password"]})
+                assert response.status_code == 200, (key, account["phone"], response.text)
+                assert role in response.json()["user"]["roles"]
+        wrong = client.post("/api/login", json={"phone": out["admins"][0]["phone"], "password": "demo-wrong-pass"})
+        assert wrong.status_code == 401
+
+
+def test_bidders_are_verified_registered_for_every_lot_and_none_belongs_to_a_seller_org(
+    seeded: tuple[Path, dict[str, Any]], world: World
+) -> None:
+    _, out = seeded
+    bidders = [world.identities[a["phone"]] for a in out["bidders"]]
+    seller_orgs = {world.identities[a["phone"]].org for a in out["sellers"]}
+    assert all(b.verified and b.org is not None and b.org not in seller_orgs for b in bidders)
+    assert len({b.org for b in bidders}) == len(bidders)  # an enterprise of its own each
+    assert {world.org_kinds[b.org] for b in bidders if b.org is not None} == {"enterprise"}
+    assert all(Role.SELLER not in b.roles and Role.STAFF not in b.roles for b in bidders)
+    for lot_id in out["lots"]:
+        registrants = world.lots[lot_id].registrants
+        assert {b.id for b in bidders} <= set(registrants)
+        assert all(registrants[b.id].org == b.org for b in bidders)
+        assert len({r.number for r in registrants.values()}) == len(registrants)
+
+
+def test_sellers_are_university_and_institute_accounts_whose_orgs_own_the_lots(
+    seeded: tuple[Path, dict[str, Any]], world: World
+) -> None:
+    _, out = seeded
+    sellers = [world.identities[a["phone"]] for a in out["sellers"]]
+    assert all(s.has(Role.SELLER) and s.verified and s.org is not None for s in sellers)
+    assert [s.org for s in sellers] == [a["org"] for a in out["sellers"]]
+    assert {world.org_kinds[s.org] for s in sellers if s.org is not None} <= {"university", "institute"}
+    assert any(s.name == "南京大学" for s in sellers)
+    owners = {world.lots[i].spec.seller_org for i in out["lots"]}
+    assert owners == {s.org for s in sellers}  # every seller's org owns a lot, and only they do
+    for key, role in (("admins", Role.ADMIN), ("staff", Role.STAFF), ("auctioneers", Role.AUCTIONEER)):
+        assert all(world.identities[a["phone"]].has(role) for a in out[key])
+
+
+def test_seeding_twice_on_one_database_reuses_the_accounts_with_the_new_passwords(tmp_path: Path) -> None:
+    db = tmp_path / "twice.db"
+    first = seed(db, "--lots", "1", "--bidders", "2")
+    second = seed(db, "--lots", "1", "--bidders", "2")
+    assert first["lots"] == [1] and second["lots"] == [2]
+    for key in ROLES:
+        assert [a["phone"] for a in first[key]] == [a["phone"] for a in second[key]]
+    bidder, old = second["bidders"][0], first["bidders"][0]["password"]
+    with TestClient(create_app(Config(db=str(db)))) as client:
+        assert client.post("/api/login", json={"phone": bidder["phone"], "password": bidder["password"]}).status_code == 200
+        assert client.post("/api/login", json={"phone": bidder["phone"], "password": old}).status_code == 401
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        assert all(len(runtime.lots[i].registrants) == 2 for i in (1, 2))
+        store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
+        assert client.portal is not None
+        count = client.portal.call(store.fetchone, "SELECT count(*) FROM users")
+        assert count is not None and count[0] == 3 + 5 + 2
