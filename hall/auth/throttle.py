@@ -16,15 +16,14 @@ SLOW_AFTER = 3
 REFUSE_AFTER = 10
 """From this many, attempts are refused (429) until the oldest failure leaves the window."""
 MAX_DELAY_S = 4.0
-SWEEP_EVERY = 1024
-"""Failures recorded between two sweeps of keys whose failures have all expired."""
 
 
 @dataclass
 class LoginThrottle:
     clock: Callable[[], int]
     _failures: dict[str, list[int]] = field(default_factory=dict)
-    _until_sweep: int = 0
+    _swept_at: int = 0
+    """Keys whose failures have all expired are dropped at most once per window: O(1) amortised."""
 
     def _recent(self, key: str) -> list[int]:
         cutoff = self.clock() - WINDOW_MS
@@ -53,9 +52,8 @@ class LoginThrottle:
         now = self.clock()
         for key in keys:
             self._failures.setdefault(key, []).append(now)
-        self._until_sweep -= 1
-        if self._until_sweep <= 0:  # a key never tried again must not stay for ever
-            self._until_sweep = SWEEP_EVERY
+        if now - self._swept_at >= WINDOW_MS:  # a key never tried again must not stay for ever
+            self._swept_at = now
             cutoff = now - WINDOW_MS
             for key in [k for k, times in self._failures.items() if times[-1] <= cutoff]:
                 del self._failures[key]

@@ -1,0 +1,232 @@
+"""`hall.auth` as pure units: password hashing, the login throttle, phone normalisation.
+
+No app, no database: the throttle runs on a fake clock, the hasher on real argon2 (each hash is
+~50 ms, so hashes are few).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import argon2
+import pytest
+
+from hall.auth import passwords
+from hall.auth.passwords import hash_password, needs_rehash, verify_password
+from hall.auth.throttle import MAX_DELAY_S, REFUSE_AFTER, SLOW_AFTER, WINDOW_MS, LoginThrottle
+from hall.web.accounts import normalise_phone
+
+if TYPE_CHECKING:
+    from conftest import FakeClock
+
+PHONE = "phone:13800138000"
+ADDR = "addr:203.0.113.7"
+
+# ---------------------------------------------------------------------------------- passwords
+
+_ARGON2_HASH = re.compile(r"^\$(?P<type>argon2(?:id|i|d))\$v=(?P<v>\d+)\$m=(?P<m>\d+),t=(?P<t>\d+),p=(?P<p>\d+)\$")
+
+
+def test_password_hash_is_argon2id_with_at_least_19_mib_and_2_passes() -> None:
+    stored = hash_password("correct horse battery staple")
+    found = _ARGON2_HASH.match(stored)
+    assert found is not None, stored
+    assert found["type"] == "argon2id"
+    assert int(found["v"]) == 19  # argon2 version 1.3
+    assert int(found["m"]) >= 19 * 1024  # KiB
+    assert int(found["t"]) >= 2
+    assert int(found["p"]) >= 1
+    assert not needs_rehash(stored)
+
+
+def test_password_hashes_are_salted() -> None:
+    assert hash_password("same password") != hash_password("same password")
+
+
+def test_verify_password_accepts_the_right_password_and_refuses_a_wrong_one() -> None:
+    stored = hash_password("right password")
+    assert verify_password(stored, "right password")
+    assert not verify_password(stored, "wrong password")
+    assert not verify_password(stored, "")
+
+
+def test_verify_password_refuses_a_corrupt_stored_hash() -> None:
+    assert not verify_password("not an argon2 hash", "anything")
+    assert not verify_password("$argon2id$v=19$m=19456,t=2,p=1$garbage", "anything")
+
+
+class _SpyHasher:
+    """Wraps the real hasher and records what each verify was checked against."""
+
+    def __init__(self, real: argon2.PasswordHasher) -> None:
+        self.real = real
+        self.verified_against: list[str] = []
+
+    def verify(self, stored: str, password: str) -> bool:
+        self.verified_against.append(stored)
+        return self.real.verify(stored, password)
+
+
+def test_verify_password_with_no_account_runs_a_real_verify_against_the_dummy(monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = _SpyHasher(passwords._hasher)
+    monkeypatch.setattr(passwords, "_hasher", spy)
+    assert verify_password(None, "whatever was typed") is False
+    # a miss costs what a hit costs: one full argon2 verify, against the dummy hash
+    assert spy.verified_against == [passwords._DUMMY]
+
+
+def test_verify_password_with_no_account_is_false_even_for_the_dummys_own_password() -> None:
+    # the dummy hash is of this exact string: matching it must never sign anyone in
+    assert verify_password(None, "not a password anyone has") is False
+
+
+# ---------------------------------------------------------------------------------- throttle
+
+
+def fail(throttle: LoginThrottle, times: int, *keys: str) -> None:
+    for _ in range(times):
+        throttle.failed(*keys)
+
+
+def test_throttle_lets_the_first_failures_through_undelayed(clock: FakeClock) -> None:
+    throttle = LoginThrottle(clock)
+    assert throttle.check(PHONE, ADDR) == (0.0, None)
+    fail(throttle, SLOW_AFTER - 1, PHONE, ADDR)
+    assert throttle.check(PHONE, ADDR) == (0.0, None)
+
+
+def test_throttle_slows_from_the_nth_failure_more_each_time_up_to_a_cap(clock: FakeClock) -> None:
+    throttle = LoginThrottle(clock)
+    fail(throttle, SLOW_AFTER - 1, PHONE, ADDR)
+    delays = []
+    for _ in range(SLOW_AFTER, REFUSE_AFTER):
+        throttle.failed(PHONE, ADDR)
+        delay, refused_until = throttle.check(PHONE, ADDR)
+        assert refused_until is None
+        delays.append(delay)
+    assert delays[0] > 0
+    assert delays == sorted(delays)
+    assert delays[1] > delays[0]
+    assert max(delays) <= MAX_DELAY_S
+
+
+def test_throttle_refuses_from_the_mth_failure_until_the_first_leaves_the_window(clock: FakeClock) -> None:
+    throttle = LoginThrottle(clock)
+    first = clock.now
+    throttle.failed(PHONE, ADDR)
+    clock.advance(1_000)
+    fail(throttle, REFUSE_AFTER - 2, PHONE, ADDR)
+    assert throttle.check(PHONE, ADDR)[1] is None  # one short: slowed, not refused
+    throttle.failed(PHONE, ADDR)
+    delay, refused_until = throttle.check(PHONE, ADDR)
+    assert refused_until == first + WINDOW_MS
+    assert delay == 0.0
+
+
+def test_throttle_refused_attempts_do_not_extend_the_refusal(clock: FakeClock) -> None:
+    throttle = LoginThrottle(clock)
+    for _ in range(REFUSE_AFTER):
+        throttle.failed(PHONE, ADDR)
+        clock.advance(1_000)
+    _, refused_until = throttle.check(PHONE, ADDR)
+    assert refused_until is not None
+    for _ in range(50):  # hammering while refused changes nothing
+        clock.advance(10_000)
+        if clock.now >= refused_until:
+            break
+        assert throttle.check(PHONE, ADDR)[1] == refused_until
+    clock.now = refused_until
+    delay, still = throttle.check(PHONE, ADDR)
+    assert still is None  # waiting out the window always works
+    assert delay > 0  # the other failures are still recent: slowed, not free
+
+
+def test_throttle_forgets_failures_older_than_the_window(clock: FakeClock) -> None:
+    throttle = LoginThrottle(clock)
+    fail(throttle, REFUSE_AFTER, PHONE, ADDR)
+    clock.advance(WINDOW_MS - 1)
+    assert throttle.check(PHONE, ADDR)[1] is not None
+    clock.advance(1)
+    assert throttle.check(PHONE, ADDR) == (0.0, None)
+    assert throttle._failures == {}  # nothing kept for keys with no recent failure
+
+
+def test_throttle_worst_key_decides(clock: FakeClock) -> None:
+    throttle = LoginThrottle(clock)
+    fail(throttle, REFUSE_AFTER, ADDR)
+    # a fresh phone from a refused address is refused; the same phone from elsewhere is not
+    assert throttle.check("phone:13900139000", ADDR)[1] is not None
+    assert throttle.check("phone:13900139000", "addr:198.51.100.1") == (0.0, None)
+
+
+def test_throttle_success_clears_the_phone_key_but_not_the_address_key(clock: FakeClock) -> None:
+    throttle = LoginThrottle(clock)
+    fail(throttle, REFUSE_AFTER - 2, PHONE, ADDR)
+    # an attempt is counted as failed before the password is checked, and taken back when right
+    throttle.failed(PHONE, ADDR)
+    throttle.succeeded(PHONE, ADDR)
+    assert throttle.check(PHONE) == (0.0, None)
+    delay, refused_until = throttle.check(ADDR)
+    assert delay > 0 and refused_until is None
+    # one good account must not launder guesses at others from the same address: the address
+    # keeps its earlier failures, so two more guesses at another phone get it refused
+    other = "phone:13900139000"
+    throttle.failed(other, ADDR)
+    assert throttle.check(other, ADDR)[1] is None
+    throttle.failed(other, ADDR)
+    assert throttle.check(other, ADDR)[1] is not None
+
+
+def test_throttle_does_not_keep_keys_that_are_never_tried_again(clock: FakeClock) -> None:
+    """The counters live in the server's memory for as long as it runs: failures at phones and
+    from addresses that never come back must be dropped once they leave the window, or anyone
+    with many addresses can grow the table without bound."""
+    throttle = LoginThrottle(clock)
+    for i in range(1_000):
+        throttle.failed(f"phone:139{i:08d}", f"addr:2001:db8::{i:x}")
+    clock.advance(2 * WINDOW_MS)
+    throttle.failed(PHONE, ADDR)
+    throttle.check(PHONE, ADDR)
+    assert set(throttle._failures) <= {PHONE, ADDR}, f"{len(throttle._failures)} keys kept"
+
+
+# ---------------------------------------------------------------------------------- phones
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["13800138000", "+86 138 0013 8000", "+8613800138000", "8613800138000", "0086 138-0013-8000", " 138 0013 8000 "],
+)
+def test_phone_normalisation_accepts_a_mainland_mobile_number(raw: str) -> None:
+    assert normalise_phone(raw) == "13800138000"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "12800138000",  # no mobile prefix starts 12
+        "10800138000",
+        "1380013800",  # 10 digits
+        "138001380001",  # 12 digits
+        "+86 1380013800",
+        "1380013800a",
+        "abcdefghijk",
+        "138OO138OOO",  # letters O for zeros
+        "",
+        "+1 415 555 0100",
+    ],
+)
+def test_phone_normalisation_refuses_what_is_not_a_mainland_mobile_number(raw: str) -> None:
+    assert normalise_phone(raw) is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["13８００１３８０００", "13٨٠٠١٣٨٠٠٠", "13৮০০১৩৮০০০"],
+    ids=["fullwidth", "arabic-indic", "bengali"],
+)
+def test_phone_normalisation_never_returns_non_ascii_digits(raw: str) -> None:
+    """Full-width or other-script digits must not make a second account for the same number
+    (AC-1: one account per phone) nor a number the SMS gateway cannot dial."""
+    assert normalise_phone(raw) in (None, "13800138000")
