@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+from starlette.testclient import TestClient
+
+from hall.config import Config
+from hall.web.app import create_app
 
 
 @pytest.fixture
@@ -27,3 +34,10 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    """The whole app on a fresh database, lifespan running."""
+    with TestClient(create_app(Config(db=str(tmp_path / "h.db")))) as client:
+        yield client

@@ -56,6 +56,13 @@ def hall(tmp_path: Path, **config: Any) -> Iterator[TestClient]:
         yield client
 
 
+def page_csrf(client: TestClient, path: str = "/login") -> str:
+    """The CSRF token a page of the hall hands to its forms (the anonymous one or the session's)."""
+    found = META.search(client.get(path).text)
+    assert found is not None
+    return found[1]
+
+
 def call(client: TestClient, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
     """Await ``fn(*args)`` on the app's event loop."""
     assert client.portal is not None, "use the client as a context manager"

@@ -6,37 +6,21 @@ login and signup forms echo into attributes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from hallkit import page_csrf
 from starlette.testclient import TestClient
 
 from hall.auth.passwords import hash_password
 from hall.auth.roles import Role
-from hall.config import Config
 from hall.store.people import People
-from hall.web.app import create_app
 
 SCRIPT = "<script>alert(1)</script>"
 ATTRIBUTE = "\"><img src=x onerror=alert(1)>"
 QUOTE = "' autofocus onfocus='alert(1)"
 PAYLOADS = [SCRIPT, ATTRIBUTE, QUOTE]
 PASSWORD = "correct horse battery"
-_META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Config(db=str(tmp_path / "h.db")))) as client:
-        yield client
-
-
-def csrf(client: TestClient, path: str = "/signup") -> str:
-    found = _META_CSRF.search(client.get(path).text)
-    assert found is not None
-    return found[1]
 
 
 def escaped(text: str) -> str:
@@ -60,7 +44,7 @@ def assert_only_escaped(html: str, payload: str) -> None:
 
 @pytest.mark.parametrize("name", PAYLOADS, ids=["script", "attribute", "quote"])
 def test_name_given_at_signup_is_escaped_on_the_account_page_and_in_the_header(client: TestClient, name: str) -> None:
-    data = {"phone": "13800138000", "name": name, "password": PASSWORD, "csrf": csrf(client)}
+    data = {"phone": "13800138000", "name": name, "password": PASSWORD, "csrf": page_csrf(client, "/signup")}
     assert client.post("/signup", data=data, follow_redirects=False).status_code == 303
     page = client.get("/account")
     assert page.status_code == 200
@@ -71,7 +55,7 @@ def test_name_given_at_signup_is_escaped_on_the_account_page_and_in_the_header(c
 
 @pytest.mark.parametrize("name", PAYLOADS, ids=["script", "attribute", "quote"])
 def test_name_and_phone_echoed_by_a_refused_signup_are_escaped(client: TestClient, name: str) -> None:
-    data = {"phone": name, "name": name, "password": PASSWORD, "csrf": csrf(client)}
+    data = {"phone": name, "name": name, "password": PASSWORD, "csrf": page_csrf(client, "/signup")}
     page = client.post("/signup", data=data)
     assert page.status_code == 400  # not a phone number: the form comes back with what was typed
     assert_only_escaped(page.text, name)
@@ -81,7 +65,7 @@ def test_name_and_phone_echoed_by_a_refused_signup_are_escaped(client: TestClien
 def test_phone_and_next_echoed_by_the_login_page_are_escaped(client: TestClient, payload: str) -> None:
     page = client.get("/login", params={"next": payload})
     assert_only_escaped(page.text, payload)
-    data = {"phone": payload, "password": "wrong password", "csrf": csrf(client, "/login"), "next": payload}
+    data = {"phone": payload, "password": "wrong password", "csrf": page_csrf(client, "/login"), "next": payload}
     refused = client.post("/login", data=data)
     assert refused.status_code == 401
     assert_only_escaped(section(refused.text, "main"), payload)

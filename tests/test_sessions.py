@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx2 as httpx
 import pytest
+from hallkit import call, page_csrf, people
 from starlette.testclient import TestClient
 
 from hall.auth.passwords import hash_password
 from hall.auth.throttle import REFUSE_AFTER, SLOW_AFTER, LoginThrottle
 from hall.config import Config
-from hall.store.people import People
 from hall.web import accounts
 from hall.web.app import create_app
 from hall.web.security import CSRF_COOKIE, SESSION_COOKIE
@@ -33,13 +31,6 @@ if TYPE_CHECKING:
 PHONE = "13800138000"
 UNKNOWN_PHONE = "13900139000"
 PASSWORD = "correct horse battery"
-_META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Config(db=str(tmp_path / "h.db")))) as client:
-        yield client
 
 
 @pytest.fixture
@@ -58,23 +49,6 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     monkeypatch.setattr(accounts, "asyncio", NoSleep())
     return asked
-
-
-def people(client: TestClient) -> People:
-    found: People = client.app.state.people  # type: ignore[attr-defined]
-    return found
-
-
-def call(client: TestClient, fn: Any, *args: Any) -> Any:
-    assert client.portal is not None
-    return client.portal.call(fn, *args)
-
-
-def page_csrf(client: TestClient, path: str = "/login") -> str:
-    """The CSRF token a page of the hall hands to its forms (the anonymous one or the session's)."""
-    found = _META_CSRF.search(client.get(path).text)
-    assert found is not None
-    return found[1]
 
 
 def set_cookie(response: httpx.Response, name: str) -> str:

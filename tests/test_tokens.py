@@ -6,42 +6,20 @@ revocable only by their owner. Also the Origin rule for cookie WebSockets.
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from hallkit import call, page_csrf, people
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from hall.auth.passwords import hash_password
 from hall.auth.roles import Role
-from hall.config import Config
-from hall.store.people import People
-from hall.web.app import create_app
 from hall.web.security import CSRF_COOKIE
 
 PHONE = "13800138000"
 OTHER_PHONE = "13900139000"
 PASSWORD = "correct horse battery"
-_META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Config(db=str(tmp_path / "h.db")))) as client:
-        yield client
-
-
-def people(client: TestClient) -> People:
-    found: People = client.app.state.people  # type: ignore[attr-defined]
-    return found
-
-
-def call(client: TestClient, fn: Any, *args: Any) -> Any:
-    assert client.portal is not None
-    return client.portal.call(fn, *args)
 
 
 def add_account(client: TestClient, phone: str = PHONE, name: str = "张三") -> int:
@@ -74,10 +52,7 @@ def welcome(client: TestClient, url: str = "/ws", headers: dict[str, str] | None
 
 
 def signup_with_cookie(client: TestClient) -> None:
-    page = client.get("/signup")
-    found = _META_CSRF.search(page.text)
-    assert found is not None
-    data = {"phone": OTHER_PHONE, "name": "李四", "password": PASSWORD, "csrf": found[1]}
+    data = {"phone": OTHER_PHONE, "name": "李四", "password": PASSWORD, "csrf": page_csrf(client, "/signup")}
     assert client.post("/signup", data=data, follow_redirects=False).status_code == 303
 
 
