@@ -243,6 +243,7 @@ async def staff_verification_decide(request: Request) -> Response:
         if wants_json(request):
             return error(status, code, message, **extra)
         return await _staff_verifications_page(request, status, message)
+    request.app.state.dispatcher.wake()  # the decision's SMS is committed: send it now
     if wants_json(request):
         return JSONResponse({"id": decided.id, "status": decided.status})
     return RedirectResponse("/staff/verifications", status_code=303)
@@ -341,6 +342,7 @@ async def staff_registration_decide(request: Request) -> Response:
         if wants_json(request):
             return error(status, code, message, **extra)
         return await _staff_registrations_page(request, status, message)
+    request.app.state.dispatcher.wake()  # the decision's SMS is committed: send it now
     if wants_json(request):
         return JSONResponse({"id": decided.id, "status": decided.status, "number": decided.number})
     return RedirectResponse("/staff/registrations", status_code=303)
