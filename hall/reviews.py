@@ -27,7 +27,7 @@ from hall.engine import State
 from hall.notify import enqueue
 from hall.registration import beijing
 from hall.runtime import Runtime
-from hall.store.people import People
+from hall.store.people import People, org_in, verify_in
 from hall.store.sqlite import SqliteStore
 from hall.uploads import FileStore, Written
 
@@ -200,9 +200,8 @@ class Reviews:
             if approve:
                 org = None
                 if found.kind == ORGANISATION and found.org_name:
-                    org = await _org(tx, found.org_name, found.org_kind or "other", now)
-                await tx.execute("UPDATE users SET verified = 1, name = ?, org = ? WHERE id = ?",
-                                 (found.real_name or found.org_name or "", org, found.user))  # fmt: skip
+                    org = await org_in(tx, found.org_name, found.org_kind or "other", now)
+                await verify_in(tx, found.user, found.real_name or found.org_name or "", org)
                 await tx.execute(
                     "UPDATE verifications SET status = 'approved', reviewer = ?, reviewed_at = ? WHERE id = ?",
                     (reviewer, now, verification_id),
@@ -332,12 +331,3 @@ class Reviews:
         assert decided is not None
         return decided
 
-
-async def _org(tx: aiosqlite.Connection, name: str, kind: str, now: int) -> int:
-    """``People.org`` inside the caller's transaction: the organisation of that name, created if new."""
-    found = await _one(tx, "SELECT id FROM orgs WHERE name = ?", (name,))
-    if found is not None:
-        return int(found[0])
-    cursor = await tx.execute("INSERT INTO orgs (name, kind, created_at) VALUES (?, ?, ?)", (name, kind, now))
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid

@@ -10,6 +10,8 @@ import sqlite3
 import time
 from collections.abc import Callable
 
+import aiosqlite
+
 from hall.auth.roles import Identity, Role
 from hall.auth.tokens import digest, new_secret
 from hall.store.sqlite import SqliteStore
@@ -23,6 +25,22 @@ class PhoneTaken(Exception):
 
 def _now() -> int:
     return time.time_ns() // 1_000_000
+
+
+async def org_in(tx: aiosqlite.Connection, name: str, kind: str, now: int) -> int:
+    """The organisation of that name, created if new, inside the caller's transaction."""
+    async with tx.execute("SELECT id FROM orgs WHERE name = ?", (name,)) as cur:
+        row = await cur.fetchone()
+    if row is not None:
+        return int(row[0])
+    cur = await tx.execute("INSERT INTO orgs (name, kind, created_at) VALUES (?, ?, ?)", (name, kind, now))
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def verify_in(tx: aiosqlite.Connection, user: int, name: str, org: int | None) -> None:
+    """Mark the account verified under ``name`` and ``org``, inside the caller's transaction."""
+    await tx.execute("UPDATE users SET verified = 1, name = ?, org = ? WHERE id = ?", (name, org, user))
 
 
 class People:
@@ -50,15 +68,7 @@ class People:
     async def org(self, name: str, kind: str) -> int:
         """The organisation of that name, created if new."""
         async with self.db.transaction() as tx:
-            async with tx.execute("SELECT id FROM orgs WHERE name = ?", (name,)) as cur:
-                row = await cur.fetchone()
-            if row is not None:
-                return int(row[0])
-            cur = await tx.execute(
-                "INSERT INTO orgs (name, kind, created_at) VALUES (?, ?, ?)", (name, kind, self.clock())
-            )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+            return await org_in(tx, name, kind, self.clock())
 
     async def org_name(self, org: int) -> str | None:
         row = await self.db.fetchone("SELECT name FROM orgs WHERE id = ?", (org,))
@@ -75,7 +85,7 @@ class People:
     async def verify(self, user: int, name: str, org: int | None) -> None:
         """Record a real-name verification's result on the account (AC-2)."""
         async with self.db.transaction() as tx:
-            await tx.execute("UPDATE users SET verified = 1, name = ?, org = ? WHERE id = ?", (name, org, user))
+            await verify_in(tx, user, name, org)
 
     async def identity(self, user: int) -> Identity | None:
         row = await self.db.fetchone("SELECT id, phone, name, org, verified FROM users WHERE id = ?", (user,))

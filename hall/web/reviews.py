@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import unicodedata
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -25,7 +26,7 @@ from hall.registration import beijing, deadline, eligibility
 from hall.reviews import ORG_KINDS, ORGANISATION, PERSONAL, Registration, ReviewError, Reviews
 from hall.runtime import Runtime
 from hall.uploads import FileStore, UploadRefused, Written, check_upload, files_dir
-from hall.web.security import Endpoint, error, route, wants_json
+from hall.web.security import error, route, wants_json
 from hall.web.templating import render
 
 MAX_REAL_NAME: Final = 50
@@ -65,19 +66,6 @@ def _me(request: Request) -> Identity:
 async def _form(request: Request) -> FormData:
     """The request's form (parsed once: the CSRF check may have parsed it already)."""
     return await request.form(max_files=2, max_fields=16)
-
-
-def _closing(endpoint: Endpoint) -> Endpoint:
-    """Close the request's uploaded files however the handler ends (a refusal may come
-    before it reads the form the CSRF check parsed)."""
-
-    async def closing(request: Request) -> Response:
-        try:
-            return await endpoint(request)
-        finally:
-            await request.close()
-
-    return closing
 
 
 def _text(form: FormData, key: str) -> str:
@@ -233,20 +221,35 @@ async def staff_verifications(request: Request) -> Response:
 
 
 async def staff_verification_decide(request: Request) -> Response:
-    try:
-        approve, reason = _decision(await _form(request))
+    async def decide(approve: bool, reason: str) -> dict[str, object]:
         decided = await _reviews(request).decide_verification(
             request.path_params["verification_id"], reviewer=_me(request).id, approve=approve,
             reason=reason, now=_now(request))  # fmt: skip
+        return {"id": decided.id, "status": decided.status}
+
+    return await _decide(request, decide, _staff_verifications_page, "/staff/verifications")
+
+
+async def _decide(
+    request: Request,
+    decide: Callable[[bool, str], Awaitable[dict[str, object]]],
+    queue_page: Callable[[Request, int, str], Awaitable[Response]],
+    queue: str,
+) -> Response:
+    """A staff decision: validate the form, decide (the SMS is queued in the same
+    transaction), send the SMS at once, answer JSON or go back to the queue."""
+    try:
+        approve, reason = _decision(await _form(request))
+        body = await decide(approve, reason)
     except (Invalid, ReviewError) as exc:
         status, code, message, extra = _refusal(exc)
         if wants_json(request):
             return error(status, code, message, **extra)
-        return await _staff_verifications_page(request, status, message)
-    request.app.state.dispatcher.wake()  # the decision's SMS is committed: send it now
+        return await queue_page(request, status, message)
+    request.app.state.dispatcher.wake()
     if wants_json(request):
-        return JSONResponse({"id": decided.id, "status": decided.status})
-    return RedirectResponse("/staff/verifications", status_code=303)
+        return JSONResponse(body)
+    return RedirectResponse(queue, status_code=303)
 
 
 # ---------------------------------------------------------------------- registration to bid (AU-2, AU-3)
@@ -329,33 +332,27 @@ async def staff_registration_decide(request: Request) -> Response:
     reviews = _reviews(request)
     registration_id: int = request.path_params["registration_id"]
     me = _me(request)
-    try:
-        approve, reason = _decision(await _form(request))
+
+    async def decide(approve: bool, reason: str) -> dict[str, object]:
         if approve:
             decided = await reviews.approve_registration(registration_id, reviewer=me.id, runtime=_runtime(request),
                                                          now=_now(request))  # fmt: skip
         else:
             decided = await reviews.reject_registration(registration_id, reviewer=me.id, reason=reason,
                                                         now=_now(request))  # fmt: skip
-    except (Invalid, ReviewError) as exc:
-        status, code, message, extra = _refusal(exc)
-        if wants_json(request):
-            return error(status, code, message, **extra)
-        return await _staff_registrations_page(request, status, message)
-    request.app.state.dispatcher.wake()  # the decision's SMS is committed: send it now
-    if wants_json(request):
-        return JSONResponse({"id": decided.id, "status": decided.status, "number": decided.number})
-    return RedirectResponse("/staff/registrations", status_code=303)
+        return {"id": decided.id, "status": decided.status, "number": decided.number}
+
+    return await _decide(request, decide, _staff_registrations_page, "/staff/registrations")
 
 
 routes = [
     route("/files/{file_id:int}", file, name="file"),
-    route("/account/verification", _closing(verification), name="verification", methods=("GET", "POST")),
+    route("/account/verification", verification, name="verification", methods=("GET", "POST")),
     route("/staff/verifications", staff_verifications, name="staff_verifications"),
-    route("/staff/verifications/{verification_id:int}", _closing(staff_verification_decide),
+    route("/staff/verifications/{verification_id:int}", staff_verification_decide,
           name="staff_verification_decide", methods=("POST",)),  # fmt: skip
-    route("/lots/{lot_id:int}/register", _closing(lot_register), name="lot_register", methods=("GET", "POST")),
+    route("/lots/{lot_id:int}/register", lot_register, name="lot_register", methods=("GET", "POST")),
     route("/staff/registrations", staff_registrations, name="staff_registrations"),
-    route("/staff/registrations/{registration_id:int}", _closing(staff_registration_decide),
+    route("/staff/registrations/{registration_id:int}", staff_registration_decide,
           name="staff_registration_decide", methods=("POST",)),  # fmt: skip
 ]

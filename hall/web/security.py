@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hall.auth.roles import PERMISSIONS, Identity, allowed
 from hall.auth.tokens import same
 from hall.store.people import People
+from hall.web.templating import render
 
 SESSION_COOKIE: Final = "hall_session"
 CSRF_COOKIE: Final = "hall_csrf"
@@ -175,8 +176,6 @@ def deny(request: Request) -> Response:
         return error(403, "forbidden", "无权执行此操作 (not allowed)")
     if identity is None:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    from hall.web.templating import render
-
     return render(request, "error.html", status_code=403, title="forbidden", detail="")
 
 
@@ -187,6 +186,12 @@ def route(path: str, endpoint: Endpoint, *, name: str, methods: Sequence[str] = 
         raise KeyError(f"route {name!r} has no entry in hall.auth.roles.PERMISSIONS")
 
     async def guarded(request: Request) -> Response:
+        try:
+            return await checked(request)
+        finally:
+            await request.close()  # an upload's temp files, however the handler (or a check) ended
+
+    async def checked(request: Request) -> Response:
         if not allowed(name, request.state.identity):
             return deny(request)
         if request.method not in SAFE_METHODS:
@@ -194,11 +199,8 @@ def route(path: str, endpoint: Endpoint, *, name: str, methods: Sequence[str] = 
                 request.state.auth == "none" and not request.url.path.startswith("/api/")
             )
             if needs_csrf and not await csrf_ok(request):
-                await request.close()  # an upload parsed for the check leaves temp files open
                 if wants_json(request):
                     return error(403, "csrf", "CSRF 校验失败，请刷新页面后重试 (CSRF check failed)")
-                from hall.web.templating import render
-
                 return render(request, "error.html", status_code=403, title="forbidden",
                               detail="CSRF 校验失败，请刷新页面后重试 (CSRF check failed; reload the page)")  # fmt: skip
         return await endpoint(request)
