@@ -7,7 +7,10 @@ token is read from the page's ``<meta name="csrf-token">`` as a browser script w
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -54,6 +57,14 @@ class FakeClock:
 def hall(tmp_path: Path, **config: Any) -> Iterator[TestClient]:
     with TestClient(create_app(Config(db=str(tmp_path / "h.db"), **config))) as client:
         yield client
+
+
+def seed_demo(db: Path, *args: str) -> dict[str, Any]:
+    """Run ``hall seed-demo`` as a user would and return the JSON it printed."""
+    out = subprocess.run([sys.executable, "-m", "hall.cli", "seed-demo", "--db", str(db), *args],
+                         check=True, capture_output=True, timeout=60)  # fmt: skip
+    seeded: dict[str, Any] = json.loads(out.stdout)
+    return seeded
 
 
 def page_csrf(client: TestClient, path: str = "/login") -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from hallkit import seed_demo
 
 from hall.engine import Mode, State
 from hall.runtime import Runtime
@@ -26,13 +27,6 @@ def _free_port() -> int:
         return port
 
 
-def _seed(db: Path, *args: str) -> dict[str, list[int]]:
-    out = subprocess.run([*HALL, "seed-demo", "--db", str(db), *args],
-                         check=True, capture_output=True, timeout=60)  # fmt: skip
-    parsed: dict[str, list[int]] = json.loads(out.stdout)
-    return parsed
-
-
 async def _recovered(db: Path) -> Runtime:
     store = SqliteStore(db)
     await store.open()
@@ -45,7 +39,7 @@ async def _recovered(db: Path) -> Runtime:
 
 def test_seed_demo_prints_the_ids_of_live_lots_it_stored(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
-    seeded = _seed(db, "--lots", "5", "--live", "--duration", "600")
+    seeded = seed_demo(db, "--lots", "5", "--live", "--duration", "600")
     assert seeded["lots"] == [1, 2, 3, 4, 5]
     runtime = anyio.run(_recovered, db)
     assert sorted(runtime.lots) == seeded["lots"]
@@ -55,7 +49,7 @@ def test_seed_demo_prints_the_ids_of_live_lots_it_stored(tmp_path: Path) -> None
 
 def test_seed_demo_without_live_leaves_lots_in_publicity(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
-    seeded = _seed(db, "--lots", "2")
+    seeded = seed_demo(db, "--lots", "2")
     runtime = anyio.run(_recovered, db)
     assert [runtime.lots[i].state for i in seeded["lots"]] == [State.PUBLICITY, State.PUBLICITY]
 
@@ -63,7 +57,7 @@ def test_seed_demo_without_live_leaves_lots_in_publicity(tmp_path: Path) -> None
 @pytest.mark.slow
 def test_serve_starts_on_the_given_store_and_port(tmp_path: Path) -> None:
     db = tmp_path / "served.db"
-    _seed(db, "--lots", "3", "--live")
+    seed_demo(db, "--lots", "3", "--live")
     port = _free_port()
     env = {**os.environ, "HALL_DB": str(db)}  # the flag's environment twin
     server = subprocess.Popen([*HALL, "serve", "--port", str(port)], env=env,

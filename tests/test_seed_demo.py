@@ -3,14 +3,12 @@ on the lots, and a second run on the same database."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from hallkit import seed_demo
 from starlette.testclient import TestClient
 
 from hall.auth.roles import Identity, Role
@@ -24,13 +22,6 @@ from hall.web.app import create_app
 
 ROLES = ("admins", "staff", "auctioneers", "sellers", "bidders")
 LOTS, BIDDERS = 6, 4
-
-
-def seed(db: Path, *args: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "hall.cli", "seed-demo", "--db", str(db), *args],
-                         check=True, capture_output=True, timeout=60)  # fmt: skip
-    seeded: dict[str, Any] = json.loads(out.stdout)
-    return seeded
 
 
 class World:
@@ -64,7 +55,7 @@ async def read_world(db: Path, phones: list[str]) -> World:
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     db = tmp_path_factory.mktemp("seed") / "demo.db"
-    return db, seed(db, "--lots", str(LOTS), "--bidders", str(BIDDERS), "--live", "--duration", "600")
+    return db, seed_demo(db, "--lots", str(LOTS), "--bidders", str(BIDDERS), "--live", "--duration", "600")
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +126,8 @@ def test_sellers_are_university_and_institute_accounts_whose_orgs_own_the_lots(
 
 def test_seeding_twice_on_one_database_reuses_the_accounts_with_the_new_passwords(tmp_path: Path) -> None:
     db = tmp_path / "twice.db"
-    first = seed(db, "--lots", "1", "--bidders", "2")
-    second = seed(db, "--lots", "1", "--bidders", "2")
+    first = seed_demo(db, "--lots", "1", "--bidders", "2")
+    second = seed_demo(db, "--lots", "1", "--bidders", "2")
     assert first["lots"] == [1] and second["lots"] == [2]
     for key in ROLES:
         assert [a["phone"] for a in first[key]] == [a["phone"] for a in second[key]]

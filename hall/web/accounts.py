@@ -60,9 +60,9 @@ async def _authenticate(request: Request, phone_raw: str, password: str) -> Iden
     delay, refused_until = throttle.check(*keys)
     if refused_until is not None:
         wait = max(1, (refused_until - throttle.clock() + 999) // 1000)
-        return error(429, "rate_limited", f"登录失败次数过多，请 {wait} 秒后再试 (too many attempts)",
-                     retry_after=wait) if wants_json(request) else _login_page(
-            request, phone_raw, f"登录失败次数过多，请 {wait} 秒后再试 (too many failed attempts; retry later)", 429)  # fmt: skip
+        return _refused(request, phone_raw, 429, "rate_limited",
+                        f"登录失败次数过多，请 {wait} 秒后再试 (too many failed attempts; retry later)",
+                        retry_after=wait)  # fmt: skip
     # Counted as failed before the slow part, so that concurrent guesses see each other;
     # a right password takes it back.
     throttle.failed(*keys)
@@ -70,12 +70,11 @@ async def _authenticate(request: Request, phone_raw: str, password: str) -> Iden
         await asyncio.sleep(delay)
     people = _people(request)
     found = await people.credentials(phone)
-    # argon2 takes tens of milliseconds of CPU: off the event loop, or every bid waits.
-    if not await asyncio.to_thread(verify_password, found[1] if found else None, password) or found is None:
-        message = "手机号或密码错误 (wrong phone number or password)"
-        if wants_json(request):
-            return error(401, "bad_credentials", message)
-        return _login_page(request, phone_raw, message, 401)
+    # argon2 runs whether or not the phone exists (equal cost), off the event loop (tens of
+    # milliseconds of CPU there would hold up every bid).
+    right = await asyncio.to_thread(verify_password, found[1] if found else None, password)
+    if found is None or not right:
+        return _refused(request, phone_raw, 401, "bad_credentials", "手机号或密码错误 (wrong phone number or password)")
     throttle.succeeded(*keys)
     user, stored = found
     if needs_rehash(stored):
@@ -85,14 +84,21 @@ async def _authenticate(request: Request, phone_raw: str, password: str) -> Iden
     return identity
 
 
-def _login_page(request: Request, phone: str, message: str, status: int) -> Response:
+def _login_page(request: Request, phone: str = "", message: str = "", status: int = 200) -> Response:
     return render(request, "login.html", status_code=status, phone=phone, message=message,
                   next=request.query_params.get("next", ""))  # fmt: skip
 
 
+def _refused(request: Request, phone: str, status: int, code: str, message: str, **extra: object) -> Response:
+    """A refused login, in the asker's form: the API's error, or the page again."""
+    if wants_json(request):
+        return error(status, code, message, **extra)
+    return _login_page(request, phone, message, status)
+
+
 async def login(request: Request) -> Response:
     if request.method == "GET":
-        return render(request, "login.html", phone="", message="", next=request.query_params.get("next", ""))
+        return _login_page(request)
     form = await request.form()
     result = await _authenticate(request, str(form.get("phone", "")), str(form.get("password", "")))
     if not isinstance(result, Identity):
