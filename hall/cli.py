@@ -27,10 +27,13 @@ def serve(db: str, host: str, port: int) -> None:
     """Run the hall server (uvicorn) on the given store."""
     import uvicorn
 
+    from hall.config import uvicorn_settings
+    from hall.logs import configure
     from hall.web.app import create_app
 
+    configure()
     config = Config(db=db, host=host, port=port)
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(config), **uvicorn_settings(config))  # type: ignore[arg-type]
 
 
 @main.command("seed-demo")

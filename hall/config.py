@@ -24,3 +24,33 @@ class Config:
     """Where uploads are kept, outside any web root; empty: a ``files`` folder beside the database."""
     snapshot_every: int = field(default_factory=lambda: _env_int("HALL_SNAPSHOT_EVERY", 1000))
     """A lot is snapshotted after this many events, bounding its replay at start."""
+    ws_queue: int = field(default_factory=lambda: _env_int("HALL_WS_QUEUE", 1024))
+    """Frames a socket may fall behind before it is dropped as too slow (close 1013)."""
+    bid_rate: int = field(default_factory=lambda: _env_int("HALL_BID_RATE", 50))
+    """Bids per second one socket may send, on average..."""
+    bid_burst: int = field(default_factory=lambda: _env_int("HALL_BID_BURST", 100))
+    """...and at once; beyond either, bids are refused ``rate_limited``."""
+    max_connections: int = field(default_factory=lambda: _env_int("HALL_MAX_CONNECTIONS", 20000))
+    """uvicorn's ``limit_concurrency``: connections beyond it get 503 instead of exhausting memory."""
+
+
+def uvicorn_settings(config: Config) -> dict[str, object]:
+    """The server settings the hall runs with (``hall serve``), and the ceiling benchmark too,
+    so the two are measured on the same footing. See docs/protocol.md, "Limits"."""
+    from hall.protocol import MAX_FRAME
+
+    return {
+        "host": config.host,
+        "port": config.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "ws": "websockets-sansio",
+        "ws_max_size": MAX_FRAME,  # a bigger client frame closes the socket with 1009
+        "ws_ping_interval": 20.0,  # a peer that vanished without a FIN is found within 40 s
+        "ws_ping_timeout": 20.0,
+        "ws_per_message_deflate": False,  # frames are ~100 bytes; compressing costs CPU per watcher
+        "limit_concurrency": config.max_connections,
+        "backlog": 4096,  # a thousand bidders connecting at once must not be refused by the kernel
+        "timeout_keep_alive": 5,
+        "log_config": None,  # hall.logs configures logging: JSON lines, tokens scrubbed
+    }

@@ -24,6 +24,7 @@ import msgspec
 from hall.auth.passwords import hash_password
 from hall.auth.roles import Role
 from hall.engine import LotSpec, Mode
+from hall.listing import ItemKind, LotDetails, TransactionForm
 from hall.runtime import Runtime
 from hall.store.people import People
 
@@ -98,6 +99,22 @@ def bidder_org_name(n: int) -> str:
         _TRADES[k // (len(_CITIES) * len(_BRANDS))]  # fmt: skip
     suffix = f"（{n // per_round + 1}）" if n >= per_round else ""
     return f"{city}{brand}{trade}有限公司{suffix}"
+
+
+def demo_details(rng: random.Random, title: str, holder: str) -> LotDetails:
+    """Patent-like particulars: a CN invention-patent number (ZL + year + 8 digits + check
+    digit, the check digit computed as CNIPA does), the seller as right holder (LS-4 "own")."""
+    digits = f"{rng.randrange(2020, 2026)}1{rng.randrange(10**7):07d}"
+    check = sum(int(d) * w for d, w in zip(digits, (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5), strict=True)) % 11
+    kind = ItemKind.PATENT if rng.random() < 0.8 else ItemKind.ACHIEVEMENT
+    return LotDetails(
+        kind=kind,
+        number=f"ZL{digits}.{'X' if check == 10 else check}" if kind is ItemKind.PATENT else "",
+        holder=holder,
+        abstract=f"本{'发明' if kind is ItemKind.PATENT else '成果'}涉及{title.removeprefix('一种')}，"
+                 "具有实施成本低、适用范围广的特点，已完成实验室验证，适合企业转化实施。",
+        form=rng.choice((TransactionForm.TRANSFER, TransactionForm.TRANSFER, TransactionForm.LICENCE)),
+    )  # fmt: skip
 
 
 def demo_specs(
@@ -180,9 +197,12 @@ async def seed(runtime: Runtime, people: People, *, lots: int, live: bool, durat
 
     ids = []
     seller_orgs = [account.org for account in sellers if account.org is not None]
+    holders = {account.org: account.name for account in sellers}
+    rng = random.Random(len(runtime.lots))
     for session, title, spec in demo_specs(runtime.clock(), lots=lots, live=live, duration=duration,
                                            seller_orgs=seller_orgs):  # fmt: skip
-        ids.append((await runtime.create_lot(spec, title, session)).id)
+        details = demo_details(rng, title, holders[spec.seller_org])
+        ids.append((await runtime.create_lot(spec, title, session, details)).id)
 
     # One password and ONE argon2 hash for all the bidders: hashing each costs ~50 ms, a minute
     # for a thousand. The hash embeds its salt, so the accounts share a salt too, which gives

@@ -15,13 +15,28 @@ from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Final
 
-from hall.engine import Accepted, AnyEvent, Code, Lot, LotSpec, Registrant, Rejection, Result, State
+from hall.engine import (
+    Accepted,
+    AnyEvent,
+    Code,
+    Lot,
+    LotSpec,
+    Registrant,
+    Rejection,
+    Result,
+    State,
+)
+from hall.engine.view import LotView
+from hall.listing import LotDetails
 from hall.store import Journal, Store, StoredLot, StoreError
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
 Listener = Callable[[Sequence[AnyEvent]], None]
+Reply = Callable[[Result], None]
+Pending = asyncio.Future[None] | None
+"""What a judged command still waits for: the commit of what it was judged on (None: nothing)."""
 
 _UNKNOWN_LOT: Final = Rejection(Code.UNKNOWN_LOT, "拍品不存在")
 _UNAVAILABLE: Final = Rejection(Code.UNAVAILABLE, "存储暂不可用，请稍后重试")
@@ -60,9 +75,12 @@ class Runtime:
         self.lots: dict[int, Lot] = {}
         self.titles: dict[int, str] = {}
         self.sessions: dict[int, str] = {}
+        self.details: dict[int, LotDetails] = {}
         self.journal = Journal(store, max_batch=max_batch, on_commit=self._committed, on_failure=self._failed)
         self.durable: dict[int, int] = {}
         """Per lot, the highest sequence number known to be in the store."""
+        self.views: dict[int, LotView] = {}
+        """Per lot, what the public may see: the lot as of its last durable event."""
         self._inflight: dict[int, asyncio.Future[None]] = {}
         self._snapshot_seq: dict[int, int] = {}
         self._halted: set[int] = set()
@@ -95,12 +113,15 @@ class Runtime:
 
     # ------------------------------------------------------------------ lots
 
-    async def create_lot(self, spec: LotSpec, title: str = "", session: str = "") -> Lot:
-        lot_id = await self.store.create_lot(spec, title, session)
-        self._install(StoredLot(id=lot_id, spec=spec, title=title, session=session, snapshot=None, events=[],
-                                bidders=[]))  # fmt: skip
+    async def create_lot(
+        self, spec: LotSpec, title: str = "", session: str = "", details: LotDetails | None = None
+    ) -> Lot:
+        details = details or LotDetails()
+        lot_id = await self.store.create_lot(spec, title, session, details)
+        self._install(StoredLot(id=lot_id, spec=spec, title=title, session=session, details=details,
+                                snapshot=None, events=[], bidders=[]))  # fmt: skip
         lot = self.lots[lot_id]
-        await self._finish(lot, Accepted(lot.seq, lot.price))  # a lot created late opens at once
+        await self.settled(*self._submit(lot, Accepted(lot.seq, lot.price)))  # a lot created late opens at once
         return lot
 
     async def register(self, lot_id: int, user: int, org: int | None) -> Registrant:
@@ -116,13 +137,18 @@ class Runtime:
     # ------------------------------------------------------------------ commands
 
     async def bid(self, lot_id: int, user: int, org: int | None, amount: object, req: str) -> Result:
+        return await self.settled(*self.judge_bid(lot_id, user, org, amount, req))
+
+    def judge_bid(self, lot_id: int, user: int, org: int | None, amount: object, req: str) -> tuple[Result, Pending]:
+        """Judge a bid now; its result may be told once ``Pending`` is committed (see
+        ``settled`` and ``reply_when_durable``). Synchronous, so a socket can pipeline bids
+        without a task each."""
         lot = self.lots.get(lot_id)
         if lot is None:
-            return _UNKNOWN_LOT
+            return _UNKNOWN_LOT, None
         if lot_id in self._halted:
-            return _UNAVAILABLE
-        result = lot.bid(user, org, amount, req, self.clock())
-        return await self._finish(lot, result)
+            return _UNAVAILABLE, None
+        return self._submit(lot, lot.bid(user, org, amount, req, self.clock()))
 
     async def command(
         self,
@@ -137,11 +163,26 @@ class Runtime:
         bidder: object = None,
     ) -> Result:
         """An auctioneer's command; authorization is the caller's job, rules are the lot's."""
+        return await self.settled(*self.judge_command(
+            lot_id, actor, action, req, seconds=seconds, reason=reason, amount=amount, bidder=bidder))  # fmt: skip
+
+    def judge_command(
+        self,
+        lot_id: int,
+        actor: int,
+        action: Action,
+        req: str,
+        *,
+        seconds: object = None,
+        reason: object = None,
+        amount: object = None,
+        bidder: object = None,
+    ) -> tuple[Result, Pending]:
         lot = self.lots.get(lot_id)
         if lot is None:
-            return _UNKNOWN_LOT
+            return _UNKNOWN_LOT, None
         if lot_id in self._halted:
-            return _UNAVAILABLE
+            return _UNAVAILABLE, None
         now = self.clock()
         match action:
             case Action.OPEN:
@@ -160,9 +201,32 @@ class Runtime:
                 result = lot.withdraw(actor, req, now, reason)
             case Action.FLOOR_BID:
                 if not isinstance(bidder, str):
-                    return Rejection(Code.BAD_REQUEST, "现场出价须填写竞买号")
+                    return Rejection(Code.BAD_REQUEST, "现场出价须填写竞买号"), None
                 result = lot.floor_bid(actor, bidder, amount, req, now)
-        return await self._finish(lot, result)
+        return self._submit(lot, result)
+
+    @staticmethod
+    async def settled(result: Result, pending: Pending) -> Result:
+        """The result, once what it was judged on is durable; ``unavailable`` if that failed."""
+        if pending is None:
+            return result
+        try:
+            await asyncio.shield(pending)
+        except StoreError:
+            return _UNAVAILABLE
+        return result
+
+    @staticmethod
+    def reply_when_durable(result: Result, pending: Pending, reply: Reply) -> None:
+        """``settled`` as a callback: no task, no await, for callers answering many at once."""
+        if pending is None:
+            reply(result)
+            return
+
+        def done(future: asyncio.Future[None]) -> None:
+            reply(_UNAVAILABLE if future.cancelled() or future.exception() is not None else result)
+
+        pending.add_done_callback(done)
 
     def wake(self, lot_id: int) -> None:
         """Let the lot's clock act now (what its timer does; tests with a fake clock call it)."""
@@ -173,8 +237,8 @@ class Runtime:
         lot.advance(self.clock())
         self._settle(lot)
 
-    async def _finish(self, lot: Lot, result: Result) -> Result:
-        """Journal what the command emitted, then answer once the answer is durable.
+    def _submit(self, lot: Lot, result: Result) -> tuple[Result, Pending]:
+        """Journal what the command emitted; say what the answer must wait for.
 
         A refusal waits too: it was judged against the lot as it is now, which may include
         events still being committed (a higher bid, the close); if that commit failed, the
@@ -182,15 +246,12 @@ class Runtime:
         """
         self._settle(lot)
         seq = result.seq if isinstance(result, Accepted) else lot.seq
-        if seq > self.durable.get(lot.id, 0):
-            inflight = self._inflight.get(lot.id)
-            if inflight is None:  # the lot was reloaded: its pending events were dropped
-                return _UNAVAILABLE
-            try:
-                await asyncio.shield(inflight)
-            except StoreError:
-                return _UNAVAILABLE
-        return result
+        if seq <= self.durable.get(lot.id, 0):
+            return result, None
+        inflight = self._inflight.get(lot.id)
+        if inflight is None:  # the lot was reloaded: its pending events were dropped
+            return _UNAVAILABLE, None
+        return result, inflight
 
     # ------------------------------------------------------------------ journal and clock
 
@@ -225,9 +286,10 @@ class Runtime:
         self._timers[lot.id] = (due, handle)
 
     def _committed(self, events: Sequence[AnyEvent]) -> None:
-        durable = self.durable
+        durable, views = self.durable, self.views
         for event in events:
             durable[event.lot] = event.seq
+            views[event.lot].apply(event)
         for listener in self._listeners:
             listener(events)
 
@@ -278,7 +340,9 @@ class Runtime:
         self.lots[lot.id] = lot
         self.titles[lot.id] = stored.title
         self.sessions[lot.id] = stored.session
+        self.details[lot.id] = stored.details
         self.durable[lot.id] = lot.seq
+        self.views[lot.id] = LotView.of(lot)  # all of it durable: it was just read from the store
         self._snapshot_seq[lot.id] = stored.snapshot.seq if stored.snapshot else 0
         self._inflight.pop(lot.id, None)
         lot.advance(self.clock())

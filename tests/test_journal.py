@@ -67,7 +67,7 @@ class SlowStore:
     async def close(self) -> None:
         pass
 
-    async def create_lot(self, spec: LotSpec, title: str) -> int:
+    async def create_lot(self, spec: LotSpec, title: str, session: str = "", details: object = None) -> int:
         raise NotImplementedError
 
     async def add_bidder(self, lot: int, user: int, org: int | None) -> Registrant:

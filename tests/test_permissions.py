@@ -38,9 +38,9 @@ from hall.web.security import CSRF_COOKIE, SESSION_COOKIE
 
 DOC: Final = Path(__file__).resolve().parent.parent / "docs" / "permissions.md"
 
-NOT_ROUTES: Final[frozenset[str]] = frozenset()
-"""Names in PERMISSIONS that are not (yet) routes of the app: names reserved for later issues'
-routes and WebSocket commands checked by the /ws handler. Empty today: every entry is a route.
+NOT_ROUTES: Final[frozenset[str]] = frozenset({"ws_bid", "ws_command"})
+"""Names in PERMISSIONS that are not routes of the app: the WebSocket commands checked by the
+/ws handler (tests/test_protocol.py checks those).
 A name added here must not also be a route (see the test below), so the list stays honest."""
 
 KINDS: Final = ("anonymous", "unverified", "bidder", "seller", "auctioneer", "staff", "admin")

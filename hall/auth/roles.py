@@ -70,7 +70,14 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "staff_registration_decide": frozenset({Role.STAFF}),
     "admin_roles": frozenset({Role.ADMIN}),
     "admin_role_change": frozenset({Role.ADMIN}),
+    "metrics": Access.ANYONE,
     "ws": Access.ANYONE,
+    "ws_page": Access.ANYONE,
+    "ws_bid": Access.SIGNED_IN,
+    "ws_command": frozenset({Role.AUCTIONEER}),
+    "api_lots": Access.ANYONE,
+    "api_lot": Access.ANYONE,
+    "api_lot_events": Access.ANYONE,
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 

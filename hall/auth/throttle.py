@@ -66,3 +66,27 @@ class LoginThrottle:
         times = self._failures.get(address_key)
         if times:
             times.pop()
+
+
+class TokenBucket:
+    """A rate with a burst: ``rate`` actions a second on average, ``burst`` at once.
+
+    One per WebSocket, for its bids: a client looping on bids is refused ``rate_limited``
+    without touching the lot, and other sockets never notice."""
+
+    __slots__ = ("rate", "burst", "tokens", "stamp")
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = now
+
+    def take(self, now: float) -> bool:
+        tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if tokens < 1:
+            self.tokens = tokens
+            return False
+        self.tokens = tokens - 1
+        return True

@@ -13,6 +13,7 @@ from typing import Protocol
 import msgspec
 
 from hall.engine import AnyEvent, LotSpec, LotState, Registrant
+from hall.listing import LotDetails
 
 
 class StoreError(Exception):
@@ -30,6 +31,7 @@ class StoredLot(msgspec.Struct, kw_only=True):
     bidders: list[tuple[int, Registrant]]
     session: str = ""
     """The industry special session the lot is shown in (AU-1)."""
+    details: LotDetails = msgspec.field(default_factory=LotDetails)
 
 
 class Store(Protocol):
@@ -37,7 +39,9 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
-    async def create_lot(self, spec: LotSpec, title: str, session: str = "") -> int: ...
+    async def create_lot(
+        self, spec: LotSpec, title: str, session: str = "", details: LotDetails | None = None
+    ) -> int: ...
 
     async def add_bidder(self, lot: int, user: int, org: int | None) -> Registrant:
         """Give ``user`` the lot's next bidder number, or return the one it already has."""
@@ -51,4 +55,6 @@ class Store(Protocol):
 
     async def lot(self, lot: int) -> StoredLot | None: ...
 
-    async def events_since(self, lot: int, seq: int) -> list[AnyEvent]: ...
+    async def events_since(self, lot: int, seq: int, limit: int = -1) -> list[AnyEvent]:
+        """The lot's events after ``seq`` in order, at most ``limit`` of them (-1: all)."""
+        ...

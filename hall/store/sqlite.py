@@ -23,6 +23,7 @@ import msgspec
 
 from hall.engine import AnyEvent, LotSpec, LotState, Registrant
 from hall.engine.events import decode, encode
+from hall.listing import LotDetails
 from hall.store.base import StoredLot, StoreError
 
 MIGRATIONS: tuple[str, ...] = (
@@ -156,12 +157,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE lots ADD COLUMN session TEXT NOT NULL DEFAULT '';
     """,
+    """
+    ALTER TABLE lots ADD COLUMN details BLOB;
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 
 _encoder = msgspec.msgpack.Encoder()
 _spec_decoder = msgspec.msgpack.Decoder(LotSpec)
 _state_decoder = msgspec.msgpack.Decoder(LotState)
+_details_decoder = msgspec.msgpack.Decoder(LotDetails)
 
 
 @contextlib.contextmanager
@@ -257,11 +262,12 @@ class SqliteStore:
             async with self.reader.execute(sql, params) as cur:
                 return list(await cur.fetchall())
 
-    async def create_lot(self, spec: LotSpec, title: str, session: str = "") -> int:
+    async def create_lot(self, spec: LotSpec, title: str, session: str = "", details: LotDetails | None = None) -> int:
         async with self.transaction() as db:
             cursor = await db.execute(
-                "INSERT INTO lots (spec, title, session, created_at) VALUES (?, ?, ?, ?)",
-                (_encoder.encode(spec), title, session, int(time.time() * 1000)),
+                "INSERT INTO lots (spec, title, session, details, created_at) VALUES (?, ?, ?, ?, ?)",
+                (_encoder.encode(spec), title, session, _encoder.encode(details or LotDetails()),
+                 int(time.time() * 1000)),
             )
             lot_id = cursor.lastrowid
         assert lot_id is not None
@@ -313,22 +319,23 @@ class SqliteStore:
 
     async def lot(self, lot: int) -> StoredLot | None:
         db = self.reader
-        async with db.execute("SELECT spec, title, session FROM lots WHERE id = ?", (lot,)) as cur:
+        async with db.execute("SELECT spec, title, session, details FROM lots WHERE id = ?", (lot,)) as cur:
             row = await cur.fetchone()
         if row is None:
             return None
         spec, title, session = _spec_decoder.decode(row[0]), row[1], row[2]
+        details = _details_decoder.decode(row[3]) if row[3] is not None else LotDetails()
         async with db.execute("SELECT body FROM snapshots WHERE lot = ?", (lot,)) as cur:
             snap_row = await cur.fetchone()
         snapshot = _state_decoder.decode(snap_row[0]) if snap_row else None
         events = await self.events_since(lot, snapshot.seq if snapshot else 0)
         async with db.execute("SELECT user, number, org FROM bidders WHERE lot = ?", (lot,)) as cur:
             bidders = [(u, Registrant(n, o)) for u, n, o in await cur.fetchall()]
-        return StoredLot(id=lot, spec=spec, title=title, session=session, snapshot=snapshot, events=events,
-                         bidders=bidders)  # fmt: skip
+        return StoredLot(id=lot, spec=spec, title=title, session=session, details=details, snapshot=snapshot,
+                         events=events, bidders=bidders)  # fmt: skip
 
-    async def events_since(self, lot: int, seq: int) -> list[AnyEvent]:
+    async def events_since(self, lot: int, seq: int, limit: int = -1) -> list[AnyEvent]:
         async with self.reader.execute(
-            "SELECT body FROM events WHERE lot = ? AND seq > ? ORDER BY seq", (lot, seq)
+            "SELECT body FROM events WHERE lot = ? AND seq > ? ORDER BY seq LIMIT ?", (lot, seq, limit)
         ) as cur:
             return [decode(row[0]) for row in await cur.fetchall()]

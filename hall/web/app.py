@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hall import metrics
 from hall.auth.throttle import LoginThrottle
 from hall.config import Config
 from hall.dispatch import Dispatcher
+from hall.engine import AnyEvent, State
+from hall.hub import Hub
 from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
 from hall.store.people import People
-from hall.web import accounts, live
-from hall.web import admin, reviews
+from hall.web import accounts, admin, fragments, live, reviews
 from hall.web import inbox as inbox_pages
-from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, error, route, wants_json
+from hall.web.security import (
+    BodyLimit,
+    IdentityMiddleware,
+    SessionKeys,
+    error,
+    route,
+    wants_json,
+)
 from hall.web.templating import render
 
 UPLOAD_PREFIXES = ("/lots/", "/account/verification")
@@ -29,6 +40,17 @@ UPLOAD_PREFIXES = ("/lots/", "/account/verification")
 async def healthz(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     return JSONResponse({"ok": True, "lots": len(runtime.lots)})
+
+
+async def metrics_page(request: Request) -> Response:
+    """Prometheus text format. Counts only, nothing about any person: open to anyone, like
+    /healthz (put both behind the proxy's allow-list where the network calls for it)."""
+    hub: Hub = request.app.state.hub
+    states = Counter(view.state.value for view in hub.runtime.views.values())
+    for state in State:
+        metrics.LOTS.labels(state.value).set(states.get(state.value, 0))
+    metrics.WATCHERS.set(hub.watching())
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 async def home(request: Request) -> Response:
@@ -50,6 +72,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", status_code=exc.status_code, title=title, detail=str(exc.detail))
 
 
+def _count_batch(events: Sequence[AnyEvent]) -> None:
+    metrics.COMMIT_BATCH.observe(len(events))
+
+
 def create_app(config: Config | None = None) -> Starlette:
     config = config or Config()
     store = SqliteStore(config.db)
@@ -64,6 +90,8 @@ def create_app(config: Config | None = None) -> Starlette:
         runtime = Runtime(store, max_batch=config.max_batch, snapshot_every=config.snapshot_every)
         await runtime.start()
         app.state.runtime = runtime
+        app.state.hub = Hub(runtime, fragments.renderer(runtime.clock))
+        runtime.listen(_count_batch)
         dispatcher.start()
         try:
             yield
@@ -76,6 +104,7 @@ def create_app(config: Config | None = None) -> Starlette:
         routes=[
             route("/", home, name="home"),
             route("/healthz", healthz, name="healthz"),
+            route("/metrics", metrics_page, name="metrics"),
             *accounts.routes,
             *inbox_pages.routes,
             *reviews.routes, *admin.routes,

@@ -1,25 +1,233 @@
-"""The hall's WebSocket, ``/ws``: identity and origin checks at the upgrade.
+"""The live hall on the wire: ``/ws`` (the JSON protocol of docs/protocol.md), ``/ws/page``
+(HTML fragments for the htmx pages) and the HTTP JSON reads under ``/api/lots``.
 
-The message protocol itself (subscribe, bid, command) is the live-hall issue's; what is here
-is who is on the socket, decided before it is accepted.
+Each socket has two halves. Its receive loop decodes frames and judges bids synchronously
+(``Runtime.judge_bid``), so a client may pipeline bids without a task per bid; each answer is
+queued when the commit it waits for lands. Its sender drains the socket's bounded queue, which
+the hub and the answers fill; a socket that falls ``HALL_WS_QUEUE`` frames behind is closed
+with 1013 and its queue dropped, so a slow reader costs the lot and the other sockets nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Final
+
 import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import WebSocketRoute
-from starlette.status import WS_1008_POLICY_VIOLATION
-from starlette.websockets import WebSocket
+from starlette.status import (
+    WS_1008_POLICY_VIOLATION,
+    WS_1009_MESSAGE_TOO_BIG,
+    WS_1013_TRY_AGAIN_LATER,
+)
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from hall.auth.roles import Identity
+from hall import metrics
+from hall.auth.roles import Identity, allowed
+from hall.auth.throttle import TokenBucket
+from hall.config import Config
+from hall.engine import Code, Rejection, Result, State
+from hall.hub import BehindError, Hub, Kind, Watcher
+from hall.protocol import (
+    MAX_FRAME,
+    Bid,
+    Command,
+    Error,
+    EventPage,
+    Subscribe,
+    Unsubscribe,
+    Welcome,
+    Wire,
+    ack,
+    client_decoder,
+    encoder,
+    event_frame,
+    refusal,
+    req_decoder,
+    summary,
+)
+from hall.runtime import Runtime
+from hall.store import StoreError
 from hall.web.accounts import identity_json
+from hall.web.i18n import lang_of
+from hall.web.security import error, identify, route
+
+log = logging.getLogger(__name__)
+
+RECHECK_S: Final = 5.0
+"""How stale a socket's identity may be when it bids: a revoked token or a logged-out session
+stops bidding within this long, for the cost of one lookup per socket per interval."""
+PAGE_LOTS: Final = 500
+"""Most lots one page socket follows (the hall page of a busy day)."""
+EVENTS_PAGE: Final = 5000
 
 
-class Welcome(msgspec.Struct, tag="welcome", tag_field="type"):
-    user: dict[str, object] | None
+def _json(body: object, status: int = 200) -> Response:
+    return Response(encoder.encode(body), status_code=status, media_type="application/json")
 
 
-_encoder = msgspec.json.Encoder()
+class _Socket:
+    """A /ws connection's state: who it is, its watcher, its bid budget."""
+
+    def __init__(self, websocket: WebSocket, hub: Hub, config: Config, watcher: Watcher) -> None:
+        self.websocket = websocket
+        self.hub = hub
+        self.runtime: Runtime = hub.runtime
+        self.watcher = watcher
+        self.identity: Identity | None = websocket.state.identity
+        self.authenticated = self.identity is not None
+        self.checked = time.monotonic()
+        self.bucket = TokenBucket(config.bid_rate, config.bid_burst, self.checked)
+
+    def send(self, message: msgspec.Struct) -> None:
+        self.watcher.push(encoder.encode(message).decode())
+
+    async def handle(self, raw: str | bytes) -> None:
+        try:
+            message = client_decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            metrics.BAD_FRAMES.inc()
+            self.send(Error(code=Wire.BAD_REQUEST.value, message=str(exc), req=_req_of(raw)))
+            return
+        match message:
+            case Bid():
+                await self.bid(message)
+            case Command():
+                await self.command(message)
+            case Subscribe():
+                await self.subscribe(message)
+            case Unsubscribe():
+                self.hub.unsubscribe(self.watcher, message.lot)
+
+    async def subscribe(self, message: Subscribe) -> None:
+        try:
+            await self.hub.subscribe(self.watcher, message.lot, message.since)
+        except KeyError:
+            self.send(Error(code=Code.UNKNOWN_LOT.value, message=f"拍品 {message.lot} 不存在"))
+        except ValueError as exc:
+            self.send(Error(code=Wire.BAD_REQUEST.value, message=str(exc)))
+        except BehindError as exc:
+            self.send(Error(code=Wire.TOO_FAR_BEHIND.value,
+                            message=f"{exc}; subscribe without since for a snapshot"))  # fmt: skip
+        except StoreError:
+            self.send(Error(code=Code.UNAVAILABLE.value, message="存储暂不可用，请稍后重试"))
+
+    async def current(self) -> Identity | None:
+        """The socket's identity, looked up again when older than RECHECK_S."""
+        now = time.monotonic()
+        if self.authenticated and now - self.checked > RECHECK_S:
+            self.checked = now
+            found, *_ = await identify(self.websocket.app.state.people, self.websocket.app.state.keys,
+                                       self.websocket)  # fmt: skip
+            if found is None:
+                log.info("socket's credential ended", extra={"conn": self.watcher.id, "user": self.identity
+                                                             and self.identity.id})  # fmt: skip
+            self.identity = found
+        return self.identity
+
+    async def bid(self, message: Bid) -> None:
+        started = time.perf_counter()
+        identity = await self.current()
+        if identity is None or not allowed("ws_bid", identity):
+            self._refuse(message.req, message.lot, Wire.UNAUTHENTICATED, "请先登录再出价 (sign in to bid)")
+            return
+        if not self.bucket.take(time.monotonic()):
+            self._refuse(message.req, message.lot, Wire.RATE_LIMITED, "出价过于频繁，请稍后再试 (too many bids)")
+            return
+        result, pending = self.runtime.judge_bid(message.lot, identity.id, identity.org, message.amount, message.req)
+        req, lot, push = message.req, message.lot, self.watcher.push
+
+        def reply(result: Result) -> None:
+            metrics.BIDS.labels(result.code.value if isinstance(result, Rejection) else "accepted").inc()
+            metrics.ACK_SECONDS.observe(time.perf_counter() - started)
+            push(encoder.encode(ack(req, lot, result)).decode())
+
+        self.runtime.reply_when_durable(result, pending, reply)
+
+    async def command(self, message: Command) -> None:
+        identity = await self.current()
+        if identity is None:
+            self._refuse(message.req, message.lot, Wire.UNAUTHENTICATED, "请先登录 (sign in first)")
+            return
+        if not allowed("ws_command", identity):
+            self._refuse(message.req, message.lot, Wire.FORBIDDEN, "仅拍卖师可以操作 (auctioneers only)")
+            return
+        result = await self.runtime.settled(*self.runtime.judge_command(
+            message.lot, identity.id, message.action, message.req, seconds=message.seconds,
+            reason=message.reason, amount=message.amount, bidder=message.bidder))  # fmt: skip
+        code = result.code.value if isinstance(result, Rejection) else "accepted"
+        metrics.COMMANDS.labels(message.action.value, code).inc()
+        log.info("command %s", message.action.value, extra={"lot": message.lot, "conn": self.watcher.id,
+                 "user": identity.id, "req": message.req, "action": message.action.value, "code": code})  # fmt: skip
+        self.send(ack(message.req, message.lot, result))
+
+    def _refuse(self, req: str, lot: int, code: Wire, text: str) -> None:
+        metrics.BIDS.labels(code.value).inc()
+        self.send(refusal(req, lot, code, text))
+
+
+def _req_of(raw: str | bytes) -> str | msgspec.UnsetType:
+    """The ``req`` of a frame that failed to decode, when it has a readable one."""
+    try:
+        req = req_decoder.decode(raw).req
+    except msgspec.DecodeError:
+        return msgspec.UNSET
+    return req if isinstance(req, str) and len(req) <= 64 else msgspec.UNSET
+
+
+async def _send(websocket: WebSocket, watcher: Watcher, receiver: asyncio.Task[None]) -> None:
+    """Drain the watcher's queue into the socket; close it if it fell too far behind."""
+    queue = watcher.queue
+    send = websocket.send
+    while True:
+        await watcher.wake.wait()
+        watcher.wake.clear()
+        if watcher.dropped:
+            metrics.DROPPED.inc()
+            log.warning("slow socket dropped", extra={"conn": watcher.id, "lots": sorted(watcher.lots)})
+            receiver.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(websocket.close(WS_1013_TRY_AGAIN_LATER, Wire.TOO_SLOW.value), 1.0)
+            return
+        while queue:
+            await send({"type": "websocket.send", "text": queue.popleft()})
+
+
+async def _serve(websocket: WebSocket, watcher: Watcher, label: str, receive_loop: asyncio.Task[None]) -> None:
+    """Run a socket: its sender beside ``receive_loop``, both gone when either ends."""
+    hub: Hub = websocket.app.state.hub
+    sender = asyncio.get_running_loop().create_task(_send(websocket, watcher, receive_loop))
+    metrics.SOCKETS.labels(label).inc()
+    peer = f"{websocket.client.host}:{websocket.client.port}" if websocket.client else "?"
+    log.debug("socket open", extra={"conn": watcher.id, "kind": label, "peer": peer})
+    try:
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+            await receive_loop
+    finally:
+        hub.forget(watcher)
+        receive_loop.cancel()
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+        metrics.SOCKETS.labels(label).dec()
+        log.debug("socket closed", extra={"conn": watcher.id, "kind": label})
+
+
+async def _frames(websocket: WebSocket) -> str | bytes | None:
+    """The next client frame; None once the socket is gone or the frame was too big (closed)."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        return None
+    raw: str | bytes = message.get("text") or message.get("bytes") or b""
+    if len(raw) > MAX_FRAME and (isinstance(raw, bytes) or len(raw.encode()) > MAX_FRAME):
+        await websocket.close(WS_1009_MESSAGE_TOO_BIG, f"frames are at most {MAX_FRAME} bytes")
+        return None
+    return raw
 
 
 async def ws(websocket: WebSocket) -> None:
@@ -28,10 +236,110 @@ async def ws(websocket: WebSocket) -> None:
         await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="origin not allowed")
         return
     await websocket.accept()
-    identity: Identity | None = websocket.state.identity
-    await websocket.send_text(_encoder.encode(Welcome(user=identity_json(identity) if identity else None)).decode())
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        pass
+    app = websocket.app
+    hub: Hub = app.state.hub
+    config: Config = app.state.config
+    watcher = hub.watcher(Kind.JSON, config.ws_queue)
+    socket = _Socket(websocket, hub, config, watcher)
+    identity = socket.identity
+    socket.send(Welcome(user=identity_json(identity) if identity else None, now=hub.runtime.clock()))
+
+    async def receive() -> None:
+        while (raw := await _frames(websocket)) is not None:
+            await socket.handle(raw)
+
+    await _serve(websocket, watcher, "json", asyncio.get_running_loop().create_task(receive()))
 
 
-routes = [WebSocketRoute("/ws", ws, name="ws")]
+async def ws_page(websocket: WebSocket) -> None:
+    """The htmx pages' socket: ``?lots=1,2,3&kind=summary|lot[&since=S]`` (``since`` for a
+    single lot: the page has seen up to S and wants nothing it already shows). Receive-only:
+    pages act through ordinary form posts, which also work without JavaScript."""
+    if not websocket.state.origin_ok:
+        await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="origin not allowed")
+        return
+    hub: Hub = websocket.app.state.hub
+    params = websocket.query_params
+    try:
+        kind = Kind(params.get("kind", "summary"))
+        lots = [int(part) for part in params.get("lots", "").split(",") if part][:PAGE_LOTS]
+        since = int(params["since"]) if "since" in params and len(lots) == 1 else None
+        if kind is Kind.JSON or any(lot not in hub.runtime.views for lot in lots):
+            raise ValueError(kind)
+    except ValueError:
+        await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="bad lots, kind or since")
+        return
+    await websocket.accept()
+    config: Config = websocket.app.state.config
+    watcher = hub.watcher(kind, config.ws_queue, lang_of(websocket))
+    # First the server's clock, so the page's countdowns hold even when the browser's is wrong.
+    watcher.push(f'<meta id="hall-clock" hx-swap-oob="true" data-now="{hub.runtime.clock()}">')
+    for lot in lots:
+        await hub.subscribe(watcher, lot, since if since is not None and since <= hub.runtime.views[lot].seq else None)
+
+    async def receive() -> None:
+        while await _frames(websocket) is not None:
+            pass
+
+    await _serve(websocket, watcher, "page", asyncio.get_running_loop().create_task(receive()))
+
+
+# ---------------------------------------------------------------------- HTTP JSON
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def api_lots(request: Request) -> Response:
+    runtime = _runtime(request)
+    state = request.query_params.get("state")
+    session = request.query_params.get("session")
+    if state is not None and state not in State.__members__.values():
+        return error(400, "bad_request", f"state 须为 {', '.join(State)} 之一")
+    found = [
+        summary(view, runtime.titles[lot], runtime.sessions[lot])
+        for lot, view in runtime.views.items()
+        if (state is None or view.state == state) and (session is None or runtime.sessions[lot] == session)
+    ]
+    found.sort(key=lambda s: (s.bidding_start, s.id))
+    return _json(found)
+
+
+async def api_lot(request: Request) -> Response:
+    lot: int = request.path_params["lot"]
+    hub: Hub = request.app.state.hub
+    if lot not in hub.runtime.views:
+        return error(404, "unknown_lot", f"拍品 {lot} 不存在")
+    return Response(hub.snapshot_frame(lot), media_type="application/json")
+
+
+async def api_lot_events(request: Request) -> Response:
+    lot: int = request.path_params["lot"]
+    runtime = _runtime(request)
+    if lot not in runtime.views:
+        return error(404, "unknown_lot", f"拍品 {lot} 不存在")
+    try:
+        since = int(request.query_params.get("since", "0"))
+        limit = int(request.query_params.get("limit", str(EVENTS_PAGE)))
+        if since < 0 or not 0 < limit <= EVENTS_PAGE:
+            raise ValueError
+    except ValueError:
+        return error(400, "bad_request", f"since 须为非负整数，limit 须为 1 至 {EVENTS_PAGE}")
+    try:
+        events = await runtime.store.events_since(lot, since, limit + 1)
+    except StoreError:
+        return error(503, "unavailable", "存储暂不可用，请稍后重试")
+    more = len(events) > limit
+    events = events[:limit]
+    return _json(EventPage(lot=lot, events=[event_frame(e) for e in events], next=events[-1].seq if more else None))
+
+
+routes = [
+    WebSocketRoute("/ws", ws, name="ws"),
+    WebSocketRoute("/ws/page", ws_page, name="ws_page"),
+    route("/api/lots", api_lots, name="api_lots"),
+    route("/api/lots/{lot:int}", api_lot, name="api_lot"),
+    route("/api/lots/{lot:int}/events", api_lot_events, name="api_lot_events"),
+]

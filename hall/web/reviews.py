@@ -23,7 +23,14 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 
 from hall.auth.roles import Identity, Role
 from hall.registration import beijing, deadline, eligibility
-from hall.reviews import ORG_KINDS, ORGANISATION, PERSONAL, Registration, ReviewError, Reviews
+from hall.reviews import (
+    ORG_KINDS,
+    ORGANISATION,
+    PERSONAL,
+    Registration,
+    ReviewError,
+    Reviews,
+)
 from hall.runtime import Runtime
 from hall.uploads import FileStore, UploadRefused, Written, check_upload, files_dir
 from hall.web.security import error, route, wants_json

@@ -92,20 +92,8 @@ class IdentityMiddleware:
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)
-        identity: Identity | None = None
-        auth, csrf, token_id, new_csrf = "none", None, None, None
-        bearer = _bearer(conn)
-        if bearer is not None:
-            found = await self.people.token(bearer)
-            if found is not None:
-                token_id, identity = found
-                auth = "token"
-        else:
-            session = self.keys.unsign(conn.cookies.get(SESSION_COOKIE))
-            found_session = await self.people.session(session) if session else None
-            if found_session is not None:
-                identity, csrf = found_session
-                auth = "cookie"
+        identity, auth, csrf, token_id = await identify(self.people, self.keys, conn)
+        new_csrf = None
         if csrf is None:  # anonymous: a double-submit token in its own cookie
             csrf = conn.cookies.get(CSRF_COOKIE)
             if not csrf or len(csrf) > 100:
@@ -126,6 +114,27 @@ class IdentityMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+async def identify(
+    people: People, keys: SessionKeys, conn: HTTPConnection
+) -> tuple[Identity | None, str, str | None, int | None]:
+    """Who is asking, from a bearer token or the session cookie: (identity, how it was
+    established: "token", "cookie" or "none", the session's CSRF token, the token's id).
+
+    A WebSocket calls this again while it lives, so that a revoked token or a logged-out
+    session stops bidding on sockets that are already open."""
+    bearer = _bearer(conn)
+    if bearer is not None:
+        found = await people.token(bearer)
+        if found is not None:
+            return found[1], "token", None, found[0]
+        return None, "none", None, None
+    session = keys.unsign(conn.cookies.get(SESSION_COOKIE))
+    found_session = await people.session(session) if session else None
+    if found_session is not None:
+        return found_session[0], "cookie", found_session[1], None
+    return None, "none", None, None
 
 
 def _bearer(conn: HTTPConnection) -> str | None:

@@ -24,6 +24,12 @@ def shanghai(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
+def shanghai_seconds(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, SHANGHAI).strftime("%H:%M:%S")
+
+
 def yuan(amount: int | None) -> str:
     return "" if amount is None else f"{amount:,}"
 
@@ -35,6 +41,7 @@ _env = jinja2.Environment(
 )
 _env.filters["shanghai"] = shanghai
 _env.filters["yuan"] = yuan
+_env.filters["shanghai_seconds"] = shanghai_seconds
 templates = Jinja2Templates(env=_env)
 
 

@@ -1,0 +1,208 @@
+"""Fan-out: every durable event to every socket watching its lot, each form made once.
+
+The runtime calls ``publish`` with each committed batch. For each lot in it the JSON frame of
+every event is encoded once and, when pages watch the lot, one HTML fragment per page kind is
+rendered once for the whole batch; then each watcher gets the same string appended to its
+queue. Nothing here awaits, so publishing never waits for a socket: a watcher whose queue is
+full is marked dropped (its connection closes it) and never slows the lot or anyone else.
+
+Resuming (``subscribe`` with ``since``) is served from a ring of each watched lot's recent
+frames when it reaches back far enough, else from the store; either way the watcher gets
+every event after ``since`` exactly once, in order, then the live ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from typing import Final
+
+from hall.engine import AnyEvent
+from hall.engine.view import LotView
+from hall.protocol import encoder, event_frame, snapshot
+from hall.runtime import Runtime
+
+RING: Final = 256
+"""Encoded events each watched lot keeps for resuming without reading the store."""
+
+
+class Kind(StrEnum):
+    JSON = "json"
+    """The protocol of docs/protocol.md."""
+    SUMMARY = "summary"
+    """HTML fragments for pages that show a lot as a row or tile (the hall, the console)."""
+    LOT = "lot"
+    """HTML fragments for the lot page (the summary plus the bid record)."""
+
+
+Renderer = Callable[[LotView, Sequence[AnyEvent] | None, Kind, str], str]
+"""Renders a page fragment in a language: the lot's state after ``events`` (with rows for
+them); ``events`` None: the whole of what the page shows of the lot."""
+Form = tuple[Kind, str]
+"""What a watcher is sent: the kind and, for pages, the language ("" for JSON)."""
+
+
+class BehindError(Exception):
+    """A resume asked for more missed events than a watcher's queue can hold."""
+
+
+class Watcher:
+    """A socket's outgoing side: a bounded queue of frames, and the event that wakes its sender."""
+
+    __slots__ = ("id", "form", "queue", "limit", "wake", "dropped", "lots")
+
+    def __init__(self, watcher_id: int, form: Form, limit: int) -> None:
+        self.id = watcher_id
+        self.form = form
+        self.queue: deque[str] = deque()
+        self.limit = limit
+        self.wake = asyncio.Event()
+        self.dropped = False
+        """Fell ``limit`` frames behind: its connection must close; nothing more is queued."""
+        self.lots: set[int] = set()
+
+    def push(self, frame: str) -> None:
+        if self.dropped:
+            return
+        queue = self.queue
+        if len(queue) >= self.limit:
+            self.dropped = True
+            queue.clear()
+        else:
+            queue.append(frame)
+        self.wake.set()
+
+    def extend(self, frames: Sequence[str]) -> None:
+        """Queue a resume's backlog whole (its size was checked against ``limit`` first)."""
+        if not self.dropped:
+            self.queue.extend(frames)
+            self.wake.set()
+
+
+class _Channel:
+    __slots__ = ("watchers", "ring", "catching")
+
+    def __init__(self) -> None:
+        self.watchers: dict[Form, dict[Watcher, None]] = {}
+        self.ring: deque[tuple[int, str]] = deque(maxlen=RING)
+        self.catching: dict[Watcher, list[AnyEvent]] = {}
+        """Watchers resuming from the store: the events published while they read it."""
+
+
+class Hub:
+    def __init__(self, runtime: Runtime, render: Renderer) -> None:
+        self.runtime = runtime
+        self.render = render
+        self.channels: dict[int, _Channel] = {}
+        self.delivered = 0
+        """Frames queued to watchers, for /metrics."""
+        self._ids = itertools.count(1)
+        runtime.listen(self.publish)
+
+    def watcher(self, kind: Kind, limit: int, lang: str = "") -> Watcher:
+        return Watcher(next(self._ids), (kind, "" if kind is Kind.JSON else lang), limit)
+
+    # ------------------------------------------------------------------ publishing
+
+    def publish(self, events: Sequence[AnyEvent]) -> None:
+        channels = self.channels
+        by_lot: dict[int, list[AnyEvent]] = {}
+        for event in events:
+            if event.lot in channels:
+                by_lot.setdefault(event.lot, []).append(event)
+        views = self.runtime.views
+        delivered = 0
+        for lot, lot_events in by_lot.items():
+            channel = channels[lot]
+            frames = [encoder.encode(event_frame(event)).decode() for event in lot_events]
+            channel.ring.extend(zip((event.seq for event in lot_events), frames, strict=True))
+            for (kind, lang), watchers in channel.watchers.items():
+                if not watchers:
+                    continue
+                if kind is Kind.JSON:
+                    for watcher in watchers:
+                        for frame in frames:
+                            watcher.push(frame)
+                    delivered += len(watchers) * len(frames)
+                else:
+                    fragment = self.render(views[lot], lot_events, kind, lang)
+                    for watcher in watchers:
+                        watcher.push(fragment)
+                    delivered += len(watchers)
+            for held in channel.catching.values():
+                held.extend(lot_events)
+        self.delivered += delivered
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def snapshot_frame(self, lot: int) -> str:
+        runtime = self.runtime
+        view = runtime.views[lot]
+        frame = snapshot(view, runtime.clock(), runtime.titles.get(lot, ""), runtime.sessions.get(lot, ""))
+        return encoder.encode(frame).decode()
+
+    async def subscribe(self, watcher: Watcher, lot: int, since: int | None = None) -> None:
+        """Start sending ``lot`` to ``watcher``: JSON watchers get a snapshot (no ``since``) or
+        the events after ``since``; page watchers get the lot's whole fragment unless ``since``
+        says they have seen everything. Raises KeyError for an unknown lot, ValueError for a
+        ``since`` beyond the lot's last event, BehindError, or the store's error."""
+        view = self.runtime.views[lot]
+        if since is not None and since > view.seq:
+            raise ValueError(f"lot {lot} has no event {since} yet (its last is {view.seq})")
+        self.unsubscribe(watcher, lot)  # subscribing twice restarts the stream
+        channel = self.channels.get(lot)
+        if channel is None:
+            channel = self.channels[lot] = _Channel()
+        kind, lang = watcher.form
+        if kind is not Kind.JSON:
+            if since is None or since < view.seq:
+                watcher.push(self.render(view, None, kind, lang))
+        elif since is None:
+            watcher.push(self.snapshot_frame(lot))
+        elif since < view.seq:
+            if view.seq - since > watcher.limit:
+                raise BehindError(f"{view.seq - since} events missed; at most {watcher.limit} are resumed")
+            ring = channel.ring
+            if ring and ring[0][0] <= since + 1:
+                watcher.extend([frame for seq, frame in ring if seq > since])
+            else:
+                await self._catch_up(watcher, channel, lot, since)
+        channel.watchers.setdefault(watcher.form, {})[watcher] = None
+        watcher.lots.add(lot)
+
+    async def _catch_up(self, watcher: Watcher, channel: _Channel, lot: int, since: int) -> None:
+        """Send the events after ``since`` from the store, then those published meanwhile.
+
+        The store holds everything published before the read began; what is published while
+        it runs is held aside and appended, so the backlog ends exactly where the live stream
+        (joined right after, with no await between) begins."""
+        held: list[AnyEvent] = []
+        channel.catching[watcher] = held
+        try:
+            stored = await self.runtime.store.events_since(lot, since)
+        finally:
+            del channel.catching[watcher]
+        published = self.runtime.views[lot].seq
+        backlog = [event for event in stored if event.seq <= published]  # the rest is on its way
+        last = backlog[-1].seq if backlog else since
+        backlog.extend(event for event in held if event.seq > last)
+        watcher.extend([encoder.encode(event_frame(event)).decode() for event in backlog])
+
+    def unsubscribe(self, watcher: Watcher, lot: int) -> None:
+        channel = self.channels.get(lot)
+        if channel is not None:
+            watchers = channel.watchers.get(watcher.form)
+            if watchers is not None:
+                watchers.pop(watcher, None)
+        watcher.lots.discard(lot)
+
+    def forget(self, watcher: Watcher) -> None:
+        """The socket is gone: stop publishing to it."""
+        for lot in list(watcher.lots):
+            self.unsubscribe(watcher, lot)
+
+    def watching(self) -> int:
+        return sum(len(w) for channel in self.channels.values() for w in channel.watchers.values())
