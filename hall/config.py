@@ -31,7 +31,8 @@ class Config:
     bid_burst: int = field(default_factory=lambda: _env_int("HALL_BID_BURST", 100))
     """...and at once; beyond either, bids are refused ``rate_limited``."""
     max_connections: int = field(default_factory=lambda: _env_int("HALL_MAX_CONNECTIONS", 20000))
-    """uvicorn's ``limit_concurrency``: connections beyond it get 503 instead of exhausting memory."""
+    """Open WebSockets beyond it are refused (1013), and uvicorn's ``limit_concurrency`` answers
+    HTTP requests 503 beyond it: a flood of connections must not exhaust memory."""
 
 
 def uvicorn_settings(config: Config) -> dict[str, object]:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Final
 
+from hall import metrics
 from hall.engine import AnyEvent
 from hall.engine.view import LotView
 from hall.protocol import encoder, event_frame, snapshot
@@ -52,7 +53,7 @@ class BehindError(Exception):
 class Watcher:
     """A socket's outgoing side: a bounded queue of frames, and the event that wakes its sender."""
 
-    __slots__ = ("id", "form", "queue", "limit", "wake", "dropped", "lots")
+    __slots__ = ("id", "form", "queue", "limit", "wake", "dropped", "on_drop", "lots")
 
     def __init__(self, watcher_id: int, form: Form, limit: int) -> None:
         self.id = watcher_id
@@ -62,6 +63,8 @@ class Watcher:
         self.wake = asyncio.Event()
         self.dropped = False
         """Fell ``limit`` frames behind: its connection must close; nothing more is queued."""
+        self.on_drop: Callable[[], None] | None = None
+        """Told once, when dropped, so the connection closes even while a send to it is stuck."""
         self.lots: set[int] = set()
 
     def push(self, frame: str) -> None:
@@ -71,6 +74,8 @@ class Watcher:
         if len(queue) >= self.limit:
             self.dropped = True
             queue.clear()
+            if self.on_drop is not None:
+                self.on_drop()
         else:
             queue.append(frame)
         self.wake.set()
@@ -99,6 +104,8 @@ class Hub:
         self.channels: dict[int, _Channel] = {}
         self.delivered = 0
         """Frames queued to watchers, for /metrics."""
+        self.sockets = 0
+        """Open sockets (the web layer counts them; ``HALL_MAX_CONNECTIONS`` caps them)."""
         self._ids = itertools.count(1)
         runtime.listen(self.publish)
 
@@ -135,6 +142,8 @@ class Hub:
             for held in channel.catching.values():
                 held.extend(lot_events)
         self.delivered += delivered
+        if delivered:
+            metrics.FRAMES.inc(delivered)
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -150,9 +159,9 @@ class Hub:
         says they have seen everything. Raises KeyError for an unknown lot, ValueError for a
         ``since`` beyond the lot's last event, BehindError, or the store's error."""
         view = self.runtime.views[lot]
+        self.unsubscribe(watcher, lot)  # subscribing twice restarts the stream; a refused one ends it
         if since is not None and since > view.seq:
             raise ValueError(f"lot {lot} has no event {since} yet (its last is {view.seq})")
-        self.unsubscribe(watcher, lot)  # subscribing twice restarts the stream
         channel = self.channels.get(lot)
         if channel is None:
             channel = self.channels[lot] = _Channel()

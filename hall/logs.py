@@ -37,7 +37,7 @@ class JsonFormatter(logging.Formatter):
             if value is not None:
                 line[key] = value
         if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
+            line["exc"] = TOKEN.sub(r"\1***", self.formatException(record.exc_info))
         return _encoder.encode(line).decode()
 
 

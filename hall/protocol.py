@@ -151,6 +151,8 @@ class Error(msgspec.Struct, tag="error", tag_field="type", omit_defaults=True):
     code: str
     message: str
     req: str | UnsetType = UNSET
+    lot: int | UnsetType = UNSET
+    """The lot a refused subscribe named (the socket is then not subscribed to it)."""
 
 
 class LotSummary(msgspec.Struct):

@@ -78,6 +78,12 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "api_lots": Access.ANYONE,
     "api_lot": Access.ANYONE,
     "api_lot_events": Access.ANYONE,
+    "lot_page": Access.ANYONE,
+    "lot_bid": Access.SIGNED_IN,
+    "console": frozenset({Role.AUCTIONEER}),
+    "console_command": frozenset({Role.AUCTIONEER}),
+    "vendor_asset": Access.ANYONE,
+    "static_asset": Access.ANYONE,
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 

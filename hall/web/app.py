@@ -22,7 +22,7 @@ from hall.hub import Hub
 from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
 from hall.store.people import People
-from hall.web import accounts, admin, fragments, live, reviews
+from hall.web import accounts, admin, fragments, live, pages, reviews
 from hall.web import inbox as inbox_pages
 from hall.web.security import (
     BodyLimit,
@@ -53,16 +53,6 @@ async def metrics_page(request: Request) -> Response:
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
-async def home(request: Request) -> Response:
-    runtime: Runtime = request.app.state.runtime
-    lots = [
-        {"id": lot.id, "title": runtime.titles[lot.id], "session": runtime.sessions[lot.id],
-         "state": lot.state.value, "start_price": lot.spec.start_price, "bidding_start": lot.spec.bidding_start}
-        for lot in sorted(runtime.lots.values(), key=lambda lot: (lot.spec.bidding_start, lot.id))
-    ]  # fmt: skip
-    return render(request, "home.html", lots=lots)
-
-
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
@@ -90,7 +80,7 @@ def create_app(config: Config | None = None) -> Starlette:
         runtime = Runtime(store, max_batch=config.max_batch, snapshot_every=config.snapshot_every)
         await runtime.start()
         app.state.runtime = runtime
-        app.state.hub = Hub(runtime, fragments.renderer(runtime.clock))
+        app.state.hub = Hub(runtime, fragments.renderer(lambda: runtime.clock()))  # the clock a test may swap later
         runtime.listen(_count_batch)
         dispatcher.start()
         try:
@@ -102,7 +92,7 @@ def create_app(config: Config | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            route("/", home, name="home"),
+            *pages.routes,
             route("/healthz", healthz, name="healthz"),
             route("/metrics", metrics_page, name="metrics"),
             *accounts.routes,

@@ -51,7 +51,7 @@ from hall.protocol import (
     req_decoder,
     summary,
 )
-from hall.runtime import Runtime
+from hall.runtime import Action, Runtime
 from hall.store import StoreError
 from hall.web.accounts import identity_json
 from hall.web.i18n import lang_of
@@ -105,17 +105,18 @@ class _Socket:
                 self.hub.unsubscribe(self.watcher, message.lot)
 
     async def subscribe(self, message: Subscribe) -> None:
+        lot = message.lot
         try:
-            await self.hub.subscribe(self.watcher, message.lot, message.since)
+            await self.hub.subscribe(self.watcher, lot, message.since)
         except KeyError:
-            self.send(Error(code=Code.UNKNOWN_LOT.value, message=f"拍品 {message.lot} 不存在"))
+            self.send(Error(code=Code.UNKNOWN_LOT.value, message=f"拍品 {lot} 不存在", lot=lot))
         except ValueError as exc:
-            self.send(Error(code=Wire.BAD_REQUEST.value, message=str(exc)))
+            self.send(Error(code=Wire.BAD_REQUEST.value, message=str(exc), lot=lot))
         except BehindError as exc:
             self.send(Error(code=Wire.TOO_FAR_BEHIND.value,
-                            message=f"{exc}; subscribe without since for a snapshot"))  # fmt: skip
+                            message=f"{exc}; subscribe without since for a snapshot", lot=lot))  # fmt: skip
         except StoreError:
-            self.send(Error(code=Code.UNAVAILABLE.value, message="存储暂不可用，请稍后重试"))
+            self.send(Error(code=Code.UNAVAILABLE.value, message="存储暂不可用，请稍后重试", lot=lot))
 
     async def current(self) -> Identity | None:
         """The socket's identity, looked up again when older than RECHECK_S."""
@@ -152,10 +153,10 @@ class _Socket:
     async def command(self, message: Command) -> None:
         identity = await self.current()
         if identity is None:
-            self._refuse(message.req, message.lot, Wire.UNAUTHENTICATED, "请先登录 (sign in first)")
+            self._refuse(message.req, message.lot, Wire.UNAUTHENTICATED, "请先登录 (sign in first)", message.action)
             return
         if not allowed("ws_command", identity):
-            self._refuse(message.req, message.lot, Wire.FORBIDDEN, "仅拍卖师可以操作 (auctioneers only)")
+            self._refuse(message.req, message.lot, Wire.FORBIDDEN, "仅拍卖师可以操作 (auctioneers only)", message.action)
             return
         result = await self.runtime.settled(*self.runtime.judge_command(
             message.lot, identity.id, message.action, message.req, seconds=message.seconds,
@@ -166,8 +167,12 @@ class _Socket:
                  "user": identity.id, "req": message.req, "action": message.action.value, "code": code})  # fmt: skip
         self.send(ack(message.req, message.lot, result))
 
-    def _refuse(self, req: str, lot: int, code: Wire, text: str) -> None:
-        metrics.BIDS.labels(code.value).inc()
+    def _refuse(self, req: str, lot: int, code: Wire, text: str, action: Action | None = None) -> None:
+        """Refuse a bid, or with ``action`` a command, counting it as such."""
+        if action is None:
+            metrics.BIDS.labels(code.value).inc()
+        else:
+            metrics.COMMANDS.labels(action.value, code.value).inc()
         self.send(refusal(req, lot, code, text))
 
 
@@ -180,34 +185,44 @@ def _req_of(raw: str | bytes) -> str | msgspec.UnsetType:
     return req if isinstance(req, str) and len(req) <= 64 else msgspec.UNSET
 
 
-async def _send(websocket: WebSocket, watcher: Watcher, receiver: asyncio.Task[None]) -> None:
-    """Drain the watcher's queue into the socket; close it if it fell too far behind."""
+async def _send(websocket: WebSocket, watcher: Watcher) -> None:
+    """Drain the watcher's queue into the socket until the watcher is dropped."""
     queue = watcher.queue
     send = websocket.send
-    while True:
+    while not watcher.dropped:
         await watcher.wake.wait()
         watcher.wake.clear()
-        if watcher.dropped:
-            metrics.DROPPED.inc()
-            log.warning("slow socket dropped", extra={"conn": watcher.id, "lots": sorted(watcher.lots)})
-            receiver.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(websocket.close(WS_1013_TRY_AGAIN_LATER, Wire.TOO_SLOW.value), 1.0)
-            return
         while queue:
             await send({"type": "websocket.send", "text": queue.popleft()})
 
 
 async def _serve(websocket: WebSocket, watcher: Watcher, label: str, receive_loop: asyncio.Task[None]) -> None:
-    """Run a socket: its sender beside ``receive_loop``, both gone when either ends."""
+    """Run a socket: its sender beside ``receive_loop``, both gone when either ends.
+
+    A watcher dropped as too slow is closed from here, not by its sender: the sender may be
+    stuck in a send to a peer that reads nothing (the server waits for the transport to
+    drain), and must not keep the socket open until the peer reads again."""
     hub: Hub = websocket.app.state.hub
-    sender = asyncio.get_running_loop().create_task(_send(websocket, watcher, receive_loop))
+    loop = asyncio.get_running_loop()
+    dropped: asyncio.Future[None] = loop.create_future()
+    watcher.on_drop = lambda: None if dropped.done() else dropped.set_result(None)
+    sender = loop.create_task(_send(websocket, watcher))
     metrics.SOCKETS.labels(label).inc()
+    hub.sockets += 1
     peer = f"{websocket.client.host}:{websocket.client.port}" if websocket.client else "?"
     log.debug("socket open", extra={"conn": watcher.id, "kind": label, "peer": peer})
     try:
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-            await receive_loop
+            await asyncio.wait((receive_loop, sender, dropped), return_when=asyncio.FIRST_COMPLETED)
+            if receive_loop.done():
+                receive_loop.result()  # a failure is the server's to log; the sender's end with the socket
+        if watcher.dropped:
+            metrics.DROPPED.inc()
+            log.warning("slow socket dropped", extra={"conn": watcher.id, "lots": sorted(watcher.lots)})
+            receive_loop.cancel()
+            sender.cancel()  # out of a send that may never return
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(websocket.close(WS_1013_TRY_AGAIN_LATER, Wire.TOO_SLOW.value), 1.0)
     finally:
         hub.forget(watcher)
         receive_loop.cancel()
@@ -215,7 +230,24 @@ async def _serve(websocket: WebSocket, watcher: Watcher, label: str, receive_loo
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
         metrics.SOCKETS.labels(label).dec()
+        hub.sockets -= 1
         log.debug("socket closed", extra={"conn": watcher.id, "kind": label})
+
+
+async def _admitted(websocket: WebSocket) -> bool:
+    """Refuse an upgrade before accepting it: a cookie socket from a foreign page (1008), or
+    one beyond ``HALL_MAX_CONNECTIONS`` open sockets (1013; uvicorn's own limit counts only
+    plain HTTP requests)."""
+    if not websocket.state.origin_ok:
+        # A cookie rides along on any page's socket: only the hall's own pages may use it.
+        await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="origin not allowed")
+        return False
+    hub: Hub = websocket.app.state.hub
+    config: Config = websocket.app.state.config
+    if hub.sockets >= config.max_connections:
+        await websocket.close(code=WS_1013_TRY_AGAIN_LATER, reason="server full")
+        return False
+    return True
 
 
 async def _frames(websocket: WebSocket) -> str | bytes | None:
@@ -224,16 +256,16 @@ async def _frames(websocket: WebSocket) -> str | bytes | None:
     if message["type"] == "websocket.disconnect":
         return None
     raw: str | bytes = message.get("text") or message.get("bytes") or b""
-    if len(raw) > MAX_FRAME and (isinstance(raw, bytes) or len(raw.encode()) > MAX_FRAME):
+    # The limit is on bytes; a text frame needs encoding only when its characters might exceed it.
+    size = len(raw) if isinstance(raw, bytes) or len(raw) * 4 <= MAX_FRAME else len(raw.encode())
+    if size > MAX_FRAME:
         await websocket.close(WS_1009_MESSAGE_TOO_BIG, f"frames are at most {MAX_FRAME} bytes")
         return None
     return raw
 
 
 async def ws(websocket: WebSocket) -> None:
-    if not websocket.state.origin_ok:
-        # A cookie rides along on any page's socket: only the hall's own pages may use it.
-        await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="origin not allowed")
+    if not await _admitted(websocket):
         return
     await websocket.accept()
     app = websocket.app
@@ -255,8 +287,7 @@ async def ws_page(websocket: WebSocket) -> None:
     """The htmx pages' socket: ``?lots=1,2,3&kind=summary|lot[&since=S]`` (``since`` for a
     single lot: the page has seen up to S and wants nothing it already shows). Receive-only:
     pages act through ordinary form posts, which also work without JavaScript."""
-    if not websocket.state.origin_ok:
-        await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="origin not allowed")
+    if not await _admitted(websocket):
         return
     hub: Hub = websocket.app.state.hub
     params = websocket.query_params

@@ -1,0 +1,389 @@
+"""The live pages: the hall (``/``), a lot's page with its bid form, and the auctioneer's console.
+
+What a page shows of a lot comes from ``Runtime.views``, the durable projection, never from
+``Runtime.lots``, which runs ahead of the store by the events being committed: nobody may see a
+bid that a crash could take back. A lot is read only for what does not change with bidding (its
+spec, its registrants). After loading, a page follows its lots over the page socket
+(``/ws/page``, hall/web/live.py), whose fragments are rendered once for every watcher, so
+anything about the person looking (their bidder number, leading or outbid, the reserve on the
+console) is in the page and in hall/web/static/hall.js, never in a fragment.
+
+Every form posts normally and works without JavaScript: a bid, a hammer that would leave the lot
+unsold and a withdrawal first answer a confirmation page, then the confirmed post acts and
+redirects back (303) with the outcome in the query string. With htmx (``HX-Request``) the same
+endpoints answer a fragment instead: the confirmation panel, then the outcome. Each form carries
+a fresh request id, so a double submit is answered once by the lot (its request ids are
+idempotent) and the next bid or command never reuses it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from hall.auth.roles import Identity
+from hall.engine import Code, Rejection, Result, State
+from hall.engine.view import LotView
+from hall.listing import LotDetails
+from hall.registration import deadline
+from hall.runtime import Action, Runtime
+from hall.store import StoreError
+from hall.web import assets
+from hall.web.i18n import lang_of, translator
+from hall.web.live import PAGE_LOTS
+from hall.web.reviews import _text
+from hall.web.security import route
+from hall.web.templating import SHANGHAI, render
+
+QUICK_STEPS: Final = (1, 2, 5, 10)
+"""The bid form's quick buttons: that many increments over the current price."""
+RUNNING: Final = (State.LIVE, State.PAUSED)
+OVER: Final = (State.CLOSED, State.WITHDRAWN)
+MAX_REQ: Final = 64
+EXTEND_DEFAULT: Final = 300
+CODES: Final = frozenset(code.value for code in Code)
+STATES: Final = frozenset(state.value for state in State)
+ACTIONS: Final = {action.value: action for action in Action}
+ACCEPTED: Final = "accepted"
+JS_TEXT: Final = ("remaining", "starts_in", "closing", "opening", "days_short", "online", "offline", "connecting",
+                  "request_failed", "status_leading", "status_outbid", "status_won", "status_none")  # fmt: skip
+"""The interface text hall.js writes into a page, handed to it in the page's language."""
+
+
+# ---------------------------------------------------------------------- plumbing
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _view(request: Request) -> LotView:
+    lot_id: int = request.path_params["lot"]
+    view = _runtime(request).views.get(lot_id)
+    if view is None:
+        raise HTTPException(404, "拍品不存在 (no such lot)")
+    return view
+
+
+def _htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def new_req() -> str:
+    """A request id for one form: what makes a double submit count once."""
+    return secrets.token_urlsafe(12)
+
+
+def _day(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, SHANGHAI).date()
+
+
+def _whole(value: object) -> int | None:
+    """A whole number as people type it ("12,000", "¥12000"); None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    digits = value.strip().removeprefix("¥").removeprefix("￥").replace(",", "").replace("，", "").replace(" ", "")
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 15:
+        return None
+    return int(digits)
+
+
+def _req(form: FormData) -> str | None:
+    req = form.get("req")
+    if not isinstance(req, str) or not 0 < len(req) <= MAX_REQ or not req.isascii() or not req.isprintable():
+        return None
+    return req
+
+
+def _page_context(request: Request) -> dict[str, Any]:
+    """What every live page hands to base.html and hall.js: the server's clock and the text."""
+    _ = translator(lang_of(request))
+    return {"now": _runtime(request).clock(), "js_text": {key: _(key) for key in JS_TEXT}}
+
+
+def outcome(code: str | None, _: Callable[[str], str], command: bool = False) -> dict[str, Any]:
+    """An outcome code (from a result, or back from the query string after a redirect) and its
+    message; both empty for anything else, so a hand-edited URL shows nothing it likes."""
+    if code == ACCEPTED:
+        return {"result": code, "message": _("done_command" if command else "bid_accepted")}
+    if code is not None and code in CODES:
+        return {"result": code, "message": _("code_" + code)}
+    return {"result": "", "message": ""}
+
+
+def _code(result: Result) -> str:
+    return result.code.value if isinstance(result, Rejection) else ACCEPTED
+
+
+def duration(seconds: int, _: Callable[[str], str]) -> str:
+    if seconds % 60 == 0:
+        return _("minutes_n").format(n=seconds // 60)
+    return _("seconds_n").format(n=seconds)
+
+
+def lowest_bid(view: LotView) -> int:
+    """The least amount the lot takes now (AU-6): the start price first, then one increment up."""
+    spec = view.spec
+    return spec.start_price if view.price is None else view.price + spec.increment
+
+
+def quick_amount(view: LotView, steps: int) -> int:
+    """``steps`` increments over the current price; the first of them is the start price when
+    there is no bid yet."""
+    return lowest_bid(view) + (steps - 1) * view.spec.increment
+
+
+def below_reserve(view: LotView) -> bool:
+    """The console's marker: a reserve the price (or the lack of one) does not reach."""
+    reserve = view.spec.reserve
+    return reserve is not None and (view.price is None or view.price < reserve)
+
+
+def unsold_if_hammered(view: LotView) -> bool:
+    """Hammering now would close the lot unsold: no bid, or the price below the reserve."""
+    return view.price is None or below_reserve(view)
+
+
+def bidder_status(view: LotView, number: str | None) -> str:
+    """The signed-in bidder's standing, as hall.js computes it again after each update."""
+    if number is None:
+        return ""
+    if view.leader == number:
+        return "status_won" if view.state is State.CLOSED and view.winner == number else "status_leading"
+    if any(bid.bidder == number for bid in view.recent):
+        return "status_outbid"
+    return "status_none"
+
+
+# ---------------------------------------------------------------------- the hall
+
+
+@dataclass
+class _Session:
+    name: str
+    rows: list[LotView] = field(default_factory=list)
+
+
+@dataclass
+class _Day:
+    day: date
+    today: bool
+    sessions: dict[str, _Session] = field(default_factory=dict)
+
+
+def _current(runtime: Runtime, today: date) -> list[LotView]:
+    """Today's and later lots, and any earlier one still running, by start then id."""
+    found = [view for view in runtime.views.values()
+             if _day(view.spec.bidding_start) >= today or view.state in RUNNING]  # fmt: skip
+    found.sort(key=lambda view: (view.spec.bidding_start, view.id))
+    return found
+
+
+def _ordered_sessions(runtime: Runtime, views: Iterable[LotView]) -> list[str]:
+    return list(dict.fromkeys(runtime.sessions.get(view.id, "") for view in views))
+
+
+async def home(request: Request) -> Response:
+    runtime = _runtime(request)
+    today = _day(runtime.clock())
+    current = _current(runtime, today)
+    session = request.query_params.get("session") or None
+    state = request.query_params.get("state") or None
+    if state not in STATES:
+        state = None
+    shown = [view for view in current
+             if (session is None or runtime.sessions.get(view.id, "") == session)
+             and (state is None or view.state.value == state)]  # fmt: skip
+    days: dict[date, _Day] = {}
+    for view in shown:
+        day = _day(view.spec.bidding_start)
+        group = days.setdefault(day, _Day(day, day == today))
+        name = runtime.sessions.get(view.id, "")
+        group.sessions.setdefault(name, _Session(name)).rows.append(view)
+    return render(request, "home.html", days=list(days.values()), titles=runtime.titles,
+                  sessions=_ordered_sessions(runtime, current), session=session, state=state, states=list(State),
+                  live_lots=",".join(str(view.id) for view in shown[:PAGE_LOTS]), **_page_context(request))  # fmt: skip
+
+
+# ---------------------------------------------------------------------- a lot's page and its bids
+
+
+def _lot_context(request: Request, view: LotView) -> dict[str, Any]:
+    runtime = _runtime(request)
+    me: Identity | None = request.state.identity
+    lot = runtime.lots.get(view.id)
+    registrant = lot.registrants.get(me.id) if lot is not None and me is not None else None
+    own = me is not None and me.org is not None and me.org == view.spec.seller_org
+    number = registrant.number if registrant is not None and not own else None
+    _ = translator(lang_of(request))
+    spec = view.spec
+    extension = (_("extension_text").format(window=duration(spec.window, _), extension=duration(spec.extension, _))
+                 if spec.window and spec.extension else _("no_extension"))  # fmt: skip
+    return {
+        "view": view,
+        "title": runtime.titles.get(view.id, ""),
+        "session": runtime.sessions.get(view.id, ""),
+        "details": runtime.details.get(view.id) or LotDetails(),
+        "spec": spec,
+        "extension": extension,
+        "registration_deadline": deadline(spec.bidding_start),
+        "number": number,
+        "own": own,
+        "can_bid": number is not None and view.state not in OVER,
+        "status": bidder_status(view, number),
+        "lowest": lowest_bid(view),
+        "quick": [(steps, quick_amount(view, steps)) for steps in QUICK_STEPS],
+        "req": new_req(),
+        **_page_context(request),
+    }
+
+
+async def lot_page(request: Request) -> Response:
+    view = _view(request)
+    _ = translator(lang_of(request))
+    return render(request, "lot.html", **outcome(request.query_params.get("result"), _),
+                  **_lot_context(request, view))  # fmt: skip
+
+
+async def lot_bid(request: Request) -> Response:
+    """A bid from the lot page: the first post (no ``confirm=1``) answers the confirmation, the
+    confirmed one bids. ``steps`` (a quick button) stands for that many increments over the
+    durable price as it is when the post arrives; the confirmation then names the amount."""
+    view = _view(request)
+    me: Identity = request.state.identity
+    form = await request.form(max_files=0, max_fields=16)
+    req = _req(form)
+    steps = _whole(form.get("steps"))
+    amount = quick_amount(view, steps) if steps in QUICK_STEPS else _whole(form.get("amount"))
+    _ = translator(lang_of(request))
+    if req is None or amount is None or amount <= 0:
+        code = Code.BAD_REQUEST.value
+    elif form.get("confirm") != "1":
+        context: dict[str, Any] = {"view": view, "title": _runtime(request).titles.get(view.id, ""), "amount": amount,
+                                   "req": req}
+        if _htmx(request):
+            return render(request, "_bid_confirm.html", **context)
+        return render(request, "bid_confirm.html", **context)
+    else:
+        code = _code(await _runtime(request).bid(view.id, me.id, me.org, amount, req))
+    if _htmx(request):
+        return render(request, "_bid_result.html", req=new_req(), **outcome(code, _))
+    return RedirectResponse(f"/lots/{view.id}?{urlencode({'result': code})}#bid", status_code=303)
+
+
+# ---------------------------------------------------------------------- the auctioneer's console
+
+
+async def _registration_counts(request: Request, lots: list[int]) -> dict[int, tuple[int, int]] | None:
+    """Per lot: (admitted bidders, letters awaiting review); None when the store cannot say."""
+    if not lots:
+        return {}
+    marks = ",".join("?" * len(lots))
+    store = request.app.state.store
+    try:
+        admitted = await store.fetchall(f"SELECT lot, count(*) FROM bidders WHERE lot IN ({marks}) GROUP BY lot", lots)
+        pending = await store.fetchall(
+            f"SELECT lot, count(*) FROM registrations WHERE status = 'pending' AND lot IN ({marks}) GROUP BY lot",
+            lots,
+        )
+    except StoreError:
+        return None
+    counts = {lot: [0, 0] for lot in lots}
+    for lot, n in admitted:
+        counts[lot][0] = n
+    for lot, n in pending:
+        counts[lot][1] = n
+    return {lot: (a, p) for lot, (a, p) in counts.items()}
+
+
+def _console_sessions(runtime: Runtime) -> list[str]:
+    """Sessions with a lot today or later, or still running, in the order they start."""
+    return _ordered_sessions(runtime, _current(runtime, _day(runtime.clock())))
+
+
+def _default_session(runtime: Runtime, sessions: list[str]) -> str | None:
+    running = {runtime.sessions.get(view.id, "") for view in runtime.views.values() if view.state in RUNNING}
+    return next((name for name in sessions if name in running), sessions[0] if sessions else None)
+
+
+def _reqs() -> dict[str, str]:
+    """A fresh request id for each of a tile's forms: two commands never share one."""
+    return {action.value: new_req() for action in Action}
+
+
+async def console(request: Request) -> Response:
+    runtime = _runtime(request)
+    sessions = _console_sessions(runtime)
+    chosen = request.query_params.get("session")
+    if chosen is None or chosen not in runtime.sessions.values():
+        chosen = _default_session(runtime, sessions)
+    views = sorted((view for view in runtime.views.values() if runtime.sessions.get(view.id) == chosen),
+                   key=lambda view: (view.spec.bidding_start, view.id))  # fmt: skip
+    if chosen is not None and chosen not in sessions:
+        sessions.append(chosen)  # an older session asked for by name
+    _ = translator(lang_of(request))
+    return render(request, "console.html", sessions=sessions, session=chosen, views=views, titles=runtime.titles,
+                  counts=await _registration_counts(request, [view.id for view in views]),
+                  reqs={view.id: _reqs() for view in views}, result_lot=_whole(request.query_params.get("lot")),
+                  live_lots=",".join(str(view.id) for view in views[:PAGE_LOTS]), extend_default=EXTEND_DEFAULT,
+                  below_reserve=below_reserve, **outcome(request.query_params.get("result"), _, command=True),
+                  **_page_context(request))  # fmt: skip
+
+
+async def console_command(request: Request) -> Response:
+    """One auctioneer command on one lot. A hammer that would leave the lot unsold and any
+    withdrawal answer a confirmation first; the confirmed post (``confirm=1``) acts."""
+    view = _view(request)
+    action = ACTIONS.get(request.path_params["action"])
+    if action is None:
+        raise HTTPException(404, "没有这个操作 (no such action)")
+    me: Identity = request.state.identity
+    form = await request.form(max_files=0, max_fields=16)
+    req = _req(form)
+    args: dict[str, object] = {}
+    if action is Action.EXTEND:
+        args["seconds"] = _whole(form.get("seconds"))
+    elif action is Action.WITHDRAW:
+        args["reason"] = _text(form, "reason")
+    elif action is Action.FLOOR_BID:
+        args["bidder"] = _text(form, "bidder")
+        args["amount"] = _whole(form.get("amount"))
+    runtime = _runtime(request)
+    session = runtime.sessions.get(view.id, "")
+    _ = translator(lang_of(request))
+    risky = action is Action.WITHDRAW and args["reason"] or action is Action.HAMMER and unsold_if_hammered(view)
+    if req is None:
+        code = Code.BAD_REQUEST.value
+    elif risky and form.get("confirm") != "1":
+        context: dict[str, Any] = {"view": view, "title": runtime.titles.get(view.id, ""), "action": action.value,
+                                   "req": req, "reason": args.get("reason", ""), "session": session}
+        if _htmx(request):
+            return render(request, "_console_confirm.html", **context)
+        return render(request, "console_confirm.html", **context)
+    else:
+        code = _code(await runtime.command(view.id, me.id, action, req, **args))
+    if _htmx(request):
+        return render(request, "_console_result.html", view=view, reqs=_reqs(), extend_default=EXTEND_DEFAULT,
+                      **outcome(code, _, command=True))  # fmt: skip
+    query = urlencode({"session": session, "lot": view.id, "result": code})
+    return RedirectResponse(f"/console?{query}#lot-{view.id}", status_code=303)
+
+
+routes = [
+    route("/", home, name="home"),
+    route("/lots/{lot:int}", lot_page, name="lot_page"),
+    route("/lots/{lot:int}/bid", lot_bid, name="lot_bid", methods=("POST",)),
+    route("/console", console, name="console"),
+    route("/console/lots/{lot:int}/{action}", console_command, name="console_command", methods=("POST",)),
+    *assets.routes,
+]
