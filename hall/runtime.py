@@ -150,21 +150,10 @@ class Runtime:
             return _UNAVAILABLE, None
         return self._submit(lot, lot.bid(user, org, amount, req, self.clock()))
 
-    async def command(
-        self,
-        lot_id: int,
-        actor: int,
-        action: Action,
-        req: str,
-        *,
-        seconds: object = None,
-        reason: object = None,
-        amount: object = None,
-        bidder: object = None,
-    ) -> Result:
-        """An auctioneer's command; authorization is the caller's job, rules are the lot's."""
-        return await self.settled(*self.judge_command(
-            lot_id, actor, action, req, seconds=seconds, reason=reason, amount=amount, bidder=bidder))  # fmt: skip
+    async def command(self, lot_id: int, actor: int, action: Action, req: str, **fields: object) -> Result:
+        """An auctioneer's command (``fields``: those of ``judge_command``); authorization is
+        the caller's job, rules are the lot's."""
+        return await self.settled(*self.judge_command(lot_id, actor, action, req, **fields))
 
     def judge_command(
         self,
