@@ -39,13 +39,14 @@ def uvicorn_settings(config: Config) -> dict[str, object]:
     """The server settings the hall runs with (``hall serve``), and the ceiling benchmark too,
     so the two are measured on the same footing. See docs/protocol.md, "Limits"."""
     from hall.protocol import MAX_FRAME
+    from hall.web.wsserver import HallWebSocketProtocol
 
     return {
         "host": config.host,
         "port": config.port,
         "loop": "uvloop",
         "http": "httptools",
-        "ws": "websockets-sansio",
+        "ws": HallWebSocketProtocol,  # uvicorn's websockets-sansio plus a raw writer (hall.web.wsserver)
         "ws_max_size": MAX_FRAME,  # a bigger client frame closes the socket with 1009
         "ws_ping_interval": 20.0,  # a peer that vanished without a FIN is found within 40 s
         "ws_ping_timeout": 20.0,

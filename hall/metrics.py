@@ -11,6 +11,8 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
+from hall.engine import Rejection, Result
+
 disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series only double the page
 REGISTRY: Final = CollectorRegistry(auto_describe=True)
 
@@ -35,3 +37,12 @@ BAD_FRAMES: Final = Counter("hall_ws_bad_frames", "Client frames refused as malf
                             registry=REGISTRY)  # fmt: skip
 LOTS: Final = Gauge("hall_lots", "Lots, by state.", ["state"], registry=REGISTRY)
 WATCHERS: Final = Gauge("hall_watchers", "Socket subscriptions to lots.", registry=REGISTRY)
+
+
+_ACCEPTED: Final = BIDS.labels("accepted")
+
+
+def bid_answered(result: Result, seconds: float) -> None:
+    """Count an answered bid by its result (accepted, or the refusal's code) and time it."""
+    (BIDS.labels(result.code.value) if isinstance(result, Rejection) else _ACCEPTED).inc()
+    ACK_SECONDS.observe(seconds)

@@ -247,3 +247,36 @@ def refusal(req: str, lot: int, code: Wire, message: str) -> Ack:
 encoder: Final = msgspec.json.Encoder()
 client_decoder: Final = msgspec.json.Decoder(ClientMessage)
 req_decoder: Final = msgspec.json.Decoder(_Req)
+
+
+# ---------------------------------------------------------------------- framing
+
+
+def framed(payload: bytes | str) -> bytes:
+    """``payload`` as one unfragmented, unmasked WebSocket text frame (RFC 6455 §5.2).
+
+    Server frames are never masked, so a message's frame is the same bytes for every socket:
+    the hub frames each event once and every watcher's queue holds that one object, and a
+    socket's sender writes all it has queued with one ``transport.write``."""
+    data = payload.encode() if isinstance(payload, str) else payload
+    n = len(data)
+    if n < 126:
+        return bytes((0x81, n)) + data
+    if n < 65536:
+        return bytes((0x81, 126)) + n.to_bytes(2, "big") + data
+    return bytes((0x81, 127)) + n.to_bytes(8, "big") + data
+
+
+def unframed(frames: bytes) -> list[bytes]:
+    """The payloads of frames made by ``framed`` and joined (for servers without the raw
+    writer, such as the test client, which send each payload through ASGI)."""
+    payloads = []
+    pos = 0
+    while pos < len(frames):
+        n, pos = frames[pos + 1], pos + 2
+        if n >= 126:
+            width = 2 if n == 126 else 8
+            n, pos = int.from_bytes(frames[pos : pos + width], "big"), pos + width
+        payloads.append(frames[pos : pos + n])
+        pos += n
+    return payloads

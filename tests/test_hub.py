@@ -18,6 +18,7 @@ from hall import hub as hub_module
 from hall.engine import Accepted, AnyEvent, LotSpec, LotState
 from hall.engine.view import LotView
 from hall.hub import RING, BehindError, Hub, Kind, Watcher
+from hall.protocol import unframed
 from hall.runtime import Runtime
 from hall.store import SqliteStore, StoreError
 
@@ -122,7 +123,7 @@ async def hall(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Hall]:
 
 
 def frames(watcher: Watcher) -> list[dict[str, Any]]:
-    return [json.loads(frame) for frame in watcher.queue]
+    return [json.loads(payload) for item in watcher.queue for payload in unframed(item)]
 
 
 def seqs(watcher: Watcher) -> list[int]:
@@ -132,7 +133,7 @@ def seqs(watcher: Watcher) -> list[int]:
 # ---------------------------------------------------------------------- one encode, shared
 
 
-async def test_each_event_is_encoded_once_and_the_same_string_is_queued_to_every_watcher(
+async def test_each_event_is_encoded_once_and_the_same_bytes_are_queued_to_every_watcher(
     hall: Hall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lot = await hall.lot()
@@ -154,9 +155,8 @@ async def test_each_event_is_encoded_once_and_the_same_string_is_queued_to_every
 
     assert len(encoded) == 5, "one encode per event, not per watcher"
     assert [seqs(w) for w in watchers] == [placed] * 3
-    for i in range(5):
-        first = watchers[0].queue[i]
-        assert all(w.queue[i] is first for w in watchers[1:])
+    for i, first in enumerate(watchers[0].queue):
+        assert all(w.queue[i] is first for w in watchers[1:]), "one object, shared"
     assert hall.hub.delivered == 15
 
 
@@ -195,15 +195,15 @@ async def test_a_full_queue_drops_its_watcher_and_clears_it_while_the_others_kee
     slow.on_drop = lambda: told.append(len(slow.queue))
 
     first = await hall.bids(lot, 2)  # 3 frames: exactly full
-    assert not slow.dropped and len(slow.queue) == 3
+    assert not slow.dropped and slow.pending == 3
     more = await hall.bids(lot, 3)
     assert slow.dropped
-    assert len(slow.queue) == 0, "a dropped watcher's backlog is let go at once"
+    assert len(slow.queue) == slow.pending == 0, "a dropped watcher's backlog is let go at once"
     assert slow.wake.is_set(), "its connection is woken to close it"
     assert told == [0], "and told, once, after its backlog was let go"
     later = await hall.bids(lot, 4)
     assert len(slow.queue) == 0, "nothing more is queued to a dropped watcher"
-    slow.extend(["late"])
+    slow.extend([b"late"])
     assert len(slow.queue) == 0 and told == [0]
     assert seqs(fast) == first + more + later
 
@@ -219,13 +219,13 @@ async def test_publishing_queues_every_frame_before_it_returns_and_never_waits_f
 
     async def reader() -> None:  # wakes on its watcher's event, as a socket's sender does
         await other.wake.wait()
-        woken.append(len(other.queue))
+        woken.append(other.pending)
 
     other.wake.clear()
     task = asyncio.get_running_loop().create_task(reader())
     queued_when_published: list[int] = []
     # A listener after the hub runs in the same synchronous call: the frames are already queued.
-    hall.runtime.listen(lambda events: queued_when_published.append(len(other.queue)))
+    hall.runtime.listen(lambda events: queued_when_published.append(other.pending))
     await asyncio.sleep(0)
 
     placed = await hall.bids(lot, 50)
@@ -234,6 +234,50 @@ async def test_publishing_queues_every_frame_before_it_returns_and_never_waits_f
     assert woken and woken[0] >= 2, "the reader ran only after a publish had queued frames"
     assert never_read.dropped
     assert seqs(other) == placed
+
+
+async def test_a_watcher_that_can_write_now_writes_its_frames_at_once_without_waking_its_sender(hall: Hall) -> None:
+    lot = await hall.lot()
+    watcher = hall.hub.watcher(Kind.JSON, 100)
+    await hall.hub.subscribe(watcher, lot)
+    written: list[bytes] = []
+    watcher.write = lambda frames: written.append(frames) is None
+    watcher.queue.clear()
+    watcher.pending = 0
+    watcher.wake.clear()
+
+    placed = await hall.bids(lot, 4)
+
+    got = [json.loads(payload)["seq"] for frames in written for payload in unframed(frames)]
+    assert got == placed
+    assert not watcher.queue and not watcher.wake.is_set(), "nothing queued, no task woken"
+
+
+async def test_while_a_socket_cannot_take_bytes_frames_queue_in_order_and_go_out_in_one_write(hall: Hall) -> None:
+    lot = await hall.lot()
+    watcher = hall.hub.watcher(Kind.JSON, 100)
+    await hall.hub.subscribe(watcher, lot)
+    watcher.take()
+    writable = False
+    written: list[bytes] = []
+
+    def write(frames: bytes) -> bool:
+        if writable:
+            written.append(frames)
+        return writable
+
+    watcher.write = write
+    held = await hall.bids(lot, 2)
+    writable = True  # the peer read: the transport drained, but the sender has not run yet
+    later = await hall.bids(lot, 2)
+    assert written == [], "nothing overtakes what is queued"
+    assert watcher.pending == 4
+
+    backlog = watcher.take()
+    assert [json.loads(p)["seq"] for p in unframed(backlog)] == held + later
+    assert watcher.pending == 0 and not watcher.queue
+    last = await hall.bids(lot, 1)
+    assert [json.loads(p)["seq"] for f in written for p in unframed(f)] == last, "queue empty: written at once"
 
 
 # ---------------------------------------------------------------------- page fragments
@@ -272,7 +316,7 @@ async def test_page_watchers_get_one_fragment_per_lot_per_batch_per_form_and_lan
         batches = sum(1 for batch in hall.batches if any(e.lot == lot for e in batch))
         assert len(zh_a.queue) == len(zh_b.queue) == len(en.queue) == len(summary.queue) == batches
         assert all(a is b for a, b in zip(zh_a.queue, zh_b.queue, strict=True)), "rendered once, shared"
-        assert all(":zh:" in f for f in zh_a.queue) and all(":en:" in f for f in en.queue)
+        assert all(b":zh:" in f for f in zh_a.queue) and all(b":en:" in f for f in en.queue)
 
 
 async def test_a_page_that_has_seen_everything_gets_no_whole_fragment(hall: Hall) -> None:
@@ -360,9 +404,9 @@ async def test_a_resume_the_ring_covers_is_served_without_reading_the_store(hall
     await hall.hub.subscribe(resumed, lot, since=since + 7)
     assert hall.store.reads == 0
     assert seqs(resumed) == placed[7:]
-    assert resumed.queue[0] is first.queue[8], "the ring holds the very frames sent live"
+    assert b"".join(first.queue).endswith(resumed.take()), "the ring holds the very frames sent live"
     live = await hall.bids(lot, 2)
-    assert seqs(resumed) == placed[7:] + live
+    assert seqs(resumed) == live
 
 
 async def test_a_resume_older_than_the_ring_reads_the_store_then_continues_live(hall: Hall) -> None:

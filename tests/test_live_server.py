@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import re
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -432,5 +433,21 @@ async def test_a_stalled_watcher_is_dropped_before_it_reads_again(slow_hall: Liv
     async with stalled(slow_hall, slow_hall.lots[LANES:]) as stall:
         dropped = stall.dropped_while_stalled
         offered = stall.offered
+        # Not even the close frame can reach it, so the server cuts the connection (a reset,
+        # which moves the peer's TCP state on while it still reads nothing).
+        deadline = time.monotonic() + 10
+        while tcp_state(stall.raw.sock) == TCP_ESTABLISHED and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        state = tcp_state(stall.raw.sock)
         await asyncio.to_thread(stall.raw.drain, 10.0)
     assert dropped, f"{offered} bytes sent to a socket that read none, and no drop on /metrics"
+    assert state != TCP_ESTABLISHED, "the stalled connection is still open at the server"
+
+
+TCP_ESTABLISHED = 1
+"""Linux's ``tcpi_state`` for an open connection (include/net/tcp_states.h)."""
+
+
+def tcp_state(sock: socket.socket) -> int:
+    """The kernel's state of a TCP connection: the first byte of ``TCP_INFO`` (Linux)."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]

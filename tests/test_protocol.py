@@ -25,7 +25,7 @@ from starlette.websockets import WebSocketDisconnect
 from hall.auth.roles import Role
 from hall.config import Config
 from hall.engine import Accepted, LotSpec, Mode
-from hall.protocol import MAX_FRAME
+from hall.protocol import MAX_FRAME, framed, unframed
 from hall.runtime import wall_clock
 from hall.store import StoreError
 from hall.web import live
@@ -945,3 +945,17 @@ def test_sockets_beyond_the_connection_cap_are_refused_1013_before_accept(tmp_pa
                 assert (full.value.code, full.value.reason) == (1013, "server full")
         with socket(client) as again:  # closing one makes room
             assert again.welcome["type"] == "welcome"
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_server_frames_carry_each_length_in_the_form_rfc_6455_gives_it(size: int) -> None:
+    payload = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+    frame = framed(payload)
+    assert frame[0] == 0x81, "FIN and the text opcode"
+    assert frame[1] & 0x80 == 0, "a server never masks"
+    header = 2 if size < 126 else 4 if size < 65536 else 10
+    assert len(frame) == header + size and frame[header:] == payload
+    if size >= 126:
+        assert frame[1] == (126 if size < 65536 else 127)
+        assert int.from_bytes(frame[2:header], "big") == size
+    assert unframed(frame + framed("尾")) == [payload, "尾".encode()]

@@ -306,6 +306,8 @@ def test_the_uvicorn_settings_table_is_what_hall_serve_runs_with(defaults: Confi
     for key, value in documented.items():
         if value.startswith("HALL_"):
             assert settings[key] == getattr(defaults, value.removeprefix("HALL_").lower()), key
+        elif isinstance(settings[key], type):  # a protocol class, named by its dotted path
+            assert value == f"{settings[key].__module__}.{settings[key].__qualname__}", key
         else:
             assert ast.literal_eval(value) == settings[key], key
     assert settings["ws_max_size"] == protocol.MAX_FRAME

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ from hall.engine import Rejection, State
 from hall.engine.events import Opened
 from hall.runtime import Action, Clock, Runtime, wall_clock
 from hall.store import SqliteStore, StoredLot, StoreError
+from hall.store import sqlite as sqlite_module
 
 if TYPE_CHECKING:
     from conftest import FakeClock
@@ -417,6 +419,51 @@ async def test_a_restart_rebuilds_every_lot_exactly(db: Path, clock: FakeClock, 
         again = await recovered.bid(ids[0], first_bid.user, None, first_bid.amount, first_bid.req)
         assert again == Accepted(first_bid.seq, first_bid.amount)
         assert recovered.lots[ids[0]].seq == before[ids[0]].seq
+
+
+async def test_a_restart_rebuilds_many_interleaved_lots_read_in_several_parts(
+    db: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_module, "_LOTS_PER_READ", 4)  # the store reads the tails of 4 lots at a time
+    users = [1000, 1001, 1002]
+    async with running(db, clock, snapshot_every=5) as (runtime, _):
+        ids = [(await runtime.create_lot(timed(clock.now), f"l{i}")).id for i in range(17)]
+        for lot in ids:
+            await registered(runtime, lot, users)
+        pending = None
+        for k in range(300):  # bids interleaved across lots, as many bidders make them
+            lot = ids[(k * 7) % 17 if k % 5 else 3]  # one lot busier than the rest
+            price = runtime.lots[lot].price
+            result, pending = runtime.judge_bid(lot, users[k % 3], None, START if price is None else price + INC, f"k{k}")
+            assert isinstance(result, Accepted), result
+        await Runtime.settled(Accepted(0, None), pending)
+        clock.advance(1_000)
+        await runtime.command(ids[8], AUCTIONEER, Action.PAUSE, "p")
+        before = {i: runtime.lots[i].snapshot() for i in ids}
+        views = {i: (v.seq, v.price, v.leader, v.bid_count, list(v.recent)) for i, v in runtime.views.items()}
+        registrants = {i: dict(runtime.lots[i].registrants) for i in ids}
+    assert len({s.seq % 5 for s in before.values()}) > 1  # lots stopped at various places past a snapshot
+
+    async with running(db, clock, snapshot_every=5) as (recovered, _):
+        assert {i: recovered.lots[i].snapshot() for i in ids} == before
+        assert {i: (v.seq, v.price, v.leader, v.bid_count, list(v.recent)) for i, v in recovered.views.items()} == views
+        assert {i: recovered.lots[i].registrants for i in ids} == registrants
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_start_leaves_the_garbage_collector_as_it_found_it(db: Path, clock: FakeClock, enabled: bool) -> None:
+    async with running(db, clock) as (runtime, _):
+        await runtime.create_lot(timed(clock.now), "a")
+    was = gc.isenabled()
+    if not enabled:
+        gc.disable()
+    try:
+        async with running(db, clock) as (recovered, _):
+            assert gc.isenabled() is enabled
+            assert len(recovered.lots) == 1
+    finally:
+        if was:
+            gc.enable()
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ from starlette.testclient import TestClient
 
 from hall.auth.roles import Identity, Role
 from hall.config import Config
-from hall.engine import Lot
+from hall.demo import Seeded, seed
+from hall.engine import Accepted, Lot, Result
 from hall.runtime import Runtime
 from hall.store import SqliteStore
 from hall.store.people import People
@@ -107,6 +108,47 @@ def test_bidders_are_verified_registered_for_every_lot_and_none_belongs_to_a_sel
         assert {b.id for b in bidders} <= set(registrants)
         assert all(registrants[b.id].org == b.org for b in bidders)
         assert len({r.number for r in registrants.values()}) == len(registrants)
+
+
+async def seed_and_bid(db: Path, lots: int, bidders: int) -> tuple[Seeded, dict[int, list[tuple[Result, str]]]]:
+    """Seed, then, on the same runtime (the one whose lots the batch admitted the bidders to),
+    have every bidder bid once on every lot in turn, each the next valid amount: per lot, each
+    result and the bidder number it made the leader."""
+    store = SqliteStore(db)
+    await store.open()
+    runtime = Runtime(store)
+    try:
+        await runtime.start()
+        people = People(store)
+        out = await seed(runtime, people, lots=lots, live=True, duration=600, bidders=bidders)
+        found: dict[int, list[tuple[Result, str]]] = {}
+        for account in out.bidders:
+            bidder = await people.find(account.phone)
+            assert bidder is not None
+            for lot_id in out.lots:
+                lot = runtime.lots[lot_id]
+                result = await runtime.bid(lot_id, bidder.id, bidder.org, lot.price + lot.spec.increment
+                                           if lot.price is not None else lot.spec.start_price, account.phone)  # fmt: skip
+                found.setdefault(lot_id, []).append((result, lot.leader_number or ""))
+    finally:
+        await runtime.stop()
+        await store.close()
+    return out, found
+
+
+def test_the_batched_admission_numbers_bidders_in_order_on_every_lot_and_each_can_bid(tmp_path: Path) -> None:
+    db = tmp_path / "batch.db"
+    out, results = anyio.run(seed_and_bid, db, 3, 5)
+    numbers = ["0001", "0002", "0003", "0004", "0005"]
+    for lot_id in out.lots:
+        assert all(isinstance(result, Accepted) for result, _ in results[lot_id]), results[lot_id]
+        assert [leader for _, leader in results[lot_id]] == numbers
+    world = anyio.run(read_world, db, [a.phone for a in out.bidders])  # as the store has them
+    bidders = [world.identities[a.phone] for a in out.bidders]
+    for lot_id in out.lots:
+        registrants = world.lots[lot_id].registrants
+        assert [registrants[b.id].number for b in bidders] == numbers
+        assert all(registrants[b.id].org == b.org for b in bidders)
 
 
 def test_sellers_are_university_and_institute_accounts_whose_orgs_own_the_lots(

@@ -47,6 +47,11 @@ class Store(Protocol):
         """Give ``user`` the lot's next bidder number, or return the one it already has."""
         ...
 
+    async def add_bidders(self, admissions: Sequence[tuple[int, int, int | None]]) -> list[Registrant]:
+        """``add_bidder`` for each ``(lot, user, org)`` in order, in one transaction: the same
+        numbers, without a commit (and its fsync) per admission."""
+        ...
+
     async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
         """Append events and replace snapshots in one durable transaction."""
         ...

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import operator
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 import msgspec
@@ -165,8 +168,8 @@ MIGRATIONS: tuple[str, ...] = (
 
 _encoder = msgspec.msgpack.Encoder()
 _spec_decoder = msgspec.msgpack.Decoder(LotSpec)
-_state_decoder = msgspec.msgpack.Decoder(LotState)
 _details_decoder = msgspec.msgpack.Decoder(LotDetails)
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -289,6 +292,26 @@ class SqliteStore:
             )
         return registrant
 
+    async def add_bidders(self, admissions: Sequence[tuple[int, int, int | None]]) -> list[Registrant]:
+        # Numbers follow add_bidder's rule (the lot's count of bidders plus one), counted here
+        # instead of by a query per admission.
+        found: dict[int, dict[int, Registrant]] = {}
+        registrants: list[Registrant] = []
+        rows: list[tuple[int, int, str, int | None]] = []
+        async with self.transaction() as db:
+            for lot, user, org in admissions:
+                known = found.get(lot)
+                if known is None:
+                    async with db.execute("SELECT user, number, org FROM bidders WHERE lot = ?", (lot,)) as cur:
+                        known = found[lot] = {u: Registrant(n, o) for u, n, o in await cur.fetchall()}
+                registrant = known.get(user)
+                if registrant is None:
+                    registrant = known[user] = Registrant(f"{len(known) + 1:04d}", org)
+                    rows.append((lot, user, registrant.number, org))
+                registrants.append(registrant)
+            await db.executemany("INSERT INTO bidders (lot, user, number, org) VALUES (?, ?, ?, ?)", rows)
+        return registrants
+
     async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
         rows = [(e.lot, e.seq, encode(e)) for e in events]
         snaps = [(s.id, s.seq, _encoder.encode(s)) for s in snapshots]
@@ -310,32 +333,151 @@ class SqliteStore:
     # ------------------------------------------------------------------ reads
 
     async def lots(self) -> AsyncIterator[StoredLot]:
-        async with self.reader.execute("SELECT id FROM lots ORDER BY id") as cur:
-            ids = [row[0] for row in await cur.fetchall()]
-        for lot_id in ids:
-            stored = await self.lot(lot_id)
-            if stored is not None:
-                yield stored
+        """Every lot in id order, as recovery needs it (``_read``).
+
+        Meanwhile the reader maps the database into memory: start reads pages all over a big
+        store, once each and in no order, and a mapped page costs no read() and copy (about a
+        third of SQLite's time in a start replaying a million events). Only meanwhile: a read
+        error in a mapped page kills the process instead of failing a read, which at start
+        changes nothing (it cannot go on either) but later would (a 503, or a retry).
+        """
+        db = self.reader
+        with _errors():
+            heads = list(await db.execute_fetchall(f"{_HEADS} ORDER BY id"))
+            bidders = _bidders(await db.execute_fetchall(f"{_BIDDERS} ORDER BY lot, user"))
+            await db.execute(f"PRAGMA mmap_size={_RECOVERY_MMAP}")
+        try:
+            async with contextlib.aclosing(self._read(heads, bidders)) as found:
+                async for stored in found:
+                    yield stored
+        finally:
+            with _errors():
+                await db.execute("PRAGMA mmap_size=0")
 
     async def lot(self, lot: int) -> StoredLot | None:
+        """One lot as ``lots`` gives it (a lot whose commit failed is reloaded with this)."""
         db = self.reader
-        async with db.execute("SELECT spec, title, session, details FROM lots WHERE id = ?", (lot,)) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        spec, title, session = _spec_decoder.decode(row[0]), row[1], row[2]
-        details = _details_decoder.decode(row[3]) if row[3] is not None else LotDetails()
-        async with db.execute("SELECT body FROM snapshots WHERE lot = ?", (lot,)) as cur:
-            snap_row = await cur.fetchone()
-        snapshot = _state_decoder.decode(snap_row[0]) if snap_row else None
-        events = await self.events_since(lot, snapshot.seq if snapshot else 0)
-        async with db.execute("SELECT user, number, org FROM bidders WHERE lot = ?", (lot,)) as cur:
-            bidders = [(u, Registrant(n, o)) for u, n, o in await cur.fetchall()]
-        return StoredLot(id=lot, spec=spec, title=title, session=session, details=details, snapshot=snapshot,
-                         events=events, bidders=bidders)  # fmt: skip
+        with _errors():
+            heads = list(await db.execute_fetchall(f"{_HEADS} WHERE id = ?", (lot,)))
+            bidders = _bidders(await db.execute_fetchall(f"{_BIDDERS} WHERE lot = ? ORDER BY user", (lot,)))
+        async with contextlib.aclosing(self._read(heads, bidders)) as found:
+            async for stored in found:
+                return stored
+        return None
+
+    async def _read(
+        self, heads: Sequence[sqlite3.Row], bidders: dict[int, list[tuple[int, Registrant]]]
+    ) -> AsyncGenerator[StoredLot, None]:
+        """The lots of ``heads`` (rows of ``_HEADS`` in id order) with their newest snapshots
+        and the events after them, read ``_LOTS_PER_READ`` lots at a time.
+
+        Start used to read lot after lot, four queries each, and decode event after event;
+        with many lots it waited mostly on round trips to the database thread. Here the next
+        lots' snapshots and events are handed to the database thread before the lots already
+        read are decoded and replayed, so that the two overlap; each comes as one row (see
+        ``_TAILS``). The queries are not one transaction, as the queries per lot were not:
+        nothing writes a lot while it is read (at start the journal has not started; a lot
+        is reloaded only while it is halted).
+        """
+        db = self.reader
+        chunks = [heads[i : i + _LOTS_PER_READ] for i in range(0, len(heads), _LOTS_PER_READ)]
+
+        def read(chunk: Sequence[sqlite3.Row]) -> list[asyncio.Future[Iterable[sqlite3.Row]]]:
+            span = (chunk[0][0], chunk[-1][0])
+            return [asyncio.ensure_future(db.execute_fetchall(sql, span)) for sql in (_SNAPSHOTS, _TAILS)]
+
+        inflight = read(chunks[0]) if chunks else []
+        try:
+            for k, chunk in enumerate(chunks):
+                with _errors():
+                    snapshots, tails = [list(await future) for future in inflight]
+                inflight = []
+                if k + 1 < len(chunks):
+                    inflight = read(chunks[k + 1])
+                    await asyncio.sleep(0)  # the reads reach the database thread before this one gets busy
+                states = {state.id: state for state in _decode_all(_states_decoder, snapshots)}
+                events = _by_lot(_decode_all(_events_decoder, tails))
+                for head in chunk:
+                    lot = head[0]
+                    yield _stored(head, states.get(lot), events.get(lot, []), bidders.get(lot, []))
+        finally:
+            for future in inflight:  # let reads in flight end (before the store may close), quietly
+                with contextlib.suppress(Exception):
+                    await future
 
     async def events_since(self, lot: int, seq: int, limit: int = -1) -> list[AnyEvent]:
         async with self.reader.execute(
             "SELECT body FROM events WHERE lot = ? AND seq > ? ORDER BY seq LIMIT ?", (lot, seq, limit)
         ) as cur:
             return [decode(row[0]) for row in await cur.fetchall()]
+
+
+_HEADS = "SELECT id, spec, title, session, details FROM lots"
+_BIDDERS = "SELECT lot, user, number, org FROM bidders"
+_SNAPSHOTS = "SELECT count(*), CAST(group_concat(body, x'') AS BLOB) FROM snapshots WHERE lot BETWEEN ? AND ?"
+_TAILS = """
+    SELECT count(*), CAST(group_concat(e.body, x'') AS BLOB)
+    FROM lots AS l
+    LEFT JOIN snapshots AS s ON s.lot = l.id
+    JOIN events AS e ON e.lot = l.id AND e.seq > coalesce(s.seq, 0)
+    WHERE l.id BETWEEN ? AND ?
+"""
+"""The events after their snapshots of the lots in a span of ids, as ONE row: how many, and
+their msgpack bodies end to end, which is a msgpack array once its header is put in front
+(``_SNAPSHOTS`` does the same with the snapshots).
+
+Why one row: SQLite lets go of the GIL while it computes a row, but Python takes it back for
+every row handed over, and while the event loop's thread holds it (replaying) the database
+thread waits up to the switch interval (5 ms) for it each time. With a row per event (or
+per lot, or per bidder) the reads crawled while the replay ran; with one row per span they
+overlap, and the bodies are decoded in one call instead of one call each.
+
+Each lot's events are one range of the (lot, seq) index, so start reads nothing of the
+history before the snapshots, however long it is. SQLite 3.40 takes no ORDER BY inside
+``group_concat``, so ``_by_lot`` sorts each lot's events by seq (one pass when, as the plan
+visits them, they are in order already). Blob to text to blob leaves the bytes as they were
+in a UTF-8 database, which is what this store creates.
+"""
+_LOTS_PER_READ = 64
+_RECOVERY_MMAP = 1 << 31
+"""Bytes of the database the reader maps while ``lots`` runs (SQLite caps it, at 2 GiB here)."""
+_ARRAY32 = b"\xdd"
+"""msgpack's header of an array of up to 2**32 - 1 items (the count follows, big-endian)."""
+_events_decoder = msgspec.msgpack.Decoder(list[AnyEvent])
+_states_decoder = msgspec.msgpack.Decoder(list[LotState])
+_lot_of = operator.attrgetter("lot")
+_seq_of = operator.attrgetter("seq")
+
+
+def _decode_all(decoder: msgspec.msgpack.Decoder[list[T]], rows: Sequence[sqlite3.Row]) -> list[T]:
+    """The items of a (count, bodies end to end) row, decoded in one call."""
+    ((count, bodies),) = rows
+    return decoder.decode(_ARRAY32 + count.to_bytes(4, "big") + bodies) if count else []
+
+
+def _by_lot(events: list[AnyEvent]) -> dict[int, list[AnyEvent]]:
+    """Events by lot, each lot's in seq order."""
+    found: dict[int, list[AnyEvent]] = {}
+    for lot, group in itertools.groupby(events, _lot_of):
+        found.setdefault(lot, []).extend(group)
+    for lot_events in found.values():
+        lot_events.sort(key=_seq_of)
+    return found
+
+
+def _bidders(rows: Iterable[sqlite3.Row]) -> dict[int, list[tuple[int, Registrant]]]:
+    found: dict[int, list[tuple[int, Registrant]]] = {}
+    for lot, user, number, org in rows:
+        found.setdefault(lot, []).append((user, Registrant(number, org)))
+    return found
+
+
+def _stored(
+    head: sqlite3.Row, snapshot: LotState | None, events: list[AnyEvent], bidders: list[tuple[int, Registrant]]
+) -> StoredLot:
+    lot_id, spec, title, session, details = head
+    return StoredLot(
+        id=lot_id, spec=_spec_decoder.decode(spec), title=title, session=session,
+        details=_details_decoder.decode(details) if details is not None else LotDetails(),
+        snapshot=snapshot, events=events, bidders=bidders,
+    )  # fmt: skip

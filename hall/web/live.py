@@ -47,15 +47,18 @@ from hall.protocol import (
     client_decoder,
     encoder,
     event_frame,
+    framed,
     refusal,
     req_decoder,
     summary,
+    unframed,
 )
 from hall.runtime import Action, Runtime
 from hall.store import StoreError
 from hall.web.accounts import identity_json
 from hall.web.i18n import lang_of
 from hall.web.security import error, identify, route
+from hall.web.wsserver import wire_of
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,10 @@ def _json(body: object, status: int = 200) -> Response:
     return Response(encoder.encode(body), status_code=status, media_type="application/json")
 
 
+_Answer = tuple[str, int, Result, float]
+"""A judged bid waiting for its commit: request id, lot, result, when its frame arrived."""
+
+
 class _Socket:
     """A /ws connection's state: who it is, its watcher, its bid budget."""
 
@@ -83,9 +90,11 @@ class _Socket:
         self.authenticated = self.identity is not None
         self.checked = time.monotonic()
         self.bucket = TokenBucket(config.bid_rate, config.bid_burst, self.checked)
+        self.awaiting: dict[asyncio.Future[None], list[_Answer]] = {}
+        """Bids judged and waiting for a commit, by the commit: answered together when it lands."""
 
     def send(self, message: msgspec.Struct) -> None:
-        self.watcher.push(encoder.encode(message).decode())
+        self.watcher.push(framed(encoder.encode(message)))
 
     async def handle(self, raw: str | bytes) -> None:
         try:
@@ -133,7 +142,7 @@ class _Socket:
 
     async def bid(self, message: Bid) -> None:
         started = time.perf_counter()
-        identity = await self.current()
+        identity = self.identity if time.monotonic() - self.checked <= RECHECK_S else await self.current()
         if identity is None or not allowed("ws_bid", identity):
             self._refuse(message.req, message.lot, Wire.UNAUTHENTICATED, "请先登录再出价 (sign in to bid)")
             return
@@ -141,14 +150,31 @@ class _Socket:
             self._refuse(message.req, message.lot, Wire.RATE_LIMITED, "出价过于频繁，请稍后再试 (too many bids)")
             return
         result, pending = self.runtime.judge_bid(message.lot, identity.id, identity.org, message.amount, message.req)
-        req, lot, push = message.req, message.lot, self.watcher.push
+        answer = (message.req, message.lot, result, started)
+        if pending is None:
+            self._answer([answer], None)
+            return
+        group = self.awaiting.get(pending)
+        if group is None:
+            group = self.awaiting[pending] = []
+            pending.add_done_callback(self._answered)
+        group.append(answer)
 
-        def reply(result: Result) -> None:
-            metrics.BIDS.labels(result.code.value if isinstance(result, Rejection) else "accepted").inc()
-            metrics.ACK_SECONDS.observe(time.perf_counter() - started)
-            push(encoder.encode(ack(req, lot, result)).decode())
+    def _answered(self, committed: asyncio.Future[None]) -> None:
+        self._answer(self.awaiting.pop(committed), committed)
 
-        self.runtime.reply_when_durable(result, pending, reply)
+    def _answer(self, answers: list[_Answer], committed: asyncio.Future[None] | None) -> None:
+        """Ack bids whose commit is done, in the order they came, with one write: a pipelining
+        client's bids in one group commit would otherwise cost a system call each."""
+        outcome = self.runtime.outcome
+        done = time.perf_counter()
+        frames = []
+        for req, lot, result, started in answers:
+            if committed is not None:
+                result = outcome(result, committed)
+            metrics.bid_answered(result, done - started)
+            frames.append(framed(encoder.encode(ack(req, lot, result))))
+        self.watcher.push(b"".join(frames), len(frames))
 
     async def command(self, message: Command) -> None:
         identity = await self.current()
@@ -186,14 +212,27 @@ def _req_of(raw: str | bytes) -> str | msgspec.UnsetType:
 
 
 async def _send(websocket: WebSocket, watcher: Watcher) -> None:
-    """Drain the watcher's queue into the socket until the watcher is dropped."""
-    queue = watcher.queue
-    send = websocket.send
+    """Write what the watcher queued until it is dropped.
+
+    On the hall's own server (``hall.web.wsserver``) the watcher writes frames itself while
+    the transport keeps up; what it queued meanwhile goes out here in one write once the
+    transport has drained, so a peer that reads slowly piles frames up in its bounded queue
+    and is dropped. Elsewhere (the test client) each payload is an ASGI send."""
+    wire = wire_of(websocket.scope)
+    if wire is not None:
+        watcher.write = wire.try_write
+        while not watcher.dropped and wire.open:
+            await watcher.wake.wait()
+            watcher.wake.clear()
+            await wire.drained()
+            if watcher.queue:
+                wire.write(watcher.take())
+        return
     while not watcher.dropped:
         await watcher.wake.wait()
         watcher.wake.clear()
-        while queue:
-            await send({"type": "websocket.send", "text": queue.popleft()})
+        for payload in unframed(watcher.take()):
+            await websocket.send_text(payload.decode())
 
 
 async def _serve(websocket: WebSocket, watcher: Watcher, label: str, receive_loop: asyncio.Task[None]) -> None:
@@ -201,7 +240,8 @@ async def _serve(websocket: WebSocket, watcher: Watcher, label: str, receive_loo
 
     A watcher dropped as too slow is closed from here, not by its sender: the sender may be
     stuck in a send to a peer that reads nothing (the server waits for the transport to
-    drain), and must not keep the socket open until the peer reads again."""
+    drain), and must not keep the socket open until the peer reads again. When even the close
+    frame cannot leave within a second, the hall's server aborts the connection."""
     hub: Hub = websocket.app.state.hub
     loop = asyncio.get_running_loop()
     dropped: asyncio.Future[None] = loop.create_future()
@@ -221,8 +261,14 @@ async def _serve(websocket: WebSocket, watcher: Watcher, label: str, receive_loo
             log.warning("slow socket dropped", extra={"conn": watcher.id, "lots": sorted(watcher.lots)})
             receive_loop.cancel()
             sender.cancel()  # out of a send that may never return
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(websocket.close(WS_1013_TRY_AGAIN_LATER, Wire.TOO_SLOW.value), 1.0)
+            except TimeoutError:
+                # The peer reads nothing, so even the close frame cannot leave: let it go.
+                if (wire := wire_of(websocket.scope)) is not None:
+                    wire.abort()
+            except Exception:  # noqa: BLE001 - the peer left meanwhile; nothing to close
+                pass
     finally:
         hub.forget(watcher)
         receive_loop.cancel()
@@ -304,7 +350,7 @@ async def ws_page(websocket: WebSocket) -> None:
     config: Config = websocket.app.state.config
     watcher = hub.watcher(kind, config.ws_queue, lang_of(websocket))
     # First the server's clock, so the page's countdowns hold even when the browser's is wrong.
-    watcher.push(f'<meta id="hall-clock" hx-swap-oob="true" data-now="{hub.runtime.clock()}">')
+    watcher.push(framed(f'<meta id="hall-clock" hx-swap-oob="true" data-now="{hub.runtime.clock()}">'))
     for lot in lots:
         await hub.subscribe(watcher, lot, since if since is not None and since <= hub.runtime.views[lot].seq else None)
 
@@ -343,7 +389,7 @@ async def api_lot(request: Request) -> Response:
     hub: Hub = request.app.state.hub
     if lot not in hub.runtime.views:
         return error(404, "unknown_lot", f"拍品 {lot} 不存在")
-    return Response(hub.snapshot_frame(lot), media_type="application/json")
+    return Response(hub.snapshot_json(lot), media_type="application/json")
 
 
 async def api_lot_events(request: Request) -> Response:
