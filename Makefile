@@ -35,9 +35,13 @@ test: setup
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+# The speed figures of the README (several minutes): the engine, the journal, the hall against
+# its stack's ceiling (bench/run.py) and recovery of a million events (bench/recovery.py).
 bench: setup
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/journal.py
+	$(BIN)/python bench/run.py
+	$(BIN)/python bench/recovery.py
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .hypothesis

@@ -14,7 +14,7 @@ in the same pattern to the ceiling app, which sends each back. ``fanout``: watch
 to one lot while a bidder raises it at ``--rate`` events/s (0: as fast as acks allow);
 deliveries per second, delivery latency (the event's server time to its receipt), and the
 events each watcher missed or got twice, which must be none. ``broadcast`` is the same against
-the ceiling app's bare broadcast. ``idle`` opens sockets that subscribe and wait, and holds
+the ceiling app's bare broadcast (``--raw``: its broadcast through the hall's raw writer). ``idle`` opens sockets that subscribe and wait, and holds
 them for ``--seconds`` (the caller reads the server's memory meanwhile).
 """
 
@@ -355,7 +355,7 @@ async def fanout(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def broadcast(args: argparse.Namespace) -> dict[str, Any]:
-    watches = await open_watchers(args, "/broadcast", None)
+    watches = await open_watchers(args, "/broadcast-raw" if args.raw else "/broadcast", None)
     await asyncio.sleep(0.5)
     acks: asyncio.Queue[None] = asyncio.Queue()
     published: list[int] = []
@@ -373,7 +373,7 @@ async def broadcast(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.sleep(0.2)
     await settle(watches, max(published, default=0), 10)
     driver.close()
-    return fanout_report("broadcast", args, watches, elapsed, len(published))
+    return fanout_report("broadcast-raw" if args.raw else "broadcast", args, watches, elapsed, len(published))
 
 
 async def idle(args: argparse.Namespace) -> dict[str, Any]:
@@ -405,6 +405,7 @@ def parser() -> argparse.ArgumentParser:
                    help="fanout/broadcast: events per second (default 10; 0 saturates); "
                         "throughput/echo: bids per second in all (default 0: --inflight per connection)")
     p.add_argument("--path", default="/ws", help="idle: the socket path")
+    p.add_argument("--raw", action="store_true", help="broadcast: through the hall's raw writer, not ASGI sends")
     return p
 
 

@@ -6,9 +6,11 @@ between the two within every round so that a noisy spell of the shared machine h
 
 - ``echo`` (ceiling) and ``throughput`` (hall), saturated: accepted durable bids/s ÷ echo
   messages/s is the throughput ratio;
-- ``throughput`` paced at half the echo rate of the round: ack latency at that load;
+- ``throughput`` paced at half the rate the hall accepted saturated in the round: ack latency
+  at half load;
 - ``broadcast`` (ceiling) and ``fanout`` (hall) with ``--watchers`` sockets, saturated and at
-  10 events/s: deliveries/s ratio, delivery latency, missing/duplicate events, drops.
+  10 events/s: deliveries/s ratio, delivery latency, missing/duplicate events, drops; and the
+  ceiling's ``broadcast --raw`` saturated, the floor under the hall's own way of writing.
 
 After the rounds, ``--idle`` sockets subscribe to a hall lot and wait while the hall's resident
 memory is read. Each scenario's JSON line is printed as it finishes; the last line is the
@@ -166,11 +168,12 @@ def main() -> None:
     ):
         for _ in range(args.rounds):
             hall = ["--seed-file", str(seed)]
-            echo = record("echo", loadgen("echo", ceiling_port, *seconds))
-            record("throughput", loadgen("throughput", hall_port, *hall, *seconds))
-            half = str(round(echo["accepted_per_s"] / 2))
+            record("echo", loadgen("echo", ceiling_port, *seconds))
+            full = record("throughput", loadgen("throughput", hall_port, *hall, *seconds))
+            half = str(round(full["accepted_per_s"] / 2))
             record("throughput_half", loadgen("throughput", hall_port, *hall, *seconds, "--rate", half))
             record("broadcast_saturated", loadgen("broadcast", ceiling_port, *fan, "--rate", "0"))
+            record("broadcast_raw_saturated", loadgen("broadcast", ceiling_port, *fan, "--rate", "0", "--raw"))
             record("fanout_saturated", loadgen("fanout", hall_port, *hall, *fan, "--rate", "0"))
             record("broadcast_10", loadgen("broadcast", ceiling_port, *fan, "--rate", "10"))
             record("fanout_10", loadgen("fanout", hall_port, *hall, *fan, "--rate", "10"))
@@ -182,6 +185,8 @@ def main() -> None:
         "throughput_ratio": [t["accepted_per_s"] / e["accepted_per_s"] for t, e in zip(runs["throughput"], runs["echo"], strict=True)],
         "fanout_ratio": [f["deliveries_per_s"] / b["deliveries_per_s"]
                          for f, b in zip(runs["fanout_saturated"], runs["broadcast_saturated"], strict=True)],
+        "fanout_ratio_raw": [f["deliveries_per_s"] / b["deliveries_per_s"]
+                             for f, b in zip(runs["fanout_saturated"], runs["broadcast_raw_saturated"], strict=True)],
     }  # fmt: skip
     summary = {
         "scenario": "summary", "rounds": args.rounds, "seconds": args.seconds, "watchers": args.watchers,
@@ -195,6 +200,8 @@ def main() -> None:
         "broadcast_deliveries_per_s": median(runs["broadcast_saturated"], "deliveries_per_s"),
         "fanout_deliveries_per_s": median(runs["fanout_saturated"], "deliveries_per_s"),
         "fanout_ratio": round(statistics.median(ratios["fanout_ratio"]), 3),
+        "broadcast_raw_deliveries_per_s": median(runs["broadcast_raw_saturated"], "deliveries_per_s"),
+        "fanout_ratio_raw": round(statistics.median(ratios["fanout_ratio_raw"]), 3),
         "fanout_10_p50_ms": median(runs["fanout_10"], "delivery_p50_ms"),
         "fanout_10_p99_ms": median(runs["fanout_10"], "delivery_p99_ms"),
         "broadcast_10_p99_ms": median(runs["broadcast_10"], "delivery_p99_ms"),
