@@ -17,22 +17,13 @@ import os
 import struct
 from collections.abc import Callable
 
+from hall.protocol import client_framed
+
 OnText = Callable[[bytes], None]
 
 
 class Closed(Exception):
     pass
-
-
-def frame(payload: bytes, opcode: int = 0x1) -> bytes:
-    n = len(payload)
-    if n < 126:
-        header = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
-    elif n < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
-    else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-    return header + b"\0\0\0\0" + payload
 
 
 class Client(asyncio.Protocol):
@@ -88,7 +79,7 @@ class Client(asyncio.Protocol):
                 code = struct.unpack_from("!H", buffer, start)[0] if n >= 2 else 1005
                 self._close(code)
             elif opcode == 0x9 and self.transport is not None:
-                self.transport.write(frame(bytes(buffer[start:end]), 0xA))
+                self.transport.write(client_framed(bytes(buffer[start:end]), 0xA))
             pos = end
         del buffer[:pos]
 
@@ -108,11 +99,11 @@ class Client(asyncio.Protocol):
 
     def send(self, payload: bytes) -> None:
         assert self.transport is not None
-        self.transport.write(frame(payload))
+        self.transport.write(client_framed(payload))
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(frame(struct.pack("!H", 1000), 0x8))
+            self.transport.write(client_framed(struct.pack("!H", 1000), 0x8))
             self.transport.close()
 
 

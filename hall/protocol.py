@@ -259,12 +259,28 @@ def framed(payload: bytes | str) -> bytes:
     the hub frames each event once and every watcher's queue holds that one object, and a
     socket's sender writes all it has queued with one ``transport.write``."""
     data = payload.encode() if isinstance(payload, str) else payload
-    n = len(data)
+    return _header(0x1, len(data), masked=False) + data
+
+
+def client_framed(payload: bytes, opcode: int = 0x1, mask: bytes = b"\0\0\0\0") -> bytes:
+    """A client's frame: masked with ``mask`` (RFC 6455 §5.3), as a server requires. For load
+    tools and tests; the all-zero default leaves the payload as it is, which a server must
+    accept and which costs it the same."""
+    if any(mask):
+        n = len(payload)
+        key = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
+        payload = (int.from_bytes(payload, "big") ^ key).to_bytes(n, "big")
+    return _header(opcode, len(payload), masked=True) + mask + payload
+
+
+def _header(opcode: int, n: int, *, masked: bool) -> bytes:
+    """A final frame's first bytes: FIN and ``opcode``, the mask bit, the payload length."""
+    bit = 0x80 if masked else 0
     if n < 126:
-        return bytes((0x81, n)) + data
+        return bytes((0x80 | opcode, bit | n))
     if n < 65536:
-        return bytes((0x81, 126)) + n.to_bytes(2, "big") + data
-    return bytes((0x81, 127)) + n.to_bytes(8, "big") + data
+        return bytes((0x80 | opcode, bit | 126)) + n.to_bytes(2, "big")
+    return bytes((0x80 | opcode, bit | 127)) + n.to_bytes(8, "big")
 
 
 def unframed(frames: bytes) -> list[bytes]:

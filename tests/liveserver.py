@@ -36,6 +36,8 @@ from hallkit import seed_demo
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from hall.protocol import client_framed
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
@@ -312,20 +314,6 @@ async def peer(server: Server, token: str | None = None, **options: Any) -> Asyn
 # ---------------------------------------------------------------------- a client that stops reading
 
 
-def _client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
-    """A masked, unfragmented client frame (RFC 6455 §5.2)."""
-    mask = os.urandom(4)
-    n = len(payload)
-    if n < 126:
-        header = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
-    elif n < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
-    else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return header + mask + masked
-
-
 class RawSocket:
     """A /ws connection over a blocking socket that, after the handshake, only writes until
     told to ``drain``, so that what the server sends piles up in the TCP buffers between them
@@ -360,7 +348,7 @@ class RawSocket:
             raise ConnectionError(f"handshake refused: {status!r}")
 
     def send_json(self, frame: Frame) -> None:
-        self.sock.sendall(_client_frame(json.dumps(frame).encode()))
+        self.sock.sendall(client_framed(json.dumps(frame).encode(), mask=os.urandom(4)))
 
     def drain(self, timeout: float) -> tuple[list[Frame], int | None]:
         """Read everything until the server ends the connection: the text frames read and the

@@ -25,7 +25,7 @@ from starlette.websockets import WebSocketDisconnect
 from hall.auth.roles import Role
 from hall.config import Config
 from hall.engine import Accepted, LotSpec, Mode
-from hall.protocol import MAX_FRAME, framed, unframed
+from hall.protocol import MAX_FRAME, client_framed, framed, unframed
 from hall.runtime import wall_clock
 from hall.store import StoreError
 from hall.web import live
@@ -959,3 +959,15 @@ def test_server_frames_carry_each_length_in_the_form_rfc_6455_gives_it(size: int
         assert frame[1] == (126 if size < 65536 else 127)
         assert int.from_bytes(frame[2:header], "big") == size
     assert unframed(frame + framed("尾")) == [payload, "尾".encode()]
+
+
+@pytest.mark.parametrize("size", [0, 1, 3, 4, 5, 125, 126, 65536])
+def test_client_frames_set_the_mask_bit_and_xor_the_payload_with_the_key(size: int) -> None:
+    payload = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+    mask = b"\x12\x34\x56\x78"
+    frame = client_framed(payload, 0x1, mask)
+    header = 2 if size < 126 else 4 if size < 65536 else 10
+    assert frame[0] == 0x81 and frame[1] & 0x80, "FIN, text, masked"
+    assert frame[header : header + 4] == mask
+    assert bytes(b ^ mask[i % 4] for i, b in enumerate(frame[header + 4 :])) == payload
+    assert client_framed(payload)[header + 4 :] == payload, "an all-zero key leaves the payload as it is"

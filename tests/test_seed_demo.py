@@ -3,6 +3,8 @@ on the lots, and a second run on the same database."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,22 +36,28 @@ class World:
         self.org_kinds = org_kinds
 
 
-async def read_world(db: Path, phones: list[str]) -> World:
+@contextlib.asynccontextmanager
+async def running(db: Path) -> AsyncIterator[tuple[SqliteStore, Runtime, People]]:
+    """The store at ``db`` opened and its runtime started, for the block."""
     store = SqliteStore(db)
     await store.open()
     runtime = Runtime(store)
     try:
         await runtime.start()
-        people = People(store)
+        yield store, runtime, People(store)
+    finally:
+        await runtime.stop()
+        await store.close()
+
+
+async def read_world(db: Path, phones: list[str]) -> World:
+    async with running(db) as (store, runtime, people):
         identities = {}
         for phone in phones:
             found = await people.find(phone)
             assert found is not None, phone
             identities[phone] = found
         kinds = {int(r[0]): str(r[1]) for r in await store.fetchall("SELECT id, kind FROM orgs")}
-    finally:
-        await runtime.stop()
-        await store.close()
     return World(runtime.lots, identities, kinds)
 
 
@@ -114,12 +122,7 @@ async def seed_and_bid(db: Path, lots: int, bidders: int) -> tuple[Seeded, dict[
     """Seed, then, on the same runtime (the one whose lots the batch admitted the bidders to),
     have every bidder bid once on every lot in turn, each the next valid amount: per lot, each
     result and the bidder number it made the leader."""
-    store = SqliteStore(db)
-    await store.open()
-    runtime = Runtime(store)
-    try:
-        await runtime.start()
-        people = People(store)
+    async with running(db) as (_, runtime, people):
         out = await seed(runtime, people, lots=lots, live=True, duration=600, bidders=bidders)
         found: dict[int, list[tuple[Result, str]]] = {}
         for account in out.bidders:
@@ -130,9 +133,6 @@ async def seed_and_bid(db: Path, lots: int, bidders: int) -> tuple[Seeded, dict[
                 result = await runtime.bid(lot_id, bidder.id, bidder.org, lot.price + lot.spec.increment
                                            if lot.price is not None else lot.spec.start_price, account.phone)  # fmt: skip
                 found.setdefault(lot_id, []).append((result, lot.leader_number or ""))
-    finally:
-        await runtime.stop()
-        await store.close()
     return out, found
 
 
