@@ -133,15 +133,8 @@ def seqs(watcher: Watcher) -> list[int]:
 # ---------------------------------------------------------------------- one encode, shared
 
 
-async def test_each_event_is_encoded_once_and_the_same_bytes_are_queued_to_every_watcher(
-    hall: Hall, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    lot = await hall.lot()
-    watchers = [hall.hub.watcher(Kind.JSON, 100) for _ in range(3)]
-    for watcher in watchers:
-        await hall.hub.subscribe(watcher, lot)
-        watcher.queue.clear()  # the snapshots
-
+def counting_encodes(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """What the hub encodes from now on, in order (it still encodes them)."""
     encoded: list[object] = []
     real = hub_module.encoder
 
@@ -151,6 +144,19 @@ async def test_each_event_is_encoded_once_and_the_same_bytes_are_queued_to_every
             return real.encode(obj)
 
     monkeypatch.setattr(hub_module, "encoder", Counting())
+    return encoded
+
+
+async def test_each_event_is_encoded_once_and_the_same_bytes_are_queued_to_every_watcher(
+    hall: Hall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lot = await hall.lot()
+    watchers = [hall.hub.watcher(Kind.JSON, 100) for _ in range(3)]
+    for watcher in watchers:
+        await hall.hub.subscribe(watcher, lot)
+        watcher.queue.clear()  # the snapshots
+
+    encoded = counting_encodes(monkeypatch)
     placed = await hall.bids(lot, 5)
 
     assert len(encoded) == 5, "one encode per event, not per watcher"
@@ -166,15 +172,7 @@ async def test_events_of_lots_nobody_watches_are_neither_encoded_nor_kept(
     watched, unwatched = await hall.lot(), await hall.lot()
     watcher = hall.hub.watcher(Kind.JSON, 100)
     await hall.hub.subscribe(watcher, watched)
-    encoded: list[object] = []
-    real = hub_module.encoder
-
-    class Counting:
-        def encode(self, obj: object) -> bytes:
-            encoded.append(obj)
-            return real.encode(obj)
-
-    monkeypatch.setattr(hub_module, "encoder", Counting())
+    encoded = counting_encodes(monkeypatch)
     await hall.bids(unwatched, 3)
     assert encoded == []
     assert unwatched not in hall.hub.channels
