@@ -29,7 +29,7 @@ from hall.engine import (
 )
 from hall.engine.view import LotView
 from hall.listing import LotDetails
-from hall.store import Journal, Store, StoredLot, StoreError
+from hall.store import Journal, Store, StoredLot
 
 log = logging.getLogger(__name__)
 
@@ -226,11 +226,8 @@ class Runtime:
         """The result, once what it was judged on is durable; ``unavailable`` if that failed."""
         if pending is None:
             return result
-        try:
-            await asyncio.shield(pending)
-        except StoreError:
-            return _UNAVAILABLE
-        return result
+        await asyncio.wait((pending,))  # the commit goes on if the caller is cancelled
+        return Runtime.outcome(result, pending)
 
     @staticmethod
     def outcome(result: Result, committed: asyncio.Future[None]) -> Result:

@@ -127,11 +127,15 @@ class _Socket:
         except StoreError:
             self.send(Error(code=Code.UNAVAILABLE.value, message="存储暂不可用，请稍后重试", lot=lot))
 
+    def stale(self) -> bool:
+        """Whether the identity is older than RECHECK_S (checked first, so that a bid on a
+        fresh identity makes no coroutine)."""
+        return self.authenticated and time.monotonic() - self.checked > RECHECK_S
+
     async def current(self) -> Identity | None:
         """The socket's identity, looked up again when older than RECHECK_S."""
-        now = time.monotonic()
-        if self.authenticated and now - self.checked > RECHECK_S:
-            self.checked = now
+        if self.stale():
+            self.checked = time.monotonic()
             found, *_ = await identify(self.websocket.app.state.people, self.websocket.app.state.keys,
                                        self.websocket)  # fmt: skip
             if found is None:
@@ -142,7 +146,7 @@ class _Socket:
 
     async def bid(self, message: Bid) -> None:
         started = time.perf_counter()
-        identity = self.identity if time.monotonic() - self.checked <= RECHECK_S else await self.current()
+        identity = await self.current() if self.stale() else self.identity
         if identity is None or not allowed("ws_bid", identity):
             self._refuse(message.req, message.lot, Wire.UNAUTHENTICATED, "请先登录再出价 (sign in to bid)")
             return

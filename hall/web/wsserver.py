@@ -52,11 +52,9 @@ class Wire:
 
     def try_write(self, frames: bytes) -> bool:
         """Write now if the transport is below its high-water mark; False: it is not, wait."""
-        protocol = self._protocol
-        if not protocol.writable.is_set():
+        if not self._protocol.writable.is_set():
             return False
-        if self.open:
-            protocol.transport.write(frames)
+        self.write(frames)
         return True
 
     def abort(self) -> None:
