@@ -55,26 +55,25 @@ _HEX_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 _STREAM = re.compile(rb"stream\r?\n")
 _SEPARATORS = re.compile(r"[/\\]")
 
-MSG_TOO_LARGE: Final = "文件超过 10 MiB 上限 (the file is larger than 10 MiB)"
-MSG_EMPTY: Final = "文件为空 (the file is empty)"
-MSG_MISSING: Final = "请选择要上传的文件 (choose a file to upload)"
-MSG_WRONG_TYPE: Final = "仅接受 PDF、JPEG 或 PNG 文件 (only PDF, JPEG or PNG files are accepted)"
-MSG_EXECUTABLE: Final = "不接受可执行文件或脚本 (executable files and scripts are not accepted)"
-MSG_ACTIVE_PDF: Final = (
-    "PDF 含有脚本、启动动作或嵌入文件，不予接受；请导出为不含这些内容的 PDF 或扫描图片 "
-    "(a PDF with scripts, launch actions or embedded files is not accepted; "
-    "export a plain PDF or upload a scanned image)"
-)
+MSG_TOO_LARGE: Final = "upload_too_large"
+"""The catalogue keys (hall/web/i18n.py) of the refusals' messages."""
+MSG_EMPTY: Final = "upload_empty"
+MSG_MISSING: Final = "upload_missing"
+MSG_WRONG_TYPE: Final = "upload_wrong_type"
+MSG_EXECUTABLE: Final = "upload_executable"
+MSG_ACTIVE_PDF: Final = "upload_active_pdf"
 
 
 class UploadRefused(Exception):
-    """An upload the hall will not keep: an HTTP status, a stable code and a message."""
+    """An upload the hall will not keep: an HTTP status, a stable code and the catalogue key of
+    its message (with the key's parameters), put into the asker's language where it is shown."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, code: str, key: str, **params: object) -> None:
+        super().__init__(key)
         self.status = status
         self.code = code
-        self.message = message
+        self.key = key
+        self.params = params
 
 
 @dataclass(frozen=True, slots=True)

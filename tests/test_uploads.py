@@ -13,6 +13,9 @@ from hall.config import Config
 from hall.uploads import (
     JPEG as JPEG_TYPE,
     MAX_SIZE,
+    MSG_ACTIVE_PDF,
+    MSG_EXECUTABLE,
+    MSG_WRONG_TYPE,
     PDF as PDF_TYPE,
     PNG as PNG_TYPE,
     UploadRefused,
@@ -47,7 +50,7 @@ def test_other_bytes_are_refused_whatever_the_name(data: bytes) -> None:
     with pytest.raises(UploadRefused) as refused:
         check(data, "scan.pdf")
     assert (refused.value.status, refused.value.code) == (400, "bad_file")
-    assert "PDF" in refused.value.message and "only" in refused.value.message
+    assert refused.value.key == MSG_WRONG_TYPE
 
 
 @pytest.mark.parametrize("data", [ELF, EXE, b"\xcf\xfa\xed\xfe" + bytes(28), b"#!/bin/sh\nrm -rf /\n"])
@@ -55,7 +58,7 @@ def test_executables_and_scripts_are_refused(data: bytes) -> None:
     with pytest.raises(UploadRefused) as refused:
         check(data, "letter.pdf")
     assert (refused.value.status, refused.value.code) == (400, "bad_file")
-    assert "可执行" in refused.value.message and "executable" in refused.value.message
+    assert refused.value.key == MSG_EXECUTABLE
 
 
 def test_an_empty_file_is_refused() -> None:
@@ -87,7 +90,7 @@ def test_a_pdf_with_scripts_launch_actions_or_embedded_files_is_refused(body: by
     with pytest.raises(UploadRefused) as refused:
         check(data, "letter.pdf")
     assert (refused.value.status, refused.value.code) == (400, "bad_file")
-    assert "PDF" in refused.value.message and "scripts" in refused.value.message
+    assert refused.value.key == MSG_ACTIVE_PDF
 
 
 def test_active_content_hidden_in_a_compressed_object_stream_is_found() -> None:
@@ -195,7 +198,7 @@ def test_wrong_magic_bytes_executables_and_active_pdfs_are_refused_with_400(
         assert response.status_code == 400
         body = response.json()["error"]
         assert body["code"] == "bad_file"
-        assert "(" in body["message"] and any("\u4e00" <= ch <= "\u9fff" for ch in body["message"])
+        assert "(" not in body["message"] and any("\u4e00" <= ch <= "\u9fff" for ch in body["message"])
         page = applicant.upload("/account/verification", "document", name, content, ORG_FORM, declared=declared)
         assert page.status_code == 400 and 'data-code="bad_file"' in page.text
         assert rows(client, "SELECT count(*) FROM files") == [(0,)]
@@ -206,7 +209,7 @@ def test_a_missing_document_for_an_organisation_is_a_clear_400(tmp_path: Path) -
         applicant = Actor(client, user(client, "13800000001"))
         response = applicant.post("/account/verification", ORG_FORM)
         assert response.status_code == 400
-        assert "营业执照" in response.text and "licence" in response.text
+        assert "机构认证须上传营业执照" in response.text
 
 
 def test_a_file_is_served_as_an_attachment_with_its_sniffed_type_and_nosniff(tmp_path: Path) -> None:

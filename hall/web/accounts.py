@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from typing import Final
+from urllib.parse import urlsplit
 
 import msgspec
 from starlette.requests import Request
@@ -16,7 +17,7 @@ from hall.store.people import People, PhoneTaken
 from hall.web.i18n import COOKIE as LANG_COOKIE
 from hall.web.i18n import LANGS
 from hall.web.security import error, route, set_session_cookie, wants_json
-from hall.web.templating import render
+from hall.web.templating import local_path, render
 
 PHONE: Final = re.compile(r"1[3-9][0-9]{9}")
 """A mainland China mobile number (AC-1), after an optional +86 / 86 prefix is removed."""
@@ -45,10 +46,12 @@ def _people(request: Request) -> People:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/account"
+    """Only a path on this site (never an open redirect, see ``local_path``); the account page
+    when there is none. Never back to the login page itself, which would ask again."""
+    path = local_path(target)
+    if path is None or urlsplit(path).path == "/login":
+        return "/account"
+    return path
 
 
 async def _authenticate(request: Request, phone_raw: str, password: str) -> Identity | Response:
@@ -86,7 +89,7 @@ async def _authenticate(request: Request, phone_raw: str, password: str) -> Iden
 
 def _login_page(request: Request, phone: str = "", message: str = "", status: int = 200) -> Response:
     return render(request, "login.html", status_code=status, phone=phone, message=message,
-                  next=request.query_params.get("next", ""))  # fmt: skip
+                  next=local_path(request.query_params.get("next")) or "")  # fmt: skip
 
 
 def _refused(request: Request, phone: str, status: int, code: str, message: str, **extra: object) -> Response:

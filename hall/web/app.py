@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
+from typing import Final
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -22,10 +23,12 @@ from hall.hub import Hub
 from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
 from hall.store.people import People
-from hall.web import accounts, admin, fragments, live, pages, reviews
+from hall.web import accounts, admin, fragments, live, orientation, pages, reviews
 from hall.web import inbox as inbox_pages
+from hall.web.i18n import MESSAGES, lang_of, text, translate
 from hall.web.security import (
     BodyLimit,
+    Refused,
     IdentityMiddleware,
     SessionKeys,
     error,
@@ -53,13 +56,25 @@ async def metrics_page(request: Request) -> Response:
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
+TITLES: Final = {403: "forbidden", 404: "not_found"}
+"""An error page's heading by status; others use ``error_<status>`` when the catalogue has it."""
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
+    """An error in the asker's language. Its detail is a catalogue key (``Refused`` adds the
+    key's parameters); Starlette's own details ("Not Found") are English words, not keys, so
+    those pages say only their heading."""
     assert isinstance(exc, HTTPException)
     codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    lang = lang_of(request)
+    title = TITLES.get(exc.status_code) or f"error_{exc.status_code}"
+    if title not in MESSAGES:
+        title = "error"
+    params = exc.params if isinstance(exc, Refused) else None
+    detail = text(exc.detail, lang, params) if exc.detail in MESSAGES and exc.detail != title else ""
     if wants_json(request):
-        return error(exc.status_code, codes.get(exc.status_code, "error"), str(exc.detail))
-    title = "not_found" if exc.status_code == 404 else "forbidden" if exc.status_code == 403 else str(exc.status_code)
-    return render(request, "error.html", status_code=exc.status_code, title=title, detail=str(exc.detail))
+        return error(exc.status_code, codes.get(exc.status_code, "error"), detail or translate(title, lang))
+    return render(request, "error.html", status_code=exc.status_code, title=title, detail=detail)
 
 
 def _count_batch(events: Sequence[AnyEvent]) -> None:
@@ -96,6 +111,7 @@ def create_app(config: Config | None = None) -> Starlette:
             route("/healthz", healthz, name="healthz"),
             route("/metrics", metrics_page, name="metrics"),
             *accounts.routes,
+            *orientation.routes,
             *inbox_pages.routes,
             *reviews.routes, *admin.routes,
             *live.routes,

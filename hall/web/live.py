@@ -56,7 +56,7 @@ from hall.protocol import (
 from hall.runtime import Action, Runtime
 from hall.store import StoreError
 from hall.web.accounts import identity_json
-from hall.web.i18n import lang_of
+from hall.web.i18n import lang_of, translate
 from hall.web.security import error, identify, route
 from hall.web.wsserver import wire_of
 
@@ -148,10 +148,10 @@ class _Socket:
         started = time.perf_counter()
         identity = await self.current() if self.stale() else self.identity
         if identity is None or not allowed("ws_bid", identity):
-            self._refuse(message.req, message.lot, Wire.UNAUTHENTICATED, "请先登录再出价 (sign in to bid)")
+            self._refuse(message.req, message.lot, Wire.UNAUTHENTICATED, "err_sign_in_to_bid")
             return
         if not self.bucket.take(time.monotonic()):
-            self._refuse(message.req, message.lot, Wire.RATE_LIMITED, "出价过于频繁，请稍后再试 (too many bids)")
+            self._refuse(message.req, message.lot, Wire.RATE_LIMITED, "err_too_many_bids")
             return
         result, pending = self.runtime.judge_bid(message.lot, identity.id, identity.org, message.amount, message.req)
         answer = (message.req, message.lot, result, started)
@@ -183,10 +183,10 @@ class _Socket:
     async def command(self, message: Command) -> None:
         identity = await self.current()
         if identity is None:
-            self._refuse(message.req, message.lot, Wire.UNAUTHENTICATED, "请先登录 (sign in first)", message.action)
+            self._refuse(message.req, message.lot, Wire.UNAUTHENTICATED, "err_sign_in", message.action)
             return
         if not allowed("ws_command", identity):
-            self._refuse(message.req, message.lot, Wire.FORBIDDEN, "仅拍卖师可以操作 (auctioneers only)", message.action)
+            self._refuse(message.req, message.lot, Wire.FORBIDDEN, "err_auctioneers_only", message.action)
             return
         result = await self.runtime.settled(*self.runtime.judge_command(
             message.lot, identity.id, message.action, message.req, seconds=message.seconds,
@@ -197,13 +197,14 @@ class _Socket:
                  "user": identity.id, "req": message.req, "action": message.action.value, "code": code})  # fmt: skip
         self.send(ack(message.req, message.lot, result))
 
-    def _refuse(self, req: str, lot: int, code: Wire, text: str, action: Action | None = None) -> None:
-        """Refuse a bid, or with ``action`` a command, counting it as such."""
+    def _refuse(self, req: str, lot: int, code: Wire, key: str, action: Action | None = None) -> None:
+        """Refuse a bid, or with ``action`` a command, counting it as such; ``key`` is the
+        message's catalogue key, said in the socket's language."""
         if action is None:
             metrics.BIDS.labels(code.value).inc()
         else:
             metrics.COMMANDS.labels(action.value, code.value).inc()
-        self.send(refusal(req, lot, code, text))
+        self.send(refusal(req, lot, code, translate(key, lang_of(self.websocket))))
 
 
 def _req_of(raw: str | bytes) -> str | msgspec.UnsetType:

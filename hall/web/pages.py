@@ -71,7 +71,7 @@ def _view(request: Request) -> LotView:
     lot_id: int = request.path_params["lot"]
     view = _runtime(request).views.get(lot_id)
     if view is None:
-        raise HTTPException(404, "拍品不存在 (no such lot)")
+        raise HTTPException(404, "code_unknown_lot")
     return view
 
 
@@ -155,13 +155,18 @@ def unsold_if_hammered(view: LotView) -> bool:
 
 
 def bidder_status(view: LotView, number: str | None) -> str:
-    """The signed-in bidder's standing, as hall.js computes it again after each update."""
+    """The signed-in bidder's standing, as hall.js computes it again after each update: leading
+    or outbid while the lot runs; once it is over, won or not won (a lead below the reserve
+    does not win). A bid older than the view's recent ones is not seen: "no bid yet"."""
     if number is None:
         return ""
+    over = view.state in OVER
     if view.leader == number:
-        return "status_won" if view.state is State.CLOSED and view.winner == number else "status_leading"
+        if not over:
+            return "status_leading"
+        return "status_won" if view.winner == number else "status_not_won"
     if any(bid.bidder == number for bid in view.recent):
-        return "status_outbid"
+        return "status_not_won" if over else "status_outbid"
     return "status_none"
 
 
@@ -346,7 +351,7 @@ async def console_command(request: Request) -> Response:
     view = _view(request)
     action = ACTIONS.get(request.path_params["action"])
     if action is None:
-        raise HTTPException(404, "没有这个操作 (no such action)")
+        raise HTTPException(404, "err_no_action")
     me: Identity = request.state.identity
     form = await request.form(max_files=0, max_fields=16)
     req = _req(form)

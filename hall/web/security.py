@@ -29,7 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hall.auth.roles import PERMISSIONS, Identity, allowed
 from hall.auth.tokens import same
 from hall.store.people import People
-from hall.web.templating import render
+from hall.web.i18n import lang_of, text, translate
+from hall.web.templating import here, render
 
 SESSION_COOKIE: Final = "hall_session"
 CSRF_COOKIE: Final = "hall_csrf"
@@ -39,7 +40,17 @@ MAX_BODY: Final = 1024 * 1024
 MAX_UPLOAD_BODY: Final = 10 * 1024 * 1024 + 64 * 1024
 """A 10 MiB file plus the multipart envelope and the other form fields."""
 
+MIB: Final = 1024 * 1024
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class Refused(HTTPException):
+    """An HTTP error whose detail is a catalogue key, with the key's parameters: the error page
+    (or JSON error) says it in the asker's language."""
+
+    def __init__(self, status_code: int, key: str, **params: object) -> None:
+        super().__init__(status_code, key)
+        self.params = params
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -180,11 +191,12 @@ async def csrf_ok(request: Request) -> bool:
 def deny(request: Request) -> Response:
     identity: Identity | None = request.state.identity
     if wants_json(request):
+        lang = lang_of(request)
         if identity is None:
-            return error(401, "unauthenticated", "请先登录 (sign in first)")
-        return error(403, "forbidden", "无权执行此操作 (not allowed)")
+            return error(401, "unauthenticated", translate("err_sign_in", lang))
+        return error(403, "forbidden", translate("err_not_allowed", lang))
     if identity is None:
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        return RedirectResponse(f"/login?next={quote(here(request), safe='/')}", status_code=303)
     return render(request, "error.html", status_code=403, title="forbidden", detail="")
 
 
@@ -208,10 +220,10 @@ def route(path: str, endpoint: Endpoint, *, name: str, methods: Sequence[str] = 
                 request.state.auth == "none" and not request.url.path.startswith("/api/")
             )
             if needs_csrf and not await csrf_ok(request):
+                message = translate("err_csrf", lang_of(request))
                 if wants_json(request):
-                    return error(403, "csrf", "CSRF 校验失败，请刷新页面后重试 (CSRF check failed)")
-                return render(request, "error.html", status_code=403, title="forbidden",
-                              detail="CSRF 校验失败，请刷新页面后重试 (CSRF check failed; reload the page)")  # fmt: skip
+                    return error(403, "csrf", message)
+                return render(request, "error.html", status_code=403, title="forbidden", detail=message)
         return await endpoint(request)
 
     guarded.__name__ = name
@@ -244,16 +256,13 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:  # answered 413 by the app's HTTPException handler
-                    raise HTTPException(413, _too_large_message(limit))
+                    raise Refused(413, key="err_body_too_large", mib=limit // MIB)
             return message
 
         await self.app(scope, counted, send)
 
 
-def _too_large_message(limit: int) -> str:
-    return f"请求体超过上限 {limit // (1024 * 1024)} MiB (body too large)"
-
-
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    response = error(413, "too_large", _too_large_message(limit))
+    lang = lang_of(HTTPConnection(scope))
+    response = error(413, "too_large", text("err_body_too_large", lang, {"mib": limit // MIB}))
     await response(scope, receive, send)
