@@ -14,7 +14,7 @@ from typing import Annotated, Any, Final, TypeVar
 
 import msgspec
 from starlette.datastructures import FormData
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from hall.auth.addresses import client_address
@@ -113,10 +113,11 @@ def _throttle(request: Request) -> LoginThrottle:
     return throttle
 
 
-def address_of(request: Request) -> str:
-    """The client address every per-address limit counts by (``hall.auth.addresses``)."""
-    peer = request.client.host if request.client else None
-    return client_address(peer, request.headers.getlist("x-forwarded-for"), request.app.state.trusted_proxies)
+def address_of(conn: HTTPConnection) -> str:
+    """The client address every per-address limit counts by (``hall.auth.addresses``); a
+    request or a WebSocket."""
+    peer = conn.client.host if conn.client else None
+    return client_address(peer, conn.headers.getlist("x-forwarded-for"), conn.app.state.trusted_proxies)
 
 
 def _safe_next(target: str | None) -> str:
