@@ -34,6 +34,11 @@ class Config:
     """Open WebSockets beyond it are refused (1013), and uvicorn's ``limit_concurrency`` answers
     HTTP requests 503 beyond it: a flood of connections must not exhaust memory."""
 
+    # accounts (issue 10): whose X-Forwarded-For is believed
+    trusted_proxies: str = field(default_factory=lambda: os.environ.get("HALL_TRUSTED_PROXIES", ""))
+    """Comma-separated addresses or CIDR networks of the reverse proxies in front of the hall;
+    ``X-Forwarded-For`` is read only from them (``hall.auth.addresses``). Empty: from none."""
+
 
 def uvicorn_settings(config: Config) -> dict[str, object]:
     """The server settings the hall runs with (``hall serve``), and the ceiling benchmark too,
@@ -52,6 +57,7 @@ def uvicorn_settings(config: Config) -> dict[str, object]:
         "ws_ping_timeout": 20.0,
         "ws_per_message_deflate": False,  # frames are ~100 bytes; compressing costs CPU per watcher
         "limit_concurrency": config.max_connections,
+        "proxy_headers": False,  # X-Forwarded-For is read by the hall, from HALL_TRUSTED_PROXIES only
         "backlog": 4096,  # a thousand bidders connecting at once must not be refused by the kernel
         "timeout_keep_alive": 5,
         "log_config": None,  # hall.logs configures logging: JSON lines, tokens scrubbed

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hall import metrics
+from hall.auth.addresses import parse_networks
 from hall.auth.throttle import LoginThrottle
 from hall.config import Config
 from hall.dispatch import Dispatcher
@@ -21,6 +22,7 @@ from hall.engine import AnyEvent, State
 from hall.hub import Hub
 from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
+from hall.store.codes import PhoneCodes
 from hall.store.people import People
 from hall.web import accounts, admin, fragments, live, pages, reviews
 from hall.web import inbox as inbox_pages
@@ -70,13 +72,16 @@ def create_app(config: Config | None = None) -> Starlette:
     config = config or Config()
     store = SqliteStore(config.db)
     people = People(store)
+    codes = PhoneCodes(store)
     dispatcher = Dispatcher(store)  # SMS from the outbox, through the in-app inbox sender
     keys = SessionKeys()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
-        keys.load(config.secret or await people.secret_key())
+        secret = config.secret or await people.secret_key()
+        keys.load(secret)
+        codes.load(secret)
         runtime = Runtime(store, max_batch=config.max_batch, snapshot_every=config.snapshot_every)
         await runtime.start()
         app.state.runtime = runtime
@@ -112,5 +117,7 @@ def create_app(config: Config | None = None) -> Starlette:
     app.state.people = people
     app.state.dispatcher = dispatcher
     app.state.throttle = LoginThrottle(wall_clock)
+    app.state.codes = codes
+    app.state.trusted_proxies = parse_networks(config.trusted_proxies)
     app.state.keys = keys
     return app
