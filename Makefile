@@ -32,6 +32,8 @@ run: setup
 	$(BIN)/hall serve --db $(DEMO_DB) --host $${HALL_HOST:-127.0.0.1} --port $${HALL_PORT:-8000}
 
 test: setup
+	@test -x /usr/bin/chromium || echo "note: /usr/bin/chromium is missing, so the browser tests will skip;" \
+		"to run them: sudo apt-get install chromium fonts-noto-cjk"
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

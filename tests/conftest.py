@@ -1,15 +1,22 @@
-"""Shared fixtures. Async tests run on asyncio through anyio's pytest plugin."""
+"""Shared fixtures. Async tests run on asyncio through anyio's pytest plugin; tests marked
+``browser`` drive Chromium (tests/browserkit.py), skipped when it is missing unless
+HALL_REQUIRE_BROWSER=1."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import browserkit
 import pytest
 from starlette.testclient import TestClient
 
 from hall.config import Config
 from hall.web.app import create_app
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture
@@ -41,3 +48,25 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     """The whole app on a fresh database, lifespan running."""
     with TestClient(create_app(Config(db=str(tmp_path / "h.db")))) as client:
         yield client
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("browser") is not None:
+        browserkit.require()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """The system's Chromium through Playwright, one per module: Playwright's sync API holds
+    the thread's event loop while it runs, which the anyio tests of other modules need."""
+    with browserkit.chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[browserkit.DemoHall]:
+    """``hall serve`` on a fresh ``hall seed-demo`` database (browserkit.DEMO_ARGS), shared by
+    the module's tests."""
+    with browserkit.demo_hall(tmp_path_factory.mktemp("demo")) as found:
+        yield found
