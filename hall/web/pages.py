@@ -10,7 +10,9 @@ console) is in the page and in hall/web/static/hall.js, never in a fragment.
 
 Every form posts normally and works without JavaScript: a bid, a hammer that would leave the lot
 unsold and a withdrawal first answer a confirmation page, then the confirmed post acts and
-redirects back (303) with the outcome in the query string. With htmx (``HX-Request``) the same
+redirects back (303) with the outcome in the query string. A typed amount that cannot be the bid
+meant (not whole, too low, off the increment, absurdly high: ``amount_problem``) is answered with
+what to type instead of a confirmation, as hall.js does before posting. With htmx (``HX-Request``) the same
 endpoints answer a fragment instead: the confirmation panel, then the outcome. Each form carries
 a fresh request id, so a double submit is answered once by the lot (its request ids are
 idempotent) and the next bid or command never reuses it.
