@@ -449,5 +449,5 @@ routes = [
     route("/api/logout", api_logout, name="api_logout", methods=("POST",)),
     route("/api/me", api_me, name="api_me"),
     route("/api/tokens", api_tokens, name="api_tokens"),
-    route("/api/tokens/{token_id:int}", api_token_revoke, name="api_token_revoke", methods=("DELETE",)),
+    route("/api/tokens/{token_id:id}", api_token_revoke, name="api_token_revoke", methods=("DELETE",)),
 ]

@@ -23,7 +23,9 @@ from hall.hub import Hub
 from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
 from hall.store.codes import PhoneCodes
+from hall.pdfscan import Limits
 from hall.store.people import People
+from hall.uploads import PdfChecker
 from hall.web import accounts, admin, fragments, live, pages, reviews
 from hall.web import inbox as inbox_pages
 from hall.web.security import (
@@ -75,6 +77,7 @@ def create_app(config: Config | None = None) -> Starlette:
     codes = PhoneCodes(store)
     dispatcher = Dispatcher(store)  # SMS from the outbox, through the in-app inbox sender
     keys = SessionKeys()
+    pdf = PdfChecker(config.pdf_workers, Limits(seconds=config.pdf_seconds))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -88,9 +91,11 @@ def create_app(config: Config | None = None) -> Starlette:
         app.state.hub = Hub(runtime, fragments.renderer(lambda: runtime.clock()))  # the clock a test may swap later
         runtime.listen(_count_batch)
         dispatcher.start()
+        pdf.start()
         try:
             yield
         finally:
+            await pdf.stop()
             await dispatcher.stop()
             await runtime.stop()
             await store.close()
@@ -116,6 +121,7 @@ def create_app(config: Config | None = None) -> Starlette:
     app.state.store = store
     app.state.people = people
     app.state.dispatcher = dispatcher
+    app.state.pdf = pdf
     app.state.throttle = LoginThrottle(wall_clock)
     app.state.codes = codes
     app.state.trusted_proxies = parse_networks(config.trusted_proxies)

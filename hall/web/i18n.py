@@ -263,6 +263,18 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "registration_closed_note": ("本拍品报名已于 {deadline}（北京时间）截止，只有已获准的竞买人可以出价。",
                                  "Registration closed at {deadline} Beijing time; only approved bidders can bid."),
     "back_to_lot": ("← 返回拍品页", "← Back to the lot"),
+    # issue 10: hostile clients (hall/web/params.py, hall/web/live.py, hall/uploads.py)
+    "bad_number": ("{name} 须为 {low} 至 {high} 之间的整数", "{name} must be a whole number from {low} to {high}"),
+    "ws_too_deep": ("JSON 嵌套层数过多", "The JSON is nested too deeply"),
+    "upload_pdf_inflate_limit": ("PDF 解压后的内容超过检查上限，不予接受；请导出为普通 PDF 或上传扫描图片",
+                                 "The PDF decompresses to more than can be checked; export a plain PDF or upload a scanned image"),
+    "upload_pdf_time_limit": ("PDF 结构过于复杂，无法在限定时间内完成检查，不予接受；请导出为普通 PDF 或上传扫描图片",
+                              "The PDF is too complex to check in the time allowed; export a plain PDF or upload a scanned image"),
+    "upload_pdf_undecodable": ("PDF 含有无法检查的内容（加密或未知的编码），不予接受；请导出为未加密的普通 PDF 或上传扫描图片",
+                               "The PDF holds content that cannot be checked (encrypted, or an unknown encoding); "
+                               "export a plain unencrypted PDF or upload a scanned image"),
+    "upload_quota": ("上传过于频繁：每个账户每小时最多上传 {files} 个文件、每 24 小时最多 {mib} MiB，请稍后再试",
+                     "Too many uploads: an account may upload at most {files} files an hour and {mib} MiB in 24 hours; try again later"),
 }
 
 

@@ -455,9 +455,9 @@ async def console_command(request: Request) -> Response:
 
 routes = [
     route("/", home, name="home"),
-    route("/lots/{lot:int}", lot_page, name="lot_page"),
-    route("/lots/{lot:int}/bid", lot_bid, name="lot_bid", methods=("POST",)),
+    route("/lots/{lot:id}", lot_page, name="lot_page"),
+    route("/lots/{lot:id}/bid", lot_bid, name="lot_bid", methods=("POST",)),
     route("/console", console, name="console"),
-    route("/console/lots/{lot:int}/{action}", console_command, name="console_command", methods=("POST",)),
+    route("/console/lots/{lot:id}/{action}", console_command, name="console_command", methods=("POST",)),
     *assets.routes,
 ]

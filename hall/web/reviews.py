@@ -32,7 +32,7 @@ from hall.reviews import (
     Reviews,
 )
 from hall.runtime import Runtime
-from hall.uploads import FileStore, UploadRefused, Written, check_upload, files_dir
+from hall.uploads import FileStore, UploadRefused, Written
 from hall.web.security import error, route, wants_json
 from hall.web.templating import render
 
@@ -51,7 +51,7 @@ def _reviews(request: Request) -> Reviews:
     state = request.app.state
     reviews: Reviews | None = getattr(state, "reviews", None)
     if reviews is None:
-        files = FileStore(state.store, files_dir(state.config))
+        files = FileStore(state.store, state.config, state.pdf)
         reviews = state.reviews = Reviews(state.store, files, state.people)
     return reviews
 
@@ -194,13 +194,12 @@ async def verification(request: Request) -> Response:
         organisational = values["kind"] == ORGANISATION
         if organisational or (isinstance(document, UploadFile) and document.filename):
             try:
-                checked = await check_upload(document)
+                written = await reviews.files.accept(document, me.id, _now(request))
             except UploadRefused as exc:
                 if exc.code == "missing_file":
                     raise Invalid("document", "机构认证须上传营业执照、法人证书或社会组织证书 (an organisation "
                                   "must upload its business licence or certificate)") from None  # fmt: skip
                 raise
-            written = await reviews.files.write(checked)
         verification_id = await reviews.apply_verification(
             user=me.id, kind=values["kind"], real_name=values["real_name"],
             org_name=values["org_name"] if organisational else None,
@@ -301,7 +300,7 @@ async def lot_register(request: Request) -> Response:
         if refusal is not None:
             raise ReviewError(refusal.status, refusal.code, refusal.message)
         form = await _form(request)
-        written = await reviews.files.write(await check_upload(form.get("letter")))
+        written = await reviews.files.accept(form.get("letter"), me.id, now)
         await reviews.submit_registration(lot=lot_id, user=me.id, letter=written, now=now)
     except (UploadRefused, ReviewError) as exc:
         status, code, message, extra = _refusal(exc)
@@ -353,13 +352,13 @@ async def staff_registration_decide(request: Request) -> Response:
 
 
 routes = [
-    route("/files/{file_id:int}", file, name="file"),
+    route("/files/{file_id:id}", file, name="file"),
     route("/account/verification", verification, name="verification", methods=("GET", "POST")),
     route("/staff/verifications", staff_verifications, name="staff_verifications"),
-    route("/staff/verifications/{verification_id:int}", staff_verification_decide,
+    route("/staff/verifications/{verification_id:id}", staff_verification_decide,
           name="staff_verification_decide", methods=("POST",)),  # fmt: skip
-    route("/lots/{lot_id:int}/register", lot_register, name="lot_register", methods=("GET", "POST")),
+    route("/lots/{lot_id:id}/register", lot_register, name="lot_register", methods=("GET", "POST")),
     route("/staff/registrations", staff_registrations, name="staff_registrations"),
-    route("/staff/registrations/{registration_id:int}", staff_registration_decide,
+    route("/staff/registrations/{registration_id:id}", staff_registration_decide,
           name="staff_registration_decide", methods=("POST",)),  # fmt: skip
 ]

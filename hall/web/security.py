@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hall.auth.roles import PERMISSIONS, Identity, allowed
 from hall.auth.tokens import same
 from hall.store.people import People
+from hall.web import params  # registers the bounded "id" path convertor before any route is made
 from hall.web.templating import render
 
 SESSION_COOKIE: Final = "hall_session"
@@ -193,6 +194,8 @@ def route(path: str, endpoint: Endpoint, *, name: str, methods: Sequence[str] = 
     state on a cookie or anonymous form, against CSRF."""
     if name not in PERMISSIONS:
         raise KeyError(f"route {name!r} has no entry in hall.auth.roles.PERMISSIONS")
+    if ":int}" in path:
+        raise ValueError(f"route {name!r}: an id in a path is {{name:id}} ({params.__name__}), never unbounded :int")
 
     async def guarded(request: Request) -> Response:
         try:
