@@ -57,7 +57,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
 
     id: int
     """The outbox id: the de-duplication key to give the gateway (see the module docstring)."""
-    user: int
+    user: int | None
+    """The account the phone belongs to; None for a phone with no account (a sign-up code)."""
     phone: str
     template: str
     body: str
@@ -86,7 +87,11 @@ def backoff_ms(failures: int, schedule: Sequence[int] = BACKOFF_MS) -> int:
 
 class InboxSender:
     """The default sender: logs the message (phone masked) and puts it in the user's in-app
-    inbox. Idempotent: a second send of the same outbox id is ignored by the UNIQUE column."""
+    inbox. Idempotent: a second send of the same outbox id is ignored by the UNIQUE column.
+
+    A message to a phone with no account (a sign-up code) has no inbox: the log line and the
+    outbox row are where it is delivered, in development and in the demo. A real gateway
+    replaces this sender in production."""
 
     def __init__(self, store: SqliteStore, clock: Clock = wall_clock) -> None:
         self.store = store
@@ -94,6 +99,8 @@ class InboxSender:
 
     async def send(self, message: Message) -> None:
         log.info("SMS #%d to %s (%s): %s", message.id, mask_phone(message.phone), message.template, message.body)
+        if message.user is None:
+            return
         async with self.store.transaction() as tx:
             await tx.execute(
                 "INSERT OR IGNORE INTO inbox (user, outbox, body, created_at) VALUES (?, ?, ?, ?)",

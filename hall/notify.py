@@ -17,21 +17,39 @@ TEMPLATES: Final[dict[str, str]] = {
     "verification_rejected": "【技术产权交易所】您的实名认证未通过，原因：{reason}。请修改后重新提交。",
     "registration_approved": "【技术产权交易所】您报名的拍品《{title}》已审核通过，竞买号 {number}，竞价开始时间 {start}。",
     "registration_rejected": "【技术产权交易所】您报名的拍品《{title}》未通过审核，原因：{reason}。",
+    # SMS codes (hall/store/codes.py): the code is the only secret, the purpose is named so that
+    # a code asked for by someone else is recognised for what it is
+    "code_signup": "【技术产权交易所】您的注册验证码为 {code}，{minutes} 分钟内有效。如非本人操作，请忽略本短信。",
+    "code_login": "【技术产权交易所】您的登录验证码为 {code}，{minutes} 分钟内有效。请勿告诉他人。",
+    "code_reset": "【技术产权交易所】您正在重置密码，验证码为 {code}，{minutes} 分钟内有效。请勿告诉他人。",
+    "signup_taken": "【技术产权交易所】该手机号已注册账户，无需重复注册。请直接登录；忘记密码可用短信验证码登录或重置密码。如非本人操作，请忽略本短信。",
+    "no_account": "【技术产权交易所】该手机号尚未注册账户，请先注册。如非本人操作，请忽略本短信。",
 }
 
 
 async def enqueue(tx: aiosqlite.Connection, *, user: int, template: str, **params: object) -> int:
     """Store an SMS to ``user`` in the caller's transaction; returns its outbox id."""
-    body = TEMPLATES[template].format(**params)
     async with tx.execute("SELECT phone FROM users WHERE id = ?", (user,)) as cur:
         row = await cur.fetchone()
     if row is None:
         raise KeyError(f"no user {user}")
+    return await _insert(tx, user, row[0], template, TEMPLATES[template].format(**params))
+
+
+async def enqueue_to_phone(tx: aiosqlite.Connection, *, phone: str, template: str, **params: object) -> int:
+    """Store an SMS to a phone number, which may have no account yet (a sign-up code); the
+    row names the account when there is one, so the in-app inbox gets it too."""
+    async with tx.execute("SELECT id FROM users WHERE phone = ?", (phone,)) as cur:
+        row = await cur.fetchone()
+    return await _insert(tx, None if row is None else row[0], phone, template, TEMPLATES[template].format(**params))
+
+
+async def _insert(tx: aiosqlite.Connection, user: int | None, phone: str, template: str, body: str) -> int:
     now = time.time_ns() // 1_000_000
     cursor = await tx.execute(
         "INSERT INTO outbox (user, phone, template, body, status, next_attempt_at, created_at)"
         " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-        (user, row[0], template, body, now, now),
+        (user, phone, template, body, now, now),
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid

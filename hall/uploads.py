@@ -2,9 +2,17 @@
 
 A document (a licence, a commitment letter) is accepted only when its first bytes say PDF,
 JPEG or PNG; the name and the declared type are never trusted. A PDF that carries active
-content (scripts, launch actions, embedded files) is refused, also when the names hide in
-compressed object streams or behind ``#xx`` escapes. The original name is kept, sanitised,
-for display and download only; on disk the file is a random hex name with no extension.
+content (scripts, launch actions, embedded files, XFA forms) is refused, also when the names
+hide in object streams behind any chain of filters or behind ``#xx`` escapes
+(``hall.pdfscan``). That scan runs in a small pool of processes (``PdfChecker``, started in
+the app's lifespan) under limits of bytes and time, so a crafted file costs bounded work and
+never holds the event loop or its GIL: bidding goes on while it runs. The original name is
+kept, sanitised, for display and download only; on disk the file is a random hex name with
+no extension.
+
+One account may upload at most ``HALL_UPLOAD_FILES_PER_HOUR`` files an hour and
+``HALL_UPLOAD_BYTES_PER_DAY`` bytes a day, counted from the files table (429 ``upload_quota``
+beyond), so throwaway accounts cannot fill the disk.
 
 Writing happens in two steps so that the store's write lock is never held during disk I/O
 (the journal commits bids behind the same lock): ``FileStore.write`` puts the bytes on disk
@@ -16,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import multiprocessing
 import os
 import re
 import secrets
 import sqlite3
 import unicodedata
-import zlib
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -30,29 +40,23 @@ import aiosqlite
 from starlette.datastructures import UploadFile
 
 from hall.config import Config
+from hall.pdfscan import Limits, Verdict, scan
 from hall.store.sqlite import SqliteStore
 
 MAX_SIZE: Final = 10 * 1024 * 1024
 """10 MiB per file."""
 MAX_NAME: Final = 200
 """Characters kept of an original file name."""
-MAX_INFLATE: Final = 64 * 1024 * 1024
-"""Bytes of compressed PDF streams inflated in all when looking for active content: a
-deflate bomb costs at most this, and a file that needs more is refused."""
-MAX_STREAMS: Final = 50_000
-"""Streams looked into; a file with more (no real document in 10 MiB) is refused."""
+GRACE: Final = 2.0
+"""Seconds past the scan's own deadline before the server stops waiting for its process."""
+HOUR_MS: Final = 3600 * 1000
+DAY_MS: Final = 24 * HOUR_MS
 
 PDF: Final = "application/pdf"
 JPEG: Final = "image/jpeg"
 PNG: Final = "image/png"
 EXTENSIONS: Final = {PDF: ".pdf", JPEG: ".jpg", PNG: ".png"}
 
-ACTIVE_PDF_NAMES: Final = frozenset({b"JavaScript", b"JS", b"Launch", b"EmbeddedFile", b"EmbeddedFiles"})
-
-_NAME = re.compile(rb"/([^\x00\t\n\x0c\r /<>\[\]()%{}]+)")
-"""A PDF name object (ISO 32000-1 §7.3.5): a solidus, then regular characters."""
-_HEX_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-_STREAM = re.compile(rb"stream\r?\n")
 _SEPARATORS = re.compile(r"[/\\]")
 
 MSG_TOO_LARGE: Final = "upload_too_large"
@@ -138,34 +142,6 @@ def is_executable(head: bytes) -> bool:
     )  # fmt: skip
 
 
-def _decoded_names(data: bytes) -> set[bytes]:
-    return {_HEX_ESCAPE.sub(lambda m: bytes([int(m[1], 16)]), m[1]) for m in _NAME.finditer(data)}
-
-
-def pdf_active_content(data: bytes) -> bool:
-    """True when the PDF names JavaScript, a launch action or an embedded file anywhere:
-    in its plain text or inside any stream that inflates (object streams hide dictionaries).
-    Unreadable streams (images, other filters) are skipped; past ``MAX_INFLATE`` the file
-    counts as active, since it cannot be checked."""
-    if not ACTIVE_PDF_NAMES.isdisjoint(_decoded_names(data)):
-        return True
-    budget = MAX_INFLATE
-    view = memoryview(data)
-    for count, match in enumerate(_STREAM.finditer(data)):
-        if count >= MAX_STREAMS:
-            return True
-        try:
-            inflated = zlib.decompressobj().decompress(view[match.end():], budget + 1)
-        except zlib.error:
-            continue
-        budget -= len(inflated)
-        if budget < 0:
-            return True
-        if not ACTIVE_PDF_NAMES.isdisjoint(_decoded_names(inflated)):
-            return True
-    return False
-
-
 def sanitise_name(raw: str | None, media_type: str) -> str:
     """The last path component of what the browser sent, without control or format
     characters (a right-to-left override can disguise an extension), trimmed; never a
@@ -180,7 +156,8 @@ def sanitise_name(raw: str | None, media_type: str) -> str:
 
 
 def check(data: bytes, original_name: str | None) -> Checked:
-    """Accept ``data`` as one of the three types or raise ``UploadRefused``."""
+    """Accept ``data`` as one of the three types or raise ``UploadRefused``. A PDF's content
+    is ``PdfChecker``'s to judge, after this."""
     if len(data) > MAX_SIZE:
         raise UploadRefused(413, "too_large", MSG_TOO_LARGE)
     if not data:
@@ -191,22 +168,57 @@ def check(data: bytes, original_name: str | None) -> Checked:
     media_type = sniff(head)
     if media_type is None:
         raise UploadRefused(400, "bad_file", MSG_WRONG_TYPE)
-    if media_type == PDF and pdf_active_content(data):
-        raise UploadRefused(400, "bad_file", MSG_ACTIVE_PDF)
     return Checked(data=data, original_name=sanitise_name(original_name, media_type), media_type=media_type,
                    sha256=hashlib.sha256(data).hexdigest())  # fmt: skip
 
 
-async def check_upload(field: UploadFile | str | None) -> Checked:
-    """Read a form's file field and check it; never more than ``MAX_SIZE`` + 1 bytes are
-    read. The checks run off the event loop."""
-    if not isinstance(field, UploadFile) or not field.filename:
-        raise UploadRefused(400, "missing_file", MSG_MISSING)
-    await field.seek(0)
-    data = await field.read(MAX_SIZE + 1)
-    if len(data) > MAX_SIZE:
-        raise UploadRefused(413, "too_large", MSG_TOO_LARGE)
-    return await asyncio.to_thread(check, data, field.filename)
+_REFUSED: Final = {
+    Verdict.ACTIVE: ("bad_file", MSG_ACTIVE_PDF),
+    Verdict.INFLATE_LIMIT: ("pdf_inflate_limit", "upload_pdf_inflate_limit"),
+    Verdict.TIME_LIMIT: ("pdf_time_limit", "upload_pdf_time_limit"),
+    Verdict.UNDECODABLE: ("pdf_undecodable", "upload_pdf_undecodable"),
+}
+
+
+def _pdf_context() -> multiprocessing.context.BaseContext:
+    """Fresh worker processes from a clean server process, never a fork of the hall's (its
+    threads, its open database)."""
+    return multiprocessing.get_context("forkserver")
+
+
+class PdfChecker:
+    """``hall.pdfscan.scan`` in a fixed pool of ``HALL_PDF_WORKERS`` processes. Uploads
+    beyond the pool's size wait their turn; each scan ends by ``HALL_PDF_SECONDS``."""
+
+    def __init__(self, workers: int, limits: Limits) -> None:
+        self.workers = workers
+        self.limits = limits
+        self.pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Make the pool (its processes start with the first upload)."""
+        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_pdf_context())
+
+    async def stop(self) -> None:
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
+
+    async def check(self, data: bytes) -> None:
+        """Raise ``UploadRefused`` unless the PDF ``data`` is clean."""
+        assert self.pool is not None, "the checker is started in the lifespan"
+        loop = asyncio.get_running_loop()
+        try:
+            verdict = await asyncio.wait_for(loop.run_in_executor(self.pool, scan, data, self.limits),
+                                             self.limits.seconds + GRACE)  # fmt: skip
+        except TimeoutError:
+            verdict = Verdict.TIME_LIMIT
+        except BrokenProcessPool:  # a worker died (killed, out of memory): a fresh pool for the next
+            self.start()
+            raise UploadRefused(503, "unavailable", "code_unavailable") from None
+        if verdict is not Verdict.CLEAN:
+            code, key = _REFUSED[verdict]
+            raise UploadRefused(400, code, key)
 
 
 # ---------------------------------------------------------------------- storage
@@ -238,9 +250,40 @@ def _write(directory: Path, stored_name: str, data: bytes) -> Path:
 
 
 class FileStore:
-    def __init__(self, store: SqliteStore, directory: Path) -> None:
+    def __init__(self, store: SqliteStore, config: Config, checker: PdfChecker) -> None:
         self.store = store
-        self.directory = directory
+        self.directory = files_dir(config)
+        self.checker = checker
+        self.files_per_hour = config.upload_files_per_hour
+        self.bytes_per_day = config.upload_bytes_per_day
+
+    async def accept(self, field: UploadFile | str | None, owner: int, now: int) -> Written:
+        """Take a form's file field from ``owner``: within the account's quota, checked, and
+        written to disk (not yet recorded). Never more than ``MAX_SIZE`` + 1 bytes are read."""
+        if not isinstance(field, UploadFile) or not field.filename:
+            raise UploadRefused(400, "missing_file", MSG_MISSING)
+        await field.seek(0)
+        data = await field.read(MAX_SIZE + 1)
+        if len(data) > MAX_SIZE:
+            raise UploadRefused(413, "too_large", MSG_TOO_LARGE)
+        await self.within_quota(owner, len(data), now)
+        checked = await asyncio.to_thread(check, data, field.filename)
+        if checked.media_type == PDF:
+            await self.checker.check(data)
+        return await self.write(checked)
+
+    async def within_quota(self, owner: int, size: int, now: int) -> None:
+        """Refuse (429 ``upload_quota``) an upload of ``size`` bytes that would take ``owner``
+        past the files of the last hour or the bytes of the last day."""
+        row = await self.store.fetchone(
+            "SELECT count(*) FILTER (WHERE created_at > ?), coalesce(sum(size), 0) FROM files"
+            " WHERE owner = ? AND created_at > ?",
+            (now - HOUR_MS, owner, now - DAY_MS),
+        )
+        files, used = (row[0], row[1]) if row else (0, 0)
+        if files >= self.files_per_hour or used + size > self.bytes_per_day:
+            raise UploadRefused(429, "upload_quota", "upload_quota", files=self.files_per_hour,
+                                mib=self.bytes_per_day // (1024 * 1024))  # fmt: skip
 
     async def write(self, checked: Checked) -> Written:
         """Put the bytes on disk under a fresh random name (no store lock is held)."""

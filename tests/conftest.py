@@ -4,15 +4,17 @@ HALL_REQUIRE_BROWSER=1."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import browserkit
 import pytest
 from starlette.testclient import TestClient
 
 from hall.config import Config
+from hall.web import accounts
 from hall.web.app import create_app
 
 if TYPE_CHECKING:
@@ -48,6 +50,24 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     """The whole app on a fresh database, lifespan running."""
     with TestClient(create_app(Config(db=str(tmp_path / "h.db")))) as client:
         yield client
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The login delays asked for, recorded instead of slept (only in hall.web.accounts)."""
+    asked: list[float] = []
+
+    class NoSleep:
+        """asyncio as hall.web.accounts sees it, but for sleep."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(asyncio, name)
+
+        async def sleep(self, seconds: float) -> None:
+            asked.append(seconds)
+
+    monkeypatch.setattr(accounts, "asyncio", NoSleep())
+    return asked
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -131,6 +131,37 @@ def rows(client: TestClient, sql: str, params: tuple[object, ...] = ()) -> list[
     return [tuple(r) for r in call(client, store.fetchall, sql, params)]
 
 
+CODE = re.compile(r"\b([0-9]{6})\b")
+
+
+def sms_code(client: TestClient, phone: str, purpose: str = "signup") -> str:
+    """The live code last sent to ``phone`` for ``purpose``, read from the SMS outbox as a test
+    (or a browser test, from the database file) reads it: the newest ``code_<purpose>`` row."""
+    found = rows(client, "SELECT body FROM outbox WHERE phone = ? AND template = ? ORDER BY id DESC LIMIT 1",
+                 (phone, f"code_{purpose}"))  # fmt: skip
+    assert found, f"no {purpose} code was sent to {phone}"
+    digits = CODE.search(found[0][0])
+    assert digits is not None, f"the code is no longer live: {found[0][0]}"
+    return digits[1]
+
+
+def send_code(client: TestClient, path: str, phone: str, **fields: str) -> httpx.Response:
+    """Press a code page's send-code button (``/signup``, ``/login/code``, ``/password-reset``)."""
+    data = {"phone": phone, "action": "send_code", "csrf": page_csrf(client, path), **fields}
+    return client.post(path, data=data, follow_redirects=False)
+
+
+def signup(client: TestClient, phone: str, password: str = "correct horse battery", name: str = "",
+           **extra: str) -> httpx.Response:  # fmt: skip
+    """Sign up through the page as a person does: ask for a code, read it, send the form.
+    The answer to the last step (303 to the account page when it worked)."""
+    sent = send_code(client, "/signup", phone)
+    assert sent.status_code == 200, sent.text
+    data = {"phone": phone, "code": sms_code(client, phone), "name": name, "password": password,
+            "csrf": page_csrf(client, "/signup"), **extra}  # fmt: skip
+    return client.post("/signup", data=data, follow_redirects=False)
+
+
 class Actor:
     """A signed-in browser on the shared client."""
 

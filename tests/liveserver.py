@@ -225,6 +225,8 @@ class Live:
         self.server = server
         self.lots: list[int] = seeded["lots"]
         self.bidders: list[dict[str, Any]] = seeded["bidders"]
+        self.admins: list[dict[str, Any]] = seeded["admins"]
+        """Demo admins: not verified, so they may apply for verification (upload a document)."""
         self._tokens: dict[int, str] = {}
 
     def token(self, bidder: int = 0) -> str:

@@ -13,15 +13,18 @@ import argon2
 import pytest
 
 from hall.auth import passwords
+from hall.auth.addresses import client_address, parse_networks
 from hall.auth.passwords import hash_password, needs_rehash, verify_password
-from hall.auth.throttle import MAX_DELAY_S, REFUSE_AFTER, SLOW_AFTER, WINDOW_MS, LoginThrottle
+from hall.auth.throttle import ADDRESS_LIMIT, MAX_DELAY_S, PHONE_LIMIT, WINDOW_MS, LoginThrottle
 from hall.web.accounts import normalise_phone
 
 if TYPE_CHECKING:
     from conftest import FakeClock
 
-PHONE = "phone:13800138000"
-ADDR = "addr:203.0.113.7"
+PHONE = "13800138000"
+OTHER = "13900139000"
+ADDR = "203.0.113.7"
+SLOW_AFTER, REFUSE_AFTER = PHONE_LIMIT
 
 # ---------------------------------------------------------------------------------- passwords
 
@@ -84,21 +87,21 @@ def test_verify_password_with_no_account_is_false_even_for_the_dummys_own_passwo
 # ---------------------------------------------------------------------------------- throttle
 
 
-def fail(throttle: LoginThrottle, times: int, *keys: str) -> None:
+def fail(throttle: LoginThrottle, times: int, phone: str = PHONE, address: str = ADDR) -> None:
     for _ in range(times):
-        throttle.failed(*keys)
+        throttle.failed(phone, address)
 
 
 def test_throttle_lets_the_first_failures_through_undelayed(clock: FakeClock) -> None:
     throttle = LoginThrottle(clock)
     assert throttle.check(PHONE, ADDR) == (0.0, None)
-    fail(throttle, SLOW_AFTER - 1, PHONE, ADDR)
+    fail(throttle, SLOW_AFTER - 1)
     assert throttle.check(PHONE, ADDR) == (0.0, None)
 
 
 def test_throttle_slows_from_the_nth_failure_more_each_time_up_to_a_cap(clock: FakeClock) -> None:
     throttle = LoginThrottle(clock)
-    fail(throttle, SLOW_AFTER - 1, PHONE, ADDR)
+    fail(throttle, SLOW_AFTER - 1)
     delays = []
     for _ in range(SLOW_AFTER, REFUSE_AFTER):
         throttle.failed(PHONE, ADDR)
@@ -116,7 +119,7 @@ def test_throttle_refuses_from_the_mth_failure_until_the_first_leaves_the_window
     first = clock.now
     throttle.failed(PHONE, ADDR)
     clock.advance(1_000)
-    fail(throttle, REFUSE_AFTER - 2, PHONE, ADDR)
+    fail(throttle, REFUSE_AFTER - 2)
     assert throttle.check(PHONE, ADDR)[1] is None  # one short: slowed, not refused
     throttle.failed(PHONE, ADDR)
     delay, refused_until = throttle.check(PHONE, ADDR)
@@ -144,7 +147,7 @@ def test_throttle_refused_attempts_do_not_extend_the_refusal(clock: FakeClock) -
 
 def test_throttle_forgets_failures_older_than_the_window(clock: FakeClock) -> None:
     throttle = LoginThrottle(clock)
-    fail(throttle, REFUSE_AFTER, PHONE, ADDR)
+    fail(throttle, REFUSE_AFTER)
     clock.advance(WINDOW_MS - 1)
     assert throttle.check(PHONE, ADDR)[1] is not None
     clock.advance(1)
@@ -152,30 +155,47 @@ def test_throttle_forgets_failures_older_than_the_window(clock: FakeClock) -> No
     assert throttle._failures == {}  # nothing kept for keys with no recent failure
 
 
-def test_throttle_worst_key_decides(clock: FakeClock) -> None:
+def test_throttle_refuses_a_phone_from_everywhere_but_an_address_only_far_above_the_phone_limit(
+    clock: FakeClock,
+) -> None:
+    """One person's failures (a phone) and an institution's (one NAT address) are different
+    things: guesses at one phone are refused from any address, while an address is refused only
+    after many times the per-phone number of failures, spread over many phones."""
+    assert ADDRESS_LIMIT.slow_after >= 10 * PHONE_LIMIT.slow_after
+    assert ADDRESS_LIMIT.refuse_after >= 10 * PHONE_LIMIT.refuse_after
     throttle = LoginThrottle(clock)
-    fail(throttle, REFUSE_AFTER, ADDR)
-    # a fresh phone from a refused address is refused; the same phone from elsewhere is not
-    assert throttle.check("phone:13900139000", ADDR)[1] is not None
-    assert throttle.check("phone:13900139000", "addr:198.51.100.1") == (0.0, None)
+    fail(throttle, REFUSE_AFTER)
+    assert throttle.check(PHONE, "198.51.100.1")[1] is not None  # the same phone, from elsewhere
+    # a NAT gateway: its members' failures, a few each at many phones, stay below the address limit
+    for i in range(ADDRESS_LIMIT.refuse_after - REFUSE_AFTER - 1):
+        throttle.failed(f"139{i // 2:08d}", ADDR)
+    assert throttle.check(OTHER, ADDR)[1] is None
+    throttle.failed("13700137000", ADDR)
+    assert throttle.check(OTHER, ADDR)[1] is not None  # now spraying: every phone from it is refused
+    assert throttle.check(OTHER, "198.51.100.1") == (0.0, None)  # and nowhere else
 
 
-def test_throttle_success_clears_the_phone_key_but_not_the_address_key(clock: FakeClock) -> None:
+def test_throttle_success_clears_the_phone_count_but_not_the_address_count(clock: FakeClock) -> None:
     throttle = LoginThrottle(clock)
-    fail(throttle, REFUSE_AFTER - 2, PHONE, ADDR)
+    fail(throttle, ADDRESS_LIMIT.refuse_after - REFUSE_AFTER, phone=OTHER)
+    fail(throttle, REFUSE_AFTER - 2)  # the address is 2 short of its limit
     # an attempt is counted as failed before the password is checked, and taken back when right
     throttle.failed(PHONE, ADDR)
     throttle.succeeded(PHONE, ADDR)
-    assert throttle.check(PHONE) == (0.0, None)
-    delay, refused_until = throttle.check(ADDR)
-    assert delay > 0 and refused_until is None
+    assert throttle.check(PHONE, "198.51.100.1") == (0.0, None)
     # one good account must not launder guesses at others from the same address: the address
-    # keeps its earlier failures, so two more guesses at another phone get it refused
-    other = "phone:13900139000"
-    throttle.failed(other, ADDR)
-    assert throttle.check(other, ADDR)[1] is None
-    throttle.failed(other, ADDR)
-    assert throttle.check(other, ADDR)[1] is not None
+    # keeps its earlier failures, so two more guesses at any phone get it refused
+    throttle.failed("13700137000", ADDR)
+    assert throttle.check("13700137000", ADDR)[1] is None
+    throttle.failed("13700137000", ADDR)
+    assert throttle.check("13700137000", ADDR)[1] is not None
+
+
+def test_throttle_forgets_a_proved_phones_failures(clock: FakeClock) -> None:
+    throttle = LoginThrottle(clock)
+    fail(throttle, REFUSE_AFTER)
+    throttle.proved(PHONE)  # a password reset by SMS code
+    assert throttle.check(PHONE, "198.51.100.1") == (0.0, None)
 
 
 def test_throttle_does_not_keep_keys_that_are_never_tried_again(clock: FakeClock) -> None:
@@ -184,11 +204,11 @@ def test_throttle_does_not_keep_keys_that_are_never_tried_again(clock: FakeClock
     with many addresses can grow the table without bound."""
     throttle = LoginThrottle(clock)
     for i in range(1_000):
-        throttle.failed(f"phone:139{i:08d}", f"addr:2001:db8::{i:x}")
+        throttle.failed(f"139{i:08d}", f"2001:db8::{i:x}")
     clock.advance(2 * WINDOW_MS)
     throttle.failed(PHONE, ADDR)
     throttle.check(PHONE, ADDR)
-    assert set(throttle._failures) <= {PHONE, ADDR}, f"{len(throttle._failures)} keys kept"
+    assert set(throttle._failures) == {f"phone:{PHONE}", f"addr:{ADDR}"}, f"{len(throttle._failures)} keys kept"
 
 
 # ---------------------------------------------------------------------------------- phones
@@ -230,3 +250,47 @@ def test_phone_normalisation_never_returns_non_ascii_digits(raw: str) -> None:
     """Full-width or other-script digits must not make a second account for the same number
     (AC-1: one account per phone) nor a number the SMS gateway cannot dial."""
     assert normalise_phone(raw) in (None, "13800138000")
+
+
+# ---------------------------------------------------------------------------------- client addresses
+
+PROXIES = parse_networks("10.0.0.0/8, 192.168.1.1, 2001:db8::/32")
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "expected"),
+    [
+        ("203.0.113.7", ["198.51.100.1"], "203.0.113.7"),  # not a proxy: its header is its own claim
+        ("10.1.2.3", [], "10.1.2.3"),  # a proxy that sent no header
+        ("10.1.2.3", ["198.51.100.1"], "198.51.100.1"),
+        ("10.1.2.3", ["1.1.1.1, 198.51.100.1"], "198.51.100.1"),  # the left entry is the client's claim
+        ("10.1.2.3", ["1.1.1.1", "198.51.100.1, 192.168.1.1"], "198.51.100.1"),  # past a chain of proxies
+        ("10.1.2.3", ["192.168.1.1, 10.9.9.9"], "192.168.1.1"),  # all trusted: the outermost
+        ("10.1.2.3", ["not-an-ip, 10.9.9.9"], "10.9.9.9"),  # stops at what no proxy wrote
+        ("10.1.2.3", [" 198.51.100.1 "], "198.51.100.1"),
+        ("2001:db8::1", ["2001:db9::5"], "2001:db9::5"),
+        ("::ffff:10.1.2.3", ["198.51.100.1"], "198.51.100.1"),  # IPv4 seen over an IPv6 socket
+        ("testclient", ["198.51.100.1"], "testclient"),  # not an address at all: as it is
+        (None, ["198.51.100.1"], "?"),
+    ],
+)
+def test_client_address_believes_x_forwarded_for_only_from_trusted_proxies(
+    peer: str | None, headers: list[str], expected: str
+) -> None:
+    assert client_address(peer, headers, PROXIES) == expected
+
+
+def test_client_address_with_no_trusted_proxies_is_the_peer_whatever_the_header() -> None:
+    assert client_address("127.0.0.1", ["198.51.100.1"], ()) == "127.0.0.1"
+
+
+def test_client_address_looks_at_a_bounded_number_of_hops() -> None:
+    hops = ", ".join(["10.0.0.1"] * 10_000)
+    assert client_address("10.1.2.3", [hops], PROXIES) == "10.0.0.1"
+
+
+def test_trusted_proxies_setting_is_parsed_and_checked() -> None:
+    assert parse_networks("") == ()
+    assert [str(n) for n in parse_networks(" 10.0.0.1 ,192.168.0.0/16,,::1")] == ["10.0.0.1/32", "192.168.0.0/16", "::1/128"]
+    with pytest.raises(ValueError, match="proxy.example"):
+        parse_networks("10.0.0.1, proxy.example")

@@ -1,48 +1,107 @@
-"""Every main page on a 375 px phone, in both languages, as the visitor who sees it: nothing
-wider than the screen, no console error, no failed request, a favicon that answers."""
+"""Every main page on a phone, in each language, as each kind of visitor who opens it: 375 CSS
+pixels wide without scrolling sideways, the page in the language chosen, and nothing going
+wrong in the browser (no console error, no uncaught exception, no failed or refused request, a
+favicon that answers).
+
+One server for the module (conftest.py's ``demo``, seed-demo's showcase: running timed lots, an
+auctioneer-run lot, lots in publicity, closed lots sold and unsold). Each case is one fresh
+browser context, signed in as the person who would open the pages, that walks through them.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
+from urllib.parse import quote
 
 import browserkit
 import pytest
 from browserkit import DemoHall
 
+from hall.demo import LIVE_SESSION
+
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+LOTS: Final = ("/lots/{lot}", "/lots/{publicity}", "/lots/{live}", "/lots/{sold}", "/lots/{unsold}")
+"""A lot page in each state the demo shows: running (timed), in publicity, auctioneer-run, sold, unsold."""
 PAGES: Final[dict[str, tuple[str, ...]]] = {
-    "": ("/", "/help", "/login", "/signup", "/lots/{lot}"),
-    "bidders": ("/account", "/account/registrations", "/account/bids", "/account/verification", "/inbox",
-                "/lots/{lot}", "/lots/{lot}/register"),
+    "": ("/", "/help", "/login", "/signup", "/login/code", "/password-reset", *LOTS),
+    "bidders": ("/", "/account", "/account/registrations", "/account/bids", "/account/verification", "/inbox", *LOTS,
+                "/lots/{publicity}/register", "/lots/{lot}/register"),
+    "sellers": ("/account", "/lots/{lot}"),
     "staff": ("/staff/verifications", "/staff/registrations"),
     "admins": ("/admin/roles",),
-    "auctioneers": ("/console",),
+    "auctioneers": ("/console", "/console?session={session}", "/lots/{live}"),
 }
-"""By seed-demo's role ("" for anonymous): the pages that visitor reaches from the header."""
+"""By seed-demo's role ("" for a visitor): the pages that person reaches from the header and the lots."""
+CODE_PAGES: Final = {"/signup": "#signup-form", "/login/code": "#code-login-form", "/password-reset": "#reset-form"}
+"""The pages that prove a phone, and the form of their second step (after a code is sent)."""
+HTML_LANG: Final = {"zh": "zh-CN", "en": "en"}
+WIDEST: Final = """width => Array.from(document.body.querySelectorAll("*"))
+    .filter(el => el.getBoundingClientRect().right > width && el.parentElement.getBoundingClientRect().right <= width)
+    .slice(0, 5)
+    .map(el => [el.parentElement, el].map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
+                                             + (e.className ? "." + String(e.className).split(" ").join(".") : "")).join(" > ")
+               + " to " + Math.round(el.getBoundingClientRect().right) + " px")"""
+"""The outermost elements that stick out past ``width``, to say what makes a page too wide."""
+
+
+def _problems(page: Page, log: browserkit.PageLog, lang: str, seen: int) -> list[str]:
+    """What is wrong with the page as it stands: too wide, in the wrong language, and what the
+    browser saw go wrong since ``seen`` problems were logged."""
+    found = list(log.problems[seen:])
+    phone = browserkit.PHONE["width"]
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    if width > phone:
+        found.append(f"{width} px wide, scrolls sideways on a {phone} px phone: {page.evaluate(WIDEST, phone)}")
+    if (shown := page.locator("html").get_attribute("lang")) != HTML_LANG[lang]:
+        found.append(f'<html lang="{shown}">')
+    return found
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-@pytest.mark.parametrize("role", list(PAGES))
-def test_pages_fit_a_phone_without_sideways_scroll_or_console_errors(
-    chromium: Browser, demo: DemoHall, role: str, lang: str
-) -> None:
+@pytest.mark.parametrize("role", list(PAGES), ids=[role or "visitor" for role in PAGES])
+def test_main_pages_fit_a_phone_and_log_no_error(chromium: Browser, demo: DemoHall, role: str, lang: str) -> None:
     page = browserkit.new_page(chromium, demo.url, lang=lang, phone=True)
     if role:
         browserkit.login(page, demo.account(role))
-    lot = demo.lots()[0]
     log = browserkit.watch(page)
-    too_wide = {}
-    for path in PAGES[role]:
-        page.goto(path.format(lot=lot))
+    seeded = demo.seeded
+    fill = {"lot": demo.lots()[0], "publicity": seeded["publicity_lots"][0], "live": seeded["live_mode_lots"][0],
+            "sold": seeded["sold_lots"][0], "unsold": seeded["unsold_lots"][0], "session": quote(LIVE_SESSION)}  # fmt: skip
+    problems: dict[str, list[str]] = {}
+    for pattern in PAGES[role]:
+        path = pattern.format(**fill)
+        seen = len(log.problems)
+        page.goto(path)
         browserkit.settle(page)
-        width = page.evaluate("() => document.documentElement.scrollWidth")
-        if width > browserkit.PHONE["width"]:
-            too_wide[path] = width
+        found = _problems(page, log, lang, seen)
+        if page.url.split("?")[0] != demo.url + path.split("?")[0]:
+            found.append(f"sent elsewhere: {page.url}")
+        if found:
+            problems[path] = found
+    seen = len(log.problems)
     log.check_favicon(page)
+    if log.problems[seen:]:
+        problems["favicon"] = log.problems[seen:]
     browserkit.close(page)
-    assert not too_wide, too_wide
-    log.assert_clean()
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_second_step_of_each_code_page_fits_a_phone(chromium: Browser, demo: DemoHall, lang: str) -> None:
+    page = browserkit.new_page(chromium, demo.url, lang=lang, phone=True)
+    log = browserkit.watch(page)
+    problems: dict[str, list[str]] = {}
+    for n, (path, second) in enumerate(CODE_PAGES.items()):
+        seen = len(log.problems)
+        page.goto(path)
+        page.locator("#send-code-form input[name=phone]").fill(f"137{list(HTML_LANG).index(lang)}{n:07d}")  # its own number
+        page.locator("#send-code").click()
+        page.locator(second).wait_for()
+        if found := _problems(page, log, lang, seen):
+            problems[path] = found
+    browserkit.close(page)
+    assert not problems, problems

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from hall.dispatch import BACKOFF_MS, MAX_ATTEMPTS, Dispatcher, InboxSender, Message, mask_phone
-from hall.notify import enqueue
+from hall.notify import enqueue, enqueue_to_phone
 from hall.runtime import wall_clock
 from hall.store import SqliteStore
 from hall.store.people import People
@@ -257,3 +257,24 @@ async def test_the_inbox_sender_logs_the_message_with_the_phone_number_masked(
     assert "139****5678" in caplog.text and "材料不清晰" in caplog.text
     assert "13912345678" not in caplog.text
     assert mask_phone("13912345678") == "139****5678" and mask_phone("12345") == "*****"
+
+
+async def test_the_inbox_sender_delivers_a_message_to_a_phone_with_no_account_to_the_log_only(
+    store: SqliteStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with store.transaction() as tx:
+        outbox = await enqueue_to_phone(tx, phone="13900139000", template="code_signup", code="123456", minutes=10)
+    with caplog.at_level(logging.INFO, logger="hall.dispatch"):
+        assert await Dispatcher(store, clock=clock).run_once() == 1
+    assert "139****9000" in caplog.text and "123456" in caplog.text  # the demo's delivery: the log line
+    assert (await row(store, outbox))["status"] == "sent"
+    assert await store.fetchall("SELECT * FROM inbox") == []
+
+
+async def test_an_sms_to_a_phone_names_its_account_so_the_inbox_gets_it(store: SqliteStore, clock: FakeClock) -> None:
+    uid = await user(store)
+    async with store.transaction() as tx:
+        await enqueue_to_phone(tx, phone="13912345678", template="code_login", code="654321", minutes=10)
+    await Dispatcher(store, clock=clock).run_once()
+    [(to, body)] = await store.fetchall("SELECT user, body FROM inbox")
+    assert to == uid and "654321" in body

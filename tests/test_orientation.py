@@ -69,7 +69,7 @@ def _standings(actor: Actor) -> dict[int, str]:
     return {row["lot"]: row["standing"] for row in bids}
 
 
-def test_bids_read_leading_and_outbid_while_running_then_won_and_not_won(scene: Scene) -> None:
+def test_bids_read_leading_and_outbid_while_running_then_won_and_lost(scene: Scene) -> None:
     assert _standings(scene.first) == {scene.running: "none"}
     _bid(scene, scene.first, "甲公司", 10_000, "a1")
     _bid(scene, scene.second, "乙公司", 11_000, "b1")
@@ -80,13 +80,24 @@ def test_bids_read_leading_and_outbid_while_running_then_won_and_not_won(scene: 
     scene.clock.now = NOW + HOUR
     wake(scene.client, scene.running)
     _bid(scene, scene.first, "甲公司", 12_000, "a2")  # refused, once the close is durable (a refusal waits for it)
-    assert _standings(scene.first) == {scene.running: "not_won"}
+    assert _standings(scene.first) == {scene.running: "lost"}
     assert _standings(scene.second) == {scene.running: "won"}
     client = anonymous(scene.client)
     client.cookies.set("hall_session", scene.first.cookie)
     client.cookies.set(COOKIE, "en")
     english = client.get("/account/bids")
-    assert 'data-standing="not_won"' in english.text and "Not won" in english.text
+    assert 'data-standing="lost"' in english.text and "You did not win" in english.text
+
+
+def test_an_admitted_bidder_who_never_bid_did_not_lose_the_closed_lot(scene: Scene) -> None:
+    idle = user(scene.client, "13800000003", "丙", org="丙公司")
+    call(scene.client, runtime(scene.client).register, scene.running, idle, org_id(scene.client, "丙公司"))
+    _bid(scene, scene.second, "乙公司", 10_000, "b1")
+    scene.clock.now = NOW + HOUR
+    wake(scene.client, scene.running)
+    _bid(scene, scene.second, "乙公司", 12_000, "b2")  # refused, once the close is durable
+    assert _standings(scene.second) == {scene.running: "won"}
+    assert _standings(Actor(scene.client, idle)) == {scene.running: "none"}
 
 
 def test_my_registrations_list_each_with_its_state_and_the_reason_it_was_rejected(scene: Scene) -> None:
@@ -138,14 +149,23 @@ def test_login_lands_where_the_user_was_going_even_after_a_failed_attempt(scene:
     header = client.get(going).text
     assert f'href="/login?next={quote(going, safe="/")}"' in header
     form = client.get("/login", params={"next": going}).text
-    assert f'action="/login?next={quote(going, safe="/")}"' in form.replace("&amp;", "&")
+    assert f'name="next" value="{going}"'.replace("&", "&amp;") in form
+    assert f'href="/login/code?next={quote(going, safe="/")}"' in form  # by code instead, to the same place
     csrf = page_csrf(client, "/login")
-    wrong = client.post(f"/login?next={quote(going, safe='/')}",
-                        data={"phone": "13800000001", "password": "wrong one", "csrf": csrf, "next": going})  # fmt: skip
+    wrong = client.post("/login", data={"phone": "13800000001", "password": "wrong one", "csrf": csrf, "next": going})
     assert wrong.status_code == 401 and f'name="next" value="{going}"'.replace("&", "&amp;") in wrong.text
     right = client.post("/login", data={"phone": "13800000001", "password": "correct horse battery", "csrf": csrf,
                                         "next": going}, follow_redirects=False)  # fmt: skip
     assert right.status_code == 303 and right.headers["location"] == going
+
+
+def test_every_sign_in_page_passes_on_where_one_was_going_and_its_language_link_stays(scene: Scene) -> None:
+    client = anonymous(scene.client)
+    going = quote(f"/lots/{scene.running}?x=1", safe="/")
+    for path in ("/login", "/signup", "/login/code", "/password-reset"):
+        page = client.get(f"{path}?next={going}").text
+        assert f'href="/login?next={going}"' in page and f'href="/signup?next={going}"' in page, path
+        assert f'href="/lang/en?next={path}%3Fnext%3D' in page, path  # switching language stays on the page
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "/\t/evil.example",

@@ -34,6 +34,7 @@ from hall.auth.throttle import WINDOW_MS, LoginThrottle
 from hall.config import Config
 from hall.store.people import People
 from hall.web.app import create_app
+from hall.web.params import IdConvertor
 from hall.web.security import CSRF_COOKIE, SESSION_COOKIE
 
 DOC: Final = Path(__file__).resolve().parent.parent / "docs" / "permissions.md"
@@ -52,6 +53,7 @@ _SAMPLES: Final[dict[type[convertors.Convertor[Any]], Any]] = {
     convertors.PathConvertor: "1",
     convertors.FloatConvertor: 1.0,
     convertors.UUIDConvertor: uuid.UUID(int=1),
+    IdConvertor: 1,
 }
 
 

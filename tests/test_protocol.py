@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +285,27 @@ def test_a_malformed_frame_gets_bad_request_and_the_socket_stays_open(
         alice.raw(frame)  # and again: still answered
         assert alice.recv()["code"] == "bad_request"
         assert alice.bid(scene.lot, START, "after")["ok"] is True, "the next frame works"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "[" * 50_000,
+        '{"type": "bid", "lot": 1, "amount": 10000, "req": "r", "x": ' + "[" * 30_000 + "]" * 30_000 + "}",
+        '{"req": "r-deep", "pad": ' + "{\"a\":" * 8_000 + "1" + "}" * 8_000 + "}",
+    ],
+    ids=["deep-array", "deep-unknown-field", "deep-objects"],
+)
+def test_deeply_nested_json_gets_bad_request_and_the_socket_stays_open(scene: Scene, frame: str) -> None:
+    """msgspec recurses once per level (skipping an unknown field's value too): past Python's
+    recursion limit it raises RecursionError, which once killed the socket (1006)."""
+    assert len(frame.encode()) <= MAX_FRAME
+    with socket(scene.client, scene.alice_token) as alice:
+        alice.raw(frame)
+        error = alice.recv()
+        assert (error["type"], error["code"]) == ("error", "bad_request"), error
+        assert "req" not in error
+        assert alice.bid(scene.lot, START, "after-deep")["ok"] is True, "the socket still works"
 
 
 def test_a_binary_frame_carries_the_same_json(scene: Scene) -> None:
@@ -933,6 +954,41 @@ def test_metrics_count_bids_by_result_ack_latency_commits_and_open_sockets(scene
     assert delta["bad"] == 1
     assert delta["queued"] == 4, "three bids and the pause, to the one watcher"
     assert after["sockets"] == before["sockets"], "closed sockets are no longer counted"
+
+
+def test_page_sockets_naming_one_lot_many_times_render_it_once_each(scene: Scene) -> None:
+    hub = scene.client.app.state.hub  # type: ignore[attr-defined]
+    rendered: list[int] = []
+    real = hub.render
+
+    def counted(view: Any, events: Any, kind: Any, lang: str) -> str:
+        rendered.append(view.id)
+        result: str = real(view, events, kind, lang)
+        return result
+
+    hub.render = counted
+    other = scene.make_lot()
+    named = ",".join([str(scene.lot)] * (live.PAGE_LOTS - 1) + [str(other)])
+    with ExitStack() as stack:
+        pages = [stack.enter_context(scene.client.websocket_connect(f"/ws/page?lots={named}&kind=summary"))
+                 for _ in range(10)]  # fmt: skip
+        for page in pages:
+            assert page.receive_text().startswith('<meta id="hall-clock"')
+            assert f'id="lot-{scene.lot}-' in page.receive_text()
+            assert f'id="lot-{other}-' in page.receive_text()
+        assert sorted(rendered) == sorted([scene.lot, other] * 10), "each socket renders each lot once"
+        with socket(scene.client, scene.alice_token) as alice:
+            assert alice.bid(scene.lot, START, "page-1")["ok"] is True
+        for page in pages:  # and the one live fragment of the bid, rendered once for all of them
+            assert f'id="lot-{scene.lot}-' in page.receive_text()
+    assert rendered.count(scene.lot) == 11
+
+
+def test_a_page_socket_naming_more_than_page_lots_is_refused_1008(scene: Scene) -> None:
+    named = ",".join([str(scene.lot)] * (live.PAGE_LOTS + 1))
+    with pytest.raises(WebSocketDisconnect) as refused, scene.client.websocket_connect(f"/ws/page?lots={named}"):
+        pass
+    assert refused.value.code == 1008
 
 
 def test_sockets_beyond_the_connection_cap_are_refused_1013_before_accept(tmp_path: Path) -> None:

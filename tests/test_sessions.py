@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2 as httpx
 import pytest
+import hallkit
 from hallkit import call, page_csrf, people
 from starlette.testclient import TestClient
 
 from hall.auth.passwords import hash_password
-from hall.auth.throttle import REFUSE_AFTER, SLOW_AFTER, LoginThrottle
+from hall.auth.throttle import PHONE_LIMIT, LoginThrottle
 from hall.config import Config
 from hall.web import accounts
 from hall.web.app import create_app
@@ -31,24 +32,7 @@ if TYPE_CHECKING:
 PHONE = "13800138000"
 UNKNOWN_PHONE = "13900139000"
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The login delays asked for, recorded instead of slept (only in hall.web.accounts)."""
-    asked: list[float] = []
-
-    class NoSleep:
-        """asyncio as hall.web.accounts sees it, but for sleep."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(asyncio, name)
-
-        async def sleep(self, seconds: float) -> None:
-            asked.append(seconds)
-
-    monkeypatch.setattr(accounts, "asyncio", NoSleep())
-    return asked
+SLOW_AFTER, REFUSE_AFTER = PHONE_LIMIT
 
 
 def set_cookie(response: httpx.Response, name: str) -> str:
@@ -67,9 +51,7 @@ def attributes(header: str) -> set[str]:
 
 
 def signup(client: TestClient, phone: str = PHONE, password: str = PASSWORD, name: str = "测试用户") -> httpx.Response:
-    csrf = page_csrf(client, "/signup")
-    data = {"phone": phone, "name": name, "password": password, "csrf": csrf}
-    return client.post("/signup", data=data, follow_redirects=False)
+    return hallkit.signup(client, phone, password, name)
 
 
 def login(client: TestClient, phone: str = PHONE, password: str = PASSWORD, **extra: str) -> httpx.Response:
@@ -230,7 +212,7 @@ def test_wrong_password_answers_the_same_whether_or_not_the_phone_exists(
 
 
 @pytest.mark.parametrize("registered", [True, False], ids=["existing-phone", "unknown-phone"])
-def test_repeated_failed_logins_are_slowed_then_refused_with_429_rate_limited(
+def test_repeated_failed_logins_are_slowed_then_refused_with_429_password_rate_limited(
     client: TestClient, sleeps: list[float], registered: bool
 ) -> None:
     phone = PHONE if registered else UNKNOWN_PHONE
@@ -245,8 +227,9 @@ def test_repeated_failed_logins_are_slowed_then_refused_with_429_rate_limited(
     refused = client.post("/api/login", json={"phone": phone, "password": "one more"})
     assert refused.status_code == 429
     body = refused.json()["error"]
-    assert body["code"] == "rate_limited"
+    assert body["code"] == "password_rate_limited"
     assert body["retry_after"] > 0
+    assert body["code_login"] == "/login/code"  # the refusal says how the owner still gets in
     # the right password does not get through either while refused, nor does the form
     assert client.post("/api/login", json={"phone": phone, "password": PASSWORD}).status_code == 429
     page_csrf(client)
@@ -299,9 +282,17 @@ def _csrf_outcome(client: TestClient, form: str, token: str | None) -> tuple[int
     """POST the form with ``token`` (None: no field); (status, whether it took effect)."""
     data: dict[str, str] = {} if token is None else {"csrf": token}
     if form == "signup":
-        response = client.post("/signup", data={"phone": PHONE, "name": "n", "password": PASSWORD, **data},
-                               follow_redirects=False)  # fmt: skip
+        code = hallkit.sms_code(client, PHONE)
+        response = client.post("/signup", data={"phone": PHONE, "code": code, "name": "n", "password": PASSWORD,
+                                                **data}, follow_redirects=False)  # fmt: skip
         effect = call(client, people(client).find, PHONE) is not None
+    elif form == "send_code":
+        response = client.post("/login/code", data={"phone": PHONE, "action": "send_code", **data})
+        effect = bool(hallkit.rows(client, "SELECT 1 FROM outbox WHERE phone = ?", (PHONE,)))
+    elif form == "code_login":
+        code = hallkit.sms_code(client, PHONE, "login")
+        response = client.post("/login/code", data={"phone": PHONE, "code": code, **data}, follow_redirects=False)
+        effect = SESSION_COOKIE in response.headers.get("set-cookie", "")
     elif form == "login":
         response = client.post("/login", data={"phone": PHONE, "password": PASSWORD, **data}, follow_redirects=False)
         effect = SESSION_COOKIE in response.headers.get("set-cookie", "")
@@ -312,22 +303,31 @@ def _csrf_outcome(client: TestClient, form: str, token: str | None) -> tuple[int
     return response.status_code, effect
 
 
+FORMS = ["signup", "login", "logout", "send_code", "code_login"]
+DONE = {"send_code": 200}
+"""The status of a form that worked, when not 303 (sending a code shows the page's next step)."""
+
+
 def _prepare(client: TestClient, form: str) -> str:
     """Set the scene for ``form``; the right CSRF token for it."""
-    if form == "login":
+    if form in ("login", "send_code", "code_login"):
         add_account(client)
+    if form == "signup":
+        assert hallkit.send_code(client, "/signup", PHONE).status_code == 200
+    if form == "code_login":
+        assert hallkit.send_code(client, "/login/code", PHONE).status_code == 200
     if form == "logout":
         assert signup(client).status_code == 303
     return page_csrf(client)
 
 
-@pytest.mark.parametrize("form", ["signup", "login", "logout"])
+@pytest.mark.parametrize("form", FORMS)
 def test_state_changing_form_without_csrf_token_is_403_and_does_nothing(client: TestClient, form: str) -> None:
     _prepare(client, form)
     assert _csrf_outcome(client, form, None) == (403, False)
 
 
-@pytest.mark.parametrize("form", ["signup", "login", "logout"])
+@pytest.mark.parametrize("form", FORMS)
 def test_state_changing_form_with_a_wrong_csrf_token_is_403_and_does_nothing(client: TestClient, form: str) -> None:
     right = _prepare(client, form)
     wrong = ("y" if right[0] == "x" else "x") + right[1:]  # differs from the right token, always
@@ -342,10 +342,10 @@ def test_logout_refuses_the_anonymous_csrf_token_once_signed_in(client: TestClie
     assert _csrf_outcome(client, "logout", anonymous) == (403, False)
 
 
-@pytest.mark.parametrize("form", ["signup", "login", "logout"])
+@pytest.mark.parametrize("form", FORMS)
 def test_state_changing_form_with_the_csrf_token_works(client: TestClient, form: str) -> None:
     right = _prepare(client, form)
-    assert _csrf_outcome(client, form, right) == (303, True)
+    assert _csrf_outcome(client, form, right) == (DONE.get(form, 303), True)
 
 
 def test_csrf_token_in_the_header_works_for_a_cookie_authenticated_json_request(client: TestClient) -> None:

@@ -134,6 +134,39 @@ async def test_a_failing_migration_leaves_schema_and_version_as_they_were(
         await again.close()
 
 
+async def test_the_codes_migration_keeps_every_sms_and_inbox_row_and_their_links(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 4 rebuilds the outbox (its user becomes optional, for a code to a phone with no
+    account): a database of version 3 keeps its messages, their ids and the inbox's links."""
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", sqlite_module.MIGRATIONS[:3])
+    old = await reopened(db_path)
+    try:
+        async with old.transaction() as tx:
+            await tx.execute("INSERT INTO users (id, phone, password_hash, created_at) VALUES (1, '13800138000', 'h', 0)")
+            await tx.execute("INSERT INTO outbox (id, user, phone, template, body, status, next_attempt_at, created_at)"
+                             " VALUES (7, 1, '13800138000', 'verification_approved', '已通过', 'sent', 0, 0)")
+            await tx.execute("INSERT INTO inbox (user, outbox, body, created_at) VALUES (1, 7, '已通过', 0)")
+    finally:
+        await old.close()
+    monkeypatch.undo()
+    new = await reopened(db_path)
+    try:
+        assert await pragma(new.writer, "user_version") == len(sqlite_module.MIGRATIONS)
+        assert await pragma(new.writer, "foreign_keys") == 1  # on again after the migration
+        async with new.writer.execute("SELECT o.id, o.user, o.body, i.body FROM outbox o JOIN inbox i ON i.outbox = o.id") as cur:
+            assert [tuple(r) for r in await cur.fetchall()] == [(7, 1, "已通过", "已通过")]
+        async with new.transaction() as tx:  # a message to a phone with no account
+            await tx.execute("INSERT INTO outbox (user, phone, template, body, status, next_attempt_at, created_at)"
+                             " VALUES (NULL, '13900139000', 'code_signup', 'x', 'pending', 0, 0)")
+        with pytest.raises(StoreError):  # and the inbox's foreign key still holds
+            async with new.transaction() as tx:
+                await tx.execute("INSERT INTO inbox (user, outbox, body, created_at) VALUES (1, 999, 'x', 0)")
+        assert "codes" in await tables(new.writer)
+    finally:
+        await new.close()
+
+
 async def test_both_connections_use_wal_and_synchronous_full(store: SqliteStore, db_path: Path) -> None:
     for db in (store.writer, store.reader):
         assert await pragma(db, "journal_mode") == "wal"

@@ -9,7 +9,7 @@ import hashlib
 from typing import Any
 
 import pytest
-from hallkit import call, page_csrf, people
+from hallkit import call, page_csrf, people, signup
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
@@ -52,8 +52,7 @@ def welcome(client: TestClient, url: str = "/ws", headers: dict[str, str] | None
 
 
 def signup_with_cookie(client: TestClient) -> None:
-    data = {"phone": OTHER_PHONE, "name": "李四", "password": PASSWORD, "csrf": page_csrf(client, "/signup")}
-    assert client.post("/signup", data=data, follow_redirects=False).status_code == 303
+    assert signup(client, OTHER_PHONE, PASSWORD, "李四").status_code == 303
 
 
 # ------------------------------------------------------------------------ issuing

@@ -10,6 +10,7 @@ import pytest
 
 from hall.auth.roles import Role
 from hall.config import Config
+from hall.pdfscan import Verdict, scan
 from hall.uploads import (
     JPEG as JPEG_TYPE,
     MAX_SIZE,
@@ -21,11 +22,15 @@ from hall.uploads import (
     UploadRefused,
     check,
     files_dir,
-    pdf_active_content,
     sanitise_name,
     sniff,
 )
-from hallkit import JPEG, PDF, PNG, Actor, anonymous, hall, rows, user
+from hallkit import JPEG, PDF, PNG, Actor, FakeClock, anonymous, call, hall, rows, runtime, user
+from starlette.testclient import TestClient
+
+from hall.runtime import wall_clock
+from hall.store.sqlite import SqliteStore
+from hall.web.i18n import COOKIE, translate
 
 ORG_FORM = {"kind": "organisation", "org_name": "某某大学", "org_kind": "university"}
 ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(56)
@@ -85,24 +90,19 @@ def test_more_than_10_mib_is_too_large_and_exactly_10_mib_is_not() -> None:
     ],
 )
 def test_a_pdf_with_scripts_launch_actions_or_embedded_files_is_refused(body: bytes) -> None:
-    data = _pdf_with(body)
-    assert pdf_active_content(data)
-    with pytest.raises(UploadRefused) as refused:
-        check(data, "letter.pdf")
-    assert (refused.value.status, refused.value.code) == (400, "bad_file")
-    assert refused.value.key == MSG_ACTIVE_PDF
+    assert scan(_pdf_with(body)) is Verdict.ACTIVE
 
 
 def test_active_content_hidden_in_a_compressed_object_stream_is_found() -> None:
     hidden = zlib.compress(b"<< /Type /Action /S /JavaScript /JS (this.exportDataObject()) >>")
     data = _pdf_with(b"5 0 obj << /Type /ObjStm /Filter /FlateDecode >> stream\n" + hidden + b"\nendstream endobj")
-    assert pdf_active_content(data)
+    assert scan(data) is Verdict.ACTIVE
 
 
 def test_an_ordinary_pdf_with_compressed_page_content_is_accepted() -> None:
     content = zlib.compress(b"BT /F1 12 Tf 72 712 Td (Commitment letter) Tj ET")
     data = _pdf_with(b"4 0 obj << /Filter /FlateDecode >> stream\n" + content + b"\nendstream endobj")
-    assert not pdf_active_content(data)
+    assert scan(data) is Verdict.CLEAN
     assert check(data, "letter.pdf").media_type == PDF_TYPE
 
 
@@ -204,6 +204,18 @@ def test_wrong_magic_bytes_executables_and_active_pdfs_are_refused_with_400(
         assert rows(client, "SELECT count(*) FROM files") == [(0,)]
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_refusal_from_the_checker_process_is_said_in_the_askers_language(tmp_path: Path, lang: str) -> None:
+    active = _pdf_with(b"1 0 obj << /S /JavaScript /JS (app.alert(1)) >> endobj")
+    with hall(tmp_path) as client:
+        applicant = Actor(client, user(client, "13800000001"))
+        cookie = f"hall_session={applicant.cookie}; {COOKIE}={lang}"
+        response = applicant.upload("/account/verification", "document", "licence.pdf", active, ORG_FORM,
+                                    headers={"accept": "application/json", "cookie": cookie})  # fmt: skip
+        assert response.status_code == 400
+        assert response.json()["error"]["message"] == translate(MSG_ACTIVE_PDF, lang)
+
+
 def test_a_missing_document_for_an_organisation_is_a_clear_400(tmp_path: Path) -> None:
     with hall(tmp_path) as client:
         applicant = Actor(client, user(client, "13800000001"))
@@ -243,3 +255,70 @@ def test_a_file_is_hidden_from_other_users_but_open_to_staff(tmp_path: Path) -> 
         anonymous_response = anonymous(client).get(f"/files/{file_id}", follow_redirects=False)
         assert anonymous_response.status_code == 303
         assert anonymous_response.headers["location"].startswith("/login")
+
+
+# ------------------------------------------------------------------------------- bounded PDF checks, quotas
+
+
+def _hidden_behind_filters() -> bytes:
+    hex_then_flate = zlib.compress(b"<< /S /JavaScript /JS (app.alert(1)) >>").hex().encode() + b">"
+    return _pdf_with(b"5 0 obj << /Type /ObjStm /Filter [/ASCIIHexDecode /FlateDecode] >>\nstream\n"
+                     + hex_then_flate + b"\nendstream endobj")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "config"),
+    [
+        (_hidden_behind_filters(), "bad_file", {}),
+        (_pdf_with(b"1 0 obj << /AcroForm << /XFA 2 0 R >> >> endobj"), "bad_file", {}),
+        (_pdf_with(b"5 0 obj << /Filter /FlateDecode >>\nstream\n" + zlib.compress(bytes(64 << 20), 9)
+                   + b"\nendstream endobj"), "pdf_inflate_limit", {}),  # fmt: skip
+        (_pdf_with(b"5 0 obj << /Filter /RunLengthDecode >>\nstream\n" + b"\x00A" * (4 << 20)
+                   + b"\nendstream endobj"), "pdf_time_limit", {"pdf_seconds": 0.05}),  # fmt: skip
+        (_pdf_with(b"5 0 obj << /Filter /JBIG3Decode >>\nstream\nabc\nendstream endobj"), "pdf_undecodable", {}),
+    ],
+    ids=["filter-chain", "xfa", "inflate-bomb", "cpu-heavy", "unknown-filter"],
+)
+def test_a_pdf_the_checker_process_refuses_is_answered_400_with_its_code(
+    tmp_path: Path, content: bytes, code: str, config: dict[str, float]
+) -> None:
+    with hall(tmp_path, **config) as client:
+        applicant = Actor(client, user(client, "13800000001"))
+        response = applicant.upload("/account/verification", "document", "licence.pdf", content, ORG_FORM,
+                                    headers={"accept": "application/json"})  # fmt: skip
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == code
+        assert rows(client, "SELECT count(*) FROM files") == [(0,)]
+
+
+async def _reject_applications(client: TestClient) -> None:
+    """Decide the pending applications, so their owners may apply (and upload) again."""
+    store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
+    async with store.transaction() as tx:
+        await tx.execute("UPDATE verifications SET status = 'rejected', reason = 'x'")
+
+
+def test_an_account_past_its_hourly_files_is_refused_429_upload_quota(tmp_path: Path) -> None:
+    with hall(tmp_path, upload_files_per_hour=1) as client:
+        applicant = Actor(client, user(client, "13800000001"))
+        other = Actor(client, user(client, "13800000002"))
+        assert applicant.upload("/account/verification", "document", "a.png", PNG, ORG_FORM).status_code == 303
+        call(client, _reject_applications, client)
+        refused = applicant.upload("/account/verification", "document", "b.png", PNG, ORG_FORM,
+                                   headers={"accept": "application/json"})  # fmt: skip
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "upload_quota"
+        assert "1 个文件" in refused.json()["error"]["message"]
+        assert other.upload("/account/verification", "document", "c.png", PNG, ORG_FORM).status_code == 303
+        runtime(client).clock = FakeClock(wall_clock() + 3600 * 1000 + 1)
+        assert applicant.upload("/account/verification", "document", "d.png", PNG, ORG_FORM).status_code == 303
+
+
+def test_an_account_past_its_daily_bytes_is_refused_429_upload_quota(tmp_path: Path) -> None:
+    with hall(tmp_path, upload_bytes_per_day=len(PNG) + len(PDF) - 1) as client:
+        applicant = Actor(client, user(client, "13800000001"))
+        assert applicant.upload("/account/verification", "document", "a.png", PNG, ORG_FORM).status_code == 303
+        call(client, _reject_applications, client)
+        page = applicant.upload("/account/verification", "document", "b.pdf", PDF, ORG_FORM)
+        assert page.status_code == 429 and 'data-code="upload_quota"' in page.text
+        assert rows(client, "SELECT count(*) FROM files") == [(1,)]

@@ -146,6 +146,13 @@ class People:
         identity = await self.identity(int(row[0]))
         return None if identity is None else (identity, str(row[1]))
 
+    async def sign_out_everywhere(self, user: int) -> None:
+        """End every session and revoke every token of ``user`` (after a password reset)."""
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM sessions WHERE user = ?", (user,))
+            await tx.execute("UPDATE tokens SET revoked_at = ? WHERE user = ? AND revoked_at IS NULL",
+                             (self.clock(), user))  # fmt: skip
+
     async def end_session(self, session: str) -> None:
         async with self.db.transaction() as tx:
             await tx.execute("DELETE FROM sessions WHERE id_hash = ?", (digest(session),))

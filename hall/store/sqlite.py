@@ -163,6 +163,43 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE lots ADD COLUMN details BLOB;
     """,
+    # 4: SMS codes (hall/store/codes.py). An SMS may now go to a phone with no account (a
+    # sign-up code), so outbox.user becomes nullable: SQLite cannot drop a NOT NULL, so the
+    # table is rebuilt (foreign keys are off while a migration runs; see ``_migrate``).
+    """
+    CREATE TABLE outbox_new (
+        id INTEGER PRIMARY KEY,
+        user INTEGER REFERENCES users(id),
+        phone TEXT NOT NULL,
+        template TEXT NOT NULL,
+        body TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        sent_at INTEGER,
+        error TEXT,
+        created_at INTEGER NOT NULL
+    );
+    INSERT INTO outbox_new SELECT id, user, phone, template, body, status, attempts, next_attempt_at,
+        sent_at, error, created_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_new RENAME TO outbox;
+    CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+    CREATE TABLE codes (
+        id INTEGER PRIMARY KEY,
+        phone TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        address TEXT NOT NULL,
+        code_hash BLOB NOT NULL,
+        tries INTEGER NOT NULL DEFAULT 0,
+        outbox INTEGER REFERENCES outbox(id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        ended_at INTEGER
+    );
+    CREATE INDEX codes_phone ON codes (phone, created_at);
+    CREATE INDEX codes_address ON codes (address, created_at);
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 
@@ -248,8 +285,25 @@ class SqliteStore:
         async with db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
         version = row[0] if row else 0
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            await db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+        if version >= len(MIGRATIONS):
+            return
+        # SQLite's procedure for changing a table's shape: foreign keys off (a pragma that is a
+        # no-op inside a transaction, hence here), rebuild, then check them all before COMMIT.
+        await db.execute("PRAGMA foreign_keys=OFF")
+        try:
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                try:
+                    await db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};")
+                    async with db.execute("PRAGMA foreign_key_check") as cur:
+                        broken = await cur.fetchone()
+                    if broken is not None:
+                        raise StoreError(f"migration {number} breaks a foreign key: {tuple(broken)}")
+                except BaseException:
+                    await db.rollback()
+                    raise
+                await db.commit()
+        finally:
+            await db.execute("PRAGMA foreign_keys=ON")
 
     # ------------------------------------------------------------------ writes
 

@@ -1,26 +1,44 @@
-"""Signing up, signing in and out (pages and the JSON API), tokens, the account page."""
+"""Signing up, signing in and out, password reset (pages and the JSON API), tokens, the account page.
+
+A phone is proved by an SMS code (``hall/store/codes.py``) before an account is made on it,
+before its password is reset, and as the alternative to a password at login. Each action is
+one function that raises ``Refused``; the page and the API twin of it differ only in how they
+read the request and how they answer.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from typing import Final
+from typing import Annotated, Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
-from starlette.requests import Request
+from starlette.datastructures import FormData
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from hall.auth.addresses import client_address
+from hall.auth.codes import TTL_MS, Purpose
 from hall.auth.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 from hall.auth.roles import Identity
+from hall.auth.throttle import LoginThrottle
+from hall.store.codes import PhoneCodes, TooSoon
 from hall.store.people import People, PhoneTaken
 from hall.web.i18n import COOKIE as LANG_COOKIE
-from hall.web.i18n import LANGS
-from hall.web.security import error, route, set_session_cookie, wants_json
-from hall.web.templating import local_path, render
+from hall.web.i18n import LANGS, lang_of, text
+from hall.web.errors import Refused
+from hall.web.security import route, set_session_cookie
+from hall.web.templating import MAX_NEXT, SIGN_IN_PAGES, local_path, render
 
 PHONE: Final = re.compile(r"1[3-9][0-9]{9}")
 """A mainland China mobile number (AC-1), after an optional +86 / 86 prefix is removed."""
+MAX_PASSWORD: Final = 256
+CODE_LOGIN: Final = "/login/code"
+
+Phone = Annotated[str, msgspec.Meta(max_length=32)]
+Code = Annotated[str, msgspec.Meta(max_length=16)]
+Password = Annotated[str, msgspec.Meta(max_length=1024)]
 
 
 def normalise_phone(raw: str) -> str | None:
@@ -32,8 +50,32 @@ def normalise_phone(raw: str) -> str | None:
 
 
 class LoginBody(msgspec.Struct, forbid_unknown_fields=True):
-    phone: str
-    password: str
+    """A password login, or (``code`` instead of ``password``) a login by SMS code."""
+
+    phone: Phone
+    password: Password | None = None
+    code: Code | None = None
+
+
+class CodeBody(msgspec.Struct, forbid_unknown_fields=True):
+    phone: Phone
+    purpose: Purpose
+
+
+class SignupBody(msgspec.Struct, forbid_unknown_fields=True):
+    phone: Phone
+    code: Code
+    password: Password
+    name: Annotated[str, msgspec.Meta(max_length=100)] = ""
+
+
+class ResetBody(msgspec.Struct, forbid_unknown_fields=True):
+    phone: Phone
+    code: Code
+    password: Password
+
+
+B = TypeVar("B")
 
 
 def identity_json(identity: Identity) -> dict[str, object]:
@@ -45,30 +87,129 @@ def _people(request: Request) -> People:
     return people
 
 
+def _codes(request: Request) -> PhoneCodes:
+    codes: PhoneCodes = request.app.state.codes
+    return codes
+
+
+def _throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.throttle
+    return throttle
+
+
+def address_of(conn: HTTPConnection) -> str:
+    """The client address every per-address limit counts by (``hall.auth.addresses``); a
+    request or a WebSocket."""
+    peer = conn.client.host if conn.client else None
+    return client_address(peer, conn.headers.getlist("x-forwarded-for"), conn.app.state.trusted_proxies)
+
+
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site (never an open redirect, see ``local_path``); the account page
-    when there is none. Never back to the login page itself, which would ask again."""
+    """Where a sign-in leads: only a path on this site (never an open redirect, see
+    ``local_path``), the account page when there is none. Never back to a page that signs in,
+    which would ask again."""
     path = local_path(target)
-    if path is None or urlsplit(path).path == "/login":
+    if path is None or urlsplit(path).path in SIGN_IN_PAGES:
         return "/account"
     return path
 
 
-async def _authenticate(request: Request, phone_raw: str, password: str) -> Identity | Response:
-    """Check a phone and password under the throttle; an Identity or the response to send."""
-    throttle = request.app.state.throttle
+async def _body(request: Request, kind: type[B]) -> B:
+    """The JSON body as ``kind``. JSON only: a cross-site form cannot send that content type
+    without the browser asking first, so no page elsewhere can make visitors send codes."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise Refused(415, "unsupported_media_type", "err_json_only")
+    try:
+        return msgspec.json.decode(await request.body(), type=kind)
+    except msgspec.ValidationError as exc:
+        raise Refused(400, "bad_request", "code_bad_request", detail=str(exc)) from None
+    except msgspec.DecodeError:
+        raise Refused(400, "bad_request", "code_bad_request") from None
+
+
+def _phone(raw: str) -> str:
+    phone = normalise_phone(raw)
+    if phone is None:
+        raise Refused(400, "bad_phone", "err_bad_phone")
+    return phone
+
+
+def _password(password: str) -> str:
+    if not MIN_LENGTH <= len(password) <= MAX_PASSWORD:
+        raise Refused(400, "bad_password", "err_bad_password", {"min": MIN_LENGTH, "max": MAX_PASSWORD})
+    return password
+
+
+# ---------------------------------------------------------------------- actions
+
+
+async def send_code(request: Request, phone_raw: str, purpose: Purpose) -> None:
+    """Send a code for ``purpose`` (whatever the phone's account, the same answer)."""
+    phone = _phone(phone_raw)
+    try:
+        await _codes(request).send(phone, purpose, address_of(request))
+    except TooSoon as exc:
+        raise Refused(429, "code_rate_limited", "err_code_rate_limited", {"wait": exc.retry_after},
+                      retry_after=exc.retry_after) from None  # fmt: skip
+    request.app.state.dispatcher.wake()
+
+
+async def _proved(request: Request, phone: str, purpose: Purpose, code: str) -> None:
+    if not await _codes(request).check(phone, purpose, code):
+        raise Refused(400, "bad_code", "err_bad_code")
+
+
+async def sign_up(request: Request, phone_raw: str, code: str, password: str, name: str) -> Identity:
+    phone, password = _phone(phone_raw), _password(password)
+    await _proved(request, phone, Purpose.SIGNUP, code)
+    people = _people(request)
+    try:
+        user = await people.create_user(phone, await asyncio.to_thread(hash_password, password), name.strip()[:100])
+    except PhoneTaken:  # a sign-up code is only ever sent to a number with no account: a race
+        raise Refused(400, "bad_code", "err_bad_code") from None
+    identity = await people.identity(user)
+    assert identity is not None
+    return identity
+
+
+async def code_login(request: Request, phone_raw: str, code: str) -> Identity:
+    """Login by SMS code: not subject to the password throttle, so the owner can always get in."""
+    phone = _phone(phone_raw)
+    await _proved(request, phone, Purpose.LOGIN, code)
+    identity = await _people(request).find(phone)
+    if identity is None:  # a login code is never sent to a number with no account
+        raise Refused(400, "bad_code", "err_bad_code")
+    return identity
+
+
+async def reset_password(request: Request, phone_raw: str, code: str, password: str) -> Identity:
+    """A new password, proved by a code: every session and token of the account ends (whoever
+    knew the old password is out) and the phone's password failures are forgotten."""
+    phone, password = _phone(phone_raw), _password(password)
+    await _proved(request, phone, Purpose.RESET, code)
+    people = _people(request)
+    identity = await people.find(phone)
+    if identity is None:  # a reset code is never sent to a number with no account
+        raise Refused(400, "bad_code", "err_bad_code")
+    await people.set_password_hash(identity.id, await asyncio.to_thread(hash_password, password))
+    await people.sign_out_everywhere(identity.id)
+    _throttle(request).proved(phone)
+    return identity
+
+
+async def password_login(request: Request, phone_raw: str, password: str) -> Identity:
+    """Check a phone and password under the throttle."""
+    throttle = _throttle(request)
     phone = normalise_phone(phone_raw) or phone_raw[:32]
-    address = request.client.host if request.client else "?"
-    keys = (f"phone:{phone}", f"addr:{address}")
-    delay, refused_until = throttle.check(*keys)
+    address = address_of(request)
+    delay, refused_until = throttle.check(phone, address)
     if refused_until is not None:
         wait = max(1, (refused_until - throttle.clock() + 999) // 1000)
-        return _refused(request, phone_raw, 429, "rate_limited",
-                        f"登录失败次数过多，请 {wait} 秒后再试 (too many failed attempts; retry later)",
-                        retry_after=wait)  # fmt: skip
+        raise Refused(429, "password_rate_limited", "err_password_rate_limited", {"wait": wait},
+                      retry_after=wait, code_login=CODE_LOGIN)  # fmt: skip
     # Counted as failed before the slow part, so that concurrent guesses see each other;
     # a right password takes it back.
-    throttle.failed(*keys)
+    throttle.failed(phone, address)
     if delay:
         await asyncio.sleep(delay)
     people = _people(request)
@@ -77,8 +218,8 @@ async def _authenticate(request: Request, phone_raw: str, password: str) -> Iden
     # milliseconds of CPU there would hold up every bid).
     right = await asyncio.to_thread(verify_password, found[1] if found else None, password)
     if found is None or not right:
-        return _refused(request, phone_raw, 401, "bad_credentials", "手机号或密码错误 (wrong phone number or password)")
-    throttle.succeeded(*keys)
+        raise Refused(401, "bad_credentials", "err_bad_credentials")
+    throttle.succeeded(phone, address)
     user, stored = found
     if needs_rehash(stored):
         await people.set_password_hash(user, await asyncio.to_thread(hash_password, password))
@@ -87,33 +228,107 @@ async def _authenticate(request: Request, phone_raw: str, password: str) -> Iden
     return identity
 
 
-def _login_page(request: Request, phone: str = "", message: str = "", status: int = 200) -> Response:
-    return render(request, "login.html", status_code=status, phone=phone, message=message,
-                  next=local_path(request.query_params.get("next")) or "")  # fmt: skip
+async def _signed_in(request: Request, identity: Identity, target: str) -> Response:
+    """Start a new session for ``identity`` (ending the one the browser brought: no session
+    fixation) and go to ``target``."""
+    people = _people(request)
+    old = request.app.state.keys.unsign(request.cookies.get("hall_session"))
+    if old:
+        await people.end_session(old)
+    session, _ = await people.new_session(identity.id)
+    response = RedirectResponse(_safe_next(target), status_code=303)
+    set_session_cookie(response, request, request.app.state.keys.sign(session))
+    return response
 
 
-def _refused(request: Request, phone: str, status: int, code: str, message: str, **extra: object) -> Response:
-    """A refused login, in the asker's form: the API's error, or the page again."""
-    if wants_json(request):
-        return error(status, code, message, **extra)
-    return _login_page(request, phone, message, status)
+# ---------------------------------------------------------------------- pages
+
+
+def _field(form: FormData, name: str, limit: int = 256) -> str:
+    value = form.get(name, "")
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _next_field(form: FormData) -> str | None:
+    """The form's ``next`` if it is a path on this site; read one past ``MAX_NEXT``, so that a
+    longer one is refused by ``local_path``, never cut to a path nobody asked for."""
+    return local_path(_field(form, "next", MAX_NEXT + 1))
+
+
+async def _code_page(request: Request, template: str, purpose: Purpose, **fields: str) -> Response:
+    """The pages that prove a phone (sign-up, login by code, reset): a GET shows the phone
+    and the send-code button; ``action=send_code`` sends one and shows the rest of the form
+    (a resend button beside it); anything else is the form itself, finished by ``_FINISH``."""
+    next_ = local_path(request.query_params.get("next")) or ""
+    if request.method == "GET":
+        blank: dict[str, Any] = {"step": "phone", "phone": "", "message": "", "next": next_, **fields}
+        return render(request, template, **blank)
+    form = await request.form()
+    phone_raw = _field(form, "phone", 64)
+    next_ = _next_field(form) or next_
+    context: dict[str, Any] = {"phone": phone_raw, "next": next_, **{k: _field(form, k) for k in fields}}
+    try:
+        if _field(form, "action") == "send_code":
+            await send_code(request, phone_raw, purpose)
+            message = text("code_sent", lang_of(request), {"minutes": TTL_MS // 60_000})
+            return render(request, template, step="code", message=message, **context)
+        return await _FINISH[purpose](request, form, next_)
+    except Refused as refused:  # back to the step the form came from (a bad phone: to the first)
+        came_from = "code" if _field(form, "action") != "send_code" or _field(form, "step") == "code" else "phone"
+        step = "phone" if refused.code == "bad_phone" else came_from
+        return render(request, template, status_code=refused.status, step=step, message=refused.message(request),
+                      **context)  # fmt: skip
+
+
+async def _finish_signup(request: Request, form: FormData, next_: str) -> Response:
+    identity = await sign_up(request, _field(form, "phone", 64), _field(form, "code", 16),
+                             _field(form, "password", 1024), _field(form, "name", 100))  # fmt: skip
+    return await _signed_in(request, identity, next_)
+
+
+async def _finish_code_login(request: Request, form: FormData, next_: str) -> Response:
+    identity = await code_login(request, _field(form, "phone", 64), _field(form, "code", 16))
+    return await _signed_in(request, identity, next_)
+
+
+async def _finish_reset(request: Request, form: FormData, next_: str) -> Response:
+    identity = await reset_password(request, _field(form, "phone", 64), _field(form, "code", 16),
+                                    _field(form, "password", 1024))  # fmt: skip
+    return await _signed_in(request, identity, next_)
+
+
+_FINISH: Final = {Purpose.SIGNUP: _finish_signup, Purpose.LOGIN: _finish_code_login, Purpose.RESET: _finish_reset}
+
+
+async def signup(request: Request) -> Response:
+    return await _code_page(request, "signup.html", Purpose.SIGNUP, name="")
+
+
+async def login_by_code(request: Request) -> Response:
+    return await _code_page(request, "login_code.html", Purpose.LOGIN)
+
+
+async def password_reset(request: Request) -> Response:
+    return await _code_page(request, "password_reset.html", Purpose.RESET)
+
+
+def _login_page(request: Request, phone: str = "", next_: str = "", refused: Refused | None = None) -> Response:
+    return render(request, "login.html", status_code=refused.status if refused else 200, phone=phone,
+                  message=refused.message(request) if refused else "", next=next_,
+                  code_login=refused is not None and refused.code == "password_rate_limited")  # fmt: skip
 
 
 async def login(request: Request) -> Response:
     if request.method == "GET":
-        return _login_page(request)
+        return _login_page(request, next_=local_path(request.query_params.get("next")) or "")
     form = await request.form()
-    result = await _authenticate(request, str(form.get("phone", "")), str(form.get("password", "")))
-    if not isinstance(result, Identity):
-        return result
-    people = _people(request)
-    old = request.app.state.keys.unsign(request.cookies.get("hall_session"))
-    if old:
-        await people.end_session(old)  # a login always starts a new session id
-    session, _ = await people.new_session(result.id)
-    response = RedirectResponse(_safe_next(str(form.get("next", ""))), status_code=303)
-    set_session_cookie(response, request, request.app.state.keys.sign(session))
-    return response
+    phone = _field(form, "phone", 64)
+    next_ = _next_field(form) or local_path(request.query_params.get("next")) or ""
+    try:
+        identity = await password_login(request, phone, _field(form, "password", 1024))
+    except Refused as refused:
+        return _login_page(request, phone, next_, refused)
+    return await _signed_in(request, identity, next_)
 
 
 async def logout(request: Request) -> Response:
@@ -125,52 +340,61 @@ async def logout(request: Request) -> Response:
     return response
 
 
-async def signup(request: Request) -> Response:
-    if request.method == "GET":
-        return render(request, "signup.html", phone="", name="", message="")
-    form = await request.form()
-    phone_raw, name = str(form.get("phone", "")), str(form.get("name", "")).strip()[:100]
-    password = str(form.get("password", ""))
-    phone = normalise_phone(phone_raw)
-    message = ""
-    if phone is None:
-        message = "请输入有效的大陆手机号 (enter a valid mainland mobile number)"
-    elif not MIN_LENGTH <= len(password) <= 256:
-        message = f"密码长度须为 {MIN_LENGTH}–256 位 (password must be {MIN_LENGTH}–256 characters)"
-    if message:
-        return render(request, "signup.html", status_code=400, phone=phone_raw, name=name, message=message)
-    assert phone is not None
-    people = _people(request)
+# ---------------------------------------------------------------------- the JSON API
+
+
+async def _token_for(request: Request, identity: Identity, status: int = 200) -> Response:
+    _, token = await _people(request).new_token(identity.id, label=request.headers.get("user-agent", "")[:100])
+    return JSONResponse({"token": token, "user": identity_json(identity)}, status_code=status)
+
+
+async def api_codes(request: Request) -> Response:
     try:
-        user = await people.create_user(phone, await asyncio.to_thread(hash_password, password), name)
-    except PhoneTaken:
-        return render(request, "signup.html", status_code=409, phone=phone_raw, name=name,
-                      message="该手机号已注册，请直接登录 (this number is registered; log in)")  # fmt: skip
-    session, _ = await people.new_session(user)
-    response = RedirectResponse("/account", status_code=303)
-    set_session_cookie(response, request, request.app.state.keys.sign(session))
-    return response
+        body = await _body(request, CodeBody)
+        await send_code(request, body.phone, body.purpose)
+    except Refused as refused:
+        return refused.answer(request)
+    return JSONResponse({"ok": True, "expires_in": TTL_MS // 1000}, status_code=202)
+
+
+async def api_signup(request: Request) -> Response:
+    try:
+        body = await _body(request, SignupBody)
+        identity = await sign_up(request, body.phone, body.code, body.password, body.name)
+    except Refused as refused:
+        return refused.answer(request)
+    return await _token_for(request, identity, 201)
 
 
 async def api_login(request: Request) -> Response:
     try:
-        body = msgspec.json.decode(await request.body(), type=LoginBody)
-    except msgspec.ValidationError as exc:
-        return error(400, "bad_request", f"请求格式错误 (bad request): {exc}")
-    except msgspec.DecodeError:
-        return error(400, "bad_request", "请求体须为 JSON (body must be JSON)")
-    result = await _authenticate(request, body.phone, body.password)
-    if not isinstance(result, Identity):
-        return result
-    _, token = await _people(request).new_token(result.id, label=request.headers.get("user-agent", "")[:100])
-    return JSONResponse({"token": token, "user": identity_json(result)})
+        body = await _body(request, LoginBody)
+        if (body.password is None) == (body.code is None):
+            raise Refused(400, "bad_request", "err_password_or_code")
+        if body.code is not None:
+            identity = await code_login(request, body.phone, body.code)
+        else:
+            assert body.password is not None
+            identity = await password_login(request, body.phone, body.password)
+    except Refused as refused:
+        return refused.answer(request)
+    return await _token_for(request, identity)
+
+
+async def api_password_reset(request: Request) -> Response:
+    try:
+        body = await _body(request, ResetBody)
+        await reset_password(request, body.phone, body.code, body.password)
+    except Refused as refused:
+        return refused.answer(request)
+    return JSONResponse({"ok": True})
 
 
 async def api_logout(request: Request) -> Response:
     """Revoke the token this request came with (a cookie session uses /logout)."""
     token_id = request.state.token_id
     if token_id is None:
-        return error(400, "bad_request", "此接口用于撤销当前令牌 (send the token to revoke)")
+        return Refused(400, "bad_request", "err_token_only").answer(request)
     await _people(request).revoke_token(request.state.identity.id, token_id)
     return JSONResponse({"ok": True})
 
@@ -186,7 +410,7 @@ async def api_tokens(request: Request) -> Response:
 async def api_token_revoke(request: Request) -> Response:
     token_id = request.path_params["token_id"]
     if not await _people(request).revoke_token(request.state.identity.id, token_id):
-        return error(404, "not_found", "没有该令牌 (no such token)")
+        return Refused(404, "not_found", "err_no_such_token").answer(request)
     return JSONResponse({"ok": True})
 
 
@@ -198,7 +422,7 @@ async def account(request: Request) -> Response:
 
 async def lang(request: Request) -> Response:
     code = request.path_params["code"]
-    response = RedirectResponse(_safe_next(request.query_params.get("next") or "/"), status_code=303)
+    response = RedirectResponse(local_path(request.query_params.get("next")) or "/", status_code=303)
     if code in LANGS:
         response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax")
     return response
@@ -207,12 +431,17 @@ async def lang(request: Request) -> Response:
 routes = [
     route("/signup", signup, name="signup", methods=("GET", "POST")),
     route("/login", login, name="login", methods=("GET", "POST")),
+    route("/login/code", login_by_code, name="login_code", methods=("GET", "POST")),
+    route("/password-reset", password_reset, name="password_reset", methods=("GET", "POST")),
     route("/logout", logout, name="logout", methods=("POST",)),
     route("/account", account, name="account"),
     route("/lang/{code}", lang, name="lang"),
+    route("/api/codes", api_codes, name="api_codes", methods=("POST",)),
+    route("/api/signup", api_signup, name="api_signup", methods=("POST",)),
     route("/api/login", api_login, name="api_login", methods=("POST",)),
+    route("/api/password-reset", api_password_reset, name="api_password_reset", methods=("POST",)),
     route("/api/logout", api_logout, name="api_logout", methods=("POST",)),
     route("/api/me", api_me, name="api_me"),
     route("/api/tokens", api_tokens, name="api_tokens"),
-    route("/api/tokens/{token_id:int}", api_token_revoke, name="api_token_revoke", methods=("DELETE",)),
+    route("/api/tokens/{token_id:id}", api_token_revoke, name="api_token_revoke", methods=("DELETE",)),
 ]

@@ -15,7 +15,8 @@ from hall.auth.roles import GRANTABLE, Identity, Role
 from hall.store.people import People
 from hall.web.accounts import normalise_phone
 from hall.web.i18n import lang_of, translate
-from hall.web.security import error, route, wants_json
+from hall.web.errors import error
+from hall.web.security import route, wants_json
 from hall.web.templating import render
 
 ACTIONS: Final = ("grant", "revoke")

@@ -15,26 +15,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hall import metrics
+from hall.auth.addresses import parse_networks
 from hall.auth.throttle import LoginThrottle
 from hall.config import Config
 from hall.dispatch import Dispatcher
 from hall.engine import AnyEvent, State
 from hall.hub import Hub
+from hall.pdfscan import Limits
 from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
+from hall.store.codes import PhoneCodes
 from hall.store.people import People
+from hall.uploads import PdfChecker
 from hall.web import accounts, admin, fragments, live, orientation, pages, reviews
 from hall.web import inbox as inbox_pages
-from hall.web.i18n import MESSAGES, lang_of, text, translate
-from hall.web.security import (
-    BodyLimit,
-    Refused,
-    IdentityMiddleware,
-    SessionKeys,
-    error,
-    route,
-    wants_json,
-)
+from hall.web.errors import Refused, error
+from hall.web.i18n import MESSAGES, lang_of, translate
+from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, route, wants_json
 from hall.web.templating import render
 
 UPLOAD_PREFIXES = ("/lots/", "/account/verification")
@@ -58,22 +55,22 @@ async def metrics_page(request: Request) -> Response:
 
 TITLES: Final = {403: "forbidden", 404: "not_found"}
 """An error page's heading by status; others use ``error_<status>`` when the catalogue has it."""
+CODES: Final = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+"""The JSON error's code for Starlette's own errors, by status."""
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    """An error in the asker's language. Its detail is a catalogue key (``Refused`` adds the
-    key's parameters); Starlette's own details ("Not Found") are English words, not keys, so
-    those pages say only their heading."""
+    """An error in the asker's language: a ``Refused`` says its message; Starlette's own
+    errors ("Not Found", in English words, not catalogue keys) say only their heading."""
     assert isinstance(exc, HTTPException)
-    codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-    lang = lang_of(request)
     title = TITLES.get(exc.status_code) or f"error_{exc.status_code}"
     if title not in MESSAGES:
         title = "error"
-    params = exc.params if isinstance(exc, Refused) else None
-    detail = text(exc.detail, lang, params) if exc.detail in MESSAGES and exc.detail != title else ""
     if wants_json(request):
-        return error(exc.status_code, codes.get(exc.status_code, "error"), detail or translate(title, lang))
+        if isinstance(exc, Refused):
+            return exc.answer(request)
+        return error(exc.status_code, CODES.get(exc.status_code, "error"), translate(title, lang_of(request)))
+    detail = exc.message(request) if isinstance(exc, Refused) and exc.key != title else ""
     return render(request, "error.html", status_code=exc.status_code, title=title, detail=detail)
 
 
@@ -85,22 +82,28 @@ def create_app(config: Config | None = None) -> Starlette:
     config = config or Config()
     store = SqliteStore(config.db)
     people = People(store)
+    codes = PhoneCodes(store)
     dispatcher = Dispatcher(store)  # SMS from the outbox, through the in-app inbox sender
     keys = SessionKeys()
+    pdf = PdfChecker(config.pdf_workers, Limits(seconds=config.pdf_seconds))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
-        keys.load(config.secret or await people.secret_key())
+        secret = config.secret or await people.secret_key()
+        keys.load(secret)
+        codes.load(secret)
         runtime = Runtime(store, max_batch=config.max_batch, snapshot_every=config.snapshot_every)
         await runtime.start()
         app.state.runtime = runtime
         app.state.hub = Hub(runtime, fragments.renderer(lambda: runtime.clock()))  # the clock a test may swap later
         runtime.listen(_count_batch)
         dispatcher.start()
+        pdf.start()
         try:
             yield
         finally:
+            await pdf.stop()
             await dispatcher.stop()
             await runtime.stop()
             await store.close()
@@ -127,6 +130,9 @@ def create_app(config: Config | None = None) -> Starlette:
     app.state.store = store
     app.state.people = people
     app.state.dispatcher = dispatcher
+    app.state.pdf = pdf
     app.state.throttle = LoginThrottle(wall_clock)
+    app.state.codes = codes
+    app.state.trusted_proxies = parse_networks(config.trusted_proxies)
     app.state.keys = keys
     return app

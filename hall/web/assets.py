@@ -14,10 +14,10 @@ import os
 from pathlib import Path
 from typing import Final
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
+from hall.web.errors import Refused
 from hall.web.security import route
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -37,11 +37,11 @@ def _serve(request: Request, path: Path | None) -> Response:
     """The file, revalidated on every use (no-cache + ETag, 304 when unchanged): the pages pick
     up a new pin or a new hall.js without a versioned URL."""
     if path is None:
-        raise HTTPException(404, "not_found")
+        raise Refused(404, "not_found", "not_found")
     try:
         stat = os.stat(path)
     except FileNotFoundError:
-        raise HTTPException(404, "not_found") from None
+        raise Refused(404, "not_found", "not_found") from None
     headers = {"cache-control": "no-cache", "x-content-type-options": "nosniff"}
     response = FileResponse(path, media_type=_TYPES[path.suffix], headers=headers, stat_result=stat)
     etag = response.headers["etag"]

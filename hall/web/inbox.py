@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from hall.auth.roles import Identity
 from hall.runtime import wall_clock
 from hall.store.sqlite import SqliteStore
+from hall.web.params import ID_MAX, whole
 from hall.web.security import route
 from hall.web.templating import render
 
@@ -32,11 +33,11 @@ async def inbox(request: Request) -> Response:
     store = _store(request)
     if request.method == "POST":
         form = await request.form(max_files=0, max_fields=8)
-        upto = str(form.get("upto", ""))
+        upto = whole(form.get("upto"), "upto", default=ID_MAX)
         async with store.transaction() as tx:
             await tx.execute(
                 "UPDATE inbox SET read_at = ? WHERE user = ? AND read_at IS NULL AND id <= ?",
-                (wall_clock(), me.id, int(upto) if upto.isdigit() else 2**63 - 1),
+                (wall_clock(), me.id, upto),
             )
         return RedirectResponse("/inbox", status_code=303)
     rows = await store.fetchall(

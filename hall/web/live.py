@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Container
 from typing import Final
 
 import msgspec
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import WebSocketRoute
@@ -57,7 +59,9 @@ from hall.runtime import Action, Runtime
 from hall.store import StoreError
 from hall.web.accounts import identity_json
 from hall.web.i18n import lang_of, translate
-from hall.web.security import error, identify, route
+from hall.web.params import whole
+from hall.web.errors import Refused, error
+from hall.web.security import identify, route
 from hall.web.wsserver import wire_of
 
 log = logging.getLogger(__name__)
@@ -102,6 +106,13 @@ class _Socket:
         except msgspec.DecodeError as exc:
             metrics.BAD_FRAMES.inc()
             self.send(Error(code=Wire.BAD_REQUEST.value, message=str(exc), req=_req_of(raw)))
+            return
+        except RecursionError:
+            # msgspec recurses once per nesting level (skipping an unknown field's value too):
+            # a frame of 64 KiB can nest 32,000 deep. The decoder raises cleanly at Python's
+            # recursion limit; the frame is refused like any other malformed one.
+            metrics.BAD_FRAMES.inc()
+            self.send(Error(code=Wire.BAD_REQUEST.value, message=translate("ws_too_deep", "zh")))
             return
         match message:
             case Bid():
@@ -211,7 +222,7 @@ def _req_of(raw: str | bytes) -> str | msgspec.UnsetType:
     """The ``req`` of a frame that failed to decode, when it has a readable one."""
     try:
         req = req_decoder.decode(raw).req
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return msgspec.UNSET
     return req if isinstance(req, str) and len(req) <= 64 else msgspec.UNSET
 
@@ -334,21 +345,35 @@ async def ws(websocket: WebSocket) -> None:
     await _serve(websocket, watcher, "json", asyncio.get_running_loop().create_task(receive()))
 
 
+def _page_lots(params: QueryParams, views: Container[int]) -> tuple[Kind, list[int], int | None]:
+    """A page socket's query: its kind, its lots (each once, in the order named, at most
+    ``PAGE_LOTS`` names in all) and ``since``. Raises ValueError (or ``whole``'s
+    ``Refused``) for anything else."""
+    kind = Kind(params.get("kind", "summary"))
+    names = params.get("lots", "").split(",")
+    if kind is Kind.JSON or len(names) > PAGE_LOTS:
+        raise ValueError(kind)
+    lots = list(dict.fromkeys(whole(name, "lots", low=1) for name in names if name))
+    if any(lot not in views for lot in lots):
+        raise ValueError(lots)
+    since = whole(params["since"], "since") if "since" in params and len(lots) == 1 else None
+    return kind, lots, since
+
+
 async def ws_page(websocket: WebSocket) -> None:
     """The htmx pages' socket: ``?lots=1,2,3&kind=summary|lot[&since=S]`` (``since`` for a
     single lot: the page has seen up to S and wants nothing it already shows). Receive-only:
-    pages act through ordinary form posts, which also work without JavaScript."""
+    pages act through ordinary form posts, which also work without JavaScript.
+
+    Each named lot costs a render of its whole fragment, so the names are bounded and
+    de-duplicated before anything is rendered, and the socket yields to the event loop after
+    each render: opening pages must never hold back other sockets' acks."""
     if not await _admitted(websocket):
         return
     hub: Hub = websocket.app.state.hub
-    params = websocket.query_params
     try:
-        kind = Kind(params.get("kind", "summary"))
-        lots = [int(part) for part in params.get("lots", "").split(",") if part][:PAGE_LOTS]
-        since = int(params["since"]) if "since" in params and len(lots) == 1 else None
-        if kind is Kind.JSON or any(lot not in hub.runtime.views for lot in lots):
-            raise ValueError(kind)
-    except ValueError:
+        kind, lots, since = _page_lots(websocket.query_params, hub.runtime.views)
+    except (ValueError, Refused):
         await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="bad lots, kind or since")
         return
     await websocket.accept()
@@ -357,7 +382,9 @@ async def ws_page(websocket: WebSocket) -> None:
     # First the server's clock, so the page's countdowns hold even when the browser's is wrong.
     watcher.push(framed(f'<meta id="hall-clock" hx-swap-oob="true" data-now="{hub.runtime.clock()}">'))
     for lot in lots:
-        await hub.subscribe(watcher, lot, since if since is not None and since <= hub.runtime.views[lot].seq else None)
+        seen = since if since is not None and since <= hub.runtime.views[lot].seq else None
+        await hub.subscribe(watcher, lot, seen)
+        await asyncio.sleep(0)  # one render at a time between other sockets' work
 
     async def receive() -> None:
         while await _frames(websocket) is not None:
@@ -402,13 +429,8 @@ async def api_lot_events(request: Request) -> Response:
     runtime = _runtime(request)
     if lot not in runtime.views:
         return error(404, "unknown_lot", f"拍品 {lot} 不存在")
-    try:
-        since = int(request.query_params.get("since", "0"))
-        limit = int(request.query_params.get("limit", str(EVENTS_PAGE)))
-        if since < 0 or not 0 < limit <= EVENTS_PAGE:
-            raise ValueError
-    except ValueError:
-        return error(400, "bad_request", f"since 须为非负整数，limit 须为 1 至 {EVENTS_PAGE}")
+    since = whole(request.query_params.get("since"), "since", default=0)
+    limit = whole(request.query_params.get("limit"), "limit", default=EVENTS_PAGE, low=1, high=EVENTS_PAGE)
     try:
         events = await runtime.store.events_since(lot, since, limit + 1)
     except StoreError:
@@ -422,6 +444,6 @@ routes = [
     WebSocketRoute("/ws", ws, name="ws"),
     WebSocketRoute("/ws/page", ws_page, name="ws_page"),
     route("/api/lots", api_lots, name="api_lots"),
-    route("/api/lots/{lot:int}", api_lot, name="api_lot"),
-    route("/api/lots/{lot:int}/events", api_lot_events, name="api_lot_events"),
+    route("/api/lots/{lot:id}", api_lot, name="api_lot"),
+    route("/api/lots/{lot:id}/events", api_lot_events, name="api_lot_events"),
 ]

@@ -10,7 +10,9 @@ console) is in the page and in hall/web/static/hall.js, never in a fragment.
 
 Every form posts normally and works without JavaScript: a bid, a hammer that would leave the lot
 unsold and a withdrawal first answer a confirmation page, then the confirmed post acts and
-redirects back (303) with the outcome in the query string. With htmx (``HX-Request``) the same
+redirects back (303) with the outcome in the query string. A typed amount that cannot be the bid
+meant (not whole, too low, off the increment, absurdly high: ``amount_problem``) is answered with
+what to type instead of a confirmation, as hall.js does before posting. With htmx (``HX-Request``) the same
 endpoints answer a fragment instead: the confirmation panel, then the outcome. Each form carries
 a fresh request id, so a double submit is answered once by the lot (its request ids are
 idempotent) and the next bid or command never reuses it.
@@ -26,18 +28,18 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hall.auth.roles import Identity
-from hall.engine import Code, Rejection, Result, State
+from hall.engine import Code, Mode, Outcome, Rejection, Result, State
 from hall.engine.view import LotView
 from hall.listing import LotDetails
-from hall.registration import deadline
+from hall.registration import deadline, eligibility
 from hall.runtime import Action, Runtime
 from hall.store import StoreError
 from hall.web import assets
+from hall.web.errors import Refused
 from hall.web.i18n import lang_of, translator
 from hall.web.live import PAGE_LOTS
 from hall.web.reviews import _text
@@ -55,8 +57,29 @@ STATES: Final = frozenset(state.value for state in State)
 ACTIONS: Final = {action.value: action for action in Action}
 ACCEPTED: Final = "accepted"
 JS_TEXT: Final = ("remaining", "starts_in", "closing", "opening", "days_short", "online", "offline", "connecting",
-                  "request_failed", "status_leading", "status_outbid", "status_won", "status_none")  # fmt: skip
+                  "request_failed", "status_leading", "status_outbid", "status_won", "status_none", "status_lost",
+                  "conn_over", "bid_not_whole", "bid_below_lowest", "bid_wrong_increment", "bid_too_high")  # fmt: skip
 """The interface text hall.js writes into a page, handed to it in the page's language."""
+ABSURD: Final = 100
+"""A bid above this many times the current price (the start price before any bid) is taken for a
+typo and stopped before the confirmation (the lot itself takes anything up to 10^12)."""
+_RUN: Final = (State.LIVE, State.PAUSED)
+_ANY: Final = (State.PUBLICITY, State.LIVE, State.PAUSED)
+COMMANDS: Final[dict[Mode, dict[Action, tuple[State, ...]]]] = {
+    Mode.TIMED: {Action.PAUSE: (State.LIVE,), Action.RESUME: (State.PAUSED,), Action.EXTEND: _RUN,
+                 Action.FAIR_WARNING: (State.LIVE,), Action.HAMMER: (State.PAUSED,), Action.WITHDRAW: _ANY},
+    Mode.LIVE: {Action.OPEN: (State.PUBLICITY,), Action.PAUSE: (State.LIVE,), Action.RESUME: (State.PAUSED,),
+                Action.FAIR_WARNING: (State.LIVE,), Action.FLOOR_BID: (State.LIVE,), Action.HAMMER: _RUN,
+                Action.WITHDRAW: _ANY},
+}  # fmt: skip
+"""The console's commands for each mode, in the order a tile shows them, and the states in which
+the lot takes each (docs/engine.md; tests/test_pages.py runs every command in every state against
+the engine to keep this true). A timed lot opens and closes by its clock, so it has no open and
+is hammered only while paused; a fair warning needs a bid as well (``NEEDS_BID``)."""
+NEEDS_BID: Final = frozenset({Action.FAIR_WARNING})
+_PROBLEM_CODES: Final = {"bid_not_whole": Code.BAD_REQUEST.value, "bid_below_lowest": Code.TOO_LOW.value,
+                         "bid_wrong_increment": Code.BAD_INCREMENT.value, "bid_too_high": "too_high"}  # fmt: skip
+"""The ``data-code`` of each message ``amount_problem`` gives (``too_high`` is the page's own)."""
 
 
 # ---------------------------------------------------------------------- plumbing
@@ -71,7 +94,7 @@ def _view(request: Request) -> LotView:
     lot_id: int = request.path_params["lot"]
     view = _runtime(request).views.get(lot_id)
     if view is None:
-        raise HTTPException(404, "code_unknown_lot")
+        raise Refused(404, "not_found", "code_unknown_lot")
     return view
 
 
@@ -155,19 +178,50 @@ def unsold_if_hammered(view: LotView) -> bool:
 
 
 def bidder_status(view: LotView, number: str | None) -> str:
-    """The signed-in bidder's standing, as hall.js computes it again after each update: leading
-    or outbid while the lot runs; once it is over, won or not won (a lead below the reserve
-    does not win). A bid older than the view's recent ones is not seen: "no bid yet"."""
+    """The signed-in bidder's standing, by the one rule hall.js (``updateStatus``) applies again
+    after each update: no bid yet; leading or outbid while the lot runs; once it is over, won
+    (the winner of a sold lot) or not won (``status_lost``: whoever else bid, the last leader of
+    an unsold or withdrawn lot too). A bid older than the view's recent ones is not seen."""
     if number is None:
         return ""
-    over = view.state in OVER
-    if view.leader == number:
-        if not over:
-            return "status_leading"
-        return "status_won" if view.winner == number else "status_not_won"
-    if any(bid.bidder == number for bid in view.recent):
-        return "status_not_won" if over else "status_outbid"
-    return "status_none"
+    leading = view.leader == number
+    if not (leading or any(bid.bidder == number for bid in view.recent)):
+        return "status_none"
+    if view.state in OVER:
+        return "status_won" if view.outcome is Outcome.SOLD and view.winner == number else "status_lost"
+    return "status_leading" if leading else "status_outbid"
+
+
+def amount_problem(view: LotView, amount: int | None) -> tuple[str, dict[str, str]] | None:
+    """Why a typed amount cannot be the bid it was meant to be, as a catalogue key and its
+    fields; None when it may go on to the confirmation. hall.js asks the same before the
+    confirmation is even requested; the lot judges the confirmed bid in any case."""
+    if amount is None or amount <= 0:
+        return "bid_not_whole", {}
+    spec = view.spec
+    lowest = lowest_bid(view)
+    if amount < lowest:
+        return "bid_below_lowest", {"lowest": f"{lowest:,}"}
+    limit = ABSURD * (view.price or spec.start_price)
+    if amount > limit:
+        return "bid_too_high", {"limit": f"{limit:,}"}
+    if (amount - lowest) % spec.increment:
+        below = amount - (amount - lowest) % spec.increment
+        return "bid_wrong_increment", {"increment": f"{spec.increment:,}", "below": f"{below:,}",
+                                       "above": f"{below + spec.increment:,}"}  # fmt: skip
+    return None
+
+
+def commands(view: LotView) -> list[tuple[str, str, bool, bool]]:
+    """A console tile's commands for the lot's mode: (action, the states it is taken in, shown
+    now, needs a bid). All of the mode's commands are in the page so that hall.js can show and
+    hide them as the live state changes; the server's rendering is right as loaded."""
+    shown = []
+    for action, states in COMMANDS[view.spec.mode].items():
+        needs_bid = action in NEEDS_BID
+        now = view.state in states and (not needs_bid or view.price is not None)
+        shown.append((action.value, " ".join(state.value for state in states), now, needs_bid))
+    return shown
 
 
 # ---------------------------------------------------------------------- the hall
@@ -234,6 +288,10 @@ def _lot_context(request: Request, view: LotView) -> dict[str, Any]:
     spec = view.spec
     extension = (_("extension_text").format(window=duration(spec.window, _), extension=duration(spec.extension, _))
                  if spec.window and spec.extension else _("no_extension"))  # fmt: skip
+    closes = deadline(spec.bidding_start)
+    now = runtime.clock()
+    registration_open = eligibility(now=now, spec=spec, state=view.state, verified=True, org=None,
+                                    current=None) is None  # fmt: skip
     return {
         "view": view,
         "title": runtime.titles.get(view.id, ""),
@@ -241,11 +299,14 @@ def _lot_context(request: Request, view: LotView) -> dict[str, Any]:
         "details": runtime.details.get(view.id) or LotDetails(),
         "spec": spec,
         "extension": extension,
-        "registration_deadline": deadline(spec.bidding_start),
+        "registration_deadline": closes,
+        "registration_open": registration_open,
+        "registration_later": not registration_open and view.state is State.PUBLICITY and now < spec.publicity_start,
         "number": number,
         "own": own,
         "can_bid": number is not None and view.state not in OVER,
         "status": bidder_status(view, number),
+        "absurd": ABSURD,
         "lowest": lowest_bid(view),
         "quick": [(steps, quick_amount(view, steps)) for steps in QUICK_STEPS],
         "req": new_req(),
@@ -271,6 +332,14 @@ async def lot_bid(request: Request) -> Response:
     steps = _whole(form.get("steps"))
     amount = quick_amount(view, steps) if steps in QUICK_STEPS else _whole(form.get("amount"))
     _ = translator(lang_of(request))
+    problem = amount_problem(view, amount) if req is not None and form.get("confirm") != "1" else None
+    if problem is not None:  # caught before the confirmation, with what to type instead
+        key, fields = problem
+        code, message = _PROBLEM_CODES[key], _(key).format(**fields)
+        if _htmx(request):
+            return render(request, "_bid_result.html", req=new_req(), result=code, message=message)
+        return render(request, "lot.html", status_code=400, result=code, message=message,
+                      **_lot_context(request, view))  # fmt: skip
     if req is None or amount is None or amount <= 0:
         code = Code.BAD_REQUEST.value
     elif form.get("confirm") != "1":
@@ -341,7 +410,8 @@ async def console(request: Request) -> Response:
                   counts=await _registration_counts(request, [view.id for view in views]),
                   reqs={view.id: _reqs() for view in views}, result_lot=_whole(request.query_params.get("lot")),
                   live_lots=",".join(str(view.id) for view in views[:PAGE_LOTS]), extend_default=EXTEND_DEFAULT,
-                  below_reserve=below_reserve, **outcome(request.query_params.get("result"), _, command=True),
+                  below_reserve=below_reserve, commands=commands,
+                  **outcome(request.query_params.get("result"), _, command=True),
                   **_page_context(request))  # fmt: skip
 
 
@@ -351,7 +421,7 @@ async def console_command(request: Request) -> Response:
     view = _view(request)
     action = ACTIONS.get(request.path_params["action"])
     if action is None:
-        raise HTTPException(404, "err_no_action")
+        raise Refused(404, "not_found", "err_no_action")
     me: Identity = request.state.identity
     form = await request.form(max_files=0, max_fields=16)
     req = _req(form)
@@ -379,16 +449,16 @@ async def console_command(request: Request) -> Response:
         code = _code(await runtime.command(view.id, me.id, action, req, **args))
     if _htmx(request):
         return render(request, "_console_result.html", view=view, reqs=_reqs(), extend_default=EXTEND_DEFAULT,
-                      **outcome(code, _, command=True))  # fmt: skip
+                      commands=commands(view), **outcome(code, _, command=True))  # fmt: skip
     query = urlencode({"session": session, "lot": view.id, "result": code})
     return RedirectResponse(f"/console?{query}#lot-{view.id}", status_code=303)
 
 
 routes = [
     route("/", home, name="home"),
-    route("/lots/{lot:int}", lot_page, name="lot_page"),
-    route("/lots/{lot:int}/bid", lot_bid, name="lot_bid", methods=("POST",)),
+    route("/lots/{lot:id}", lot_page, name="lot_page"),
+    route("/lots/{lot:id}/bid", lot_bid, name="lot_bid", methods=("POST",)),
     route("/console", console, name="console"),
-    route("/console/lots/{lot:int}/{action}", console_command, name="console_command", methods=("POST",)),
+    route("/console/lots/{lot:id}/{action}", console_command, name="console_command", methods=("POST",)),
     *assets.routes,
 ]

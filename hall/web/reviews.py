@@ -17,7 +17,6 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from starlette.datastructures import FormData, UploadFile
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
@@ -32,9 +31,10 @@ from hall.reviews import (
     Reviews,
 )
 from hall.runtime import Runtime
-from hall.uploads import FileStore, UploadRefused, Written, check_upload, files_dir
+from hall.uploads import FileStore, UploadRefused, Written
 from hall.web.i18n import lang_of, text
-from hall.web.security import error, route, wants_json
+from hall.web.errors import Refused, error
+from hall.web.security import route, wants_json
 from hall.web.templating import render
 
 MAX_REAL_NAME: Final = 50
@@ -52,7 +52,7 @@ def _reviews(request: Request) -> Reviews:
     state = request.app.state
     reviews: Reviews | None = getattr(state, "reviews", None)
     if reviews is None:
-        files = FileStore(state.store, files_dir(state.config))
+        files = FileStore(state.store, state.config, state.pdf)
         reviews = state.reviews = Reviews(state.store, files, state.people)
     return reviews
 
@@ -108,8 +108,8 @@ def _refusal(request: Request, exc: Exception) -> tuple[int, str, str, dict[str,
     raise TypeError(exc)
 
 
-def _not_found(key: str = "not_found") -> HTTPException:
-    return HTTPException(404, key)
+def _not_found(key: str) -> Refused:
+    return Refused(404, "not_found", key)
 
 
 def _decision(form: FormData) -> tuple[bool, str]:
@@ -197,12 +197,11 @@ async def verification(request: Request) -> Response:
         organisational = values["kind"] == ORGANISATION
         if organisational or (isinstance(document, UploadFile) and document.filename):
             try:
-                checked = await check_upload(document)
+                written = await reviews.files.accept(document, me.id, _now(request))
             except UploadRefused as exc:
                 if exc.code == "missing_file":
                     raise Invalid("document", "err_org_document") from None
                 raise
-            written = await reviews.files.write(checked)
         verification_id = await reviews.apply_verification(
             user=me.id, kind=values["kind"], real_name=values["real_name"],
             org_name=values["org_name"] if organisational else None,
@@ -303,7 +302,7 @@ async def lot_register(request: Request) -> Response:
         if refusal is not None:
             raise ReviewError(refusal.status, refusal.code, refusal.key, **refusal.params)
         form = await _form(request)
-        written = await reviews.files.write(await check_upload(form.get("letter")))
+        written = await reviews.files.accept(form.get("letter"), me.id, now)
         await reviews.submit_registration(lot=lot_id, user=me.id, letter=written, now=now)
     except (UploadRefused, ReviewError) as exc:
         status, code, message, extra = _refusal(request, exc)
@@ -355,13 +354,13 @@ async def staff_registration_decide(request: Request) -> Response:
 
 
 routes = [
-    route("/files/{file_id:int}", file, name="file"),
+    route("/files/{file_id:id}", file, name="file"),
     route("/account/verification", verification, name="verification", methods=("GET", "POST")),
     route("/staff/verifications", staff_verifications, name="staff_verifications"),
-    route("/staff/verifications/{verification_id:int}", staff_verification_decide,
+    route("/staff/verifications/{verification_id:id}", staff_verification_decide,
           name="staff_verification_decide", methods=("POST",)),  # fmt: skip
-    route("/lots/{lot_id:int}/register", lot_register, name="lot_register", methods=("GET", "POST")),
+    route("/lots/{lot_id:id}/register", lot_register, name="lot_register", methods=("GET", "POST")),
     route("/staff/registrations", staff_registrations, name="staff_registrations"),
-    route("/staff/registrations/{registration_id:int}", staff_registration_decide,
+    route("/staff/registrations/{registration_id:id}", staff_registration_decide,
           name="staff_registration_decide", methods=("POST",)),  # fmt: skip
 ]

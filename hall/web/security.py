@@ -15,21 +15,22 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final
+from typing import Final
 from urllib.parse import quote, urlsplit
 
 import itsdangerous
 from starlette.datastructures import MutableHeaders
-from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hall.auth.roles import PERMISSIONS, Identity, allowed
 from hall.auth.tokens import same
 from hall.store.people import People
-from hall.web.i18n import lang_of, text, translate
+from hall.web import params  # registers the bounded "id" path convertor before any route is made
+from hall.web.errors import Refused, error
+from hall.web.i18n import lang_of, translate
 from hall.web.templating import here, render
 
 SESSION_COOKIE: Final = "hall_session"
@@ -42,20 +43,6 @@ MAX_UPLOAD_BODY: Final = 10 * 1024 * 1024 + 64 * 1024
 
 MIB: Final = 1024 * 1024
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-class Refused(HTTPException):
-    """An HTTP error whose detail is a catalogue key, with the key's parameters: the error page
-    (or JSON error) says it in the asker's language."""
-
-    def __init__(self, status_code: int, key: str, **params: object) -> None:
-        super().__init__(status_code, key)
-        self.params = params
-
-
-def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    """The one shape of an API error: a stable code for programs, a message for people."""
-    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 
 def wants_json(conn: HTTPConnection) -> bool:
@@ -205,6 +192,8 @@ def route(path: str, endpoint: Endpoint, *, name: str, methods: Sequence[str] = 
     state on a cookie or anonymous form, against CSRF."""
     if name not in PERMISSIONS:
         raise KeyError(f"route {name!r} has no entry in hall.auth.roles.PERMISSIONS")
+    if ":int}" in path:
+        raise ValueError(f"route {name!r}: an id in a path is {{name:id}} ({params.__name__}), never unbounded :int")
 
     async def guarded(request: Request) -> Response:
         try:
@@ -256,13 +245,16 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:  # answered 413 by the app's HTTPException handler
-                    raise Refused(413, key="err_body_too_large", mib=limit // MIB)
+                    raise _body_too_large(limit)
             return message
 
         await self.app(scope, counted, send)
 
 
+def _body_too_large(limit: int) -> Refused:
+    return Refused(413, "too_large", "err_body_too_large", {"mib": limit // MIB})
+
+
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    lang = lang_of(HTTPConnection(scope))
-    response = error(413, "too_large", text("err_body_too_large", lang, {"mib": limit // MIB}))
+    response = _body_too_large(limit).answer(HTTPConnection(scope))
     await response(scope, receive, send)

@@ -49,13 +49,22 @@ def local_path(target: str | None) -> str | None:
     return target if not parts.scheme and not parts.netloc else None
 
 
+SIGN_IN_PAGES: Final = ("/login", "/signup", "/login/code", "/password-reset")
+"""The pages that sign someone in: each carries on the ``next`` it was given."""
+
+
 def here(request: Request) -> str:
-    """Where the asker is, as a ``next`` for the header's login and language links. On the
-    login and sign-up pages that is where they were going, so a round trip does not loop."""
-    if request.url.path in ("/login", "/signup"):
-        return local_path(request.query_params.get("next")) or "/"
+    """Where the asker is, this page with its query: the ``next`` of the language links."""
     query = request.url.query
     return local_path(request.url.path + (f"?{query}" if query else "")) or "/"
+
+
+def going(request: Request) -> str:
+    """Where the asker is going, as the ``next`` of the header's login and sign-up links: here,
+    but on a page that signs in, where that page was to lead (so that a round trip does not loop)."""
+    if request.url.path in SIGN_IN_PAGES:
+        return local_path(request.query_params.get("next")) or "/"
+    return here(request)
 
 
 def yuan(amount: int | None) -> str:
@@ -78,7 +87,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     response: HTMLResponse = templates.TemplateResponse(
         request, template,
         {"_": translator(lang), "lang": lang, "me": request.state.identity, "csrf": request.state.csrf,
-         "here": here(request), **context},
+         "here": here(request), "going": going(request), **context},
         status_code=status_code,
     )  # fmt: skip
     return response

@@ -1,4 +1,13 @@
-"""The hall's WebSocket server protocol: uvicorn's sans-I/O protocol with a raw writer.
+"""The hall's server protocols: uvicorn's, with what the hall needs beneath ASGI.
+
+``HallHttpProtocol`` (uvicorn's httptools protocol) closes a connection whose request head
+has not fully arrived within ``HALL_HEADER_TIMEOUT`` seconds of its first byte (or of the
+connection, for the first request). uvicorn has no such timer: a client that sends nothing,
+or a header line every few seconds (slowloris), would hold its connection for ever, and
+``HALL_MAX_CONNECTIONS`` of them make every route answer 503. Idle keep-alive connections
+are closed by uvicorn's own ``timeout_keep_alive`` (``HALL_KEEP_ALIVE``).
+
+``HallWebSocketProtocol`` is uvicorn's WebSocket sans-I/O protocol with a raw writer.
 
 Through ASGI every outgoing message is one awaited ``send`` that frames it and makes one
 ``transport.write`` (one syscall): profiling the hall at 10,000 bids/s put a sixth of the
@@ -16,10 +25,12 @@ which costs two system calls per message for a client that pipelines.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 from typing import Final
 
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
@@ -90,3 +101,56 @@ def wire_of(scope: object) -> Wire | None:
     extensions = scope.get("extensions") if isinstance(scope, dict) else None
     found = (extensions or {}).get(EXTENSION)
     return found["wire"] if found else None
+
+
+REQUEST_TIMEOUT: Final = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 16\r\nconnection: close\r\n\r\nrequest timeout\n"
+)
+
+
+class HallHttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol with a deadline on each request head (see the module's
+    docstring). ``header_timeout`` is set by ``http_protocol``."""
+
+    header_timeout: float = 10.0
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()  # the next request on a kept-alive connection: its head has the same time
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete:  # not in the middle of an answer
+            self.transport.write(REQUEST_TIMEOUT)
+        self.transport.close()
+
+
+def http_protocol(header_timeout: float) -> type[HallHttpProtocol]:
+    """``HallHttpProtocol`` with this deadline on request heads (uvicorn makes the protocol
+    from a class it is given, with its own arguments only)."""
+    return type("HallHttpProtocol", (HallHttpProtocol,), {"header_timeout": header_timeout})
