@@ -424,6 +424,11 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
                                "export a plain unencrypted PDF or upload a scanned image"),
     "upload_quota": ("上传过于频繁：每个账户每小时最多上传 {files} 个文件、每 24 小时最多 {mib} MiB，请稍后再试",
                      "Too many uploads: an account may upload at most {files} files an hour and {mib} MiB in 24 hours; try again later"),
+    # issue 10: the pages branch over what main added (hall/web/live.py's socket and API errors)
+    "ws_too_far_behind": ("错过了 {missed} 个事件，续传最多 {limit} 个：请不带 since 重新订阅以获取快照",
+                          "{missed} events missed; at most {limit} are resumed; subscribe without since for a snapshot"),
+    "ws_since_ahead": ("该拍品尚无第 {since} 号事件（最新为第 {last} 号）", "No event {since} yet (the last is {last})"),
+    "err_state_filter": ("state 须为 {states} 之一", "state must be one of {states}"),
 }
 
 

@@ -34,7 +34,7 @@ from hall.auth.roles import Identity, allowed
 from hall.auth.throttle import TokenBucket
 from hall.config import Config
 from hall.engine import Code, Rejection, Result, State
-from hall.hub import BehindError, Hub, Kind, Watcher
+from hall.hub import AheadError, BehindError, Hub, Kind, Watcher
 from hall.protocol import (
     MAX_FRAME,
     Bid,
@@ -58,9 +58,9 @@ from hall.protocol import (
 from hall.runtime import Action, Runtime
 from hall.store import StoreError
 from hall.web.accounts import identity_json
-from hall.web.i18n import lang_of, translate
+from hall.web.i18n import lang_of, text
 from hall.web.params import whole
-from hall.web.errors import Refused, error
+from hall.web.errors import Refused
 from hall.web.security import identify, route
 from hall.web.wsserver import wire_of
 
@@ -112,7 +112,7 @@ class _Socket:
             # a frame of 64 KiB can nest 32,000 deep. The decoder raises cleanly at Python's
             # recursion limit; the frame is refused like any other malformed one.
             metrics.BAD_FRAMES.inc()
-            self.send(Error(code=Wire.BAD_REQUEST.value, message=translate("ws_too_deep", "zh")))
+            self.send(Error(code=Wire.BAD_REQUEST.value, message=self.say("ws_too_deep")))
             return
         match message:
             case Bid():
@@ -129,14 +129,19 @@ class _Socket:
         try:
             await self.hub.subscribe(self.watcher, lot, message.since)
         except KeyError:
-            self.send(Error(code=Code.UNKNOWN_LOT.value, message=f"拍品 {lot} 不存在", lot=lot))
-        except ValueError as exc:
-            self.send(Error(code=Wire.BAD_REQUEST.value, message=str(exc), lot=lot))
+            self.send(Error(code=Code.UNKNOWN_LOT.value, message=self.say("code_unknown_lot"), lot=lot))
+        except AheadError as exc:
+            self.send(Error(code=Wire.BAD_REQUEST.value, message=self.say("ws_since_ahead", since=exc.since, last=exc.last),
+                            lot=lot))  # fmt: skip
         except BehindError as exc:
-            self.send(Error(code=Wire.TOO_FAR_BEHIND.value,
-                            message=f"{exc}; subscribe without since for a snapshot", lot=lot))  # fmt: skip
+            self.send(Error(code=Wire.TOO_FAR_BEHIND.value, lot=lot,
+                            message=self.say("ws_too_far_behind", missed=exc.missed, limit=exc.limit)))  # fmt: skip
         except StoreError:
-            self.send(Error(code=Code.UNAVAILABLE.value, message="存储暂不可用，请稍后重试", lot=lot))
+            self.send(Error(code=Code.UNAVAILABLE.value, message=self.say("code_unavailable"), lot=lot))
+
+    def say(self, key: str, **params: object) -> str:
+        """A catalogue message in the socket's language (its cookie, as on the pages)."""
+        return text(key, lang_of(self.websocket), params)
 
     def stale(self) -> bool:
         """Whether the identity is older than RECHECK_S (checked first, so that a bid on a
@@ -215,7 +220,7 @@ class _Socket:
             metrics.BIDS.labels(code.value).inc()
         else:
             metrics.COMMANDS.labels(action.value, code.value).inc()
-        self.send(refusal(req, lot, code, translate(key, lang_of(self.websocket))))
+        self.send(refusal(req, lot, code, self.say(key)))
 
 
 def _req_of(raw: str | bytes) -> str | msgspec.UnsetType:
@@ -406,7 +411,7 @@ async def api_lots(request: Request) -> Response:
     state = request.query_params.get("state")
     session = request.query_params.get("session")
     if state is not None and state not in State.__members__.values():
-        return error(400, "bad_request", f"state 须为 {', '.join(State)} 之一")
+        return Refused(400, "bad_request", "err_state_filter", {"states": ", ".join(State)}).answer(request)
     found = [
         summary(view, runtime.titles[lot], runtime.sessions[lot])
         for lot, view in runtime.views.items()
@@ -420,7 +425,7 @@ async def api_lot(request: Request) -> Response:
     lot: int = request.path_params["lot"]
     hub: Hub = request.app.state.hub
     if lot not in hub.runtime.views:
-        return error(404, "unknown_lot", f"拍品 {lot} 不存在")
+        return Refused(404, "unknown_lot", "code_unknown_lot").answer(request)
     return Response(hub.snapshot_json(lot), media_type="application/json")
 
 
@@ -428,13 +433,13 @@ async def api_lot_events(request: Request) -> Response:
     lot: int = request.path_params["lot"]
     runtime = _runtime(request)
     if lot not in runtime.views:
-        return error(404, "unknown_lot", f"拍品 {lot} 不存在")
+        return Refused(404, "unknown_lot", "code_unknown_lot").answer(request)
     since = whole(request.query_params.get("since"), "since", default=0)
     limit = whole(request.query_params.get("limit"), "limit", default=EVENTS_PAGE, low=1, high=EVENTS_PAGE)
     try:
         events = await runtime.store.events_since(lot, since, limit + 1)
     except StoreError:
-        return error(503, "unavailable", "存储暂不可用，请稍后重试")
+        return Refused(503, "unavailable", "code_unavailable").answer(request)
     more = len(events) > limit
     events = events[:limit]
     return _json(EventPage(lot=lot, events=[event_frame(e) for e in events], next=events[-1].seq if more else None))
