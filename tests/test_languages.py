@@ -8,21 +8,25 @@ templates with ``class="data"`` (or carries its own ``lang``) and is left out of
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Final
 
+import httpx2 as httpx
 import pytest
-from hallkit import FakeClock, beijing_ms, call, hall, org_id, runtime, user, Actor, anonymous
+from hallkit import Actor, FakeClock, anonymous, beijing_ms, call, hall, org_id, page_csrf, runtime, send_code, user
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from hall.auth.roles import Role
-from hall.engine import LotSpec
-from hall.web.i18n import COOKIE, MESSAGES
+from hall.engine import Accepted, LotSpec, Mode
+from hall.runtime import Action
+from hall.web.i18n import COOKIE, LANGS, MESSAGES
 
 NOW: Final = beijing_ms(2026, 1, 7, 10, 0)
 HOUR: Final = 3_600_000
@@ -87,20 +91,23 @@ class Scene:
     client: TestClient
     actors: dict[str, Actor | None]
     params: dict[str, object]
+    more: list[str]
+    """Pages beyond one per route: a lot page in every state the hall has, the console's result."""
 
 
 @pytest.fixture
 def scene(tmp_path: Path) -> Iterator[Scene]:
-    """One of everything a page can show: lots in publicity, running and closed; a bid; pending
-    and decided verifications and registrations; an SMS in an inbox; every role."""
+    """One of everything a page can show: timed lots in publicity and running with a bid;
+    auctioneer-run lots in publicity, warned, paused, sold, unsold and withdrawn; pending and
+    decided verifications and registrations; an SMS in an inbox; every role."""
     with hall(tmp_path) as client:
         runtime(client).clock = FakeClock(NOW)
         user(client, "13900000301", "示范大学", org="示范大学")
         seller = org_id(client, "示范大学")
 
-        def lot(title: str, bidding_start: int) -> int:
+        def lot(title: str, bidding_start: int, mode: Mode = Mode.TIMED) -> int:
             spec = LotSpec(seller_org=seller, start_price=10_000, increment=1_000, publicity_start=NOW - 7 * DAY,
-                           bidding_start=bidding_start, end=bidding_start + HOUR, reserve=12_000)  # fmt: skip
+                           bidding_start=bidding_start, end=bidding_start + HOUR, reserve=12_000, mode=mode)  # fmt: skip
             return call(client, runtime(client).create_lot, spec, title, "新能源").id
 
         publicity = lot("一种公示中的专利", NOW + 2 * DAY)
@@ -113,6 +120,7 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         admin = user(client, "13900000001", "管理员", roles=(Role.ADMIN,))
         auctioneer = user(client, "13900000201", "拍卖师", roles=(Role.AUCTIONEER,))
         applicant = user(client, "13800000002", "申请人")
+        floor = _floor_lots(client, lambda title: lot(title, NOW - HOUR // 2, Mode.LIVE), bidder, auctioneer)
         actors: dict[str, Actor | None] = {"anonymous": None}
         for name, uid in (("bidder", bidder), ("staff", staff), ("admin", admin), ("auctioneer", auctioneer),
                           ("applicant", applicant)):  # fmt: skip
@@ -127,17 +135,63 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         call(client, client.app.state.dispatcher.run_once)  # type: ignore[attr-defined]
         file_id = call(client, client.app.state.store.fetchone, "SELECT min(id) FROM files")[0]  # type: ignore[attr-defined]
         params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css"}
-        yield Scene(client, actors, params)
+        more = [*(f"/lots/{lot_id}" for lot_id in floor), f"/lots/{floor[-1]}/register",
+                f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=bad_state",
+                f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=accepted"]  # fmt: skip
+        yield Scene(client, actors, params, more)
 
 
-def _get(scene: Scene, actor: str, lang: str, path: str) -> tuple[int, str, str]:
+FLOOR: Final[dict[str, tuple[tuple[Action | int, dict[str, str]], ...]]] = {
+    "publicity": (),
+    "warned": ((Action.OPEN, {}), (10_000, {}), (Action.FAIR_WARNING, {})),
+    "paused": ((Action.OPEN, {}), (Action.PAUSE, {})),
+    "sold": ((Action.OPEN, {}), (20_000, {}), (Action.HAMMER, {})),
+    "unsold": ((Action.OPEN, {}), (10_000, {}), (Action.HAMMER, {})),  # below the ¥12,000 reserve
+    "withdrawn": ((Action.WITHDRAW, {"reason": "权利人申请撤回"}),),
+}
+"""Auctioneer-run lots brought to each state: the commands, and the bidder's bids (amounts)."""
+
+
+def _floor_lots(client: TestClient, make: Callable[[str], int], bidder: int, auctioneer: int) -> list[int]:
+    """A live-mode lot in each state of ``FLOOR``, the bidder admitted to each, in that order."""
+    rt = runtime(client)
+    bidder_org = org_id(client, "恒达科技有限公司")
+    made = []
+    for n, (state, steps) in enumerate(FLOOR.items()):
+        lot_id = make(f"一种现场拍卖的专利之{n + 1}")
+        call(client, rt.register, lot_id, bidder, bidder_org)
+        for step, (what, fields) in enumerate(steps):
+            req = f"floor-{lot_id}-{step}"
+            if isinstance(what, int):
+                result = call(client, rt.bid, lot_id, bidder, bidder_org, what, req)
+            else:
+                result = call(client, partial(rt.command, lot_id, auctioneer, what, req, **fields))
+            assert isinstance(result, Accepted), (state, what, result)
+        made.append(lot_id)
+    states = [rt.views[lot_id].state.value for lot_id in made]
+    assert states == ["publicity", "live", "paused", "closed", "closed", "withdrawn"], states
+    return made
+
+
+def _client(scene: Scene, actor: str, lang: str) -> TestClient:
+    """The scene's client as ``actor`` (a name of ``scene.actors``) reading ``lang``."""
     who = scene.actors[actor]
     client = anonymous(scene.client)
     if who is not None:
         client.cookies.set("hall_session", who.cookie)
     client.cookies.set(COOKIE, lang)
-    response = client.get(path, follow_redirects=False)
+    return client
+
+
+def _get(scene: Scene, actor: str, lang: str, path: str) -> tuple[int, str, str]:
+    response = _client(scene, actor, lang).get(path, follow_redirects=False)
     return response.status_code, response.headers.get("content-type", ""), response.text
+
+
+def _said_in(message: str, lang: str) -> bool:
+    """Whether an API error's message is in ``lang``: English without Chinese; Chinese (it may
+    name a parameter or a format, such as ``since`` or JSON, in ASCII)."""
+    return not CJK.search(message) if lang == "en" else bool(CJK.search(message))
 
 
 def _pages(scene: Scene) -> list[str]:
@@ -154,20 +208,59 @@ def _pages(scene: Scene) -> list[str]:
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_every_page_speaks_only_its_language_outside_data(scene: Scene, lang: str) -> None:
-    errors = ["/no-such-page", f"/lots/{scene.params['lot']}9", f"/lots/{scene.params['lot']}9/register"]
+    lot = scene.params["lot"]
+    errors = ["/no-such-page", f"/lots/{lot}9", f"/lots/{lot}9/register",
+              f"/api/lots/{lot}9", f"/api/lots/{lot}9/events", f"/api/lots/{lot}/events?since=%C2%B2",
+              "/api/lots?state=bogus", "/api/me"]  # fmt: skip
     rendered = 0
     problems: dict[str, list[str]] = {}
-    for path in [*_pages(scene), *errors]:
+    for path in [*_pages(scene), *scene.more, *errors]:
         for actor in scene.actors:
-            status, kind, html = _get(scene, actor, lang, path)
+            status, kind, body = _get(scene, actor, lang, path)
+            assert status < 500, (path, actor, status)
+            if kind.startswith("application/json") and status >= 400:
+                message = json.loads(body)["error"]["message"]
+                if not _said_in(message, lang):
+                    problems[f"{path} as {actor} ({status})"] = [message]
             if not kind.startswith("text/html"):
                 continue
             rendered += 1
-            assert status < 500, (path, actor, status)
-            if found := foreign(html, lang):
+            if found := foreign(body, lang):
                 problems[f"{path} as {actor} ({status})"] = found[:5]
     assert not problems, problems
     assert rendered > 40  # the routes were found and rendered as several visitors
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_what_a_form_answers_speaks_only_its_language_outside_data(scene: Scene, lang: str) -> None:
+    """The pages only a post shows: each sign-in page's second step and its refusals, a refused
+    login, a registration refused, the console's confirmation."""
+    client = _client(scene, "anonymous", lang)
+    answers: dict[str, httpx.Response] = {}
+    for n, path in enumerate(("/signup", "/login/code", "/password-reset")):
+        phone = f"137{list(LANGS).index(lang)}{n:07d}"  # a number of its own: one code a minute each
+        answers[f"{path}: code sent"] = send_code(client, path, phone)
+        answers[f"{path}: bad phone"] = send_code(client, path, "12345")
+        answers[f"{path}: bad code"] = client.post(path, data={"phone": phone, "code": "000000", "password": "x" * 9,
+                                                                "csrf": page_csrf(client, path)})  # fmt: skip
+    answers["/signup: short password"] = client.post("/signup", data={"phone": "13700000000", "code": "000000",
+                                                                      "password": "short", "csrf": page_csrf(client, "/signup")})  # fmt: skip
+    answers["/login: wrong password"] = client.post("/login", data={"phone": "13800000001", "password": "wrong one",
+                                                                    "csrf": page_csrf(client, "/login")})  # fmt: skip
+    auctioneer, bidder = scene.actors["auctioneer"], scene.actors["bidder"]
+    assert auctioneer and bidder
+    lot = scene.params["lot"]
+    answers["console: confirm a withdrawal"] = _client(scene, "auctioneer", lang).post(
+        f"/console/lots/{lot}/withdraw", data={"csrf": auctioneer.csrf, "req": "w1", "reason": "权利人申请撤回"})
+    answers["register: refused without a letter"] = _client(scene, "bidder", lang).post(
+        f"/lots/{scene.params['lot_id']}/register", data={"csrf": bidder.csrf})
+    problems: dict[str, list[str]] = {}
+    for name, response in answers.items():
+        assert response.status_code < 500 and response.headers["content-type"].startswith("text/html"), name
+        assert 'class="message"' in response.text or "alertdialog" in response.text, name  # it says something
+        if found := foreign(response.text, lang):
+            problems[f"{name} ({response.status_code})"] = found[:5]
+    assert not problems, problems
 
 
 def test_the_check_sees_the_other_language_and_leaves_data_alone() -> None:
