@@ -11,21 +11,30 @@ of AU-3: a registration row needs a stored commitment-letter file, and inventing
 point at files nobody uploaded would leave the review pages showing letters that do not exist.
 So the demo's bidders are approved registrants as far as bidding is concerned, and the
 registration review has nothing pending for them.
+
+Beside the timed lots that load tools bid on (``lots``), every seed adds a showcase, so that a
+newcomer meets every state a lot can be in (``showcase``): auctioneer-run lots waiting for the
+auctioneer to open them, lots in publicity whose registration is open and to which nobody is
+admitted (a newcomer registers there), and closed lots, one sold and one unsold, which are really
+run through the runtime: opened, bid on and closed by their own clock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime, time, timedelta
 
 import msgspec
 
 from hall.auth.passwords import hash_password
 from hall.auth.roles import Role
-from hall.engine import LotSpec, Mode
+from hall.engine import Accepted, LotSpec, Mode, Outcome, Rejection
 from hall.listing import ItemKind, LotDetails, TransactionForm
-from hall.runtime import Runtime
+from hall.registration import SHANGHAI
+from hall.runtime import Clock, Runtime
 from hall.store.people import People
 
 TITLES: tuple[tuple[str, str], ...] = (
@@ -71,6 +80,23 @@ BIDDER_PHONES = "1390001{:04d}"  # 13900010001 … 13900019999
 MAX_BIDDERS = 9999
 
 MINUTE = 60_000
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+LIVE_SESSION = "拍卖师主持现场竞价专场"
+"""The showcase's session for the auctioneer-run lots: the console lists lots by session."""
+SHOWCASE: tuple[tuple[str, str, str], ...] = (
+    ("live", LIVE_SESSION, "一种高精度光纤光栅温度传感器及其封装方法"),
+    ("live", LIVE_SESSION, "一种耐盐碱水稻新品种选育方法"),
+    ("publicity", "新材料", "一种石墨烯增强铝基复合材料的制备方法"),
+    ("publicity", "生物医药", "一种中药复方提取物的缓释制剂"),
+    ("sold", "新一代信息技术", "一种基于区块链的科技成果确权存证系统"),
+    ("unsold", "智能制造", "一种柔性电子皮肤触觉传感阵列"),
+)
+"""The showcase lots, by what they show: (kind, session, title). ``live``: auctioneer-run
+(live mode), in publicity, every demo bidder admitted, for the auctioneer to open; the second
+has a reserve. ``publicity``: timed, registration open, nobody admitted. ``sold``/``unsold``:
+timed lots that opened, took bids and closed today (``unsold`` below its reserve)."""
 
 
 class Account(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -81,7 +107,9 @@ class Account(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class Seeded(msgspec.Struct, frozen=True, kw_only=True):
-    """What ``hall seed-demo`` prints, as one JSON object."""
+    """What ``hall seed-demo`` prints, as one JSON object. ``lots`` are the running (``--live``)
+    or upcoming timed lots with every bidder admitted, which load tools bid on; the other lot
+    lists are the showcase (see the module's docstring), never in ``lots``."""
 
     lots: list[int]
     bidders: list[Account]
@@ -89,6 +117,14 @@ class Seeded(msgspec.Struct, frozen=True, kw_only=True):
     staff: list[Account]
     sellers: list[Account]
     admins: list[Account]
+    live_mode_lots: list[int] = []
+    """Auctioneer-run lots in publicity, every bidder admitted: open, floor bids, fair warning, hammer."""
+    publicity_lots: list[int] = []
+    """Timed lots whose registration is open (bidding two days ahead) and to which nobody is admitted."""
+    sold_lots: list[int] = []
+    """Closed today, sold: the first bidder won, the second was outbid."""
+    unsold_lots: list[int] = []
+    """Closed today below the reserve: every bidder on it did not win."""
 
 
 def bidder_org_name(n: int) -> str:
@@ -146,6 +182,85 @@ def demo_specs(
     return specs
 
 
+def _days_ahead_at(now: int, days: int, hour: int) -> int:
+    """Epoch ms of ``hour``:00 Beijing time, ``days`` calendar days after ``now``'s Beijing day."""
+    day = datetime.fromtimestamp(now / 1000, SHANGHAI).date() + timedelta(days=days)
+    return int(datetime.combine(day, time(hour), tzinfo=SHANGHAI).timestamp()) * 1000
+
+
+def showcase_specs(now: int, seller_orgs: Sequence[int], seed: int = 2027) -> list[tuple[str, str, str, LotSpec]]:
+    """The showcase lots' rules as of ``now``: (kind, session, title, spec), in ``SHOWCASE`` order.
+
+    Publicity lots bid at 10:00 two days ahead, so their registration (open until 16:00 Beijing
+    the day before bidding, AU-3) is open whenever the demo is seeded. Auctioneer-run lots plan
+    to start ten minutes from now: the auctioneer may open them at once. Closed lots ran from 50
+    to 20 minutes ago.
+    """
+    if not seller_orgs:
+        raise ValueError("demo lots need at least one seller organisation")
+    rng = random.Random(seed)
+    specs = []
+    for i, (kind, session, title) in enumerate(SHOWCASE):
+        increment = rng.choice((1_000, 2_000, 5_000))
+        start = increment * rng.randrange(20, 200)
+        if kind == "live":
+            bidding_start, end, mode = now + 10 * MINUTE, now + 3 * HOUR, Mode.LIVE
+        elif kind == "publicity":
+            bidding_start = _days_ahead_at(now, 2, 10)
+            end, mode = bidding_start + 2 * HOUR, Mode.TIMED
+        else:
+            bidding_start, end, mode = now - 50 * MINUTE, now - 20 * MINUTE, Mode.TIMED
+        with_reserve = kind == "unsold" or (kind == "live" and i % 2 == 1)
+        specs.append((kind, session, title, LotSpec(
+            seller_org=seller_orgs[i % len(seller_orgs)], start_price=start, increment=increment,
+            reserve=start + 10 * increment if with_reserve else None,
+            publicity_start=min(now, bidding_start) - 7 * DAY, bidding_start=bidding_start, end=end, mode=mode,
+        )))  # fmt: skip
+    return specs
+
+
+@contextlib.contextmanager
+def _clock_at(runtime: Runtime, start: int) -> Iterator[list[int]]:
+    """Run ``runtime`` on a clock that stands at ``start`` and moves only when the block sets
+    the list's one item: how the showcase's closed lots run through the real runtime in the
+    past. Only for a runtime nothing else uses meanwhile (``hall seed-demo``'s own)."""
+    now = [start]
+    real: Clock = runtime.clock
+    runtime.clock = lambda: now[0]
+    try:
+        yield now
+    finally:
+        runtime.clock = real
+
+
+async def _run_closed(
+    runtime: Runtime, session: str, title: str, spec: LotSpec, details: LotDetails,
+    bidders: Sequence[tuple[int, int | None]],
+) -> int:  # fmt: skip
+    """Create a showcase lot that ran from 50 to 20 minutes ago and run it as it would have run:
+    its clock opens it, the bidders bid (on a lot without reserve the first outbids the second
+    and wins; the one with a reserve stays under it), and its clock closes it at its end. A
+    last, late bid is refused, and its answer waits until the close is durable."""
+    with _clock_at(runtime, spec.bidding_start) as now:
+        lot_id = (await runtime.create_lot(spec, title, session, details)).id  # opens at once: its start has come
+        await runtime.register_many([(lot_id, user, org) for user, org in bidders])
+        order = [0, 1, 0] if spec.reserve is None else [1, 0]
+        for n, who in enumerate(order if len(bidders) > 1 else order[: len(bidders)]):
+            user, org = bidders[who % len(bidders)]
+            now[0] = spec.bidding_start + (3 + 5 * n) * MINUTE
+            result = await runtime.bid(lot_id, user, org, spec.start_price + n * spec.increment, f"demo-{n}")
+            if not isinstance(result, Accepted):
+                raise RuntimeError(f"demo bid on lot {lot_id} refused: {result.message}")
+        now[0] = spec.end
+        runtime.wake(lot_id)  # its clock closes it
+        if bidders:
+            user, org = bidders[0]
+            late = await runtime.bid(lot_id, user, org, spec.start_price + 10 * spec.increment, "demo-late")
+            if not isinstance(late, Rejection):
+                raise RuntimeError(f"demo lot {lot_id} took a bid after its end")
+    return lot_id
+
+
 def _password() -> str:
     return "demo-" + secrets.token_urlsafe(9)
 
@@ -170,7 +285,8 @@ async def _account(
 
 
 async def seed(runtime: Runtime, people: People, *, lots: int, live: bool, duration: int, bidders: int = 20) -> Seeded:
-    """Create the exchange's people and ``lots`` lots, admit every bidder to every lot.
+    """Create the exchange's people and ``lots`` timed lots, admit every bidder to every lot,
+    then add the showcase (auctioneer-run, publicity and closed lots; see the module's docstring).
 
     Accounts are found by phone, so a second run on the same database reuses them (resetting
     their passwords to the ones it prints) and adds a fresh set of lots. Meant for demo
@@ -222,5 +338,19 @@ async def seed(runtime: Runtime, people: People, *, lots: int, live: bool, durat
     # bidders take minutes. Each lot numbers its bidders in the order of this list.
     await runtime.register_many([(lot_id, user, org) for lot_id in ids for user, org in admitted])
 
+    shown: dict[str, list[int]] = {"live": [], "publicity": [], "sold": [], "unsold": []}
+    for kind, session, title, spec in showcase_specs(runtime.clock(), seller_orgs):
+        details = demo_details(rng, title, holders[spec.seller_org])
+        if kind in ("sold", "unsold"):
+            lot_id = await _run_closed(runtime, session, title, spec, details, admitted)
+            kind = "sold" if runtime.lots[lot_id].outcome is Outcome.SOLD else "unsold"  # no bidders: nothing sells
+        else:
+            lot_id = (await runtime.create_lot(spec, title, session, details)).id
+            if kind == "live":
+                await runtime.register_many([(lot_id, user, org) for user, org in admitted])
+        shown[kind].append(lot_id)
+
     return Seeded(lots=ids, bidders=bidder_accounts, sellers=sellers, admins=staff_accounts["admins"],
-                  staff=staff_accounts["staff"], auctioneers=staff_accounts["auctioneers"])  # fmt: skip
+                  staff=staff_accounts["staff"], auctioneers=staff_accounts["auctioneers"],
+                  live_mode_lots=shown["live"], publicity_lots=shown["publicity"], sold_lots=shown["sold"],
+                  unsold_lots=shown["unsold"])  # fmt: skip

@@ -13,6 +13,7 @@ import anyio
 import pytest
 from hallkit import seed_demo
 
+from hall.demo import SHOWCASE
 from hall.engine import Mode, State
 from hall.runtime import Runtime
 from hall.store import SqliteStore
@@ -42,8 +43,8 @@ def test_seed_demo_prints_the_ids_of_live_lots_it_stored(tmp_path: Path) -> None
     seeded = seed_demo(db, "--lots", "5", "--live", "--duration", "600")
     assert seeded["lots"] == [1, 2, 3, 4, 5]
     runtime = anyio.run(_recovered, db)
-    assert sorted(runtime.lots) == seeded["lots"]
-    assert all(lot.state is State.LIVE and lot.spec.mode is Mode.TIMED for lot in runtime.lots.values())
+    assert sorted(runtime.lots) == list(range(1, 5 + len(SHOWCASE) + 1))  # the showcase after them
+    assert all(runtime.lots[i].state is State.LIVE and runtime.lots[i].spec.mode is Mode.TIMED for i in seeded["lots"])
     assert all(runtime.titles[i] for i in seeded["lots"])
 
 
@@ -71,7 +72,7 @@ def test_serve_starts_on_the_given_store_and_port(tmp_path: Path) -> None:
                     body = json.load(response)
             except OSError:
                 time.sleep(0.1)
-        assert body == {"ok": True, "lots": 3}
+        assert body == {"ok": True, "lots": 3 + len(SHOWCASE)}
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -26,15 +26,16 @@ from hallkit import (
     org_id,
     runtime,
     user,
+    wake,
 )
 from starlette.testclient import TestClient
 
 from hall.auth.roles import Role
-from hall.engine import LotSpec, Mode, State
+from hall.engine import Accepted, Lot, LotSpec, Mode, Registrant, Rejection, Result, State
 from hall.engine.view import LotView
 from hall.listing import ItemKind, LotDetails, TransactionForm
-from hall.runtime import Runtime
-from hall.web.pages import JS_TEXT
+from hall.runtime import Action, Runtime
+from hall.web.pages import COMMANDS, JS_TEXT, NEEDS_BID
 
 NOW = beijing_ms(2026, 1, 7, 10, 0, 0)
 """A Wednesday session (AU-1), 10:00 Beijing time."""
@@ -195,7 +196,7 @@ def test_an_anonymous_visitor_sees_the_item_the_rules_and_the_record_but_no_form
     record = re.search(rf'<ol id="lot-{scene.live}-record"[^>]*>(.*?)</ol>', html, re.DOTALL)
     assert record is not None and 'data-bidder="0001"' in record[1] and "¥10,000" in record[1]
     assert f'action="/lots/{scene.live}/bid"' not in html
-    assert f'href="/lots/{scene.live}/register"' in html  # and the link to register
+    assert f'href="/login?next=%2Flots%2F{scene.live}"' in html  # log in first, then back here
     assert "50,000" not in html and "50000" not in html  # the reserve is secret
     assert f'ws-connect="/ws/page?lots={scene.live}&amp;kind=lot"' in html
 
@@ -427,7 +428,8 @@ def test_with_htmx_a_command_answers_its_outcome_and_fresh_request_ids_for_the_t
     done = auctioneer.post(f"/console/lots/{scene.live}/pause", {"req": "p1"}, headers=HTMX)
     assert done.status_code == 200 and "<html" not in done.text
     assert 'data-code="accepted">操作成功' in done.text
-    assert f'<div id="lot-{scene.live}-controls" class="controls" hx-swap-oob="true">' in done.text
+    assert f'<div id="lot-{scene.live}-controls" class="controls" data-lot="{scene.live}" hx-swap-oob="true">' in done.text
+    assert _shown_commands(done.text, scene.live) == ["resume", "extend", "hammer", "withdraw"]  # as paused
     assert "p1" not in re.findall(r'name="req" value="([^"]+)"', done.text)
     panel = auctioneer.post(f"/console/lots/{scene.live}/hammer", {"req": "h1"}, headers=HTMX)  # no bid: unsold
     assert "<html" not in panel.text and "当前价低于保留价或无人出价" in panel.text
@@ -498,9 +500,9 @@ def test_the_pages_and_their_fragments_switch_to_english(scene: Scene) -> None:
 
 def test_hall_js_gets_every_text_it_writes() -> None:
     script = (Path(__file__).resolve().parent.parent / "hall" / "web" / "static" / "hall.js").read_text()
-    written = set(re.findall(r'\bt\("([a-z_]+)"\)', script))
-    through_variables = {"status_none", "status_leading", "status_outbid", "status_won",  # t(status)
-                         "online", "offline", "connecting"}  # badge(state)  # fmt: skip
+    written = set(re.findall(r'\b(?:t|format)\("([a-z_]+)"', script))
+    through_variables = {"status_none", "status_leading", "status_outbid", "status_won", "status_lost",  # t(status)
+                         "online", "offline", "connecting", "conn_over"}  # badge(state)  # fmt: skip
     assert through_variables <= set(re.findall(r'"([a-z_]+)"', script))
     used = written | through_variables
     assert used <= set(JS_TEXT)
@@ -542,3 +544,244 @@ def test_the_pinned_htmx_and_its_websocket_extension_are_served_and_nothing_else
     page = client.get("/").text
     for src in ("/static/vendor/htmx.min.js", "/static/vendor/ws.min.js", "/static/hall.js"):
         assert f'<script src="{src}" defer></script>' in page
+
+
+# ---------------------------------------------------------------------- issue 10: what each state allows, as a newcomer meets it
+
+COMMAND_FORM = re.compile(r'<form [^>]*class="command command-(\w+)"[^>]*>')
+
+
+def _shown_commands(html: str, lot: int) -> list[str]:
+    """The commands a lot's console tile shows (its forms without the hidden attribute), in order."""
+    block = re.search(rf'<div id="lot-{lot}-controls".*?</div>', html, re.DOTALL)
+    assert block is not None, f"no controls for lot {lot}"
+    return [m[1] for m in COMMAND_FORM.finditer(block[0]) if " hidden" not in m[0]]
+
+
+def _all_commands(html: str, lot: int) -> list[str]:
+    block = re.search(rf'<div id="lot-{lot}-controls".*?</div>', html, re.DOTALL)
+    assert block is not None
+    return COMMAND_FORM.findall(block[0])
+
+
+def _to_state(scene: Scene, lot: int, steps: str) -> None:
+    """Bring a scene lot to a state through the console: o(pen), b(id), p(ause), h(ammer), w(ithdraw)."""
+    auctioneer = scene.actor(scene.auctioneer)
+    for step in steps:
+        if step == "o":
+            assert _command(auctioneer, lot, "open") == "accepted"
+        elif step == "b":
+            call(scene.client, scene.runtime.bid, lot, scene.bidder, None, 20_000, f"b{lot}")
+        elif step == "p":
+            assert _command(auctioneer, lot, "pause") == "accepted"
+        elif step == "h":
+            assert _command(auctioneer, lot, "hammer", confirm="1") == "accepted"
+        elif step == "w":
+            assert _command(auctioneer, lot, "withdraw", reason="权利人申请撤回", confirm="1") == "accepted"
+
+
+@pytest.mark.parametrize(
+    ("which", "steps", "state", "shown"),
+    [
+        ("soon", "", State.PUBLICITY, ["withdraw"]),
+        ("live", "", State.LIVE, ["pause", "extend", "withdraw"]),
+        ("live", "b", State.LIVE, ["pause", "extend", "fair_warning", "withdraw"]),
+        ("live", "bp", State.PAUSED, ["resume", "extend", "hammer", "withdraw"]),
+        ("old", "", State.CLOSED, []),
+        ("soon", "w", State.WITHDRAWN, []),
+        ("floor", "", State.PUBLICITY, ["open", "withdraw"]),
+        ("floor", "o", State.LIVE, ["pause", "floor_bid", "hammer", "withdraw"]),
+        ("floor", "ob", State.LIVE, ["pause", "fair_warning", "floor_bid", "hammer", "withdraw"]),
+        ("floor", "obp", State.PAUSED, ["resume", "hammer", "withdraw"]),
+        ("floor", "obh", State.CLOSED, []),
+    ],
+    ids=["timed-publicity", "timed-live", "timed-live-bid", "timed-paused", "timed-closed", "timed-withdrawn",
+         "live-publicity", "live-live", "live-live-bid", "live-paused", "live-closed"],  # fmt: skip
+)
+def test_the_console_shows_only_the_commands_the_lots_mode_and_state_take(
+    scene: Scene, which: str, steps: str, state: State, shown: list[str]
+) -> None:
+    lot = getattr(scene, which)
+    _to_state(scene, lot, steps)
+    assert scene.view(lot).state is state
+    session = scene.runtime.sessions[lot]
+    html = scene.actor(scene.auctioneer).get("/console", params={"session": session}).text
+    assert _shown_commands(html, lot) == shown
+    mode = scene.view(lot).spec.mode
+    assert _all_commands(html, lot) == [action.value for action in COMMANDS[mode]]  # hall.js shows the rest later
+    assert f'data-mode="{mode.value}"' in html
+    if mode is Mode.TIMED:
+        assert "command-open" not in _all_commands(html, lot) and "floor_bid" not in _all_commands(html, lot)
+
+
+def _engine_lot(mode: Mode, steps: str) -> tuple[Lot, int]:
+    """An engine lot brought to a state (o: open or let open, b: a bid, p: pause, c: close, w: withdraw)."""
+    spec = LotSpec(seller_org=1, start_price=10_000, increment=1_000, publicity_start=0, bidding_start=10 * HOUR,
+                   end=20 * HOUR, mode=mode)  # fmt: skip
+    lot = Lot(1, spec)
+    lot.register(7, Registrant("0001"))
+    now = 10 * HOUR - MINUTE  # in publicity, before the bidding start (a timed lot's clock opens it then)
+    for n, step in enumerate(steps):
+        req = f"setup-{n}"
+        if step == "o":
+            now = 10 * HOUR + MINUTE
+            lot.advance(now) if mode is Mode.TIMED else lot.open(99, req, now)
+        elif step == "b":
+            assert isinstance(lot.bid(7, None, 10_000, req, now), Accepted)
+        elif step == "p":
+            assert isinstance(lot.pause(99, req, now), Accepted)
+        elif step == "c":
+            now = 21 * HOUR
+            lot.advance(now) if mode is Mode.TIMED else lot.hammer(99, req, now)
+        elif step == "w":
+            assert isinstance(lot.withdraw(99, req, now, "原因"), Accepted)
+    return lot, now
+
+
+def _run(lot: Lot, action: Action, now: int) -> Result:
+    actor, req = 99, "try"
+    match action:
+        case Action.OPEN:
+            return lot.open(actor, req, now)
+        case Action.PAUSE:
+            return lot.pause(actor, req, now)
+        case Action.RESUME:
+            return lot.resume(actor, req, now)
+        case Action.EXTEND:
+            return lot.extend(actor, req, now, 60)
+        case Action.FAIR_WARNING:
+            return lot.fair_warning(actor, req, now)
+        case Action.HAMMER:
+            return lot.hammer(actor, req, now)
+        case Action.WITHDRAW:
+            return lot.withdraw(actor, req, now, "原因")
+        case Action.FLOOR_BID:
+            return lot.floor_bid(actor, "0001", 10_000 if lot.price is None else lot.price + 1_000, req, now)
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+@pytest.mark.parametrize("steps", ["", "o", "ob", "obp", "op", "obc", "w", "obw"])
+def test_the_consoles_command_table_is_what_the_engine_takes_in_each_mode_and_state(mode: Mode, steps: str) -> None:
+    for action in Action:
+        lot, now = _engine_lot(mode, steps)
+        allowed = lot.state in COMMANDS[mode].get(action, ()) and (action not in NEEDS_BID or lot.price is not None)
+        result = _run(lot, action, now)
+        assert isinstance(result, Accepted) is allowed, (mode, steps, lot.state, action, result)
+
+
+def _bid_form_tag(html: str) -> str:
+    found = re.search(r'<form [^>]*class="bid-form"[^>]*>', html)
+    assert found is not None, "no bid form"
+    return found[0]
+
+
+def _shown_notes(html: str) -> list[str]:
+    """The texts of the bid panel's state notes that are not hidden."""
+    notes = re.finditer(r'<p class="note" data-states="[^"]+"([^>]*)>([^<]*)</p>', html)
+    return [note[2] for note in notes if " hidden" not in note[1]]
+
+
+def test_before_bidding_starts_and_while_paused_the_bidder_sees_a_note_and_no_bid_form(scene: Scene) -> None:
+    bidder = scene.actor(scene.bidder)
+    waiting = bidder.get(f"/lots/{scene.floor}").text  # live mode, in publicity, the bidder admitted
+    assert " hidden" in _bid_form_tag(waiting) and 'data-states="live"' in _bid_form_tag(waiting)
+    assert _shown_notes(waiting) == ["竞价尚未开始：开始后即可在此出价，开始时间见上方倒计时。"]
+    _to_state(scene, scene.floor, "o")
+    open_page = bidder.get(f"/lots/{scene.floor}").text
+    assert " hidden" not in _bid_form_tag(open_page) and _shown_notes(open_page) == []
+    _to_state(scene, scene.floor, "p")
+    paused = bidder.get(f"/lots/{scene.floor}").text
+    assert " hidden" in _bid_form_tag(paused)
+    assert _shown_notes(paused) == ["拍卖已暂停：恢复后即可继续出价。"]
+    _to_state(scene, scene.floor, "h")
+    over = bidder.get(f"/lots/{scene.floor}").text
+    assert 'class="bid-form"' not in over and "竞价已结束。" in over
+
+
+def test_after_the_close_the_loser_did_not_win_and_the_price_is_the_hammer_price(scene: Scene) -> None:
+    rival = user(scene.client, "13800000009", "对手", verified=True)
+    call(scene.client, scene.runtime.register, scene.floor, rival, None)  # bidder number 0002
+    auctioneer = scene.actor(scene.auctioneer)
+    _to_state(scene, scene.floor, "o")
+    assert _command(auctioneer, scene.floor, "floor_bid", bidder="0001", amount="20000") == "accepted"
+    assert _command(auctioneer, scene.floor, "floor_bid", bidder="0002", amount="21000") == "accepted"
+    live = scene.actor(scene.bidder).get(f"/lots/{scene.floor}").text
+    assert f'<span id="lot-{scene.floor}-price-label" data-label="price_current">当前价</span>' in live
+    assert _command(auctioneer, scene.floor, "hammer") == "accepted"
+    loser = scene.actor(scene.bidder).get(f"/lots/{scene.floor}").text
+    assert 'data-status="status_lost">未竞得' in loser and "您的出价已被超越" not in loser
+    assert f'data-label="price_sold">成交价</span>' in loser and "¥21,000" in loser
+    assert "当前价" not in loser
+    winner = scene.actor(rival).get(f"/lots/{scene.floor}").text
+    assert 'data-status="status_won">您已竞得本拍品' in winner
+    (fragment,) = _fragments(anonymous(scene.client), f"lots={scene.floor}&kind=lot", 1)
+    assert f'id="lot-{scene.floor}-price-label" data-label="price_sold" hx-swap-oob="true">成交价' in fragment
+
+
+def test_an_unsold_lot_says_so_and_its_last_leader_did_not_win_either(scene: Scene) -> None:
+    call(scene.client, scene.runtime.bid, scene.live, scene.bidder, None, 10_000, "r1")  # under the ¥50,000 reserve
+    scene.clock.now = NOW + 2 * HOUR
+    wake(scene.client, scene.live)
+    late = call(scene.client, scene.runtime.bid, scene.live, scene.bidder, None, 60_000, "r2")  # answered once durable
+    assert isinstance(late, Rejection) and late.code.value == "closed"
+    assert scene.view(scene.live).state is State.CLOSED
+    html = scene.actor(scene.bidder).get(f"/lots/{scene.live}").text
+    assert 'data-status="status_lost">未竞得' in html and "您当前领先" not in html
+    assert 'data-label="price_unsold">流拍，最高出价</span>' in html and "已结束 · 流拍" in html
+
+
+def test_a_signed_in_account_not_admitted_is_sent_to_register_only_while_registration_is_open(scene: Scene) -> None:
+    other = scene.actor(scene.other)
+    running = other.get(f"/lots/{scene.live}").text
+    assert f'href="/lots/{scene.live}/register"' not in running
+    assert "本拍品报名已于 2026-01-06 16:00（北京时间）截止，只有已获准的竞买人可以出价。" in running
+    soon = other.get(f"/lots/{scene.soon}").text
+    assert f'href="/lots/{scene.soon}/register"' in soon and "报名截止：2026-01-07 16:00" in soon
+    register = other.get(f"/lots/{scene.soon}/register").text
+    assert f'<a href="/lots/{scene.soon}">← 返回拍品页</a>' in register
+
+
+def test_login_with_next_comes_back_to_the_lot(scene: Scene) -> None:
+    client = anonymous(scene.client)
+    form = client.get(f"/login?next=/lots/{scene.live}").text
+    assert f'name="next" value="/lots/{scene.live}"' in form
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', form)
+    assert token is not None
+    answer = client.post("/login", data={"phone": "13800000001", "password": "correct horse battery",
+                                         "next": f"/lots/{scene.live}", "csrf": token[1]},
+                         follow_redirects=False)  # fmt: skip
+    assert answer.status_code == 303 and answer.headers["location"] == f"/lots/{scene.live}"
+    assert 'id="my-status"' in client.get(answer.headers["location"]).text  # signed in, back on the lot
+
+
+def test_the_bid_form_carries_the_live_lowest_bid_and_quick_amounts(scene: Scene) -> None:
+    call(scene.client, scene.runtime.bid, scene.live, scene.bidder, None, 15_000, "r1")
+    html = scene.actor(scene.bidder).get(f"/lots/{scene.live}").text
+    assert 'name="amount" id="bid-amount" value="16000" min="16000" step="1000"' in html
+    assert re.findall(r'name="steps" value="\d+" formnovalidate title="[^"]*">([^<]*)</button>', html) == [
+        "¥16,000", "¥17,000", "¥20,000", "¥25,000"]  # fmt: skip
+    assert 'data-absurd="100"' in _bid_form_tag(html) and " novalidate" in _bid_form_tag(html)
+
+
+@pytest.mark.parametrize(
+    ("amount", "code", "text"),
+    [
+        ("10500", "bad_increment", "加价须为加价幅度 ¥1,000 的整数倍：可出 ¥10,000 或 ¥11,000。"),
+        ("9000", "too_low", "出价过低：目前最低可出价 ¥10,000。"),
+        ("1001000", "too_high", "出价超过 ¥1,000,000（当前价或起拍价的 100 倍），请检查是否多输了位数。"),
+        ("1234567890123456", "bad_request", "请输入不超过 15 位的整数金额（元）。"),
+    ],
+    ids=["increment", "too-low", "absurd", "sixteen-digits"],
+)
+def test_a_wrong_amount_is_stopped_before_the_confirmation_with_what_to_type(
+    scene: Scene, amount: str, code: str, text: str
+) -> None:
+    bidder = scene.actor(scene.bidder)
+    page = bidder.post(f"/lots/{scene.live}/bid", {"amount": amount, "req": "w1"})
+    assert page.status_code == 400
+    assert f'data-code="{code}">{text}' in page.text and "确认以" not in page.text
+    assert 'class="bid-form"' in page.text  # the form again, to correct the amount
+    panel = bidder.post(f"/lots/{scene.live}/bid", {"amount": amount, "req": "w2"}, headers=HTMX)
+    assert panel.status_code == 200 and "<html" not in panel.text
+    assert f'data-code="{code}">{text}' in panel.text and "确认以" not in panel.text
+    assert scene.view(scene.live).bid_count == 0

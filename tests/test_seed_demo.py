@@ -15,9 +15,10 @@ from starlette.testclient import TestClient
 
 from hall.auth.roles import Identity, Role
 from hall.config import Config
-from hall.demo import Seeded, seed
-from hall.engine import Accepted, Lot, Result
-from hall.runtime import Runtime
+from hall.demo import SHOWCASE, Seeded, seed
+from hall.engine import Accepted, Lot, Mode, Outcome, Result, State
+from hall.registration import deadline, eligibility
+from hall.runtime import Action, Runtime, wall_clock
 from hall.store import SqliteStore
 from hall.store.people import People
 from hall.web.accounts import PHONE
@@ -25,6 +26,7 @@ from hall.web.app import create_app
 
 ROLES = ("admins", "staff", "auctioneers", "sellers", "bidders")
 LOTS, BIDDERS = 6, 4
+DAY = 24 * 3600 * 1000
 
 
 class World:
@@ -77,7 +79,8 @@ def test_seed_demo_prints_one_json_object_with_the_lots_and_an_account_list_per_
     seeded: tuple[Path, dict[str, Any]],
 ) -> None:
     _, out = seeded
-    assert list(out) == ["lots", "bidders", "auctioneers", "staff", "sellers", "admins"]
+    assert list(out) == ["lots", "bidders", "auctioneers", "staff", "sellers", "admins",
+                         "live_mode_lots", "publicity_lots", "sold_lots", "unsold_lots"]  # the showcase's lots last
     assert out["lots"] == list(range(1, LOTS + 1))
     assert len(out["bidders"]) == BIDDERS
     assert all(out[key] for key in ROLES)
@@ -170,7 +173,7 @@ def test_seeding_twice_on_one_database_reuses_the_accounts_with_the_new_password
     db = tmp_path / "twice.db"
     first = seed_demo(db, "--lots", "1", "--bidders", "2")
     second = seed_demo(db, "--lots", "1", "--bidders", "2")
-    assert first["lots"] == [1] and second["lots"] == [2]
+    assert first["lots"] == [1] and second["lots"] == [2 + len(SHOWCASE)]  # after the first run's showcase
     for key in ROLES:
         assert [a["phone"] for a in first[key]] == [a["phone"] for a in second[key]]
     bidder, old = second["bidders"][0], first["bidders"][0]["password"]
@@ -178,8 +181,60 @@ def test_seeding_twice_on_one_database_reuses_the_accounts_with_the_new_password
         assert client.post("/api/login", json={"phone": bidder["phone"], "password": bidder["password"]}).status_code == 200
         assert client.post("/api/login", json={"phone": bidder["phone"], "password": old}).status_code == 401
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-        assert all(len(runtime.lots[i].registrants) == 2 for i in (1, 2))
+        assert all(len(runtime.lots[i].registrants) == 2 for i in (first["lots"] + second["lots"]))
         store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
         assert client.portal is not None
         count = client.portal.call(store.fetchone, "SELECT count(*) FROM users")
         assert count is not None and count[0] == 3 + 5 + 2
+
+
+# ---------------------------------------------------------------------- the showcase: every state a newcomer should meet
+
+
+def test_the_showcase_lots_are_each_in_the_state_they_stand_for_and_none_is_in_lots(
+    seeded: tuple[Path, dict[str, Any]], world: World
+) -> None:
+    _, out = seeded
+    bidders = {world.identities[a["phone"]].id for a in out["bidders"]}
+    showcase = out["live_mode_lots"] + out["publicity_lots"] + out["sold_lots"] + out["unsold_lots"]
+    assert len(showcase) == len(SHOWCASE) and not set(showcase) & set(out["lots"])
+    assert all(world.lots[i].state is State.LIVE and world.lots[i].spec.mode is Mode.TIMED for i in out["lots"])
+    for lot_id in out["live_mode_lots"]:  # waiting for the auctioneer, every bidder admitted
+        lot = world.lots[lot_id]
+        assert (lot.spec.mode, lot.state) == (Mode.LIVE, State.PUBLICITY) and set(lot.registrants) == bidders
+    now = wall_clock()
+    for lot_id in out["publicity_lots"]:  # a newcomer can register: open, nobody admitted
+        lot = world.lots[lot_id]
+        assert lot.state is State.PUBLICITY and not lot.registrants
+        assert lot.spec.bidding_start - now >= DAY and deadline(lot.spec.bidding_start) > now
+        assert eligibility(now=now, spec=lot.spec, state=lot.state, verified=True, org=None, current=None) is None
+    (sold,) = [world.lots[i] for i in out["sold_lots"]]
+    (unsold,) = [world.lots[i] for i in out["unsold_lots"]]
+    first, second = (sold.registrants[world.identities[a["phone"]].id].number for a in out["bidders"][:2])
+    assert (sold.state, sold.outcome, sold.leader_number) == (State.CLOSED, Outcome.SOLD, first)
+    assert [bid.bidder for bid in sold.recent] == [first, second, first]  # the second bidder was outbid
+    assert (unsold.state, unsold.outcome) == (State.CLOSED, Outcome.UNSOLD) and unsold.bid_count == 2
+    for lot in (sold, unsold):  # ran today, before now, on their own clock
+        assert lot.spec.end < now and all(lot.spec.bidding_start < bid.ts < lot.spec.end for bid in lot.recent)
+
+
+async def _run_the_auctioneer(db: Path, auctioneer_phone: str, lot_id: int) -> list[Result]:
+    async with running(db) as (_, runtime, people):
+        found = await people.find(auctioneer_phone)
+        assert found is not None and found.has(Role.AUCTIONEER)
+        steps: list[tuple[Action, dict[str, object]]] = [
+            (Action.OPEN, {}), (Action.FLOOR_BID, {"bidder": "0001", "amount": runtime.lots[lot_id].spec.start_price}),
+            (Action.FAIR_WARNING, {}), (Action.PAUSE, {}), (Action.RESUME, {}), (Action.HAMMER, {}),
+        ]  # fmt: skip
+        return [await runtime.command(lot_id, found.id, action, f"t{n}", **fields)
+                for n, (action, fields) in enumerate(steps)]  # fmt: skip
+
+
+def test_the_demo_auctioneer_can_run_the_auctioneer_run_lot_from_open_to_hammer(
+    seeded: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    db, out = seeded
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(db.read_bytes())  # the module's database stays as seeded for the other tests
+    results = anyio.run(_run_the_auctioneer, copy, out["auctioneers"][0]["phone"], out["live_mode_lots"][0])
+    assert all(isinstance(result, Accepted) for result in results), results

@@ -242,6 +242,27 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "err_json_only": ("请求体须为 JSON，Content-Type 须为 application/json", "The body must be JSON (Content-Type: application/json)"),
     "err_token_only": ("此接口用于撤销当前令牌，请携带令牌调用", "This revokes the token the request carries: send one"),
     "err_no_such_token": ("没有该令牌", "No such token"),
+    # issue 10: lot page, bid form, console, demo
+    "status_lost": ("未竞得", "You did not win"),
+    "conn_over": ("竞价已结束，页面不再变化", "Bidding is over: this page will not change"),
+    "price_current": ("当前价", "Current price"),
+    "price_sold": ("成交价", "Hammer price"),
+    "price_unsold": ("流拍，最高出价", "Unsold; highest bid"),
+    "price_withdrawn": ("撤拍前最高出价", "Highest bid before the withdrawal"),
+    "bid_not_open_note": ("竞价尚未开始：开始后即可在此出价，开始时间见上方倒计时。",
+                          "Bidding has not started: you can bid here once it starts (see the countdown above)."),
+    "bid_paused_note": ("拍卖已暂停：恢复后即可继续出价。", "The auction is paused: you can bid again once it resumes."),
+    "bid_not_whole": ("请输入不超过 15 位的整数金额（元）。", "Enter a whole number of yuan, at most 15 digits."),
+    "bid_below_lowest": ("出价过低：目前最低可出价 ¥{lowest}。", "Too low: the lowest bid now is ¥{lowest}."),
+    "bid_wrong_increment": ("加价须为加价幅度 ¥{increment} 的整数倍：可出 ¥{below} 或 ¥{above}。",
+                            "Raise by whole increments of ¥{increment}: bid ¥{below} or ¥{above}."),
+    "bid_too_high": ("出价超过 ¥{limit}（当前价或起拍价的 100 倍），请检查是否多输了位数。",
+                     "Over ¥{limit} (100 times the current or start price): check for an extra digit."),
+    "registration_until": ("（报名截止：{deadline}，北京时间）", "(registration closes {deadline}, Beijing time)"),
+    "registration_opens_note": ("报名将于 {start}（北京时间）开始。", "Registration opens at {start} Beijing time."),
+    "registration_closed_note": ("本拍品报名已于 {deadline}（北京时间）截止，只有已获准的竞买人可以出价。",
+                                 "Registration closed at {deadline} Beijing time; only approved bidders can bid."),
+    "back_to_lot": ("← 返回拍品页", "← Back to the lot"),
 }
 
 

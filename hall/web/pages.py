@@ -31,10 +31,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hall.auth.roles import Identity
-from hall.engine import Code, Rejection, Result, State
+from hall.engine import Code, Mode, Outcome, Rejection, Result, State
 from hall.engine.view import LotView
 from hall.listing import LotDetails
-from hall.registration import deadline
+from hall.registration import deadline, eligibility
 from hall.runtime import Action, Runtime
 from hall.store import StoreError
 from hall.web import assets
@@ -55,8 +55,29 @@ STATES: Final = frozenset(state.value for state in State)
 ACTIONS: Final = {action.value: action for action in Action}
 ACCEPTED: Final = "accepted"
 JS_TEXT: Final = ("remaining", "starts_in", "closing", "opening", "days_short", "online", "offline", "connecting",
-                  "request_failed", "status_leading", "status_outbid", "status_won", "status_none")  # fmt: skip
+                  "request_failed", "status_leading", "status_outbid", "status_won", "status_none", "status_lost",
+                  "conn_over", "bid_not_whole", "bid_below_lowest", "bid_wrong_increment", "bid_too_high")  # fmt: skip
 """The interface text hall.js writes into a page, handed to it in the page's language."""
+ABSURD: Final = 100
+"""A bid above this many times the current price (the start price before any bid) is taken for a
+typo and stopped before the confirmation (the lot itself takes anything up to 10^12)."""
+_RUN: Final = (State.LIVE, State.PAUSED)
+_ANY: Final = (State.PUBLICITY, State.LIVE, State.PAUSED)
+COMMANDS: Final[dict[Mode, dict[Action, tuple[State, ...]]]] = {
+    Mode.TIMED: {Action.PAUSE: (State.LIVE,), Action.RESUME: (State.PAUSED,), Action.EXTEND: _RUN,
+                 Action.FAIR_WARNING: (State.LIVE,), Action.HAMMER: (State.PAUSED,), Action.WITHDRAW: _ANY},
+    Mode.LIVE: {Action.OPEN: (State.PUBLICITY,), Action.PAUSE: (State.LIVE,), Action.RESUME: (State.PAUSED,),
+                Action.FAIR_WARNING: (State.LIVE,), Action.FLOOR_BID: (State.LIVE,), Action.HAMMER: _RUN,
+                Action.WITHDRAW: _ANY},
+}  # fmt: skip
+"""The console's commands for each mode, in the order a tile shows them, and the states in which
+the lot takes each (docs/engine.md; tests/test_pages.py runs every command in every state against
+the engine to keep this true). A timed lot opens and closes by its clock, so it has no open and
+is hammered only while paused; a fair warning needs a bid as well (``NEEDS_BID``)."""
+NEEDS_BID: Final = frozenset({Action.FAIR_WARNING})
+_PROBLEM_CODES: Final = {"bid_not_whole": Code.BAD_REQUEST.value, "bid_below_lowest": Code.TOO_LOW.value,
+                         "bid_wrong_increment": Code.BAD_INCREMENT.value, "bid_too_high": "too_high"}  # fmt: skip
+"""The ``data-code`` of each message ``amount_problem`` gives (``too_high`` is the page's own)."""
 
 
 # ---------------------------------------------------------------------- plumbing
@@ -155,14 +176,49 @@ def unsold_if_hammered(view: LotView) -> bool:
 
 
 def bidder_status(view: LotView, number: str | None) -> str:
-    """The signed-in bidder's standing, as hall.js computes it again after each update."""
+    """The signed-in bidder's standing, as hall.js computes it again after each update: once the
+    lot is over, won or not won (an unsold lot's last leader did not win either)."""
     if number is None:
         return ""
+    if view.state in OVER:
+        return "status_won" if view.outcome is Outcome.SOLD and view.winner == number else "status_lost"
     if view.leader == number:
-        return "status_won" if view.state is State.CLOSED and view.winner == number else "status_leading"
+        return "status_leading"
     if any(bid.bidder == number for bid in view.recent):
         return "status_outbid"
     return "status_none"
+
+
+def amount_problem(view: LotView, amount: int | None) -> tuple[str, dict[str, str]] | None:
+    """Why a typed amount cannot be the bid it was meant to be, as a catalogue key and its
+    fields; None when it may go on to the confirmation. hall.js asks the same before the
+    confirmation is even requested; the lot judges the confirmed bid in any case."""
+    if amount is None or amount <= 0:
+        return "bid_not_whole", {}
+    spec = view.spec
+    lowest = lowest_bid(view)
+    if amount < lowest:
+        return "bid_below_lowest", {"lowest": f"{lowest:,}"}
+    limit = ABSURD * (view.price or spec.start_price)
+    if amount > limit:
+        return "bid_too_high", {"limit": f"{limit:,}"}
+    if (amount - lowest) % spec.increment:
+        below = amount - (amount - lowest) % spec.increment
+        return "bid_wrong_increment", {"increment": f"{spec.increment:,}", "below": f"{below:,}",
+                                       "above": f"{below + spec.increment:,}"}  # fmt: skip
+    return None
+
+
+def commands(view: LotView) -> list[tuple[str, str, bool, bool]]:
+    """A console tile's commands for the lot's mode: (action, the states it is taken in, shown
+    now, needs a bid). All of the mode's commands are in the page so that hall.js can show and
+    hide them as the live state changes; the server's rendering is right as loaded."""
+    shown = []
+    for action, states in COMMANDS[view.spec.mode].items():
+        needs_bid = action in NEEDS_BID
+        now = view.state in states and (not needs_bid or view.price is not None)
+        shown.append((action.value, " ".join(state.value for state in states), now, needs_bid))
+    return shown
 
 
 # ---------------------------------------------------------------------- the hall
@@ -229,6 +285,10 @@ def _lot_context(request: Request, view: LotView) -> dict[str, Any]:
     spec = view.spec
     extension = (_("extension_text").format(window=duration(spec.window, _), extension=duration(spec.extension, _))
                  if spec.window and spec.extension else _("no_extension"))  # fmt: skip
+    closes = deadline(spec.bidding_start)
+    now = runtime.clock()
+    registration_open = eligibility(now=now, spec=spec, state=view.state, verified=True, org=None,
+                                    current=None) is None  # fmt: skip
     return {
         "view": view,
         "title": runtime.titles.get(view.id, ""),
@@ -236,11 +296,14 @@ def _lot_context(request: Request, view: LotView) -> dict[str, Any]:
         "details": runtime.details.get(view.id) or LotDetails(),
         "spec": spec,
         "extension": extension,
-        "registration_deadline": deadline(spec.bidding_start),
+        "registration_deadline": closes,
+        "registration_open": registration_open,
+        "registration_later": not registration_open and view.state is State.PUBLICITY and now < spec.publicity_start,
         "number": number,
         "own": own,
         "can_bid": number is not None and view.state not in OVER,
         "status": bidder_status(view, number),
+        "absurd": ABSURD,
         "lowest": lowest_bid(view),
         "quick": [(steps, quick_amount(view, steps)) for steps in QUICK_STEPS],
         "req": new_req(),
@@ -266,6 +329,14 @@ async def lot_bid(request: Request) -> Response:
     steps = _whole(form.get("steps"))
     amount = quick_amount(view, steps) if steps in QUICK_STEPS else _whole(form.get("amount"))
     _ = translator(lang_of(request))
+    problem = amount_problem(view, amount) if req is not None and form.get("confirm") != "1" else None
+    if problem is not None:  # caught before the confirmation, with what to type instead
+        key, fields = problem
+        code, message = _PROBLEM_CODES[key], _(key).format(**fields)
+        if _htmx(request):
+            return render(request, "_bid_result.html", req=new_req(), result=code, message=message)
+        return render(request, "lot.html", status_code=400, result=code, message=message,
+                      **_lot_context(request, view))  # fmt: skip
     if req is None or amount is None or amount <= 0:
         code = Code.BAD_REQUEST.value
     elif form.get("confirm") != "1":
@@ -336,7 +407,8 @@ async def console(request: Request) -> Response:
                   counts=await _registration_counts(request, [view.id for view in views]),
                   reqs={view.id: _reqs() for view in views}, result_lot=_whole(request.query_params.get("lot")),
                   live_lots=",".join(str(view.id) for view in views[:PAGE_LOTS]), extend_default=EXTEND_DEFAULT,
-                  below_reserve=below_reserve, **outcome(request.query_params.get("result"), _, command=True),
+                  below_reserve=below_reserve, commands=commands,
+                  **outcome(request.query_params.get("result"), _, command=True),
                   **_page_context(request))  # fmt: skip
 
 
@@ -374,7 +446,7 @@ async def console_command(request: Request) -> Response:
         code = _code(await runtime.command(view.id, me.id, action, req, **args))
     if _htmx(request):
         return render(request, "_console_result.html", view=view, reqs=_reqs(), extend_default=EXTEND_DEFAULT,
-                      **outcome(code, _, command=True))  # fmt: skip
+                      commands=commands(view), **outcome(code, _, command=True))  # fmt: skip
     query = urlencode({"session": session, "lot": view.id, "result": code})
     return RedirectResponse(f"/console?{query}#lot-{view.id}", status_code=303)
 

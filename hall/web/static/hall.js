@@ -12,8 +12,18 @@
  * - Resuming: htmx.createWebSocket is the extension's hook for making each socket, first and
  *   reconnected. A page that follows one lot adds since=<the last seq it has> (its
  *   #lot-N-seq meta), so the server sends nothing it already shows.
- * - The bid form: a quick button fills the amount before its post; the lowest-bid hint and
- *   the bidder's own standing (leading, outbid, won) follow the live price and leader.
+ * - What a lot's state allows: elements with data-states (the console's commands, the bid form
+ *   and the notes beside it) are shown only in the states they list, and those with
+ *   data-needs-bid only once the lot has a price. The server renders them right as loaded;
+ *   this keeps them right as the live state changes (fragments are the same for everyone).
+ * - The bid form follows the live price: the lowest-bid hint, the amount box (its minimum, and
+ *   its value when that fell below the lowest bid) and the quick buttons' amounts. Before the
+ *   confirmation is asked for, a typed amount that is not whole, too low, too high or off the
+ *   increment is stopped with its message (pages.amount_problem says the same on the server).
+ *   A quick button fills the amount before its post. The bidder's own standing (leading,
+ *   outbid, won, not won) follows the live price, leader and state.
+ * - When a lot's state changes, the lot page drops what was said under the old one (a bid's
+ *   outcome, a confirmation); once the lot is over the badge says so instead of "live".
  * - The console: the below-reserve marker follows the live price.
  * - The bid record keeps at most RECORD_ROWS rows.
  *
@@ -26,13 +36,22 @@
   var RECORD_ROWS = 50;
   var RETRIED_BY_EXTENSION = [1006, 1011, 1012, 1013];
   var REFUSED = 1008;
+  var OVER = ["closed", "withdrawn"];
   var offset = 0; // the server's clock minus this browser's, in ms
   var opened = false;
   var leaving = false;
+  var connection = ""; // the socket's last state, for the badge
+  var seenStates = {}; // lot id -> the state this page last showed
   var text = {};
 
   function t(key) {
     return Object.prototype.hasOwnProperty.call(text, key) ? text[key] : key;
+  }
+
+  function format(key, fields) {
+    return t(key).replace(/\{(\w+)\}/g, function (all, name) {
+      return Object.prototype.hasOwnProperty.call(fields, name) ? fields[name] : all;
+    });
   }
 
   function byId(id) {
@@ -88,12 +107,19 @@
 
   // ------------------------------------------------------------ the socket
 
+  function lotOver() { // a lot page whose lot is over: nothing live is left to show
+    var page = document.querySelector(".lot-page[data-lot]");
+    return !!page && OVER.indexOf(stateOf(page.getAttribute("data-lot"))) >= 0;
+  }
+
   function badge(state) {
     var el = byId("hall-conn");
-    if (!el) return;
+    if (state) connection = state;
+    if (!el || !connection) return;
+    var shown = lotOver() ? "conn_over" : connection;
     el.hidden = false;
-    el.setAttribute("data-conn", state);
-    el.textContent = t(state);
+    el.setAttribute("data-conn", shown === "conn_over" ? "over" : shown);
+    el.textContent = t(shown);
   }
 
   function withSince(url) {
@@ -151,16 +177,67 @@
     return el ? el.getAttribute(name) || "" : "";
   }
 
+  function stateOf(lot) {
+    return attr("lot-" + lot + "-state", "data-state");
+  }
+
+  function priceOf(lot) {
+    return attr("lot-" + lot + "-price", "data-price");
+  }
+
   function lowestBid(form) {
-    var price = attr("lot-" + form.getAttribute("data-lot") + "-price", "data-price");
+    var price = priceOf(form.getAttribute("data-lot"));
     var increment = Number(form.getAttribute("data-increment"));
     return price ? Number(price) + increment : Number(form.getAttribute("data-start"));
   }
 
+  // Show what the lot's state (and price) allows: the console's commands, the bid form and its notes.
+  function updateAllowed() {
+    document.querySelectorAll(".controls[data-lot], .bid-panel[data-lot]").forEach(function (scope) {
+      var lot = scope.getAttribute("data-lot");
+      var state = stateOf(lot);
+      if (!state) return;
+      var priced = priceOf(lot) !== "";
+      scope.querySelectorAll("[data-states]").forEach(function (el) {
+        var allowed = el.getAttribute("data-states").split(" ").indexOf(state) >= 0;
+        var hide = !allowed || (el.hasAttribute("data-needs-bid") && !priced);
+        if (el.hidden !== hide) el.hidden = hide;
+      });
+    });
+  }
+
   function updateBidForm() {
     document.querySelectorAll(".bid-form").forEach(function (form) {
+      var lowest = lowestBid(form);
+      var increment = Number(form.getAttribute("data-increment"));
       var hint = form.querySelector(".lowest");
-      if (hint) hint.textContent = yuan(lowestBid(form));
+      if (hint) hint.textContent = yuan(lowest);
+      var amount = form.querySelector("input[name=amount]");
+      if (amount && amount.getAttribute("min") !== String(lowest)) {
+        amount.setAttribute("min", String(lowest));
+        var typed = wholeYuan(amount.value);
+        if (typed === null || typed < lowest) amount.value = String(lowest); // stale: the price moved past it
+      }
+      form.querySelectorAll("button[name=steps]").forEach(function (button) {
+        var shown = "¥" + yuan(lowest + (Number(button.value) - 1) * increment);
+        if (button.textContent !== shown) button.textContent = shown;
+      });
+    });
+  }
+
+  // Drop what a lot page said under the lot's previous state: a bid's outcome, a confirmation.
+  function clearStale() {
+    document.querySelectorAll(".bid-panel[data-lot]").forEach(function (panel) {
+      var lot = panel.getAttribute("data-lot");
+      var state = stateOf(lot);
+      var before = seenStates[lot];
+      seenStates[lot] = state;
+      if (before === undefined || before === state) return;
+      var result = byId("bid-result");
+      if (result) result.replaceChildren();
+      panel.querySelectorAll(".confirm").forEach(function (el) {
+        el.remove();
+      });
     });
   }
 
@@ -174,9 +251,11 @@
     var bid = el.getAttribute("data-status") !== "status_none";
     for (var i = 0; i < rows.length && !bid; i++) bid = rows[i].getAttribute("data-bidder") === mine;
     var status = "status_none";
-    if (attr("lot-" + lot + "-leader", "data-leader") === mine) {
-      var over = attr("lot-" + lot + "-state", "data-state") === "closed";
-      status = over && attr("lot-" + lot + "-state", "data-outcome") === "sold" ? "status_won" : "status_leading";
+    var leading = attr("lot-" + lot + "-leader", "data-leader") === mine;
+    if (OVER.indexOf(stateOf(lot)) >= 0) {
+      status = leading && attr("lot-" + lot + "-state", "data-outcome") === "sold" ? "status_won" : "status_lost";
+    } else if (leading) {
+      status = "status_leading";
     } else if (bid) {
       status = "status_outbid";
     }
@@ -205,13 +284,64 @@
   function refresh() {
     readClock();
     tick();
+    clearStale();
+    updateAllowed();
     updateBidForm();
     updateStatus();
     updateReserves();
     trimRecords();
+    badge("");
   }
 
   // ------------------------------------------------------------ forms
+
+  function wholeYuan(value) { // as pages._whole reads it: "12,000" or "¥12000"; null if not whole
+    var digits = String(value).trim().replace(/^[¥￥]/, "").replace(/[,，\s]/g, "");
+    return /^[0-9]{1,15}$/.test(digits) ? Number(digits) : null;
+  }
+
+  // Why the typed amount cannot be sent to the confirmation: a message, or "" (pages.amount_problem).
+  function amountProblem(form) {
+    var amount = wholeYuan(form.querySelector("input[name=amount]").value);
+    if (amount === null || amount <= 0) return ["bad_request", t("bid_not_whole")];
+    var lowest = lowestBid(form);
+    var increment = Number(form.getAttribute("data-increment"));
+    if (amount < lowest) return ["too_low", format("bid_below_lowest", {lowest: yuan(lowest)})];
+    var price = priceOf(form.getAttribute("data-lot"));
+    var limit = Number(form.getAttribute("data-absurd")) * (price ? Number(price) : Number(form.getAttribute("data-start")));
+    if (amount > limit) return ["too_high", format("bid_too_high", {limit: yuan(limit)})];
+    var off = (amount - lowest) % increment;
+    if (off) {
+      var below = amount - off;
+      return ["bad_increment", format("bid_wrong_increment",
+        {increment: yuan(increment), below: yuan(below), above: yuan(below + increment)})];
+    }
+    return null;
+  }
+
+  function say(target, code, message) {
+    var p = document.createElement("p");
+    p.className = "message";
+    p.setAttribute("role", "alert");
+    p.setAttribute("data-code", code);
+    p.textContent = message;
+    target.replaceChildren(p);
+  }
+
+  // Before htmx (or the browser) posts a typed amount: stop it here with the reason. Captured on
+  // the document, so it runs before htmx's own listener on the form.
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!(form instanceof HTMLFormElement) || !form.classList.contains("bid-form")) return;
+    var submitter = evt.submitter;
+    if (submitter && submitter.name === "steps") return; // a quick button: the server counts the steps
+    var problem = amountProblem(form);
+    if (!problem) return;
+    evt.preventDefault();
+    evt.stopPropagation();
+    var result = byId("bid-result");
+    if (result) say(result, problem[0], problem[1]);
+  }, true);
 
   document.addEventListener("click", function (evt) {
     var target = evt.target instanceof Element ? evt.target : null;
@@ -251,11 +381,7 @@
   document.addEventListener("htmx:responseError", function (evt) {
     var target = evt.detail && evt.detail.target;
     if (!target) return;
-    var message = document.createElement("p");
-    message.className = "message";
-    message.setAttribute("role", "alert");
-    message.textContent = t("request_failed") + " (" + evt.detail.xhr.status + ")";
-    target.replaceChildren(message);
+    say(target, "", t("request_failed") + " (" + evt.detail.xhr.status + ")");
   });
 
   function start() {
