@@ -15,7 +15,8 @@ registration review has nothing pending for them.
 Beside the timed lots that load tools bid on (``lots``), every seed adds a showcase, so that a
 newcomer meets every state a lot can be in (``showcase``): auctioneer-run lots waiting for the
 auctioneer to open them, lots in publicity whose registration is open and to which nobody is
-admitted (a newcomer registers there), and closed lots, one sold and one unsold, which are really
+admitted (a newcomer registers there; the auctioneer may open one of them, auctioneer-run, at
+once), and closed lots, one sold and one unsold, which are really
 run through the runtime: opened, bid on and closed by their own clock.
 """
 
@@ -92,11 +93,15 @@ SHOWCASE: tuple[tuple[str, str, str], ...] = (
     ("publicity", "生物医药", "一种中药复方提取物的缓释制剂"),
     ("sold", "新一代信息技术", "一种基于区块链的科技成果确权存证系统"),
     ("unsold", "智能制造", "一种柔性电子皮肤触觉传感阵列"),
+    ("publicity", LIVE_SESSION, "一种农作物病虫害无人机智能巡检系统"),
 )
 """The showcase lots, by what they show: (kind, session, title). ``live``: auctioneer-run
 (live mode), in publicity, every demo bidder admitted, for the auctioneer to open; the second
-has a reserve. ``publicity``: timed, registration open, nobody admitted. ``sold``/``unsold``:
-timed lots that opened, took bids and closed today (``unsold`` below its reserve)."""
+has a reserve. ``publicity``: registration open, nobody admitted; timed, but for the last, which
+is auctioneer-run (its session's mode), so that a newcomer who registers can bid as soon as the
+auctioneer opens it, days before its planned start. ``sold``/``unsold``: timed lots that opened,
+took bids and closed today (``unsold`` below its reserve). New lots go last: the README's walk
+through the demo names the others by id."""
 
 
 class Account(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -120,7 +125,8 @@ class Seeded(msgspec.Struct, frozen=True, kw_only=True):
     live_mode_lots: list[int] = []
     """Auctioneer-run lots in publicity, every bidder admitted: open, floor bids, fair warning, hammer."""
     publicity_lots: list[int] = []
-    """Timed lots whose registration is open (bidding two days ahead) and to which nobody is admitted."""
+    """Lots whose registration is open (bidding two days ahead) and to which nobody is admitted:
+    timed ones, then one auctioneer-run (session ``LIVE_SESSION``)."""
     sold_lots: list[int] = []
     """Closed today, sold: the first bidder won, the second was outbid."""
     unsold_lots: list[int] = []
@@ -192,8 +198,9 @@ def showcase_specs(now: int, seller_orgs: Sequence[int], seed: int = 2027) -> li
     """The showcase lots' rules as of ``now``: (kind, session, title, spec), in ``SHOWCASE`` order.
 
     Publicity lots bid at 10:00 two days ahead, so their registration (open until 16:00 Beijing
-    the day before bidding, AU-3) is open whenever the demo is seeded. Auctioneer-run lots plan
-    to start ten minutes from now: the auctioneer may open them at once. Closed lots ran from 50
+    the day before bidding, AU-3) is open whenever the demo is seeded. The ``live`` lots plan to
+    start ten minutes from now. The auctioneer may open any auctioneer-run lot at once, whatever
+    its planned start (the engine checks only its state). Closed lots ran from 50
     to 20 minutes ago.
     """
     if not seller_orgs:
@@ -203,13 +210,14 @@ def showcase_specs(now: int, seller_orgs: Sequence[int], seed: int = 2027) -> li
     for i, (kind, session, title) in enumerate(SHOWCASE):
         increment = rng.choice((1_000, 2_000, 5_000))
         start = increment * rng.randrange(20, 200)
+        mode = Mode.LIVE if session == LIVE_SESSION else Mode.TIMED
         if kind == "live":
-            bidding_start, end, mode = now + 10 * MINUTE, now + 3 * HOUR, Mode.LIVE
+            bidding_start, end = now + 10 * MINUTE, now + 3 * HOUR
         elif kind == "publicity":
             bidding_start = _days_ahead_at(now, 2, 10)
-            end, mode = bidding_start + 2 * HOUR, Mode.TIMED
+            end = bidding_start + 2 * HOUR
         else:
-            bidding_start, end, mode = now - 50 * MINUTE, now - 20 * MINUTE, Mode.TIMED
+            bidding_start, end = now - 50 * MINUTE, now - 20 * MINUTE
         with_reserve = kind == "unsold" or (kind == "live" and i % 2 == 1)
         specs.append((kind, session, title, LotSpec(
             seller_org=seller_orgs[i % len(seller_orgs)], start_price=start, increment=increment,

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -134,11 +135,17 @@ def rows(client: TestClient, sql: str, params: tuple[object, ...] = ()) -> list[
 CODE = re.compile(r"\b([0-9]{6})\b")
 
 
-def sms_code(client: TestClient, phone: str, purpose: str = "signup") -> str:
+def sms_code(source: TestClient | Path, phone: str, purpose: str = "signup") -> str:
     """The live code last sent to ``phone`` for ``purpose``, read from the SMS outbox as a test
-    (or a browser test, from the database file) reads it: the newest ``code_<purpose>`` row."""
-    found = rows(client, "SELECT body FROM outbox WHERE phone = ? AND template = ? ORDER BY id DESC LIMIT 1",
-                 (phone, f"code_{purpose}"))  # fmt: skip
+    reads it (through the app's store, or for a browser test from the database file of a running
+    ``hall serve``): the newest ``code_<purpose>`` row."""
+    query = "SELECT body FROM outbox WHERE phone = ? AND template = ? ORDER BY id DESC LIMIT 1"
+    params = (phone, f"code_{purpose}")
+    if isinstance(source, Path):
+        with closing(sqlite3.connect(source)) as db:
+            found = db.execute(query, params).fetchall()
+    else:
+        found = rows(source, query, params)
     assert found, f"no {purpose} code was sent to {phone}"
     digits = CODE.search(found[0][0])
     assert digits is not None, f"the code is no longer live: {found[0][0]}"
