@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-LOTS: Final = ("/lots/{lot}", "/lots/{publicity}", "/lots/{live}", "/lots/{sold}", "/lots/{unsold}")
-"""A lot page in each state the demo shows: running (timed), in publicity, auctioneer-run, sold, unsold."""
+LOTS: Final = ("/lots/{lot}", "/lots/{publicity}", "/lots/{live}", "/lots/{live_open}", "/lots/{sold}", "/lots/{unsold}")
+"""A lot page in each state the demo shows: running (timed), in publicity (timed), auctioneer-run
+(every bidder admitted; registration open), sold, unsold."""
 PAGES: Final[dict[str, tuple[str, ...]]] = {
     "": ("/", "/help", "/login", "/signup", "/login/code", "/password-reset", *LOTS),
     "bidders": ("/", "/account", "/account/registrations", "/account/bids", "/account/verification", "/inbox", *LOTS,
@@ -70,7 +71,8 @@ def test_main_pages_fit_a_phone_and_log_no_error(chromium: Browser, demo: DemoHa
     log = browserkit.watch(page)
     seeded = demo.seeded
     fill = {"lot": demo.lots()[0], "publicity": seeded["publicity_lots"][0], "live": seeded["live_mode_lots"][0],
-            "sold": seeded["sold_lots"][0], "unsold": seeded["unsold_lots"][0], "session": quote(LIVE_SESSION)}  # fmt: skip
+            "live_open": seeded["publicity_lots"][-1], "sold": seeded["sold_lots"][0], "unsold": seeded["unsold_lots"][0],
+            "session": quote(LIVE_SESSION)}  # fmt: skip
     problems: dict[str, list[str]] = {}
     for pattern in PAGES[role]:
         path = pattern.format(**fill)
