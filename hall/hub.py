@@ -46,8 +46,23 @@ Form = tuple[Kind, str]
 """What a watcher is sent: the kind and, for pages, the language ("" for JSON)."""
 
 
+class AheadError(ValueError):
+    """A resume from an event the lot has not had yet: the ``since`` asked, the lot's last."""
+
+    def __init__(self, since: int, last: int) -> None:
+        super().__init__(f"no event {since} yet (the last is {last})")
+        self.since = since
+        self.last = last
+
+
 class BehindError(Exception):
-    """A resume asked for more missed events than a watcher's queue can hold."""
+    """A resume asked for more missed events than a watcher's queue can hold: how many it
+    missed, and how many a resume takes."""
+
+    def __init__(self, missed: int, limit: int) -> None:
+        super().__init__(f"{missed} events missed; at most {limit} are resumed")
+        self.missed = missed
+        self.limit = limit
 
 
 class Watcher:
@@ -179,12 +194,12 @@ class Hub:
     async def subscribe(self, watcher: Watcher, lot: int, since: int | None = None) -> None:
         """Start sending ``lot`` to ``watcher``: JSON watchers get a snapshot (no ``since``) or
         the events after ``since``; page watchers get the lot's whole fragment unless ``since``
-        says they have seen everything. Raises KeyError for an unknown lot, ValueError for a
+        says they have seen everything. Raises KeyError for an unknown lot, AheadError for a
         ``since`` beyond the lot's last event, BehindError, or the store's error."""
         view = self.runtime.views[lot]
         self.unsubscribe(watcher, lot)  # subscribing twice restarts the stream; a refused one ends it
         if since is not None and since > view.seq:
-            raise ValueError(f"lot {lot} has no event {since} yet (its last is {view.seq})")
+            raise AheadError(since, view.seq)
         channel = self.channels.get(lot)
         if channel is None:
             channel = self.channels[lot] = _Channel()
@@ -196,7 +211,7 @@ class Hub:
             watcher.push(framed(self.snapshot_json(lot)))
         elif since < view.seq:
             if view.seq - since > watcher.limit:
-                raise BehindError(f"{view.seq - since} events missed; at most {watcher.limit} are resumed")
+                raise BehindError(view.seq - since, watcher.limit)
             ring = channel.ring
             if ring and ring[0][0] <= since + 1:
                 watcher.extend([frame for seq, frame in ring if seq > since])

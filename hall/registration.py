@@ -8,7 +8,7 @@ and publicity has begun. The seller's own organisation never registers for its l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -34,9 +34,13 @@ def beijing(ms: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
+    """Why not, as an HTTP status, a stable code and the catalogue key (with its parameters)
+    of the message the web layer shows in the asker's language."""
+
     status: int
     code: str
-    message: str
+    key: str
+    params: dict[str, str] = field(default_factory=dict)
 
 
 def eligibility(
@@ -48,24 +52,18 @@ def eligibility(
     only a rejected one may be handed in again.
     """
     if not verified:
-        return Refusal(403, "not_verified",
-                       "请先完成实名认证后再报名 (complete real-name verification before registering)")  # fmt: skip
+        return Refusal(403, "not_verified", "reg_not_verified")
     if org is not None and org == spec.seller_org:
-        return Refusal(403, "own_lot", "不能报名本机构挂牌的拍品 (you cannot register for your own organisation's lot)")
+        return Refusal(403, "own_lot", "reg_own_lot")
     if current == "pending":
-        return Refusal(409, "pending", "报名已提交，正在审核 (your registration is under review)")
+        return Refusal(409, "pending", "reg_pending")
     if current == "approved":
-        return Refusal(409, "registered", "报名已通过审核 (you are already registered)")
+        return Refusal(409, "registered", "reg_registered")
     if state is not State.PUBLICITY:
-        return Refusal(409, "not_publicity",
-                       "拍品已不在公示期，报名已关闭 (the lot is no longer in publicity; registration is closed)")  # fmt: skip
+        return Refusal(409, "not_publicity", "reg_not_publicity")
     if now < spec.publicity_start:
-        return Refusal(409, "not_open",
-                       f"公示期尚未开始，报名自 {beijing(spec.publicity_start)}（北京时间）起开放 "
-                       f"(registration opens at {beijing(spec.publicity_start)} Beijing time)")  # fmt: skip
+        return Refusal(409, "not_open", "reg_not_open", {"opens": beijing(spec.publicity_start)})
     closes = deadline(spec.bidding_start)
     if now >= closes:
-        return Refusal(409, "deadline_passed",
-                       f"报名已于 {beijing(closes)}（北京时间）截止 "
-                       f"(registration closed at {beijing(closes)} Beijing time)")  # fmt: skip
+        return Refusal(409, "deadline_passed", "reg_deadline_passed", {"closes": beijing(closes)})
     return None

@@ -41,25 +41,27 @@ RECENT: Final = 50
 
 
 class ReviewError(Exception):
-    """An application or decision refused: an HTTP status, a stable code, a message."""
+    """An application or decision refused: an HTTP status, a stable code, and the catalogue
+    key (hall/web/i18n.py) of its message with the key's parameters, put into words where shown."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, code: str, key: str, **params: object) -> None:
+        super().__init__(key)
         self.status = status
         self.code = code
-        self.message = message
+        self.key = key
+        self.params = params
 
 
 def _not_found() -> ReviewError:
-    return ReviewError(404, "not_found", "没有该申请 (no such application)")
+    return ReviewError(404, "not_found", "err_no_application")
 
 
 def _decided() -> ReviewError:
-    return ReviewError(409, "already_decided", "该申请已审核 (this application has already been decided)")
+    return ReviewError(409, "already_decided", "err_already_decided")
 
 
 def _own() -> ReviewError:
-    return ReviewError(403, "own_application", "不能审核本人的申请 (you cannot review your own application)")
+    return ReviewError(403, "own_application", "err_own_application")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,12 +167,11 @@ class Reviews:
             async with self.store.transaction() as tx:
                 found = await _one(tx, "SELECT verified FROM users WHERE id = ?", (user,))
                 if found is None:
-                    raise ReviewError(404, "not_found", "账户不存在 (no such account)")
+                    raise ReviewError(404, "not_found", "err_no_account")
                 if found[0]:
-                    raise ReviewError(409, "already_verified", "账户已通过实名认证 (this account is already verified)")
+                    raise ReviewError(409, "already_verified", "err_already_verified")
                 if await _one(tx, "SELECT 1 FROM verifications WHERE user = ? AND status = 'pending'", (user,)):
-                    raise ReviewError(409, "pending",
-                                      "已有一份认证申请正在审核，请等待结果 (an application is already under review)")  # fmt: skip
+                    raise ReviewError(409, "pending", "err_verification_pending")
                 file_id = None if document is None else await self.files.record(tx, user, document, now)
                 cursor = await tx.execute(
                     "INSERT INTO verifications (user, kind, real_name, org_name, org_kind, document, status,"
@@ -224,6 +225,12 @@ class Reviews:
         row = await self.store.fetchone(f"{_REGISTRATION_SQL} WHERE r.lot = ? AND r.user = ?", (lot, user))
         return None if row is None else _registration(row)
 
+    async def registrations_of(self, user: int, limit: int) -> list[Registration]:
+        """The account's registrations, newest first, at most ``limit``."""
+        rows = await self.store.fetchall(f"{_REGISTRATION_SQL} WHERE r.user = ? ORDER BY r.created_at DESC, r.id DESC"
+                                         " LIMIT ?", (user, limit))  # fmt: skip
+        return [_registration(r) for r in rows]
+
     async def registration_by_id(self, registration_id: int) -> Registration | None:
         row = await self.store.fetchone(f"{_REGISTRATION_SQL} WHERE r.id = ?", (registration_id,))
         return None if row is None else _registration(row)
@@ -248,7 +255,7 @@ class Reviews:
                 found = await _one(tx, "SELECT id, status FROM registrations WHERE lot = ? AND user = ?", (lot, user))
                 if found is not None and found[1] != "rejected":
                     raise ReviewError(409, str(found[1]) if found[1] == "pending" else "registered",
-                                      "报名已提交，无需重复提交 (you have already registered)")  # fmt: skip
+                                      "err_already_registered")  # fmt: skip
                 file_id = await self.files.record(tx, user, letter, now)
                 if found is None:
                     cursor = await tx.execute(
@@ -285,12 +292,12 @@ class Reviews:
                 raise _decided()
             lot = runtime.lots.get(found.lot)
             if lot is None or lot.state in (State.CLOSED, State.WITHDRAWN):
-                raise ReviewError(409, "lot_ended", "拍品已结束或已撤拍，无法批准 (the lot has ended or was withdrawn)")
+                raise ReviewError(409, "lot_ended", "err_lot_ended")
             applicant = await self.people.identity(found.user)
             if applicant is None:
                 raise _not_found()
             if applicant.org is not None and applicant.org == lot.spec.seller_org:
-                raise ReviewError(403, "own_lot", "申请人属于挂牌机构，不能竞买 (the applicant belongs to the seller)")
+                raise ReviewError(403, "own_lot", "err_applicant_own_lot")
             registrant = await runtime.register(found.lot, found.user, applicant.org)
             async with self.store.transaction() as tx:
                 cursor = await tx.execute(
@@ -318,8 +325,7 @@ class Reviews:
                 if found.status != "pending":
                     raise _decided()
                 if found.number is not None:
-                    raise ReviewError(409, "admitted", f"该申请人已获竞买号 {found.number}，不能驳回 "
-                                      "(the applicant already holds a bidder number)")  # fmt: skip
+                    raise ReviewError(409, "admitted", "err_admitted", number=found.number)
                 await tx.execute(
                     "UPDATE registrations SET status = 'rejected', reason = ?, reviewer = ?, reviewed_at = ?"
                     " WHERE id = ?",

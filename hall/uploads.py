@@ -42,7 +42,6 @@ from starlette.datastructures import UploadFile
 from hall.config import Config
 from hall.pdfscan import Limits, Verdict, scan
 from hall.store.sqlite import SqliteStore
-from hall.web.i18n import translate
 
 MAX_SIZE: Final = 10 * 1024 * 1024
 """10 MiB per file."""
@@ -60,26 +59,25 @@ EXTENSIONS: Final = {PDF: ".pdf", JPEG: ".jpg", PNG: ".png"}
 
 _SEPARATORS = re.compile(r"[/\\]")
 
-MSG_TOO_LARGE: Final = "文件超过 10 MiB 上限 (the file is larger than 10 MiB)"
-MSG_EMPTY: Final = "文件为空 (the file is empty)"
-MSG_MISSING: Final = "请选择要上传的文件 (choose a file to upload)"
-MSG_WRONG_TYPE: Final = "仅接受 PDF、JPEG 或 PNG 文件 (only PDF, JPEG or PNG files are accepted)"
-MSG_EXECUTABLE: Final = "不接受可执行文件或脚本 (executable files and scripts are not accepted)"
-MSG_ACTIVE_PDF: Final = (
-    "PDF 含有脚本、启动动作或嵌入文件，不予接受；请导出为不含这些内容的 PDF 或扫描图片 "
-    "(a PDF with scripts, launch actions or embedded files is not accepted; "
-    "export a plain PDF or upload a scanned image)"
-)
+MSG_TOO_LARGE: Final = "upload_too_large"
+"""The catalogue keys (hall/web/i18n.py) of the refusals' messages."""
+MSG_EMPTY: Final = "upload_empty"
+MSG_MISSING: Final = "upload_missing"
+MSG_WRONG_TYPE: Final = "upload_wrong_type"
+MSG_EXECUTABLE: Final = "upload_executable"
+MSG_ACTIVE_PDF: Final = "upload_active_pdf"
 
 
 class UploadRefused(Exception):
-    """An upload the hall will not keep: an HTTP status, a stable code and a message."""
+    """An upload the hall will not keep: an HTTP status, a stable code and the catalogue key of
+    its message (with the key's parameters), put into the asker's language where it is shown."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, code: str, key: str, **params: object) -> None:
+        super().__init__(key)
         self.status = status
         self.code = code
-        self.message = message
+        self.key = key
+        self.params = params
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +173,7 @@ def check(data: bytes, original_name: str | None) -> Checked:
 
 
 _REFUSED: Final = {
-    Verdict.ACTIVE: ("bad_file", ""),
+    Verdict.ACTIVE: ("bad_file", MSG_ACTIVE_PDF),
     Verdict.INFLATE_LIMIT: ("pdf_inflate_limit", "upload_pdf_inflate_limit"),
     Verdict.TIME_LIMIT: ("pdf_time_limit", "upload_pdf_time_limit"),
     Verdict.UNDECODABLE: ("pdf_undecodable", "upload_pdf_undecodable"),
@@ -217,10 +215,10 @@ class PdfChecker:
             verdict = Verdict.TIME_LIMIT
         except BrokenProcessPool:  # a worker died (killed, out of memory): a fresh pool for the next
             self.start()
-            raise UploadRefused(503, "unavailable", translate("code_unavailable", "zh")) from None
+            raise UploadRefused(503, "unavailable", "code_unavailable") from None
         if verdict is not Verdict.CLEAN:
             code, key = _REFUSED[verdict]
-            raise UploadRefused(400, code, translate(key, "zh") if key else MSG_ACTIVE_PDF)
+            raise UploadRefused(400, code, key)
 
 
 # ---------------------------------------------------------------------- storage
@@ -284,8 +282,8 @@ class FileStore:
         )
         files, used = (row[0], row[1]) if row else (0, 0)
         if files >= self.files_per_hour or used + size > self.bytes_per_day:
-            raise UploadRefused(429, "upload_quota", translate("upload_quota", "zh").format(
-                files=self.files_per_hour, mib=self.bytes_per_day // (1024 * 1024)))  # fmt: skip
+            raise UploadRefused(429, "upload_quota", "upload_quota", files=self.files_per_hour,
+                                mib=self.bytes_per_day // (1024 * 1024))  # fmt: skip
 
     async def write(self, checked: Checked) -> Written:
         """Put the bytes on disk under a fresh random name (no store lock is held)."""

@@ -51,6 +51,8 @@ REQUIRE = "HALL_REQUIRE_BROWSER"
 TIMEOUT_MS = 10_000
 """How long a step waits for the page (Playwright's default is 30 s): long enough for a
 loaded machine, short enough that a broken page fails the run quickly."""
+ABORTED = "net::ERR_ABORTED"
+"""How Chromium reports a request it cancelled itself (``PageLog.failed``)."""
 PHONE = {"width": 375, "height": 812}
 """A phone's viewport in CSS pixels (the narrowest the pages must fit without scrolling sideways)."""
 DEMO_ARGS = ("--live", "--lots", "3", "--bidders", "4", "--duration", "3600")
@@ -184,7 +186,11 @@ class PageLog:
         self.problems.append(f"uncaught exception: {exc}")
 
     def failed(self, request: Request) -> None:
-        self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
+        """A request that got no answer. Not one the browser itself cancelled (``ERR_ABORTED``):
+        leaving a page cancels what it still fetches, such as the icon Chromium asks for after
+        the load, and that is the test moving on, not the hall failing."""
+        if request.failure != ABORTED:
+            self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
 
     def answered(self, response: Response) -> None:
         if response.status >= 400:
@@ -214,11 +220,11 @@ def watch(page: Page) -> PageLog:
 
 
 def settle(page: Page) -> None:
-    """Wait until a live page is following its lots (the connection badge says online) and the
-    page has loaded; pages without the badge only load."""
+    """Wait until the page has loaded and, on a live page, its connection badge says it follows
+    its lots (online) or, on a lot that is over, that nothing more will change (over)."""
     page.wait_for_load_state("load")
     if page.locator("#hall-conn").count():
-        page.locator("#hall-conn[data-conn=online]").wait_for(state="attached")
+        page.locator("#hall-conn[data-conn=online], #hall-conn[data-conn=over]").wait_for(state="attached")
 
 
 def expect(target: Any) -> Any:

@@ -14,7 +14,7 @@ import browserkit
 import pytest
 from browserkit import DemoHall, expect
 
-from hall.web.i18n import translate
+from hall.web.i18n import text, translate
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -114,15 +114,20 @@ def test_a_refused_bid_tells_the_bidder_why_in_chinese_then_in_english(
         page.reload()  # no message left over from the first bid to be mistaken for the next one's
         browserkit.settle(page)
         wrong = start
+        key, fields = "bid_below_lowest", {"lowest": f"{start + increment:,}"}
     else:  # half an increment over the start price
         wrong = start + increment // 2
+        key, fields = "bid_wrong_increment", {"increment": f"{increment:,}", "below": f"{start:,}",
+                                              "above": f"{start + increment:,}"}  # fmt: skip
 
+    # Said by the page's own check before the confirmation, in the words the server's would use.
     bid_and_confirm_if_asked(page, wrong)
-    expect(page.get_by_role("alert")).to_have_text(translate("code_" + refusal, "zh"))
+    expect(page.get_by_role("alert")).to_have_attribute("data-code", refusal)
+    expect(page.get_by_role("alert")).to_have_text(text(key, "zh", fields))
 
     page.locator("header").get_by_role("link", name="English").click()  # /lang/en
     page.goto(f"/lots/{lot}")
     browserkit.settle(page)
     bid_and_confirm_if_asked(page, wrong)
-    expect(page.get_by_role("alert")).to_have_text(translate("code_" + refusal, "en"))
+    expect(page.get_by_role("alert")).to_have_text(text(key, "en", fields))
     browserkit.close(page)

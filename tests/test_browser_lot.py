@@ -24,15 +24,8 @@ def _signed_in(browser: Browser, demo: DemoHall, role: str, n: int, path: str) -
     browserkit.login(page, demo.account(role, n))
     log = browserkit.watch(page)
     page.goto(path)
-    _following(page)
+    browserkit.settle(page)
     return page, log
-
-
-def _following(page: Page) -> None:
-    """Loaded and connected: the badge says live, or, on a lot that is over, that it is over
-    (``browserkit.settle`` waits for the first only)."""
-    page.wait_for_load_state("load")
-    page.locator("#hall-conn[data-conn=online], #hall-conn[data-conn=over]").wait_for(state="attached")
 
 
 def _lot(demo: DemoHall, lot: int) -> dict[str, Any]:
@@ -157,7 +150,7 @@ def test_a_closed_lot_tells_the_outbid_bidder_they_did_not_win_and_shows_the_res
     expect(page.get_by_text("您的出价已被超越")).to_have_count(0)
     expect(page.locator(".bid-form")).to_have_count(0)
     page.goto(f"/lots/{unsold}")
-    _following(page)
+    browserkit.settle(page)
     expect(page.locator(f"#lot-{unsold}-state")).to_have_text("已结束 · 流拍")
     expect(page.locator(f"#lot-{unsold}-price-label")).to_have_text("流拍，最高出价")
     expect(page.locator("#my-status")).to_have_text("未竞得")

@@ -1,44 +1,46 @@
-"""Every main page on a phone, in each language: 375 CSS pixels wide without scrolling sideways,
-and nothing going wrong in the browser (no console error, no uncaught exception, no failed or
-refused request, a favicon).
+"""Every main page on a phone, in each language, as each kind of visitor who opens it: 375 CSS
+pixels wide without scrolling sideways, the page in the language chosen, and nothing going
+wrong in the browser (no console error, no uncaught exception, no failed or refused request, a
+favicon that answers).
 
-One server for the module (conftest.py's ``demo``); each case is a fresh browser context, signed
-in as the person who would open that page.
+One server for the module (conftest.py's ``demo``, seed-demo's showcase: running timed lots, an
+auctioneer-run lot, lots in publicity, closed lots sold and unsold). Each case is one fresh
+browser context, signed in as the person who would open the pages, that walks through them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
+from urllib.parse import quote
 
 import browserkit
 import pytest
-from browserkit import DemoHall, expect
+from browserkit import DemoHall
+
+from hall.demo import LIVE_SESSION
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-LOT = "{lot}"
-"""Stands for a running timed lot of the demo in a path."""
-
-PAGES = [
-    # (who opens it: an account role of seed-demo's JSON or None for a visitor, the path)
-    (None, "/"),
-    (None, f"/lots/{LOT}"),
-    (None, "/login"),
-    (None, "/signup"),
-    ("bidders", f"/lots/{LOT}"),
-    ("bidders", "/account"),
-    ("bidders", "/inbox"),
-    ("bidders", "/account/verification"),
-    ("staff", "/staff/verifications"),
-    ("staff", "/staff/registrations"),
-    ("auctioneers", "/console"),
-    ("admins", "/admin/roles"),
-]
-HTML_LANG = {"zh": "zh-CN", "en": "en"}
-WIDEST = """width => Array.from(document.body.querySelectorAll("*"))
+LOTS: Final = ("/lots/{lot}", "/lots/{publicity}", "/lots/{live}", "/lots/{live_open}", "/lots/{sold}", "/lots/{unsold}")
+"""A lot page in each state the demo shows: running (timed), in publicity (timed), auctioneer-run
+(every bidder admitted; registration open), sold, unsold."""
+PAGES: Final[dict[str, tuple[str, ...]]] = {
+    "": ("/", "/help", "/login", "/signup", "/login/code", "/password-reset", *LOTS),
+    "bidders": ("/", "/account", "/account/registrations", "/account/bids", "/account/verification", "/inbox", *LOTS,
+                "/lots/{publicity}/register", "/lots/{lot}/register"),
+    "sellers": ("/account", "/lots/{lot}"),
+    "staff": ("/staff/verifications", "/staff/registrations"),
+    "admins": ("/admin/roles",),
+    "auctioneers": ("/console", "/console?session={session}", "/lots/{live}"),
+}
+"""By seed-demo's role ("" for a visitor): the pages that person reaches from the header and the lots."""
+CODE_PAGES: Final = {"/signup": "#signup-form", "/login/code": "#code-login-form", "/password-reset": "#reset-form"}
+"""The pages that prove a phone, and the form of their second step (after a code is sent)."""
+HTML_LANG: Final = {"zh": "zh-CN", "en": "en"}
+WIDEST: Final = """width => Array.from(document.body.querySelectorAll("*"))
     .filter(el => el.getBoundingClientRect().right > width && el.parentElement.getBoundingClientRect().right <= width)
     .slice(0, 5)
     .map(el => [el.parentElement, el].map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
@@ -47,26 +49,61 @@ WIDEST = """width => Array.from(document.body.querySelectorAll("*"))
 """The outermost elements that stick out past ``width``, to say what makes a page too wide."""
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-@pytest.mark.parametrize(("who", "path"), PAGES, ids=[f"{who or 'visitor'}:{path}" for who, path in PAGES])
-def test_main_page_fits_a_phone_and_logs_no_error(
-    chromium: Browser, demo: DemoHall, who: str | None, path: str, lang: str
-) -> None:
-    page = browserkit.new_page(chromium, demo.url, lang=lang, phone=True)
-    if who is not None:
-        browserkit.login(page, demo.account(who))
-    log = browserkit.watch(page)
-    path = path.replace(LOT, str(demo.lots()[0]))
-    page.goto(path)
-    browserkit.settle(page)
-
-    expect(page.locator("html")).to_have_attribute("lang", HTML_LANG[lang])
-    assert page.url.split("?")[0] == demo.url + path, "sent elsewhere"
+def _problems(page: Page, log: browserkit.PageLog, lang: str, seen: int) -> list[str]:
+    """What is wrong with the page as it stands: too wide, in the wrong language, and what the
+    browser saw go wrong since ``seen`` problems were logged."""
+    found = list(log.problems[seen:])
     phone = browserkit.PHONE["width"]
     width = page.evaluate("() => document.documentElement.scrollWidth")
-    log.check_favicon(page)
-    problems = list(log.problems)
     if width > phone:
-        problems.insert(0, f"{width} px wide, scrolls sideways on a {phone} px phone: {page.evaluate(WIDEST, phone)}")
-    assert not problems, "\n".join(problems)
+        found.append(f"{width} px wide, scrolls sideways on a {phone} px phone: {page.evaluate(WIDEST, phone)}")
+    if (shown := page.locator("html").get_attribute("lang")) != HTML_LANG[lang]:
+        found.append(f'<html lang="{shown}">')
+    return found
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("role", list(PAGES), ids=[role or "visitor" for role in PAGES])
+def test_main_pages_fit_a_phone_and_log_no_error(chromium: Browser, demo: DemoHall, role: str, lang: str) -> None:
+    page = browserkit.new_page(chromium, demo.url, lang=lang, phone=True)
+    if role:
+        browserkit.login(page, demo.account(role))
+    log = browserkit.watch(page)
+    seeded = demo.seeded
+    fill = {"lot": demo.lots()[0], "publicity": seeded["publicity_lots"][0], "live": seeded["live_mode_lots"][0],
+            "live_open": seeded["publicity_lots"][-1], "sold": seeded["sold_lots"][0], "unsold": seeded["unsold_lots"][0],
+            "session": quote(LIVE_SESSION)}  # fmt: skip
+    problems: dict[str, list[str]] = {}
+    for pattern in PAGES[role]:
+        path = pattern.format(**fill)
+        seen = len(log.problems)
+        page.goto(path)
+        browserkit.settle(page)
+        found = _problems(page, log, lang, seen)
+        if page.url.split("?")[0] != demo.url + path.split("?")[0]:
+            found.append(f"sent elsewhere: {page.url}")
+        if found:
+            problems[path] = found
+    seen = len(log.problems)
+    log.check_favicon(page)
+    if log.problems[seen:]:
+        problems["favicon"] = log.problems[seen:]
     browserkit.close(page)
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_second_step_of_each_code_page_fits_a_phone(chromium: Browser, demo: DemoHall, lang: str) -> None:
+    page = browserkit.new_page(chromium, demo.url, lang=lang, phone=True)
+    log = browserkit.watch(page)
+    problems: dict[str, list[str]] = {}
+    for n, (path, second) in enumerate(CODE_PAGES.items()):
+        seen = len(log.problems)
+        page.goto(path)
+        page.locator("#send-code-form input[name=phone]").fill(f"137{list(HTML_LANG).index(lang)}{n:07d}")  # its own number
+        page.locator("#send-code").click()
+        page.locator(second).wait_for()
+        if found := _problems(page, log, lang, seen):
+            problems[path] = found
+    browserkit.close(page)
+    assert not problems, problems

@@ -151,8 +151,9 @@ def _status(server: Server) -> int:
 
 
 def _cpu_heavy_pdf() -> bytes:
-    """4 MiB of one-byte runs: seconds of the pure-Python run-length decoder, past 1 s."""
-    stream = b"\x00A" * (2 * 1024 * 1024)
+    """8 MiB of one-byte runs: about two seconds of the pure-Python run-length decoder, well
+    past 1 s (4 MiB took 0.9 s on the CI machine: a coin toss against the limit)."""
+    stream = b"\x00A" * (4 * 1024 * 1024)
     return (b"%PDF-1.7\n5 0 obj << /Filter /RunLengthDecode >>\nstream\n" + stream
             + b"\nendstream endobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")  # fmt: skip
 

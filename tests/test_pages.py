@@ -132,7 +132,7 @@ def test_the_hall_lists_todays_and_later_lots_by_day_and_session_and_follows_the
     assert "2026-01-07 星期三 · 今天" in html and "2026-01-08 星期四" in html
     assert html.index("2026-01-07") < html.index("一种锂电池健康状态在线估计方法") < html.index("2026-01-08")
     assert html.index("2026-01-08") < html.index("一种靶向纳米药物递送载体")
-    assert '<h3 class="session">新能源</h3>' in html and '<h3 class="session">生物医药</h3>' in html
+    assert '<h3 class="session data">新能源</h3>' in html and '<h3 class="session data">生物医药</h3>' in html
     assert "一种昨日已结束的专利" not in html  # yesterday's, and over
     for lot in (scene.live, scene.soon, scene.floor):
         assert f'href="/lots/{lot}"' in html
@@ -405,7 +405,7 @@ def test_a_withdrawal_is_confirmed_first_and_its_reason_shown_publicly(scene: Sc
     assert scene.view(scene.soon).state is State.PUBLICITY
     assert _command(auctioneer, scene.soon, "withdraw", reason="权利人申请撤回", confirm="1") == "accepted"
     assert scene.view(scene.soon).state is State.WITHDRAWN
-    assert "已撤拍 · 权利人申请撤回" in anonymous(scene.client).get(f"/lots/{scene.soon}").text
+    assert '已撤拍 · <span class="data">权利人申请撤回</span>' in anonymous(scene.client).get(f"/lots/{scene.soon}").text
     # without a reason there is nothing to confirm: the lot refuses it
     assert _command(auctioneer, scene.live, "withdraw", reason="  ") == "bad_request"
     assert scene.view(scene.live).state is State.LIVE

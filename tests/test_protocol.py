@@ -598,11 +598,11 @@ def test_a_resume_missing_more_than_the_queue_holds_is_too_far_behind(tmp_path: 
     with opened(tmp_path, ws_queue=8) as client:
         scene = Scene(client)
         placed = scene.bids(scene.lot, 10)
-        with socket(client) as watcher:
+        with socket(client, cookie="hall_lang=en") as watcher:  # the message in the socket's language
             watcher.subscribe(scene.lot, since=1)
             error = watcher.recv()
             assert (error["type"], error["code"]) == ("error", "too_far_behind")
-            assert "snapshot" in error["message"]
+            assert error["message"].endswith("are resumed; subscribe without since for a snapshot")
             watcher.subscribe(scene.lot, since=placed[-1] - 8)
             assert [watcher.recv()["seq"] for _ in range(8)] == placed[2:]
             watcher.quiet()

@@ -14,6 +14,9 @@ from hall.pdfscan import Verdict, scan
 from hall.uploads import (
     JPEG as JPEG_TYPE,
     MAX_SIZE,
+    MSG_ACTIVE_PDF,
+    MSG_EXECUTABLE,
+    MSG_WRONG_TYPE,
     PDF as PDF_TYPE,
     PNG as PNG_TYPE,
     UploadRefused,
@@ -27,6 +30,7 @@ from starlette.testclient import TestClient
 
 from hall.runtime import wall_clock
 from hall.store.sqlite import SqliteStore
+from hall.web.i18n import COOKIE, translate
 
 ORG_FORM = {"kind": "organisation", "org_name": "某某大学", "org_kind": "university"}
 ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(56)
@@ -51,7 +55,7 @@ def test_other_bytes_are_refused_whatever_the_name(data: bytes) -> None:
     with pytest.raises(UploadRefused) as refused:
         check(data, "scan.pdf")
     assert (refused.value.status, refused.value.code) == (400, "bad_file")
-    assert "PDF" in refused.value.message and "only" in refused.value.message
+    assert refused.value.key == MSG_WRONG_TYPE
 
 
 @pytest.mark.parametrize("data", [ELF, EXE, b"\xcf\xfa\xed\xfe" + bytes(28), b"#!/bin/sh\nrm -rf /\n"])
@@ -59,7 +63,7 @@ def test_executables_and_scripts_are_refused(data: bytes) -> None:
     with pytest.raises(UploadRefused) as refused:
         check(data, "letter.pdf")
     assert (refused.value.status, refused.value.code) == (400, "bad_file")
-    assert "可执行" in refused.value.message and "executable" in refused.value.message
+    assert refused.value.key == MSG_EXECUTABLE
 
 
 def test_an_empty_file_is_refused() -> None:
@@ -194,10 +198,22 @@ def test_wrong_magic_bytes_executables_and_active_pdfs_are_refused_with_400(
         assert response.status_code == 400
         body = response.json()["error"]
         assert body["code"] == "bad_file"
-        assert "(" in body["message"] and any("\u4e00" <= ch <= "\u9fff" for ch in body["message"])
+        assert "(" not in body["message"] and any("\u4e00" <= ch <= "\u9fff" for ch in body["message"])
         page = applicant.upload("/account/verification", "document", name, content, ORG_FORM, declared=declared)
         assert page.status_code == 400 and 'data-code="bad_file"' in page.text
         assert rows(client, "SELECT count(*) FROM files") == [(0,)]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_refusal_from_the_checker_process_is_said_in_the_askers_language(tmp_path: Path, lang: str) -> None:
+    active = _pdf_with(b"1 0 obj << /S /JavaScript /JS (app.alert(1)) >> endobj")
+    with hall(tmp_path) as client:
+        applicant = Actor(client, user(client, "13800000001"))
+        cookie = f"hall_session={applicant.cookie}; {COOKIE}={lang}"
+        response = applicant.upload("/account/verification", "document", "licence.pdf", active, ORG_FORM,
+                                    headers={"accept": "application/json", "cookie": cookie})  # fmt: skip
+        assert response.status_code == 400
+        assert response.json()["error"]["message"] == translate(MSG_ACTIVE_PDF, lang)
 
 
 def test_a_missing_document_for_an_organisation_is_a_clear_400(tmp_path: Path) -> None:
@@ -205,7 +221,7 @@ def test_a_missing_document_for_an_organisation_is_a_clear_400(tmp_path: Path) -
         applicant = Actor(client, user(client, "13800000001"))
         response = applicant.post("/account/verification", ORG_FORM)
         assert response.status_code == 400
-        assert "营业执照" in response.text and "licence" in response.text
+        assert "机构认证须上传营业执照" in response.text
 
 
 def test_a_file_is_served_as_an_attachment_with_its_sniffed_type_and_nosniff(tmp_path: Path) -> None:

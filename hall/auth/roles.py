@@ -89,6 +89,12 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "console_command": frozenset({Role.AUCTIONEER}),
     "vendor_asset": Access.ANYONE,
     "static_asset": Access.ANYONE,
+    "favicon": Access.ANYONE,
+    "help": Access.ANYONE,
+    "my_registrations": Access.SIGNED_IN,
+    "my_bids": Access.SIGNED_IN,
+    "api_my_registrations": Access.SIGNED_IN,
+    "api_my_bids": Access.SIGNED_IN,
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from typing import Annotated, Any, Final, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 from starlette.datastructures import FormData
@@ -25,9 +26,10 @@ from hall.auth.throttle import LoginThrottle
 from hall.store.codes import PhoneCodes, TooSoon
 from hall.store.people import People, PhoneTaken
 from hall.web.i18n import COOKIE as LANG_COOKIE
-from hall.web.i18n import LANGS, lang_of, translate
-from hall.web.security import error, route, set_session_cookie, wants_json
-from hall.web.templating import render
+from hall.web.i18n import LANGS, lang_of, text
+from hall.web.errors import Refused
+from hall.web.security import route, set_session_cookie
+from hall.web.templating import MAX_NEXT, SIGN_IN_PAGES, local_path, render
 
 PHONE: Final = re.compile(r"1[3-9][0-9]{9}")
 """A mainland China mobile number (AC-1), after an optional +86 / 86 prefix is removed."""
@@ -76,24 +78,6 @@ class ResetBody(msgspec.Struct, forbid_unknown_fields=True):
 B = TypeVar("B")
 
 
-class Refused(Exception):
-    """An action refused: the HTTP status, the stable code, the catalogue key of the message
-    (with its parameters) and extra fields for the API's error object."""
-
-    def __init__(self, status: int, code: str, key: str, params: dict[str, object] | None = None,
-                 **extra: object) -> None:  # fmt: skip
-        super().__init__(code)
-        self.status, self.code, self.key = status, code, key
-        self.params = params or {}
-        self.extra = extra
-
-    def message(self, request: Request) -> str:
-        return translate(self.key, lang_of(request)).format(**self.params)
-
-    def answer(self, request: Request) -> Response:
-        return error(self.status, self.code, self.message(request), **self.extra)
-
-
 def identity_json(identity: Identity) -> dict[str, object]:
     return {"id": identity.id, "name": identity.name or identity.phone, "roles": sorted(identity.roles)}
 
@@ -121,10 +105,13 @@ def address_of(conn: HTTPConnection) -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/account"
+    """Where a sign-in leads: only a path on this site (never an open redirect, see
+    ``local_path``), the account page when there is none. Never back to a page that signs in,
+    which would ask again."""
+    path = local_path(target)
+    if path is None or urlsplit(path).path in SIGN_IN_PAGES:
+        return "/account"
+    return path
 
 
 async def _body(request: Request, kind: type[B]) -> B:
@@ -262,22 +249,28 @@ def _field(form: FormData, name: str, limit: int = 256) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
+def _next_field(form: FormData) -> str | None:
+    """The form's ``next`` if it is a path on this site; read one past ``MAX_NEXT``, so that a
+    longer one is refused by ``local_path``, never cut to a path nobody asked for."""
+    return local_path(_field(form, "next", MAX_NEXT + 1))
+
+
 async def _code_page(request: Request, template: str, purpose: Purpose, **fields: str) -> Response:
     """The pages that prove a phone (sign-up, login by code, reset): a GET shows the phone
     and the send-code button; ``action=send_code`` sends one and shows the rest of the form
     (a resend button beside it); anything else is the form itself, finished by ``_FINISH``."""
-    next_ = request.query_params.get("next", "")
+    next_ = local_path(request.query_params.get("next")) or ""
     if request.method == "GET":
         blank: dict[str, Any] = {"step": "phone", "phone": "", "message": "", "next": next_, **fields}
         return render(request, template, **blank)
     form = await request.form()
     phone_raw = _field(form, "phone", 64)
-    next_ = _field(form, "next", 2000) or next_
+    next_ = _next_field(form) or next_
     context: dict[str, Any] = {"phone": phone_raw, "next": next_, **{k: _field(form, k) for k in fields}}
     try:
         if _field(form, "action") == "send_code":
             await send_code(request, phone_raw, purpose)
-            message = translate("code_sent", lang_of(request)).format(minutes=TTL_MS // 60_000)
+            message = text("code_sent", lang_of(request), {"minutes": TTL_MS // 60_000})
             return render(request, template, step="code", message=message, **context)
         return await _FINISH[purpose](request, form, next_)
     except Refused as refused:  # back to the step the form came from (a bad phone: to the first)
@@ -327,9 +320,10 @@ def _login_page(request: Request, phone: str = "", next_: str = "", refused: Ref
 
 async def login(request: Request) -> Response:
     if request.method == "GET":
-        return _login_page(request, next_=request.query_params.get("next", ""))
+        return _login_page(request, next_=local_path(request.query_params.get("next")) or "")
     form = await request.form()
-    phone, next_ = _field(form, "phone", 64), _field(form, "next", 2000) or request.query_params.get("next", "")
+    phone = _field(form, "phone", 64)
+    next_ = _next_field(form) or local_path(request.query_params.get("next")) or ""
     try:
         identity = await password_login(request, phone, _field(form, "password", 1024))
     except Refused as refused:
@@ -400,7 +394,7 @@ async def api_logout(request: Request) -> Response:
     """Revoke the token this request came with (a cookie session uses /logout)."""
     token_id = request.state.token_id
     if token_id is None:
-        return error(400, "bad_request", translate("err_token_only", lang_of(request)))
+        return Refused(400, "bad_request", "err_token_only").answer(request)
     await _people(request).revoke_token(request.state.identity.id, token_id)
     return JSONResponse({"ok": True})
 
@@ -416,7 +410,7 @@ async def api_tokens(request: Request) -> Response:
 async def api_token_revoke(request: Request) -> Response:
     token_id = request.path_params["token_id"]
     if not await _people(request).revoke_token(request.state.identity.id, token_id):
-        return error(404, "not_found", translate("err_no_such_token", lang_of(request)))
+        return Refused(404, "not_found", "err_no_such_token").answer(request)
     return JSONResponse({"ok": True})
 
 
@@ -428,7 +422,7 @@ async def account(request: Request) -> Response:
 
 async def lang(request: Request) -> Response:
     code = request.path_params["code"]
-    response = RedirectResponse(_safe_next(request.query_params.get("next") or "/"), status_code=303)
+    response = RedirectResponse(local_path(request.query_params.get("next")) or "/", status_code=303)
     if code in LANGS:
         response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax")
     return response

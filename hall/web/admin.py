@@ -14,7 +14,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from hall.auth.roles import GRANTABLE, Identity, Role
 from hall.store.people import People
 from hall.web.accounts import normalise_phone
-from hall.web.security import error, route, wants_json
+from hall.web.i18n import lang_of, translate
+from hall.web.errors import error
+from hall.web.security import route, wants_json
 from hall.web.templating import render
 
 ACTIONS: Final = ("grant", "revoke")
@@ -34,9 +36,9 @@ async def _page(request: Request, phone: str, status: int = 200, message: str = 
         if message:
             pass
         elif normalised is None:
-            status, message = 400, "请输入有效的大陆手机号 (enter a valid mainland mobile number)"
+            status, message = 400, "err_phone_invalid"
         elif found is None:
-            status, message = 404, "没有该手机号的账户 (no account with this number)"
+            status, message = 404, "err_no_account_phone"
     holders = {role.value: await people.with_role(role) for role in GRANTABLE}
     return render(request, "admin_roles.html", status_code=status, phone=phone, found=found, message=message,
                   done=done, holders=holders, grantable=[r.value for r in GRANTABLE])  # fmt: skip
@@ -59,18 +61,18 @@ async def admin_role_change(request: Request) -> Response:
     phone = normalise_phone(phone_raw)
     target = await _people(request).find(phone) if phone else None
     if phone is None:
-        status, code, message = 400, "invalid", "请输入有效的大陆手机号 (enter a valid mainland mobile number)"
+        status, code, message = 400, "invalid", "err_phone_invalid"
     elif target is None:
-        status, code, message = 404, "not_found", "没有该手机号的账户 (no account with this number)"
+        status, code, message = 404, "not_found", "err_no_account_phone"
     elif role_raw not in {r.value for r in GRANTABLE}:
-        status, code, message = 400, "invalid", "请选择可授予的角色 (choose a grantable role)"
+        status, code, message = 400, "invalid", "err_choose_role"
     elif action not in ACTIONS:
-        status, code, message = 400, "invalid", "请选择授予或撤销 (choose grant or revoke)"
+        status, code, message = 400, "invalid", "err_choose_grant"
     elif action == "revoke" and target.id == me.id and role_raw == Role.ADMIN:
-        status, code, message = 409, "self_revoke", "不能撤销自己的管理员角色 (you cannot revoke your own admin role)"
+        status, code, message = 409, "self_revoke", "err_self_revoke"
     if message:
         if wants_json(request):
-            return error(status, code, message)
+            return error(status, code, translate(message, lang_of(request)))
         return await _page(request, phone_raw, status, message)
     assert target is not None
     role = Role(role_raw)

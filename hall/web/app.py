@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
+from typing import Final
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -20,22 +21,17 @@ from hall.config import Config
 from hall.dispatch import Dispatcher
 from hall.engine import AnyEvent, State
 from hall.hub import Hub
+from hall.pdfscan import Limits
 from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
 from hall.store.codes import PhoneCodes
-from hall.pdfscan import Limits
 from hall.store.people import People
 from hall.uploads import PdfChecker
-from hall.web import accounts, admin, fragments, live, pages, reviews
+from hall.web import accounts, admin, fragments, live, orientation, pages, reviews
 from hall.web import inbox as inbox_pages
-from hall.web.security import (
-    BodyLimit,
-    IdentityMiddleware,
-    SessionKeys,
-    error,
-    route,
-    wants_json,
-)
+from hall.web.errors import Refused, error
+from hall.web.i18n import MESSAGES, lang_of, translate
+from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, route, wants_json
 from hall.web.templating import render
 
 UPLOAD_PREFIXES = ("/lots/", "/account/verification")
@@ -57,13 +53,25 @@ async def metrics_page(request: Request) -> Response:
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
+TITLES: Final = {403: "forbidden", 404: "not_found"}
+"""An error page's heading by status; others use ``error_<status>`` when the catalogue has it."""
+CODES: Final = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+"""The JSON error's code for Starlette's own errors, by status."""
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
+    """An error in the asker's language: a ``Refused`` says its message; Starlette's own
+    errors ("Not Found", in English words, not catalogue keys) say only their heading."""
     assert isinstance(exc, HTTPException)
-    codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    title = TITLES.get(exc.status_code) or f"error_{exc.status_code}"
+    if title not in MESSAGES:
+        title = "error"
     if wants_json(request):
-        return error(exc.status_code, codes.get(exc.status_code, "error"), str(exc.detail))
-    title = "not_found" if exc.status_code == 404 else "forbidden" if exc.status_code == 403 else str(exc.status_code)
-    return render(request, "error.html", status_code=exc.status_code, title=title, detail=str(exc.detail))
+        if isinstance(exc, Refused):
+            return exc.answer(request)
+        return error(exc.status_code, CODES.get(exc.status_code, "error"), translate(title, lang_of(request)))
+    detail = exc.message(request) if isinstance(exc, Refused) and exc.key != title else ""
+    return render(request, "error.html", status_code=exc.status_code, title=title, detail=detail)
 
 
 def _count_batch(events: Sequence[AnyEvent]) -> None:
@@ -106,6 +114,7 @@ def create_app(config: Config | None = None) -> Starlette:
             route("/healthz", healthz, name="healthz"),
             route("/metrics", metrics_page, name="metrics"),
             *accounts.routes,
+            *orientation.routes,
             *inbox_pages.routes,
             *reviews.routes, *admin.routes,
             *live.routes,

@@ -14,10 +14,10 @@ import os
 from pathlib import Path
 from typing import Final
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
+from hall.web.errors import Refused
 from hall.web.security import route
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -28,19 +28,20 @@ VENDOR: Final[dict[str, Path]] = {
     "ws.min.js": NODE_MODULES / "htmx-ext-ws" / "dist" / "ws.min.js",
 }
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
-OWN: Final[dict[str, Path]] = {path.name: path for path in STATIC_DIR.iterdir() if path.suffix in (".js", ".css")}
-_TYPES: Final = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+_TYPES: Final = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+OWN: Final[dict[str, Path]] = {path.name: path for path in STATIC_DIR.iterdir() if path.suffix in _TYPES}
+FAVICON: Final = "/static/favicon.svg"
 
 
 def _serve(request: Request, path: Path | None) -> Response:
     """The file, revalidated on every use (no-cache + ETag, 304 when unchanged): the pages pick
     up a new pin or a new hall.js without a versioned URL."""
     if path is None:
-        raise HTTPException(404, "未找到 (not found)")
+        raise Refused(404, "not_found", "not_found")
     try:
         stat = os.stat(path)
     except FileNotFoundError:
-        raise HTTPException(404, "未找到 (not found)") from None
+        raise Refused(404, "not_found", "not_found") from None
     headers = {"cache-control": "no-cache", "x-content-type-options": "nosniff"}
     response = FileResponse(path, media_type=_TYPES[path.suffix], headers=headers, stat_result=stat)
     etag = response.headers["etag"]
@@ -57,7 +58,14 @@ async def static_asset(request: Request) -> Response:
     return _serve(request, OWN.get(request.path_params["name"]))
 
 
+async def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico by themselves on every page whatever the page links (a 404
+    there is a console error): send them to the one icon, the SVG base.html links."""
+    return RedirectResponse(FAVICON, status_code=301)
+
+
 routes = [
+    route("/favicon.ico", favicon, name="favicon"),
     route("/static/vendor/{name}", vendor_asset, name="vendor_asset"),
     route("/static/{name}", static_asset, name="static_asset"),
 ]

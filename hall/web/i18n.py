@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from starlette.requests import HTTPConnection
@@ -214,6 +214,155 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
                               "The price is below the reserve, or there is no bid: hammering now closes the lot unsold. Hammer?"),
     "confirm_withdraw": ("撤拍后不可恢复，原因将公开显示。确认撤拍？",
                          "A withdrawal cannot be undone and its reason is shown publicly. Withdraw the lot?"),
+    # issue 10: orientation, help, account pages; the errors raised deep in the code, by key
+    "nav": ("站点导航", "Site navigation"),
+    "colon": ("：", ": "),
+    "in_beijing_time": ("（北京时间）", " (Beijing time)"),
+    "help": ("竞价规则与帮助", "Rules and help"),
+    "role_bidder": ("竞买人", "Bidder"),
+    "unread_n": ("未读 {n} 条", "{n} unread"),
+    "mark_all_read": ("全部标为已读", "Mark all as read"),
+    "time": ("时间", "Time"),
+    "message": ("内容", "Message"),
+    "unread_badge": ("【未读】", "[unread]"),
+    "error": ("出错了", "Something went wrong"),
+    "error_400": ("请求无效", "Bad request"),
+    "error_405": ("不支持此请求方式", "Method not allowed"),
+    "error_413": ("请求过大", "Request too large"),
+    "error_429": ("请求过于频繁", "Too many requests"),
+    "error_500": ("服务器内部错误", "Internal server error"),
+    "error_503": ("服务暂不可用", "Service unavailable"),
+    "go_home": ("返回大厅首页", "Back to the hall"),
+    "intro_title": ("欢迎来到技术产权交易拍卖大厅", "Welcome to the technology property-rights auction hall"),
+    "intro_text": ("高校、科研院所和企业在这里挂牌发明专利与科技成果，经公示后在线公开竞价，价高者得。"
+                   "拍品按专场和日期列在下方；点开拍品可查看标的信息和竞价规则。",
+                   "Universities, research institutes and enterprises list invention patents and technology "
+                   "achievements here; after a publicity period they are sold by open online bidding to the "
+                   "highest bidder. The lots are listed below by session and day; open one for the item and its rules."),
+    "intro_steps": ("如何参与竞价", "How to take part"),
+    "step_signup": ("用手机号注册账户并登录", "Sign up with your mobile number and log in"),
+    "step_verify": ("完成实名认证（个人或机构），等待审核通过", "Verify your real name (personal or organisation) and wait for approval"),
+    "step_register": ("在拍品公示期内、竞价日前一日 16:00 前上传签字或盖章的《网络竞价承诺函》报名，审核通过后获得竞买号",
+                      "While the lot is in publicity, before 16:00 the day before bidding, register with the signed or "
+                      "stamped commitment letter; once approved you get a bidder number"),
+    "step_bid": ("竞价开始后在拍品页面实时出价", "When bidding opens, bid live on the lot's page"),
+    "read_rules": ("阅读完整的竞价规则", "Read the full rules"),
+    "help_title": ("竞价规则与帮助", "Rules and help"),
+    "help_lead": ("本页用通俗的语言说明一件拍品从公示到成交的全过程。具体以每件拍品页面上的竞价规则为准。",
+                  "This page explains in plain words how a lot goes from publicity to sale. "
+                  "Each lot's own page gives its exact rules, and those apply."),
+    "help_account_h": ("账户与实名认证", "Account and real-name verification"),
+    "help_account": ("参与竞价须先用大陆手机号注册账户，并完成实名认证：个人填写真实姓名；机构填写全称并上传营业执照、"
+                     "法人证书或社会组织证书。认证由交易所工作人员审核，结果以短信通知，同时显示在站内消息中。",
+                     "To bid you need an account (a mainland mobile number) with a verified real name: a person "
+                     "gives their real name; an organisation gives its full name and uploads its business licence "
+                     "or certificate. The exchange's staff review it; the result comes by SMS and in your inbox."),
+    "help_publicity_h": ("公示与报名", "Publicity and registration"),
+    "help_publicity": ("每件拍品在竞价前先公示。公示期内，已实名认证的用户可在拍品页面报名：下载《网络竞价承诺函》，"
+                       "签字（个人）或盖章（机构）后上传扫描件。挂牌机构本身不能报名自己的拍品。本季拍卖不收取保证金。",
+                       "Every lot is first put up for publicity. During publicity a verified user registers on the "
+                       "lot's page by uploading a scan of the online-bidding commitment letter, signed (a person) "
+                       "or stamped (an organisation). The listing organisation cannot register for its own lot. "
+                       "This season takes no deposit."),
+    "help_deadline_h": ("报名截止时间", "The registration deadline"),
+    "help_deadline": ("报名须在竞价日前一日 16:00（北京时间）前提交，周末也不顺延。例如周一开始竞价的拍品，报名于周日 16:00 截止。",
+                      "Registration closes at 16:00 Beijing time on the day before bidding, weekend or not: a lot "
+                      "bidding on Monday closes registration on Sunday at 16:00."),
+    "help_review_h": ("报名审核", "Review of registrations"),
+    "help_review": ("工作人员审核承诺函。通过后您获得该拍品的竞买号，竞价时以竞买号代替姓名公开显示；"
+                    "未通过时会告知原因，您可以在截止前重新提交。报名状态可在“我的报名”中查看。",
+                    "Staff review the letter. Once approved you get a bidder number for the lot, shown publicly "
+                    "instead of your name while bidding; if rejected you are told why and may hand it in again "
+                    "before the deadline. See your registrations under My registrations."),
+    "help_live_h": ("在线竞价", "Live bidding"),
+    "help_live": ("公示结束、竞价开始后，所有人都能实时看到拍品的状态、当前价和出价记录，页面无需刷新。"
+                  "只有审核通过的竞买人可以出价；出价一经确认不可撤回。",
+                  "When publicity ends and bidding opens, everyone sees the lot's state, current price and bid "
+                  "record live, without reloading. Only approved bidders may bid; a confirmed bid cannot be "
+                  "taken back."),
+    "help_increment_h": ("起拍价与加价幅度", "Start price and increments"),
+    "help_increment": ("第一次出价不得低于起拍价；之后每次出价须高于当前价，且加价必须是加价幅度的整数倍。"
+                       "例如当前价 10,000 元、加价幅度 500 元时，可以出 10,500 元、11,000 元……，不能出 10,700 元。",
+                       "The first bid is at least the start price; every later bid is above the current price by a "
+                       "whole number of increments. With the price at 10,000 yuan and an increment of 500, you may "
+                       "bid 10,500, 11,000 and so on, not 10,700."),
+    "help_extension_h": ("延时规则（防止最后一刻出价）", "Extension (against last-second bids)"),
+    "help_extension": ("限时竞价的拍品如设有延时规则，在结束前的一段时间内有人出价，结束时间会自动延后，"
+                       "让其他竞买人有时间回应。每件拍品的延时规则写在其页面上。",
+                       "A timed lot with an extension rule moves its end later when a bid comes in its last minutes, "
+                       "so that the other bidders have time to answer. Each lot's page states its rule."),
+    "help_modes_h": ("两种竞价方式", "Two ways of bidding"),
+    "help_timed": ("限时网络竞价：在竞价开始时间自动开始，到结束时间（含延时）自动结束。",
+                   "Timed online bidding: opens by itself at the bidding start and closes by itself at the end "
+                   "(with any extension)."),
+    "help_auctioneer": ("拍卖师主持的现场竞价：由拍卖师开拍、提示即将落槌、必要时暂停或恢复，并落槌结束；现场竞买人的出价由拍卖师代为录入。",
+                        "Live, run by the auctioneer: the auctioneer opens the lot, gives the fair warning, pauses "
+                        "or resumes it if needed and brings the hammer down; bids from the room are entered by the "
+                        "auctioneer."),
+    "help_after_h": ("落槌之后", "After the hammer"),
+    "help_after": ("最高出价达到保留价（如有）即成交，否则流拍。交易所向买受人发出网络竞价成交通知书；"
+                   "买卖双方须在 5 个工作日内签订技术交易合同并按合同付款。这部分在线流程将在后续版本提供。",
+                   "The lot is sold if the highest bid reaches the reserve (if any), otherwise it is unsold. The "
+                   "exchange sends the winner an online-bidding transaction notice; buyer and seller sign the "
+                   "technology transaction contract within 5 working days and pay as it says. These steps come "
+                   "online in a later version."),
+    "my_registrations": ("我的报名", "My registrations"),
+    "my_bids": ("我的竞价", "My bids"),
+    "no_registrations": ("您还没有报名任何拍品。", "You have not registered for any lot yet."),
+    "no_bids": ("您还没有获准参加任何拍品的竞价。", "You are not an approved bidder for any lot yet."),
+    "my_standing": ("我的状态", "My standing"),
+    "view_registration": ("查看报名", "View registration"),
+    "reg_not_verified": ("请先完成实名认证后再报名", "Complete real-name verification before registering"),
+    "reg_own_lot": ("不能报名本机构挂牌的拍品", "You cannot register for your own organisation's lot"),
+    "reg_pending": ("报名已提交，正在审核", "Your registration is under review"),
+    "reg_registered": ("报名已通过审核", "You are already registered"),
+    "reg_not_publicity": ("拍品已不在公示期，报名已关闭", "The lot is no longer in publicity: registration is closed"),
+    "reg_not_open": ("公示期尚未开始，报名自 {opens}（北京时间）起开放",
+                     "Publicity has not begun: registration opens at {opens} Beijing time"),
+    "reg_deadline_passed": ("报名已于 {closes}（北京时间）截止", "Registration closed at {closes} Beijing time"),
+    "err_no_application": ("没有该申请", "No such application"),
+    "err_already_decided": ("该申请已审核", "This application has already been decided"),
+    "err_own_application": ("不能审核本人的申请", "You cannot review your own application"),
+    "err_no_account": ("账户不存在", "No such account"),
+    "err_already_verified": ("账户已通过实名认证", "This account is already verified"),
+    "err_verification_pending": ("已有一份认证申请正在审核，请等待结果", "An application is already under review: wait for its result"),
+    "err_already_registered": ("报名已提交，无需重复提交", "You have already registered"),
+    "err_lot_ended": ("拍品已结束或已撤拍，无法批准", "The lot has ended or was withdrawn: it cannot be approved"),
+    "err_admitted": ("该申请人已获竞买号 {number}，不能驳回", "The applicant already holds bidder number {number}: it cannot be rejected"),
+    "err_applicant_own_lot": ("申请人属于挂牌机构，不能竞买", "The applicant belongs to the seller's organisation and cannot bid"),
+    "err_no_file": ("文件不存在", "No such file"),
+    "err_no_action": ("没有这个操作", "No such action"),
+    "err_choose_decision": ("请选择“通过”或“驳回”", "Choose approve or reject"),
+    "err_reason_required": ("驳回须填写原因", "A rejection needs a reason"),
+    "err_reason_too_long": ("原因不超过 {n} 字", "The reason may be at most {n} characters"),
+    "err_choose_kind": ("请选择个人认证或机构认证", "Choose personal or organisational verification"),
+    "err_name_too_long": ("姓名不超过 {n} 字", "The name may be at most {n} characters"),
+    "err_real_name_required": ("请填写真实姓名", "Enter your real name"),
+    "err_org_name": ("请填写机构全称（2–{n} 字）", "Enter the organisation's full name (2–{n} characters)"),
+    "err_choose_org_kind": ("请选择机构类型", "Choose the organisation type"),
+    "err_org_document": ("机构认证须上传营业执照、法人证书或社会组织证书",
+                         "An organisation must upload its business licence or certificate"),
+    "err_letter_missing": ("请上传签字或盖章的《网络竞价承诺函》扫描件", "Upload the signed or stamped commitment letter"),
+    "err_phone_invalid": ("请输入有效的大陆手机号", "Enter a valid mainland mobile number"),
+    "err_no_account_phone": ("没有该手机号的账户", "No account has this number"),
+    "err_choose_role": ("请选择可授予的角色", "Choose a grantable role"),
+    "err_choose_grant": ("请选择授予或撤销", "Choose grant or revoke"),
+    "err_self_revoke": ("不能撤销自己的管理员角色", "You cannot revoke your own admin role"),
+    "err_sign_in": ("请先登录", "Log in first"),
+    "err_sign_in_to_bid": ("请先登录再出价", "Log in to bid"),
+    "err_not_allowed": ("无权执行此操作", "You are not allowed to do this"),
+    "err_auctioneers_only": ("仅拍卖师可以操作", "Auctioneers only"),
+    "err_too_many_bids": ("出价过于频繁，请稍后再试", "Too many bids: try again shortly"),
+    "err_csrf": ("页面已过期（安全校验未通过），请刷新页面后重试", "The page has expired (security check failed): reload it and try again"),
+    "err_body_too_large": ("请求体超过上限 {mib} MiB", "The request body is larger than {mib} MiB"),
+    "upload_too_large": ("文件超过 10 MiB 上限", "The file is larger than 10 MiB"),
+    "upload_empty": ("文件为空", "The file is empty"),
+    "upload_missing": ("请选择要上传的文件", "Choose a file to upload"),
+    "upload_wrong_type": ("仅接受 PDF、JPEG 或 PNG 文件", "Only PDF, JPEG or PNG files are accepted"),
+    "upload_executable": ("不接受可执行文件或脚本", "Executable files and scripts are not accepted"),
+    "upload_active_pdf": ("PDF 含有脚本、启动动作或嵌入文件，不予接受；请导出为不含这些内容的 PDF 或扫描图片",
+                          "A PDF with scripts, launch actions or embedded files is not accepted: export a plain PDF "
+                          "or upload a scanned image"),
     # issue 10: SMS codes, reset, throttle (hall/web/accounts.py)
     "sms_code": ("短信验证码", "SMS code"),
     "send_code": ("获取验证码", "Send me a code"),
@@ -275,6 +424,11 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
                                "export a plain unencrypted PDF or upload a scanned image"),
     "upload_quota": ("上传过于频繁：每个账户每小时最多上传 {files} 个文件、每 24 小时最多 {mib} MiB，请稍后再试",
                      "Too many uploads: an account may upload at most {files} files an hour and {mib} MiB in 24 hours; try again later"),
+    # issue 10: the pages branch over what main added (hall/web/live.py's socket and API errors)
+    "ws_too_far_behind": ("错过了 {missed} 个事件，续传最多 {limit} 个：请不带 since 重新订阅以获取快照",
+                          "{missed} events missed; at most {limit} are resumed; subscribe without since for a snapshot"),
+    "ws_since_ahead": ("该拍品尚无第 {since} 号事件（最新为第 {last} 号）", "No event {since} yet (the last is {last})"),
+    "err_state_filter": ("state 须为 {states} 之一", "state must be one of {states}"),
 }
 
 
@@ -283,6 +437,13 @@ def translate(key: str, lang: str) -> str:
     if pair is None:
         return key
     return pair[1] if lang == "en" else pair[0]
+
+
+def text(key: str, lang: str, params: Mapping[str, object] | None = None) -> str:
+    """A catalogue message with its ``{placeholders}`` filled: how an error raised deep in the
+    code (it carries a key and its parameters, never words) is put into the asker's language."""
+    message = translate(key, lang)
+    return message.format(**params) if params else message
 
 
 def lang_of(conn: HTTPConnection) -> str:

@@ -19,7 +19,6 @@ from typing import Final
 
 import msgspec
 from starlette.datastructures import QueryParams
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import WebSocketRoute
@@ -35,7 +34,7 @@ from hall.auth.roles import Identity, allowed
 from hall.auth.throttle import TokenBucket
 from hall.config import Config
 from hall.engine import Code, Rejection, Result, State
-from hall.hub import BehindError, Hub, Kind, Watcher
+from hall.hub import AheadError, BehindError, Hub, Kind, Watcher
 from hall.protocol import (
     MAX_FRAME,
     Bid,
@@ -59,9 +58,10 @@ from hall.protocol import (
 from hall.runtime import Action, Runtime
 from hall.store import StoreError
 from hall.web.accounts import identity_json
-from hall.web.i18n import lang_of, translate
+from hall.web.i18n import lang_of, text
 from hall.web.params import whole
-from hall.web.security import error, identify, route
+from hall.web.errors import Refused
+from hall.web.security import identify, route
 from hall.web.wsserver import wire_of
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class _Socket:
             # a frame of 64 KiB can nest 32,000 deep. The decoder raises cleanly at Python's
             # recursion limit; the frame is refused like any other malformed one.
             metrics.BAD_FRAMES.inc()
-            self.send(Error(code=Wire.BAD_REQUEST.value, message=translate("ws_too_deep", "zh")))
+            self.send(Error(code=Wire.BAD_REQUEST.value, message=self.say("ws_too_deep")))
             return
         match message:
             case Bid():
@@ -129,14 +129,19 @@ class _Socket:
         try:
             await self.hub.subscribe(self.watcher, lot, message.since)
         except KeyError:
-            self.send(Error(code=Code.UNKNOWN_LOT.value, message=f"拍品 {lot} 不存在", lot=lot))
-        except ValueError as exc:
-            self.send(Error(code=Wire.BAD_REQUEST.value, message=str(exc), lot=lot))
+            self.send(Error(code=Code.UNKNOWN_LOT.value, message=self.say("code_unknown_lot"), lot=lot))
+        except AheadError as exc:
+            self.send(Error(code=Wire.BAD_REQUEST.value, message=self.say("ws_since_ahead", since=exc.since, last=exc.last),
+                            lot=lot))  # fmt: skip
         except BehindError as exc:
-            self.send(Error(code=Wire.TOO_FAR_BEHIND.value,
-                            message=f"{exc}; subscribe without since for a snapshot", lot=lot))  # fmt: skip
+            self.send(Error(code=Wire.TOO_FAR_BEHIND.value, lot=lot,
+                            message=self.say("ws_too_far_behind", missed=exc.missed, limit=exc.limit)))  # fmt: skip
         except StoreError:
-            self.send(Error(code=Code.UNAVAILABLE.value, message="存储暂不可用，请稍后重试", lot=lot))
+            self.send(Error(code=Code.UNAVAILABLE.value, message=self.say("code_unavailable"), lot=lot))
+
+    def say(self, key: str, **params: object) -> str:
+        """A catalogue message in the socket's language (its cookie, as on the pages)."""
+        return text(key, lang_of(self.websocket), params)
 
     def stale(self) -> bool:
         """Whether the identity is older than RECHECK_S (checked first, so that a bid on a
@@ -159,10 +164,10 @@ class _Socket:
         started = time.perf_counter()
         identity = await self.current() if self.stale() else self.identity
         if identity is None or not allowed("ws_bid", identity):
-            self._refuse(message.req, message.lot, Wire.UNAUTHENTICATED, "请先登录再出价 (sign in to bid)")
+            self._refuse(message.req, message.lot, Wire.UNAUTHENTICATED, "err_sign_in_to_bid")
             return
         if not self.bucket.take(time.monotonic()):
-            self._refuse(message.req, message.lot, Wire.RATE_LIMITED, "出价过于频繁，请稍后再试 (too many bids)")
+            self._refuse(message.req, message.lot, Wire.RATE_LIMITED, "err_too_many_bids")
             return
         result, pending = self.runtime.judge_bid(message.lot, identity.id, identity.org, message.amount, message.req)
         answer = (message.req, message.lot, result, started)
@@ -194,10 +199,10 @@ class _Socket:
     async def command(self, message: Command) -> None:
         identity = await self.current()
         if identity is None:
-            self._refuse(message.req, message.lot, Wire.UNAUTHENTICATED, "请先登录 (sign in first)", message.action)
+            self._refuse(message.req, message.lot, Wire.UNAUTHENTICATED, "err_sign_in", message.action)
             return
         if not allowed("ws_command", identity):
-            self._refuse(message.req, message.lot, Wire.FORBIDDEN, "仅拍卖师可以操作 (auctioneers only)", message.action)
+            self._refuse(message.req, message.lot, Wire.FORBIDDEN, "err_auctioneers_only", message.action)
             return
         result = await self.runtime.settled(*self.runtime.judge_command(
             message.lot, identity.id, message.action, message.req, seconds=message.seconds,
@@ -208,13 +213,14 @@ class _Socket:
                  "user": identity.id, "req": message.req, "action": message.action.value, "code": code})  # fmt: skip
         self.send(ack(message.req, message.lot, result))
 
-    def _refuse(self, req: str, lot: int, code: Wire, text: str, action: Action | None = None) -> None:
-        """Refuse a bid, or with ``action`` a command, counting it as such."""
+    def _refuse(self, req: str, lot: int, code: Wire, key: str, action: Action | None = None) -> None:
+        """Refuse a bid, or with ``action`` a command, counting it as such; ``key`` is the
+        message's catalogue key, said in the socket's language."""
         if action is None:
             metrics.BIDS.labels(code.value).inc()
         else:
             metrics.COMMANDS.labels(action.value, code.value).inc()
-        self.send(refusal(req, lot, code, text))
+        self.send(refusal(req, lot, code, self.say(key)))
 
 
 def _req_of(raw: str | bytes) -> str | msgspec.UnsetType:
@@ -347,7 +353,7 @@ async def ws(websocket: WebSocket) -> None:
 def _page_lots(params: QueryParams, views: Container[int]) -> tuple[Kind, list[int], int | None]:
     """A page socket's query: its kind, its lots (each once, in the order named, at most
     ``PAGE_LOTS`` names in all) and ``since``. Raises ValueError (or ``whole``'s
-    HTTPException) for anything else."""
+    ``Refused``) for anything else."""
     kind = Kind(params.get("kind", "summary"))
     names = params.get("lots", "").split(",")
     if kind is Kind.JSON or len(names) > PAGE_LOTS:
@@ -372,7 +378,7 @@ async def ws_page(websocket: WebSocket) -> None:
     hub: Hub = websocket.app.state.hub
     try:
         kind, lots, since = _page_lots(websocket.query_params, hub.runtime.views)
-    except (ValueError, HTTPException):
+    except (ValueError, Refused):
         await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="bad lots, kind or since")
         return
     await websocket.accept()
@@ -405,7 +411,7 @@ async def api_lots(request: Request) -> Response:
     state = request.query_params.get("state")
     session = request.query_params.get("session")
     if state is not None and state not in State.__members__.values():
-        return error(400, "bad_request", f"state 须为 {', '.join(State)} 之一")
+        return Refused(400, "bad_request", "err_state_filter", {"states": ", ".join(State)}).answer(request)
     found = [
         summary(view, runtime.titles[lot], runtime.sessions[lot])
         for lot, view in runtime.views.items()
@@ -419,7 +425,7 @@ async def api_lot(request: Request) -> Response:
     lot: int = request.path_params["lot"]
     hub: Hub = request.app.state.hub
     if lot not in hub.runtime.views:
-        return error(404, "unknown_lot", f"拍品 {lot} 不存在")
+        return Refused(404, "unknown_lot", "code_unknown_lot").answer(request)
     return Response(hub.snapshot_json(lot), media_type="application/json")
 
 
@@ -427,13 +433,13 @@ async def api_lot_events(request: Request) -> Response:
     lot: int = request.path_params["lot"]
     runtime = _runtime(request)
     if lot not in runtime.views:
-        return error(404, "unknown_lot", f"拍品 {lot} 不存在")
+        return Refused(404, "unknown_lot", "code_unknown_lot").answer(request)
     since = whole(request.query_params.get("since"), "since", default=0)
     limit = whole(request.query_params.get("limit"), "limit", default=EVENTS_PAGE, low=1, high=EVENTS_PAGE)
     try:
         events = await runtime.store.events_since(lot, since, limit + 1)
     except StoreError:
-        return error(503, "unavailable", "存储暂不可用，请稍后重试")
+        return Refused(503, "unavailable", "code_unavailable").answer(request)
     more = len(events) > limit
     events = events[:limit]
     return _json(EventPage(lot=lot, events=[event_frame(e) for e in events], next=events[-1].seq if more else None))

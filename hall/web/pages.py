@@ -28,7 +28,6 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -40,6 +39,7 @@ from hall.registration import deadline, eligibility
 from hall.runtime import Action, Runtime
 from hall.store import StoreError
 from hall.web import assets
+from hall.web.errors import Refused
 from hall.web.i18n import lang_of, translator
 from hall.web.live import PAGE_LOTS
 from hall.web.reviews import _text
@@ -94,7 +94,7 @@ def _view(request: Request) -> LotView:
     lot_id: int = request.path_params["lot"]
     view = _runtime(request).views.get(lot_id)
     if view is None:
-        raise HTTPException(404, "拍品不存在 (no such lot)")
+        raise Refused(404, "not_found", "code_unknown_lot")
     return view
 
 
@@ -178,17 +178,18 @@ def unsold_if_hammered(view: LotView) -> bool:
 
 
 def bidder_status(view: LotView, number: str | None) -> str:
-    """The signed-in bidder's standing, as hall.js computes it again after each update: once the
-    lot is over, won or not won (an unsold lot's last leader did not win either)."""
+    """The signed-in bidder's standing, by the one rule hall.js (``updateStatus``) applies again
+    after each update: no bid yet; leading or outbid while the lot runs; once it is over, won
+    (the winner of a sold lot) or not won (``status_lost``: whoever else bid, the last leader of
+    an unsold or withdrawn lot too). A bid older than the view's recent ones is not seen."""
     if number is None:
         return ""
+    leading = view.leader == number
+    if not (leading or any(bid.bidder == number for bid in view.recent)):
+        return "status_none"
     if view.state in OVER:
         return "status_won" if view.outcome is Outcome.SOLD and view.winner == number else "status_lost"
-    if view.leader == number:
-        return "status_leading"
-    if any(bid.bidder == number for bid in view.recent):
-        return "status_outbid"
-    return "status_none"
+    return "status_leading" if leading else "status_outbid"
 
 
 def amount_problem(view: LotView, amount: int | None) -> tuple[str, dict[str, str]] | None:
@@ -420,7 +421,7 @@ async def console_command(request: Request) -> Response:
     view = _view(request)
     action = ACTIONS.get(request.path_params["action"])
     if action is None:
-        raise HTTPException(404, "没有这个操作 (no such action)")
+        raise Refused(404, "not_found", "err_no_action")
     me: Identity = request.state.identity
     form = await request.form(max_files=0, max_fields=16)
     req = _req(form)

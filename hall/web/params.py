@@ -15,9 +15,8 @@ from __future__ import annotations
 from typing import Final
 
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.exceptions import HTTPException
 
-from hall.web.i18n import translate
+from hall.web.errors import Refused
 
 ID_MAX: Final = 2**63 - 1
 """The largest integer SQLite stores (and so the largest row id)."""
@@ -57,7 +56,7 @@ register_url_convertor("id", IdConvertor())
 def whole(value: object, name: str, *, default: int | None = None, low: int = 0, high: int = ID_MAX) -> int:
     """A query or form field as a whole number in ``low``..``high``: ASCII digits only (and a
     leading minus when ``low`` allows it). Missing or empty: ``default``, if there is one.
-    Anything else raises HTTPException 400, which the app answers ``bad_request``."""
+    Anything else is refused: 400 ``bad_request``."""
     if (value is None or value == "") and default is not None:
         return default
     text = value if isinstance(value, str) else ""
@@ -67,4 +66,4 @@ def whole(value: object, name: str, *, default: int | None = None, low: int = 0,
         number = int(text)
         if low <= number <= high:
             return number
-    raise HTTPException(400, translate("bad_number", "zh").format(name=name, low=low, high=high))
+    raise Refused(400, "bad_request", "bad_number", {"name": name, "low": low, "high": high})

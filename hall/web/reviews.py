@@ -17,7 +17,6 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from starlette.datastructures import FormData, UploadFile
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
@@ -33,7 +32,9 @@ from hall.reviews import (
 )
 from hall.runtime import Runtime
 from hall.uploads import FileStore, UploadRefused, Written
-from hall.web.security import error, route, wants_json
+from hall.web.i18n import lang_of, text
+from hall.web.errors import Refused, error
+from hall.web.security import route, wants_json
 from hall.web.templating import render
 
 MAX_REAL_NAME: Final = 50
@@ -86,37 +87,40 @@ def _text(form: FormData, key: str) -> str:
 
 
 class Invalid(Exception):
-    """A form field that fails validation."""
+    """A form field that fails validation; ``key`` is its message's catalogue key."""
 
-    def __init__(self, field: str, message: str, code: str = "invalid", status: int = 400) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, key: str, code: str = "invalid", status: int = 400, **params: object) -> None:
+        super().__init__(key)
         self.field = field
-        self.message = message
+        self.key = key
+        self.params = params
         self.code = code
         self.status = status
 
 
-def _refusal(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
+def _refusal(request: Request, exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
+    """Status, code, the message in the asker's language, and what JSON adds."""
+    lang = lang_of(request)
     if isinstance(exc, Invalid):
-        return exc.status, exc.code, exc.message, {"field": exc.field}
+        return exc.status, exc.code, text(exc.key, lang, exc.params), {"field": exc.field}
     if isinstance(exc, (UploadRefused, ReviewError)):
-        return exc.status, exc.code, exc.message, {}
+        return exc.status, exc.code, text(exc.key, lang, exc.params), {}
     raise TypeError(exc)
 
 
-def _not_found(message: str = "未找到 (not found)") -> HTTPException:
-    return HTTPException(404, message)
+def _not_found(key: str) -> Refused:
+    return Refused(404, "not_found", key)
 
 
 def _decision(form: FormData) -> tuple[bool, str]:
     decision = _text(form, "decision")
     if decision not in DECISIONS:
-        raise Invalid("decision", "请选择“通过”或“驳回” (choose approve or reject)")
+        raise Invalid("decision", "err_choose_decision")
     reason = _text(form, "reason")
     if decision == "reject" and not reason:
-        raise Invalid("reason", "驳回须填写原因 (a rejection needs a reason)", code="reason_required")
+        raise Invalid("reason", "err_reason_required", code="reason_required")
     if len(reason) > MAX_REASON:
-        raise Invalid("reason", f"原因不超过 {MAX_REASON} 字 (the reason may be at most {MAX_REASON} characters)")
+        raise Invalid("reason", "err_reason_too_long", n=MAX_REASON)
     return decision == "approve", reason
 
 
@@ -130,12 +134,12 @@ async def file(request: Request) -> Response:
     files = _reviews(request).files
     stored = await files.get(request.path_params["file_id"])
     if stored is None or (stored.owner != me.id and not me.has(Role.STAFF)):
-        raise _not_found("文件不存在 (no such file)")
+        raise _not_found("err_no_file")
     path = files.path(stored)
     try:
         stat = await asyncio.to_thread(os.stat, path)
     except OSError:
-        raise _not_found("文件不存在 (no such file)") from None
+        raise _not_found("err_no_file") from None
     headers = {
         "content-disposition": f"attachment; filename*=UTF-8''{quote(stored.original_name, safe='')}",
         "x-content-type-options": "nosniff",
@@ -162,17 +166,16 @@ def _verification_fields(form: FormData) -> dict[str, str]:
     values = {key: _text(form, key) for key in ("kind", "real_name", "org_name", "org_kind")}
     kind, real_name, org_name, org_kind = values["kind"], values["real_name"], values["org_name"], values["org_kind"]
     if kind not in (PERSONAL, ORGANISATION):
-        raise Invalid("kind", "请选择个人认证或机构认证 (choose personal or organisational)")
+        raise Invalid("kind", "err_choose_kind")
     if len(real_name) > MAX_REAL_NAME:
-        raise Invalid("real_name", f"姓名不超过 {MAX_REAL_NAME} 字 (the name may be at most {MAX_REAL_NAME} characters)")
+        raise Invalid("real_name", "err_name_too_long", n=MAX_REAL_NAME)
     if kind == PERSONAL and not real_name:
-        raise Invalid("real_name", "请填写真实姓名 (enter your real name)")
+        raise Invalid("real_name", "err_real_name_required")
     if kind == ORGANISATION:
         if not 2 <= len(org_name) <= MAX_ORG_NAME:
-            raise Invalid("org_name", f"请填写机构全称（2–{MAX_ORG_NAME} 字） "
-                          f"(enter the organisation's full name, 2–{MAX_ORG_NAME} characters)")  # fmt: skip
+            raise Invalid("org_name", "err_org_name", n=MAX_ORG_NAME)
         if org_kind not in ORG_KINDS:
-            raise Invalid("org_kind", "请选择机构类型 (choose the organisation type)")
+            raise Invalid("org_kind", "err_choose_org_kind")
     return values
 
 
@@ -185,11 +188,11 @@ async def verification(request: Request) -> Response:
     written: Written | None = None
     try:
         if me.verified:
-            raise ReviewError(409, "already_verified", "账户已通过实名认证 (this account is already verified)")
+            raise ReviewError(409, "already_verified", "err_already_verified")
         form = await _form(request)
         values = _verification_fields(form)
         if any(v.status == "pending" for v in await reviews.verifications_of(me.id)):
-            raise ReviewError(409, "pending", "已有一份认证申请正在审核，请等待结果 (an application is already under review)")
+            raise ReviewError(409, "pending", "err_verification_pending")
         document = form.get("document")
         organisational = values["kind"] == ORGANISATION
         if organisational or (isinstance(document, UploadFile) and document.filename):
@@ -197,8 +200,7 @@ async def verification(request: Request) -> Response:
                 written = await reviews.files.accept(document, me.id, _now(request))
             except UploadRefused as exc:
                 if exc.code == "missing_file":
-                    raise Invalid("document", "机构认证须上传营业执照、法人证书或社会组织证书 (an organisation "
-                                  "must upload its business licence or certificate)") from None  # fmt: skip
+                    raise Invalid("document", "err_org_document") from None
                 raise
         verification_id = await reviews.apply_verification(
             user=me.id, kind=values["kind"], real_name=values["real_name"],
@@ -206,7 +208,7 @@ async def verification(request: Request) -> Response:
             org_kind=values["org_kind"] if organisational else None, document=written, now=_now(request),
         )  # fmt: skip
     except (Invalid, UploadRefused, ReviewError) as exc:
-        status, code, message, extra = _refusal(exc)
+        status, code, message, extra = _refusal(request, exc)
         if wants_json(request):
             return error(status, code, message, **extra)
         return await _verification_page(request, status, message, code, values)
@@ -248,7 +250,7 @@ async def _decide(
         approve, reason = _decision(await _form(request))
         body = await decide(approve, reason)
     except (Invalid, ReviewError) as exc:
-        status, code, message, extra = _refusal(exc)
+        status, code, message, extra = _refusal(request, exc)
         if wants_json(request):
             return error(status, code, message, **extra)
         return await queue_page(request, status, message)
@@ -270,7 +272,7 @@ async def _register_page(request: Request, lot_id: int, status: int = 200, messa
     refusal = eligibility(now=runtime.clock(), spec=lot.spec, state=lot.state, verified=me.verified, org=me.org,
                           current=mine.status if mine else None)  # fmt: skip
     if not message and refusal is not None and (mine is None or refusal.code not in ("pending", "registered")):
-        message, code = refusal.message, refusal.code
+        message, code = text(refusal.key, lang_of(request), refusal.params), refusal.code
     return render(request, "lot_register.html", status_code=status, lot_id=lot_id, title=runtime.titles.get(lot_id, ""),
                   spec=lot.spec, state=lot.state.value, closes=beijing(deadline(lot.spec.bidding_start)),
                   opens=beijing(lot.spec.publicity_start), bidding=beijing(lot.spec.bidding_start),
@@ -280,7 +282,7 @@ async def _register_page(request: Request, lot_id: int, status: int = 200, messa
 def _lot_id(request: Request) -> int:
     lot_id: int = request.path_params["lot_id"]
     if lot_id not in _runtime(request).lots:
-        raise _not_found("拍品不存在 (no such lot)")
+        raise _not_found("code_unknown_lot")
     return lot_id
 
 
@@ -298,14 +300,14 @@ async def lot_register(request: Request) -> Response:
         refusal = eligibility(now=now, spec=lot.spec, state=lot.state, verified=me.verified, org=me.org,
                               current=mine.status if mine else None)  # fmt: skip
         if refusal is not None:
-            raise ReviewError(refusal.status, refusal.code, refusal.message)
+            raise ReviewError(refusal.status, refusal.code, refusal.key, **refusal.params)
         form = await _form(request)
         written = await reviews.files.accept(form.get("letter"), me.id, now)
         await reviews.submit_registration(lot=lot_id, user=me.id, letter=written, now=now)
     except (UploadRefused, ReviewError) as exc:
-        status, code, message, extra = _refusal(exc)
+        status, code, message, extra = _refusal(request, exc)
         if code == "missing_file":
-            message = "请上传签字或盖章的《网络竞价承诺函》扫描件 (upload the signed or stamped commitment letter)"
+            message = text("err_letter_missing", lang_of(request))
         if code == "not_verified":
             extra["verify"] = "/account/verification"
         if wants_json(request):

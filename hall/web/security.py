@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final
+from typing import Final
 from urllib.parse import quote, urlsplit
 
 import itsdangerous
 from starlette.datastructures import MutableHeaders
-from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,7 +29,9 @@ from hall.auth.roles import PERMISSIONS, Identity, allowed
 from hall.auth.tokens import same
 from hall.store.people import People
 from hall.web import params  # registers the bounded "id" path convertor before any route is made
-from hall.web.templating import render
+from hall.web.errors import Refused, error
+from hall.web.i18n import lang_of, translate
+from hall.web.templating import here, render
 
 SESSION_COOKIE: Final = "hall_session"
 CSRF_COOKIE: Final = "hall_csrf"
@@ -40,12 +41,8 @@ MAX_BODY: Final = 1024 * 1024
 MAX_UPLOAD_BODY: Final = 10 * 1024 * 1024 + 64 * 1024
 """A 10 MiB file plus the multipart envelope and the other form fields."""
 
+MIB: Final = 1024 * 1024
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    """The one shape of an API error: a stable code for programs, a message for people."""
-    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 
 def wants_json(conn: HTTPConnection) -> bool:
@@ -181,11 +178,12 @@ async def csrf_ok(request: Request) -> bool:
 def deny(request: Request) -> Response:
     identity: Identity | None = request.state.identity
     if wants_json(request):
+        lang = lang_of(request)
         if identity is None:
-            return error(401, "unauthenticated", "请先登录 (sign in first)")
-        return error(403, "forbidden", "无权执行此操作 (not allowed)")
+            return error(401, "unauthenticated", translate("err_sign_in", lang))
+        return error(403, "forbidden", translate("err_not_allowed", lang))
     if identity is None:
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        return RedirectResponse(f"/login?next={quote(here(request), safe='/')}", status_code=303)
     return render(request, "error.html", status_code=403, title="forbidden", detail="")
 
 
@@ -211,10 +209,10 @@ def route(path: str, endpoint: Endpoint, *, name: str, methods: Sequence[str] = 
                 request.state.auth == "none" and not request.url.path.startswith("/api/")
             )
             if needs_csrf and not await csrf_ok(request):
+                message = translate("err_csrf", lang_of(request))
                 if wants_json(request):
-                    return error(403, "csrf", "CSRF 校验失败，请刷新页面后重试 (CSRF check failed)")
-                return render(request, "error.html", status_code=403, title="forbidden",
-                              detail="CSRF 校验失败，请刷新页面后重试 (CSRF check failed; reload the page)")  # fmt: skip
+                    return error(403, "csrf", message)
+                return render(request, "error.html", status_code=403, title="forbidden", detail=message)
         return await endpoint(request)
 
     guarded.__name__ = name
@@ -247,16 +245,16 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:  # answered 413 by the app's HTTPException handler
-                    raise HTTPException(413, _too_large_message(limit))
+                    raise _body_too_large(limit)
             return message
 
         await self.app(scope, counted, send)
 
 
-def _too_large_message(limit: int) -> str:
-    return f"请求体超过上限 {limit // (1024 * 1024)} MiB (body too large)"
+def _body_too_large(limit: int) -> Refused:
+    return Refused(413, "too_large", "err_body_too_large", {"mib": limit // MIB})
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    response = error(413, "too_large", _too_large_message(limit))
+    response = _body_too_large(limit).answer(HTTPConnection(scope))
     await response(scope, receive, send)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -30,6 +31,42 @@ def shanghai_seconds(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, SHANGHAI).strftime("%H:%M:%S")
 
 
+MAX_NEXT: Final = 2000
+"""The longest ``next`` path kept; a longer one is dropped."""
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` when it is a path on this site (``/…``), else None: what ``next`` may hold.
+
+    Never an open redirect: a scheme-relative ``//host``, a backslash (some browsers read it as
+    a slash) and any whitespace or control character (browsers drop tabs and newlines inside a
+    URL, so a slash, a tab and ``/host`` would become ``//host``) are refused."""
+    if not target or len(target) > MAX_NEXT or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ch.isspace() or not ch.isprintable() for ch in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+SIGN_IN_PAGES: Final = ("/login", "/signup", "/login/code", "/password-reset")
+"""The pages that sign someone in: each carries on the ``next`` it was given."""
+
+
+def here(request: Request) -> str:
+    """Where the asker is, this page with its query: the ``next`` of the language links."""
+    query = request.url.query
+    return local_path(request.url.path + (f"?{query}" if query else "")) or "/"
+
+
+def going(request: Request) -> str:
+    """Where the asker is going, as the ``next`` of the header's login and sign-up links: here,
+    but on a page that signs in, where that page was to lead (so that a round trip does not loop)."""
+    if request.url.path in SIGN_IN_PAGES:
+        return local_path(request.query_params.get("next")) or "/"
+    return here(request)
+
+
 def yuan(amount: int | None) -> str:
     return "" if amount is None else f"{amount:,}"
 
@@ -49,7 +86,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     lang = lang_of(request)
     response: HTMLResponse = templates.TemplateResponse(
         request, template,
-        {"_": translator(lang), "lang": lang, "me": request.state.identity, "csrf": request.state.csrf, **context},
+        {"_": translator(lang), "lang": lang, "me": request.state.identity, "csrf": request.state.csrf,
+         "here": here(request), "going": going(request), **context},
         status_code=status_code,
     )  # fmt: skip
     return response

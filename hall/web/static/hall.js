@@ -250,10 +250,14 @@
     var rows = record ? record.querySelectorAll("li[data-bidder]") : [];
     var bid = el.getAttribute("data-status") !== "status_none";
     for (var i = 0; i < rows.length && !bid; i++) bid = rows[i].getAttribute("data-bidder") === mine;
-    var status = "status_none";
+    // The rule of bidder_status (hall/web/pages.py): no bid yet; leading or outbid while the lot
+    // runs; once it is over, won (leading a sold lot) or, for whoever else bid, not won.
     var leading = attr("lot-" + lot + "-leader", "data-leader") === mine;
+    var status = "status_none";
     if (OVER.indexOf(stateOf(lot)) >= 0) {
-      status = leading && attr("lot-" + lot + "-state", "data-outcome") === "sold" ? "status_won" : "status_lost";
+      if (leading || bid) {
+        status = leading && attr("lot-" + lot + "-state", "data-outcome") === "sold" ? "status_won" : "status_lost";
+      }
     } else if (leading) {
       status = "status_leading";
     } else if (bid) {

@@ -1,0 +1,277 @@
+"""Every page in both languages, and nothing of the other language outside data.
+
+The routes come from the app itself: a GET route added later is rendered here as every kind of
+visitor, in Chinese and in English, or the test fails naming the path parameter it does not know
+how to fill. User data (lot titles, names, organisations, reasons, SMS bodies) is marked in the
+templates with ``class="data"`` (or carries its own ``lang``) and is left out of the check.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Final
+
+import httpx2 as httpx
+import pytest
+from hallkit import Actor, FakeClock, anonymous, beijing_ms, call, hall, org_id, page_csrf, runtime, send_code, user
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from hall.auth.roles import Role
+from hall.engine import Accepted, LotSpec, Mode
+from hall.runtime import Action
+from hall.web.i18n import COOKIE, LANGS, MESSAGES
+
+NOW: Final = beijing_ms(2026, 1, 7, 10, 0)
+HOUR: Final = 3_600_000
+DAY: Final = 24 * HOUR
+PDF: Final = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+CJK: Final = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff5e]")
+"""Chinese characters and Chinese (full-width) punctuation."""
+WORD: Final = re.compile(r"[A-Za-z]{2,}")
+PROPER: Final = frozenset({"PDF", "JPEG", "PNG", "MiB", "SMS", "JavaScript"})
+"""ASCII words a Chinese page may hold outside data: names of formats and technologies."""
+CHECKED_ATTRIBUTES: Final = ("aria-label", "title", "placeholder", "alt")
+VOID: Final = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+                         "track", "wbr"})  # fmt: skip
+SKIPPED: Final = frozenset({"head", "script", "style", "code"})
+
+
+class Interface(HTMLParser):
+    """The text of a page a visitor reads as the interface: element text and the readable
+    attributes, without data (``class="data"``, an element with its own ``lang``), code, the
+    head (its title names the lot) and scripts."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.stack: list[bool] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        skip = (bool(self.stack) and self.stack[-1]) or tag in SKIPPED or "lang" in found and tag != "html" \
+            or "data" in (found.get("class") or "").split()  # fmt: skip
+        if not skip:
+            self.parts.extend(value for name in CHECKED_ATTRIBUTES if (value := found.get(name)))
+        if tag not in VOID:
+            self.stack.append(skip)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in VOID and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not (self.stack and self.stack[-1]):
+            self.parts.append(data)
+
+
+def interface_text(html: str) -> str:
+    parser = Interface()
+    parser.feed(html)
+    return " ".join(parser.parts)
+
+
+def foreign(html: str, lang: str) -> list[str]:
+    """What of the other language the interface of a page shows."""
+    text = interface_text(html)
+    if lang == "en":
+        return [text[max(0, m.start() - 15):m.end() + 15] for m in CJK.finditer(text)]
+    return [m[0] for m in WORD.finditer(text) if m[0] not in PROPER]
+
+
+@dataclass
+class Scene:
+    client: TestClient
+    actors: dict[str, Actor | None]
+    params: dict[str, object]
+    more: list[str]
+    """Pages beyond one per route: a lot page in every state the hall has, the console's result."""
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> Iterator[Scene]:
+    """One of everything a page can show: timed lots in publicity and running with a bid;
+    auctioneer-run lots in publicity, warned, paused, sold, unsold and withdrawn; pending and
+    decided verifications and registrations; an SMS in an inbox; every role."""
+    with hall(tmp_path) as client:
+        runtime(client).clock = FakeClock(NOW)
+        user(client, "13900000301", "示范大学", org="示范大学")
+        seller = org_id(client, "示范大学")
+
+        def lot(title: str, bidding_start: int, mode: Mode = Mode.TIMED) -> int:
+            spec = LotSpec(seller_org=seller, start_price=10_000, increment=1_000, publicity_start=NOW - 7 * DAY,
+                           bidding_start=bidding_start, end=bidding_start + HOUR, reserve=12_000, mode=mode)  # fmt: skip
+            return call(client, runtime(client).create_lot, spec, title, "新能源").id
+
+        publicity = lot("一种公示中的专利", NOW + 2 * DAY)
+        running = lot("一种竞价中的专利", NOW - HOUR // 2)
+        bidder = user(client, "13800000001", "竞买人", org="恒达科技有限公司")
+        call(client, runtime(client).register, running, bidder, org_id(client, "恒达科技有限公司"))
+        rt = runtime(client)
+        call(client, rt.bid, running, bidder, org_id(client, "恒达科技有限公司"), 10_000, "r1")
+        staff = user(client, "13900000101", "审核员", roles=(Role.STAFF,))
+        admin = user(client, "13900000001", "管理员", roles=(Role.ADMIN,))
+        auctioneer = user(client, "13900000201", "拍卖师", roles=(Role.AUCTIONEER,))
+        applicant = user(client, "13800000002", "申请人")
+        floor = _floor_lots(client, lambda title: lot(title, NOW - HOUR // 2, Mode.LIVE), bidder, auctioneer)
+        actors: dict[str, Actor | None] = {"anonymous": None}
+        for name, uid in (("bidder", bidder), ("staff", staff), ("admin", admin), ("auctioneer", auctioneer),
+                          ("applicant", applicant)):  # fmt: skip
+            actors[name] = Actor(client, uid)
+        bidder_actor, staff_actor, applicant_actor = actors["bidder"], actors["staff"], actors["applicant"]
+        assert bidder_actor and staff_actor and applicant_actor
+        assert bidder_actor.upload(f"/lots/{publicity}/register", "letter", "承诺函.pdf", PDF).status_code == 303
+        assert applicant_actor.post("/account/verification", {"kind": "personal", "real_name": "申请人"}).status_code == 303
+        decided = staff_actor.post("/staff/verifications/1", {"decision": "reject", "reason": "姓名与证件不符"})
+        assert decided.status_code == 303
+        assert applicant_actor.post("/account/verification", {"kind": "personal", "real_name": "申请人"}).status_code == 303
+        call(client, client.app.state.dispatcher.run_once)  # type: ignore[attr-defined]
+        file_id = call(client, client.app.state.store.fetchone, "SELECT min(id) FROM files")[0]  # type: ignore[attr-defined]
+        params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css"}
+        more = [*(f"/lots/{lot_id}" for lot_id in floor), f"/lots/{floor[-1]}/register",
+                f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=bad_state",
+                f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=accepted"]  # fmt: skip
+        yield Scene(client, actors, params, more)
+
+
+FLOOR: Final[dict[str, tuple[tuple[Action | int, dict[str, str]], ...]]] = {
+    "publicity": (),
+    "warned": ((Action.OPEN, {}), (10_000, {}), (Action.FAIR_WARNING, {})),
+    "paused": ((Action.OPEN, {}), (Action.PAUSE, {})),
+    "sold": ((Action.OPEN, {}), (20_000, {}), (Action.HAMMER, {})),
+    "unsold": ((Action.OPEN, {}), (10_000, {}), (Action.HAMMER, {})),  # below the ¥12,000 reserve
+    "withdrawn": ((Action.WITHDRAW, {"reason": "权利人申请撤回"}),),
+}
+"""Auctioneer-run lots brought to each state: the commands, and the bidder's bids (amounts)."""
+
+
+def _floor_lots(client: TestClient, make: Callable[[str], int], bidder: int, auctioneer: int) -> list[int]:
+    """A live-mode lot in each state of ``FLOOR``, the bidder admitted to each, in that order."""
+    rt = runtime(client)
+    bidder_org = org_id(client, "恒达科技有限公司")
+    made = []
+    for n, (state, steps) in enumerate(FLOOR.items()):
+        lot_id = make(f"一种现场拍卖的专利之{n + 1}")
+        call(client, rt.register, lot_id, bidder, bidder_org)
+        for step, (what, fields) in enumerate(steps):
+            req = f"floor-{lot_id}-{step}"
+            if isinstance(what, int):
+                result = call(client, rt.bid, lot_id, bidder, bidder_org, what, req)
+            else:
+                result = call(client, partial(rt.command, lot_id, auctioneer, what, req, **fields))
+            assert isinstance(result, Accepted), (state, what, result)
+        made.append(lot_id)
+    states = [rt.views[lot_id].state.value for lot_id in made]
+    assert states == ["publicity", "live", "paused", "closed", "closed", "withdrawn"], states
+    return made
+
+
+def _client(scene: Scene, actor: str, lang: str) -> TestClient:
+    """The scene's client as ``actor`` (a name of ``scene.actors``) reading ``lang``."""
+    who = scene.actors[actor]
+    client = anonymous(scene.client)
+    if who is not None:
+        client.cookies.set("hall_session", who.cookie)
+    client.cookies.set(COOKIE, lang)
+    return client
+
+
+def _get(scene: Scene, actor: str, lang: str, path: str) -> tuple[int, str, str]:
+    response = _client(scene, actor, lang).get(path, follow_redirects=False)
+    return response.status_code, response.headers.get("content-type", ""), response.text
+
+
+def _said_in(message: str, lang: str) -> bool:
+    """Whether an API error's message is in ``lang``: English without Chinese; Chinese (it may
+    name a parameter or a format, such as ``since`` or JSON, in ASCII)."""
+    return not CJK.search(message) if lang == "en" else bool(CJK.search(message))
+
+
+def _pages(scene: Scene) -> list[str]:
+    """Every GET route's path, its parameters filled from the scene; fails on one it cannot fill."""
+    paths = []
+    for found in scene.client.app.routes:  # type: ignore[attr-defined]
+        if not isinstance(found, Route) or "GET" not in (found.methods or ()):
+            continue
+        missing = set(found.param_convertors) - set(scene.params)
+        assert not missing, f"{found.path} needs {missing}: add them to the scene in tests/test_languages.py"
+        paths.append(found.url_path_for(found.name, **{k: scene.params[k] for k in found.param_convertors}))
+    return paths
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_page_speaks_only_its_language_outside_data(scene: Scene, lang: str) -> None:
+    lot = scene.params["lot"]
+    errors = ["/no-such-page", f"/lots/{lot}9", f"/lots/{lot}9/register",
+              f"/api/lots/{lot}9", f"/api/lots/{lot}9/events", f"/api/lots/{lot}/events?since=%C2%B2",
+              "/api/lots?state=bogus", "/api/me"]  # fmt: skip
+    rendered = 0
+    problems: dict[str, list[str]] = {}
+    for path in [*_pages(scene), *scene.more, *errors]:
+        for actor in scene.actors:
+            status, kind, body = _get(scene, actor, lang, path)
+            assert status < 500, (path, actor, status)
+            if kind.startswith("application/json") and status >= 400:
+                message = json.loads(body)["error"]["message"]
+                if not _said_in(message, lang):
+                    problems[f"{path} as {actor} ({status})"] = [message]
+            if not kind.startswith("text/html"):
+                continue
+            rendered += 1
+            if found := foreign(body, lang):
+                problems[f"{path} as {actor} ({status})"] = found[:5]
+    assert not problems, problems
+    assert rendered > 40  # the routes were found and rendered as several visitors
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_what_a_form_answers_speaks_only_its_language_outside_data(scene: Scene, lang: str) -> None:
+    """The pages only a post shows: each sign-in page's second step and its refusals, a refused
+    login, a registration refused, the console's confirmation."""
+    client = _client(scene, "anonymous", lang)
+    answers: dict[str, httpx.Response] = {}
+    for n, path in enumerate(("/signup", "/login/code", "/password-reset")):
+        phone = f"137{list(LANGS).index(lang)}{n:07d}"  # a number of its own: one code a minute each
+        answers[f"{path}: code sent"] = send_code(client, path, phone)
+        answers[f"{path}: bad phone"] = send_code(client, path, "12345")
+        answers[f"{path}: bad code"] = client.post(path, data={"phone": phone, "code": "000000", "password": "x" * 9,
+                                                                "csrf": page_csrf(client, path)})  # fmt: skip
+    answers["/signup: short password"] = client.post("/signup", data={"phone": "13700000000", "code": "000000",
+                                                                      "password": "short", "csrf": page_csrf(client, "/signup")})  # fmt: skip
+    answers["/login: wrong password"] = client.post("/login", data={"phone": "13800000001", "password": "wrong one",
+                                                                    "csrf": page_csrf(client, "/login")})  # fmt: skip
+    auctioneer, bidder = scene.actors["auctioneer"], scene.actors["bidder"]
+    assert auctioneer and bidder
+    lot = scene.params["lot"]
+    answers["console: confirm a withdrawal"] = _client(scene, "auctioneer", lang).post(
+        f"/console/lots/{lot}/withdraw", data={"csrf": auctioneer.csrf, "req": "w1", "reason": "权利人申请撤回"})
+    answers["register: refused without a letter"] = _client(scene, "bidder", lang).post(
+        f"/lots/{scene.params['lot_id']}/register", data={"csrf": bidder.csrf})
+    problems: dict[str, list[str]] = {}
+    for name, response in answers.items():
+        assert response.status_code < 500 and response.headers["content-type"].startswith("text/html"), name
+        assert 'class="message"' in response.text or "alertdialog" in response.text, name  # it says something
+        if found := foreign(response.text, lang):
+            problems[f"{name} ({response.status_code})"] = found[:5]
+    assert not problems, problems
+
+
+def test_the_check_sees_the_other_language_and_leaves_data_alone() -> None:
+    assert len(foreign('<p>竞价中 <span class="data">一种专利</span></p>', "en")) == 3
+    assert foreign('<p>Bidding <span class="data">一种专利</span> <a lang="zh-CN">中文</a></p>', "en") == []
+    assert foreign('<p>竞价中 live <input aria-label="state"><br>PDF</p>', "zh") == ["live", "state"]
+    assert foreign('<p>竞价中 <b class="x data">Acme Robotics</b><code>bidder</code></p>', "zh") == []
+
+
+def test_every_catalogue_message_has_both_languages_and_no_bracketed_english() -> None:
+    for key, (zh, en) in MESSAGES.items():
+        assert zh and en, key
+        assert not re.search(r"\([a-z][a-z ,;']+\)", zh), (key, zh)
+        assert not CJK.search(en), (key, en)
