@@ -200,6 +200,99 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX codes_phone ON codes (phone, created_at);
     CREATE INDEX codes_address ON codes (address, created_at);
     """,
+    # 5: the supply side (issue 11): identities (AC-3), shops (AC-4), listings (LS-1 to LS-10)
+    # and auction sessions with their lots (AU-1, AU-2). Each table's ``state`` is its own
+    # lifecycle; the staff decisions that move it are applications of the one review mechanism
+    # (hall/reviews.py), which keeps who decided what, when and why.
+    """
+    CREATE TABLE identities (
+        id INTEGER PRIMARY KEY,
+        user INTEGER NOT NULL REFERENCES users(id),
+        org INTEGER REFERENCES orgs(id),
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        details BLOB,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX identities_user ON identities (user);
+    CREATE TABLE identity_documents (
+        identity INTEGER NOT NULL REFERENCES identities(id),
+        file INTEGER NOT NULL REFERENCES files(id),
+        PRIMARY KEY (identity, file)
+    );
+    CREATE TABLE shops (
+        id INTEGER PRIMARY KEY,
+        owner INTEGER NOT NULL REFERENCES users(id),
+        identity INTEGER NOT NULL REFERENCES identities(id),
+        org INTEGER REFERENCES orgs(id),
+        name TEXT NOT NULL,
+        contact_name TEXT NOT NULL,
+        contact_phone TEXT NOT NULL,
+        contact_email TEXT NOT NULL DEFAULT '',
+        intro TEXT NOT NULL DEFAULT '',
+        terms_version TEXT NOT NULL,
+        terms_accepted_at INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX shops_org ON shops (org) WHERE org IS NOT NULL;
+    CREATE UNIQUE INDEX shops_owner ON shops (owner);
+    CREATE TABLE listings (
+        id INTEGER PRIMARY KEY,
+        shop INTEGER NOT NULL REFERENCES shops(id),
+        org INTEGER REFERENCES orgs(id),
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        number TEXT NOT NULL DEFAULT '',
+        holder TEXT NOT NULL,
+        ownership TEXT NOT NULL,
+        authorisation INTEGER REFERENCES files(id),
+        draft BLOB NOT NULL,
+        start_price INTEGER NOT NULL,
+        season INTEGER,
+        agreement_version TEXT NOT NULL,
+        agreement_at INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        created_by INTEGER NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX listings_shop ON listings (shop, state);
+    CREATE INDEX listings_season ON listings (season, org);
+    CREATE TABLE auctions (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        industry TEXT NOT NULL,
+        low_carbon INTEGER NOT NULL DEFAULT 0,
+        day TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        auctioneer INTEGER REFERENCES users(id),
+        publicity_start INTEGER NOT NULL,
+        bidding_start INTEGER NOT NULL,
+        bidding_end INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        created_by INTEGER NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL,
+        published_at INTEGER
+    );
+    CREATE INDEX auctions_day ON auctions (day);
+    CREATE TABLE auction_lots (
+        auction INTEGER NOT NULL REFERENCES auctions(id),
+        listing INTEGER NOT NULL REFERENCES listings(id),
+        position INTEGER NOT NULL,
+        start_price INTEGER NOT NULL,
+        increment INTEGER NOT NULL,
+        reserve INTEGER,
+        window INTEGER NOT NULL,
+        extension INTEGER NOT NULL,
+        bidding_end INTEGER,
+        lot INTEGER UNIQUE REFERENCES lots(id),
+        PRIMARY KEY (auction, listing)
+    );
+    CREATE INDEX auction_lots_listing ON auction_lots (listing);
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 
