@@ -293,6 +293,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX auction_lots_listing ON auction_lots (listing);
     """,
+    # issue 11: auction sessions (hall/auctions.py): staggered ends, the seconds between the
+    # planned ends of a session's consecutive lots (0: all end at the session's end).
+    """
+    ALTER TABLE auctions ADD COLUMN stagger INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 
