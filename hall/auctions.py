@@ -293,6 +293,8 @@ class Auctions:
                 unsettled.append(lot)
         for row in await self.store.published():
             self._index(row, lots.get(row.id, []))
+        # A lot that closed while this read the store is settled by the listener (its events
+        # commit after this line) or by ``reconcile`` (they committed before it; the view says so).
         self.runtime.listen(self._committed)
         await self.reconcile(unsettled)
 
@@ -346,7 +348,7 @@ class Auctions:
                 "bidding_end": ms(draft.bidding_end), "stagger": draft.stagger * 60,
                 "state": SessionState.DRAFT.value, "created_by": by, "created_at": now,
             })  # fmt: skip
-        log.info("session created", extra={"user": by, "action": "create_session", "code": str(session)})
+        log.info("session %s created", session, extra={"user": by, "action": "create_session"})
         return session, session_warnings(draft.date)
 
     async def _draft(self, tx: Any, session: int) -> SessionRow:
@@ -424,8 +426,7 @@ class Auctions:
                 if lot.lot is not None:
                     ids.append(lot.lot)
                     continue
-                item = await self.store.store.fetchone("SELECT draft FROM listings WHERE id = ?", (lot.listing,))
-                details = lot_details(lot, draft_fields(item[0] if item is not None else None))
+                details = lot_details(lot, draft_fields(await self.store.draft(lot.listing)))
                 created = await self.runtime.create_lot(spec, lot.title, row.name, details)
                 async with self.store.store.transaction() as tx:
                     await self.store.set_lot(tx, session, lot.listing, created.id)

@@ -167,6 +167,10 @@ class AuctionStore:
         rows = await self.store.fetchall(f"{_LISTING} WHERE state = 'listed' ORDER BY id DESC LIMIT ?", (limit,))
         return [ListingRow(*r) for r in rows]
 
+    async def draft(self, listing: int) -> bytes | None:
+        row = await self.store.fetchone("SELECT draft FROM listings WHERE id = ?", (listing,))
+        return None if row is None else bytes(row[0])
+
     async def item(self, lot: int) -> ItemRow | None:
         """The listing behind a published lot, in full."""
         row = await self.store.fetchone(
