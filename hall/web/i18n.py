@@ -119,6 +119,7 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "no_session": ("其他拍品", "Other lots"),
     "no_lots": ("今天及以后暂无符合条件的拍品", "No matching lots today or later"),
     "current_price": ("当前价", "Current price"),
+    "price_column": ("当前价 / 成交价", "Current or hammer price"),
     "leader": ("领先竞买号", "Leading bidder"),
     "bid_count": ("出价次数", "Bids"),
     "ends": ("结束时间 / 倒计时", "Ends / countdown"),
