@@ -23,6 +23,7 @@ import httpx2 as httpx
 import msgspec
 from starlette.testclient import TestClient
 
+from hall import shops
 from hall.auth.passwords import hash_password
 from hall.auth.roles import Identity, Role
 from hall.config import Config
@@ -128,6 +129,13 @@ def lot(client: TestClient, *, seller_org: int, publicity_start: int, bidding_st
     return call(client, runtime(client).create_lot, spec, title).id
 
 
+def application(client: TestClient, kind: str, subject: int) -> int:
+    """The id of the newest application (``hall.reviews``) for a subject of a kind."""
+    [(found,)] = rows(client, "SELECT max(id) FROM applications WHERE kind = ? AND subject = ?", (kind, subject))
+    assert found is not None, (kind, subject)
+    return int(found)
+
+
 def rows(client: TestClient, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
     store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
     return [tuple(r) for r in call(client, store.fetchall, sql, params)]
@@ -210,8 +218,10 @@ def anonymous(client: TestClient) -> TestClient:
 def listing(client: TestClient, owner: int, *, title: str = "一种专利", number: str = "ZL202110123456.7",
             holder: str = "示范大学", org: int | None = None, start_price: int = 100_000, state: str = "listed",
             kind: str = "patent", draft: dict[str, Any] | None = None) -> int:  # fmt: skip
-    """A listing row in ``state``, in ``owner``'s shop (its identity and shop made on first use),
-    inserted straight into schema 5's tables, the draft stored as msgpack.
+    """A listing row in ``state``, in ``owner``'s open shop (``hall.shops.open_shop_of``: one
+    opened through the reviews, as test_languages' seller's is), or else in an identity and open
+    shop inserted for it on first use; inserted straight into schema 5's tables, the draft
+    stored as msgpack.
 
     Stands in for the listings store (issue 11's listings part, built beside the sessions) in
     the tests of auction sessions: once it is merged, these rows should come from its actions."""
@@ -223,9 +233,9 @@ def listing(client: TestClient, owner: int, *, title: str = "一种专利", numb
     })  # fmt: skip
 
     async def insert() -> int:
+        found = await shops.open_shop_of(store, owner)
+        assert found is not None or await shops.shop_of(store, owner) is None, "the owner's shop is not open"
         async with store.transaction() as tx:
-            async with tx.execute("SELECT id FROM shops WHERE owner = ?", (owner,)) as cur:
-                found = await cur.fetchone()
             if found is None:
                 cur = await tx.execute("INSERT INTO identities (user, org, kind, state, created_at, updated_at) "
                                        "VALUES (?, ?, 'university', 'approved', 0, 0)", (owner, org))  # fmt: skip
@@ -235,7 +245,7 @@ def listing(client: TestClient, owner: int, *, title: str = "一种专利", numb
                     "'v1', 0, 'open', 0, 0)", (owner, cur.lastrowid, org, f"{holder}店铺"))  # fmt: skip
                 shop = cur.lastrowid
             else:
-                shop = found[0]
+                shop = found.id
             cur = await tx.execute(
                 "INSERT INTO listings (shop, org, kind, title, number, holder, ownership, draft, start_price, "
                 "agreement_version, agreement_at, state, created_by, created_at, updated_at) "

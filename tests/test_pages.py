@@ -741,6 +741,18 @@ def test_a_signed_in_account_not_admitted_is_sent_to_register_only_while_registr
     assert f'<a href="/lots/{scene.soon}">← 返回拍品页</a>' in register
 
 
+def test_a_lot_that_is_over_invites_nobody_to_log_in_or_register(scene: Scene) -> None:
+    scene.clock.now = NOW + 2 * HOUR
+    wake(scene.client, scene.live)
+    call(scene.client, scene.runtime.bid, scene.live, scene.bidder, None, 60_000, "late")  # answered once durable
+    assert scene.view(scene.live).state is State.CLOSED
+    for client in (anonymous(scene.client), scene.actor(scene.other)):
+        html = client.get(f"/lots/{scene.live}").text
+        assert "竞价已结束。" in html
+        assert "登录后报名参与竞价" not in html and f"/lots/{scene.live}/register" not in html
+        assert "只有已获准的竞买人可以出价" not in html
+
+
 def test_login_with_next_comes_back_to_the_lot(scene: Scene) -> None:
     client = anonymous(scene.client)
     form = client.get(f"/login?next=/lots/{scene.live}").text

@@ -29,14 +29,14 @@ from hall.store.auctions import AuctionStore
 from hall.store.codes import PhoneCodes
 from hall.store.people import People
 from hall.uploads import PdfChecker
-from hall.web import accounts, admin, auctions as auction_pages, fragments, live, orientation, pages, reviews
+from hall.web import accounts, admin, auctions as auction_pages, fragments, identities, live, orientation, pages, reviews, shops
 from hall.web import inbox as inbox_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
 from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, route, wants_json
 from hall.web.templating import render
 
-UPLOAD_PREFIXES = ("/lots/", "/account/verification")
+UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities")
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -123,7 +123,7 @@ def create_app(config: Config | None = None) -> Starlette:
             *accounts.routes,
             *orientation.routes,
             *inbox_pages.routes,
-            *reviews.routes, *admin.routes,
+            *reviews.routes, *identities.routes, *shops.routes, *admin.routes,
             *auction_pages.routes,
             *live.routes,
         ],
