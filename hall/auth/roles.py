@@ -107,6 +107,22 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "my_bids": Access.SIGNED_IN,
     "api_my_registrations": Access.SIGNED_IN,
     "api_my_bids": Access.SIGNED_IN,
+    # issue 11: auction sessions (hall/web/auctions.py)
+    "session_page": Access.ANYONE,
+    "staff_sessions": frozenset({Role.STAFF}),
+    "staff_session_create": frozenset({Role.STAFF}),
+    "staff_session": frozenset({Role.STAFF}),
+    "staff_session_lot_add": frozenset({Role.STAFF}),
+    "staff_session_lot_edit": frozenset({Role.STAFF}),
+    "staff_session_lot_remove": frozenset({Role.STAFF}),
+    "staff_session_publish": frozenset({Role.STAFF}),
+    "api_sessions": Access.ANYONE,
+    "api_session_create": frozenset({Role.STAFF}),
+    "api_session": Access.ANYONE,
+    "api_session_lot_add": frozenset({Role.STAFF}),
+    "api_session_lot_edit": frozenset({Role.STAFF}),
+    "api_session_lot_remove": frozenset({Role.STAFF}),
+    "api_session_publish": frozenset({Role.STAFF}),
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 

@@ -345,6 +345,11 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT id, decided_by, state, reason, decided_at FROM applications
         WHERE state IN ('approved', 'rejected') AND decided_by IS NOT NULL;
     """,
+    # 7: issue 11's auction sessions (hall/auctions.py): staggered ends, the seconds between the
+    # planned ends of a session's consecutive lots (0: all end at the session's end).
+    """
+    ALTER TABLE auctions ADD COLUMN stagger INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 
