@@ -31,7 +31,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Final
+from typing import Annotated, Final, Literal
 
 import aiosqlite
 import msgspec
@@ -125,6 +125,8 @@ class DocumentState(StrEnum):
 _D = DealState
 _BUYER, _SELLER, _STAFF = frozenset({Side.BUYER}), frozenset({Side.SELLER}), frozenset({Side.STAFF})
 _PARTIES = _BUYER | _SELLER
+_STANDING: Final = (DocumentState.SUBMITTED, DocumentState.DISPUTED)
+"""A document that stands: handed in and neither refused, replaced nor accepted yet."""
 OPEN: Final = frozenset({_D.NOTIFIED, _D.CONTRACTED, _D.PAID, _D.HANDED_OVER})
 """The states a deal can still be defaulted in."""
 
@@ -187,7 +189,7 @@ def reason_of(reason: str | None) -> str:
     """A reason, required and short (it goes into an SMS)."""
     reason = " ".join((reason or "").split())
     if not reason:
-        raise Refused(400, "reason_required", "err_reason_required")
+        raise Refused(400, "reason_required", "deal_err_reason_required")
     if len(reason) > MAX_REASON:
         raise Refused(400, "reason_too_long", "err_reason_too_long", {"n": MAX_REASON})
     return reason
@@ -243,8 +245,8 @@ def certificate_facts(deal: DealRow) -> CertificateFacts | None:
 
 
 def next_steps(deal: DealRow, side: Side, documents: Sequence[DocumentRow]) -> list[Step]:
-    """What ``side`` can do next: the deal page's forms and the lists' "next step"."""
-    steps = [step for step in Step if step is not Step.REFUSE and may(step, side, deal.state)]
+    """What ``side`` can do next: the deal page's forms and the API's ``next``."""
+    steps: list[Step] = [step for step in Step if step is not Step.REFUSE and may(step, side, deal.state)]
     payment = [d for d in documents if d.kind == DocumentKind.PAYMENT and d.state in _STANDING]
     if not payment:
         steps = [s for s in steps if s not in (Step.CONFIRM_PAYMENT, Step.DISPUTE_PAYMENT)]
@@ -256,16 +258,79 @@ def next_steps(deal: DealRow, side: Side, documents: Sequence[DocumentRow]) -> l
     return steps
 
 
-_STANDING: Final = (DocumentState.SUBMITTED, DocumentState.DISPUTED)
-
-
 # ---------------------------------------------------------------------- the wire
 
 
+class DocumentItem(msgspec.Struct, kw_only=True):
+    """A document a party handed in, as its deal's parties and staff see it."""
+
+    id: int
+    kind: DocumentKind
+    party: Literal["buyer", "seller"]
+    state: DocumentState
+    name: str
+    url: str
+    """``/deals/{deal}/files/{id}``: to the deal's parties and staff only, always a download."""
+    uploaded_at: str
+    reason: str | None
+    """Why staff refused it, or why the seller disputes it."""
+
+
+class StepItem(msgspec.Struct, kw_only=True):
+    """One row of the deal's audit trail: what was done, by which side, when, why."""
+
+    action: str
+    by: Literal["buyer", "seller", "staff", "exchange"]
+    state: DealState
+    """The deal's state after the step."""
+    at: str
+    reason: str | None
+
+
+class DealItem(msgspec.Struct, kw_only=True):
+    """A deal as its buyer, its seller and staff see it (``GET /api/deals/{id}``). Instants are
+    ISO 8601 with Beijing's offset; ``contract_due`` is the last day for the signed contract."""
+
+    id: int
+    lot: int
+    listing: int | None
+    state: DealState
+    price: int
+    """Whole yuan."""
+    buyer: str
+    """The buyer's organisation (or, for a personal buyer, the person's name)."""
+    seller: str
+    bidder_number: str
+    form: TransactionForm
+    title: str
+    item_number: str
+    notice_number: str
+    notified_at: str
+    contract_due: str
+    overdue: bool
+    digest: str
+    verify_code: str
+    role: Side
+    """The caller's side of the deal."""
+    next: list[Step]
+    """What the caller can do now."""
+    disputed: bool
+    contracted_at: str | None
+    paid_at: str | None
+    buyer_handover_at: str | None
+    seller_handover_at: str | None
+    certificate_number: str | None
+    certified_at: str | None
+    defaulted_at: str | None
+    default_reason: str | None
+    documents: list[DocumentItem]
+    steps: list[StepItem]
+
+
 class VerifyItem(msgspec.Struct, kw_only=True):
-    """What ``/verify/{code}`` shows anyone: a deal's key facts, no personal data. Organisation
-    names are the public facts of a deal; a person (a personal buyer, an expert's shop) is
-    never named, and no phone number or account appears."""
+    """What ``/verify/{code}`` shows anyone: a deal's key facts and no personal data.
+    Organisation names are public facts of a deal; a person (a personal buyer, an expert's
+    shop) is never named, and no phone number or account appears."""
 
     notice_number: str
     certificate_number: str | None
@@ -274,7 +339,6 @@ class VerifyItem(msgspec.Struct, kw_only=True):
     item_number: str
     price: int
     closed_at: str
-    """ISO 8601 with Beijing's offset."""
     state: DealState
     digest: str
     """The lot record's final SHA-256 (``GET /api/lots/{lot}/record`` recomputes it)."""
@@ -284,6 +348,17 @@ class VerifyItem(msgspec.Struct, kw_only=True):
     """The buyer organisation's name; null when the buyer is a person."""
     notified_at: str
     certified_at: str | None
+
+
+class ConfirmBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /api/deals/{id}/confirm-payment``: empty (or ``{}``) confirms; a ``dispute``
+    reason disputes the payment proof instead."""
+
+    dispute: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_REASON)] | None = None
+
+
+class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON)]
 
 
 # ---------------------------------------------------------------------- the service

@@ -19,6 +19,7 @@ from hall.auctions import Auctions
 from hall.auth.addresses import parse_networks
 from hall.auth.throttle import LoginThrottle
 from hall.config import Config
+from hall.deals import Deals
 from hall.dispatch import Dispatcher
 from hall.engine import AnyEvent, State
 from hall.hub import Hub
@@ -28,15 +29,15 @@ from hall.store import SqliteStore
 from hall.store.auctions import AuctionStore
 from hall.store.codes import PhoneCodes
 from hall.store.people import People
-from hall.uploads import PdfChecker
-from hall.web import accounts, admin, auctions as auction_pages, fragments, identities, live, orientation, pages, reviews, shops
+from hall.uploads import FileStore, PdfChecker
+from hall.web import accounts, admin, auctions as auction_pages, deals as deal_pages, fragments, identities, live, orientation, pages, reviews, shops
 from hall.web import inbox as inbox_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
 from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, route, wants_json
 from hall.web.templating import render
 
-UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities")
+UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities", "/deals/", "/api/deals/")
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -103,6 +104,8 @@ def create_app(config: Config | None = None) -> Starlette:
         auctions = app.state.auctions = Auctions(AuctionStore(store), runtime, people)
         auctions.announce = hub.announce
         await auctions.start()
+        deals = app.state.deals = Deals(store, runtime, FileStore(store, config, pdf))
+        await deals.start()
         runtime.listen(_count_batch)
         dispatcher.start()
         pdf.start()
@@ -113,6 +116,7 @@ def create_app(config: Config | None = None) -> Starlette:
             await dispatcher.stop()
             await runtime.stop()
             await auctions.stop()
+            await deals.stop()
             await store.close()
 
     app = Starlette(
@@ -125,6 +129,7 @@ def create_app(config: Config | None = None) -> Starlette:
             *inbox_pages.routes,
             *reviews.routes, *identities.routes, *shops.routes, *admin.routes,
             *auction_pages.routes,
+            *deal_pages.routes,
             *live.routes,
         ],
         middleware=[
