@@ -491,7 +491,11 @@ class Deals:
         if self._reminders is not None:
             self._reminders.cancel()
             await asyncio.gather(self._reminders, return_exceptions=True)
-        if self._deriving:
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait for the deals being derived (the listener's tasks) to be written."""
+        while self._deriving:
             await asyncio.gather(*self._deriving, return_exceptions=True)
 
     # ------------------------------------------------------------------ reading
