@@ -629,6 +629,15 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "err_no_shop": ("店铺不存在", "No such shop"),
     "err_shop_not_resubmittable": ("店铺正在审核或已开通，不能重新提交", "The shop is under review or open: it cannot be resubmitted"),
     "err_shop_not_open": ("店铺未开通，无需关闭", "The shop is not open"),
+    # issue 12: deal documents (hall/documents.py, hall/contracts.py, hall/workdays.py)
+    "doc_notice": ("网络竞价成交通知书", "Online-bidding transaction notice"),
+    "doc_certificate": ("交易凭证", "Transaction certificate"),
+    "doc_contract_transfer": ("技术转让合同", "Technology transfer contract"),
+    "doc_contract_licence": ("技术许可合同", "Technology licence contract"),
+    "doc_contract_equity": ("技术作价入股协议", "Technology equity contribution agreement"),
+    "workdays_unknown_year": ("无法按工作日计算期限：日历尚未收录 {year} 年的法定节假日安排（已收录 {first}—{last} 年），请联系本所",
+                              "Cannot count working days: the calendar does not yet hold the statutory holidays of {year} "
+                              "(it holds {first}–{last}); please contact the exchange"),
 }
 
 
