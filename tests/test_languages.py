@@ -8,6 +8,7 @@ templates with ``class="data"`` (or carries its own ``lang``) and is left out of
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import date, datetime
@@ -155,15 +156,19 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         call(client, client.app.state.dispatcher.run_once)  # type: ignore[attr-defined]
         file_id = call(client, client.app.state.store.fetchone, "SELECT min(id) FROM files")[0]  # type: ignore[attr-defined]
         sessions = _sessions(client, seller_id, seller, staff, auctioneer)
+        deal, document, verify_code = _deal(client, bidder_actor, floor[3])
         params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css",
-                  "application_id": verification, "shop_id": shop, "session_id": sessions[0]}  # fmt: skip
+                  "application_id": verification, "shop_id": shop, "session_id": sessions[0], "deal_id": deal,
+                  "document_id": document, "verify_code": verify_code}  # fmt: skip
         more = [*(f"/lots/{lot_id}" for lot_id in floor), f"/lots/{floor[-1]}/register",
                 "/staff/reviews?kind=all&state=all", "/staff/reviews/1", "/staff/reviews?kind=shop",
                 "/staff/reviews?kind=identity&state=approved", "/staff/reviews?kind=verification&state=rejected",
                 f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=bad_state",
                 f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=accepted",
                 f"/lots/{sessions[1]}", f"/staff/sessions/{sessions[2]}", f"/staff/sessions/{sessions[2]}?done=add",
-                "/?industry=energy", "/?q=%E4%B8%93%E5%88%A9", "/?industry=materials&state=live"]  # fmt: skip
+                "/?industry=energy", "/?q=%E4%B8%93%E5%88%A9", "/?industry=materials&state=live",
+                "/staff/deals?state=notified", "/verify?code=bad", f"/verify/{verify_code[:-1]}2",
+                f"/deals/{deal}9", f"/api/deals/{deal}9"]  # fmt: skip
         yield Scene(client, actors, params, more)
 
 
@@ -187,6 +192,22 @@ def _sessions(client: TestClient, seller_id: int, seller: int, staff: int, aucti
     call(client, auctions.add_lot, draft, LotTerms(listing=listing(client, seller_id, org=seller), increment=500))
     listing(client, seller_id, org=seller, title="一种已上架的专利")  # offered by the draft's add form
     return published, lot, draft
+
+
+def _deal(client: TestClient, buyer: Actor, sold: int) -> tuple[int, int, str]:
+    """The deal the sold auctioneer-run lot got (its listener made it), with the buyer's signed
+    contract handed in: (deal, the contract's document, the verification code)."""
+    for _ in range(400):
+        found = call(client, client.app.state.store.fetchone,  # type: ignore[attr-defined]
+                     "SELECT id, verify_code FROM deals WHERE lot = ?", (sold,))
+        if found is not None:
+            break
+        call(client, asyncio.sleep, 0.005)
+    assert found is not None, "the sold lot got no deal"
+    deal, code = found
+    assert buyer.upload(f"/deals/{deal}/contract", "file", "合同.pdf", PDF).status_code == 303
+    document = call(client, client.app.state.store.fetchone, "SELECT max(id) FROM deal_documents")[0]  # type: ignore[attr-defined]
+    return deal, document, code
 
 
 def _open_shop(client: TestClient, actors: dict[str, Actor | None], staff: Actor) -> int:
