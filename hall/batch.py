@@ -483,10 +483,6 @@ def _rows(form: Form, wb: openpyxl.Workbook) -> tuple[list[SheetRow], bool]:
 
 # ---------------------------------------------------------------------- the listing forms (LS-8)
 
-_FORMS_CHOICES: Final = tuple(TransactionForm)
-_PATENT_STATUSES: Final = tuple(LegalStatus)
-
-
 def _columns(kind: ItemKind) -> tuple[Column, ...]:
     patent = kind is ItemKind.PATENT
 
@@ -498,7 +494,7 @@ def _columns(kind: ItemKind) -> tuple[Column, ...]:
 
     tail = (
         col("abstract", width=50, example="本发明公开了一种……（示例）" if patent else "本成果……（示例）"),
-        col("forms", CellType.CHOICES, 20, [TransactionForm.TRANSFER, TransactionForm.LICENCE], choices=_FORMS_CHOICES),
+        col("forms", CellType.CHOICES, 20, [TransactionForm.TRANSFER, TransactionForm.LICENCE], choices=tuple(TransactionForm)),
         col("start_price", CellType.INTEGER, 14, 100000 if patent else 500000),
         col("season", CellType.BOOL, 12, True, required=False),
     )
@@ -511,7 +507,7 @@ def _columns(kind: ItemKind) -> tuple[Column, ...]:
             col("application_date", CellType.DATE, 14, date(2021, 1, 15)),
             col("grant_date", CellType.DATE, 14, date(2023, 6, 20), required=False),
             col("ipc", width=14, example="H01M 10/48"),
-            col("legal_status", CellType.CHOICE, 12, LegalStatus.VALID, choices=_PATENT_STATUSES),
+            col("legal_status", CellType.CHOICE, 12, LegalStatus.VALID, choices=tuple(LegalStatus)),
             *tail,
         )
     return (
@@ -527,13 +523,11 @@ def _columns(kind: ItemKind) -> tuple[Column, ...]:
 _BY_KIND: Final = ("title", "number", "abstract")
 """Fields whose instructions differ between patents and achievements."""
 
+_NOTES: Final = ("batch_note_1", "batch_note_2", "batch_note_3", "batch_note_4")
 FORMS: Final[dict[ItemKind, Form]] = {
-    ItemKind.PATENT: Form("batch_sheet_patents", ("batch_note_1", "batch_note_2", "batch_note_3", "batch_note_4"),
-                          _columns(ItemKind.PATENT)),
-    ItemKind.ACHIEVEMENT: Form("batch_sheet_achievements",
-                               ("batch_note_1", "batch_note_2", "batch_note_3", "batch_note_4"),
-                               _columns(ItemKind.ACHIEVEMENT)),
-}  # fmt: skip
+    ItemKind.PATENT: Form("batch_sheet_patents", _NOTES, _columns(ItemKind.PATENT)),
+    ItemKind.ACHIEVEMENT: Form("batch_sheet_achievements", _NOTES, _columns(ItemKind.ACHIEVEMENT)),
+}
 
 
 def template(kind: ItemKind, lang: str = "zh") -> bytes:
