@@ -89,6 +89,9 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "console_command": frozenset({Role.AUCTIONEER}),
     "vendor_asset": Access.ANYONE,
     "static_asset": Access.ANYONE,
+    # issue 11: patent lookup (hall/web/patents.py)
+    "api_patents": Access.SIGNED_IN,
+    "patent_lookup": Access.SIGNED_IN,
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 

@@ -24,9 +24,11 @@ from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
 from hall.store.codes import PhoneCodes
 from hall.pdfscan import Limits
+from hall.patents import HttpPatentSource, patent_source
+from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import PdfChecker
-from hall.web import accounts, admin, fragments, live, pages, reviews
+from hall.web import accounts, admin, fragments, live, pages, patents, reviews
 from hall.web import inbox as inbox_pages
 from hall.web.security import (
     BodyLimit,
@@ -78,6 +80,7 @@ def create_app(config: Config | None = None) -> Starlette:
     dispatcher = Dispatcher(store)  # SMS from the outbox, through the in-app inbox sender
     keys = SessionKeys()
     pdf = PdfChecker(config.pdf_workers, Limits(seconds=config.pdf_seconds))
+    patent_lookup = patent_source(config.patent_service, config.patent_timeout, PatentCatalogue(store))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -95,6 +98,8 @@ def create_app(config: Config | None = None) -> Starlette:
         try:
             yield
         finally:
+            if isinstance(patent_lookup, HttpPatentSource):
+                await patent_lookup.aclose()
             await pdf.stop()
             await dispatcher.stop()
             await runtime.stop()
@@ -109,6 +114,7 @@ def create_app(config: Config | None = None) -> Starlette:
             *inbox_pages.routes,
             *reviews.routes, *admin.routes,
             *live.routes,
+            *patents.routes,
         ],
         middleware=[
             Middleware(IdentityMiddleware, people=people, keys=keys),
@@ -122,6 +128,7 @@ def create_app(config: Config | None = None) -> Starlette:
     app.state.people = people
     app.state.dispatcher = dispatcher
     app.state.pdf = pdf
+    app.state.patents = patent_lookup
     app.state.throttle = LoginThrottle(wall_clock)
     app.state.codes = codes
     app.state.trusted_proxies = parse_networks(config.trusted_proxies)
