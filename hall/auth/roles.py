@@ -95,6 +95,9 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "my_bids": Access.SIGNED_IN,
     "api_my_registrations": Access.SIGNED_IN,
     "api_my_bids": Access.SIGNED_IN,
+    # issue 11: patent lookup (hall/web/patents.py)
+    "api_patents": Access.SIGNED_IN,
+    "patent_lookup": Access.SIGNED_IN,
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 

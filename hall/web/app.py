@@ -25,9 +25,11 @@ from hall.pdfscan import Limits
 from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
 from hall.store.codes import PhoneCodes
+from hall.patents import HttpPatentSource, patent_source
+from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import PdfChecker
-from hall.web import accounts, admin, fragments, live, orientation, pages, reviews
+from hall.web import accounts, admin, fragments, live, orientation, pages, patents, reviews
 from hall.web import inbox as inbox_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
@@ -86,6 +88,7 @@ def create_app(config: Config | None = None) -> Starlette:
     dispatcher = Dispatcher(store)  # SMS from the outbox, through the in-app inbox sender
     keys = SessionKeys()
     pdf = PdfChecker(config.pdf_workers, Limits(seconds=config.pdf_seconds))
+    patent_lookup = patent_source(config.patent_service, config.patent_timeout, PatentCatalogue(store))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -103,6 +106,8 @@ def create_app(config: Config | None = None) -> Starlette:
         try:
             yield
         finally:
+            if isinstance(patent_lookup, HttpPatentSource):
+                await patent_lookup.aclose()
             await pdf.stop()
             await dispatcher.stop()
             await runtime.stop()
@@ -118,6 +123,7 @@ def create_app(config: Config | None = None) -> Starlette:
             *inbox_pages.routes,
             *reviews.routes, *admin.routes,
             *live.routes,
+            *patents.routes,
         ],
         middleware=[
             Middleware(IdentityMiddleware, people=people, keys=keys),
@@ -131,6 +137,7 @@ def create_app(config: Config | None = None) -> Starlette:
     app.state.people = people
     app.state.dispatcher = dispatcher
     app.state.pdf = pdf
+    app.state.patents = patent_lookup
     app.state.throttle = LoginThrottle(wall_clock)
     app.state.codes = codes
     app.state.trusted_proxies = parse_networks(config.trusted_proxies)
