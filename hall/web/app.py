@@ -7,12 +7,13 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from typing import Final
 
+import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from hall import metrics
 from hall.auth.addresses import parse_networks
@@ -29,19 +30,25 @@ from hall.patents import HttpPatentSource, patent_source
 from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import PdfChecker
-from hall.web import accounts, admin, fragments, live, orientation, pages, patents, reviews
+from hall.web import accounts, admin, fragments, live, openapi, orientation, pages, patents, reviews
 from hall.web import inbox as inbox_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
-from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, route, wants_json
+from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, answer, route, wants_json
 from hall.web.templating import render
 
 UPLOAD_PREFIXES = ("/lots/", "/account/verification")
 
 
-async def healthz(request: Request) -> JSONResponse:
+class Health(msgspec.Struct):
+    ok: bool
+    lots: int
+    """Lots loaded (every one restored from the store)."""
+
+
+async def healthz(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    return JSONResponse({"ok": True, "lots": len(runtime.lots)})
+    return answer(Health(ok=True, lots=len(runtime.lots)))
 
 
 async def metrics_page(request: Request) -> Response:
@@ -116,7 +123,9 @@ def create_app(config: Config | None = None) -> Starlette:
     app = Starlette(
         routes=[
             *pages.routes,
-            route("/healthz", healthz, name="healthz"),
+            route("/healthz", healthz, name="healthz",
+                  api=openapi.Api(tag="service", summary="Liveness: the store is open, every lot restored", answer=Health)),
+            route("/openapi.json", openapi.document, name="openapi", api=openapi.API),
             route("/metrics", metrics_page, name="metrics"),
             *accounts.routes,
             *orientation.routes,

@@ -51,7 +51,8 @@ from starlette.responses import HTMLResponse, Response
 from hall.patents import MAX_LIMIT, LookupFailed, Patent, PatentSource
 from hall.web import params
 from hall.web.i18n import lang_of, translate
-from hall.web.security import error, route
+from hall.web.errors import error
+from hall.web.security import route
 from hall.web.templating import render
 
 MAX_QUERY: Final = 100
