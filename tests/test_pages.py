@@ -136,7 +136,7 @@ def test_the_hall_lists_todays_and_later_lots_by_day_and_session_and_follows_the
     assert "一种昨日已结束的专利" not in html  # yesterday's, and over
     for lot in (scene.live, scene.soon, scene.floor):
         assert f'href="/lots/{lot}"' in html
-    socket = re.search(r'ws-connect="/ws/page\?lots=([0-9,]+)&amp;kind=summary"', html)
+    socket = re.search(r'ws-connect="/ws/page\?lots=([0-9,]+)&amp;kind=summary&amp;topic=hall&amp;after=[0-9]+"', html)
     assert socket is not None
     assert sorted(int(lot) for lot in socket[1].split(",")) == sorted((scene.live, scene.soon, scene.floor))
     assert f'id="lot-{scene.live}-state" class="state state-live"' in html
@@ -739,6 +739,18 @@ def test_a_signed_in_account_not_admitted_is_sent_to_register_only_while_registr
     assert f'href="/lots/{scene.soon}/register"' in soon and "报名截止：2026-01-07 16:00" in soon
     register = other.get(f"/lots/{scene.soon}/register").text
     assert f'<a href="/lots/{scene.soon}">← 返回拍品页</a>' in register
+
+
+def test_a_lot_that_is_over_invites_nobody_to_log_in_or_register(scene: Scene) -> None:
+    scene.clock.now = NOW + 2 * HOUR
+    wake(scene.client, scene.live)
+    call(scene.client, scene.runtime.bid, scene.live, scene.bidder, None, 60_000, "late")  # answered once durable
+    assert scene.view(scene.live).state is State.CLOSED
+    for client in (anonymous(scene.client), scene.actor(scene.other)):
+        html = client.get(f"/lots/{scene.live}").text
+        assert "竞价已结束。" in html
+        assert "登录后报名参与竞价" not in html and f"/lots/{scene.live}/register" not in html
+        assert "只有已获准的竞买人可以出价" not in html
 
 
 def test_login_with_next_comes_back_to_the_lot(scene: Scene) -> None:

@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 
+from hall import identities, shops
 from hall.auth.addresses import client_address
 from hall.auth.codes import TTL_MS, Purpose
 from hall.auth.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
@@ -100,10 +101,6 @@ class CodeSent(msgspec.Struct):
 
 class Ok(msgspec.Struct):
     ok: bool
-
-
-class Me(msgspec.Struct):
-    user: User
 
 
 class TokenInfo(msgspec.Struct):
@@ -434,8 +431,56 @@ async def api_logout(request: Request) -> Response:
     return answer(Ok(ok=True))
 
 
+class OrgInfo(msgspec.Struct):
+    id: int
+    name: str
+    kind: str
+    """The organisation's kind (``university``, ``institute``, ``soe``, ``enterprise``, …)."""
+
+
+class VerificationInfo(msgspec.Struct):
+    state: str
+    """``approved`` (verified), ``pending``, ``rejected`` (the latest application's), or ``none``."""
+
+
+class IdentityInfo(msgspec.Struct):
+    id: int
+    kind: str
+    """``university``, ``institute``, ``soe``, ``enterprise``, ``transfer`` or ``expert`` (AC-3)."""
+    state: str
+    """``pending``, ``approved`` or ``rejected``."""
+
+
+class ShopInfo(msgspec.Struct):
+    id: int
+    name: str
+    state: str
+    """``pending``, ``open``, ``rejected`` or ``closed``."""
+
+
+class Me(msgspec.Struct):
+    """The caller as ``/api/me`` shows it: the account, and the supply side's view of it (AC-2 to AC-4)."""
+
+    user: User
+    org: OrgInfo | None
+    verification: VerificationInfo
+    identities: list[IdentityInfo]
+    shop: ShopInfo | None
+
+
 async def api_me(request: Request) -> Response:
-    return answer(Me(user=user_of(request.state.identity)))
+    identity: Identity = request.state.identity
+    store = request.app.state.store
+    org = await store.fetchone("SELECT id, name, kind FROM orgs WHERE id = ?", (identity.org,)) if identity.org else None
+    latest = await store.fetchone("SELECT status FROM verifications WHERE user = ? ORDER BY id DESC LIMIT 1",
+                                  (identity.id,))  # fmt: skip
+    state = "approved" if identity.verified else (str(latest[0]) if latest is not None else "none")
+    shop = await shops.shop_of(store, identity.id)
+    return answer(Me(
+        user=user_of(identity), org=OrgInfo(*org) if org is not None else None, verification=VerificationInfo(state),
+        identities=[IdentityInfo(i.id, i.kind, i.state) for i in await identities.identities_of(store, identity.id)],
+        shop=ShopInfo(shop.id, shop.name, shop.state) if shop is not None else None,
+    ))  # fmt: skip
 
 
 async def api_tokens(request: Request) -> Response:
@@ -453,7 +498,8 @@ async def api_token_revoke(request: Request) -> Response:
 async def account(request: Request) -> Response:
     me: Identity = request.state.identity
     org = await _people(request).org_name(me.org) if me.org else None
-    return render(request, "account.html", org=org, roles=sorted(me.roles))
+    shop = await shops.shop_of(request.app.state.store, me.id)
+    return render(request, "account.html", org=org, roles=sorted(me.roles), shop=shop)
 
 
 async def lang(request: Request) -> Response:
