@@ -4,8 +4,10 @@ session and the session onto the hall.
 A session (拍卖专场) is created by staff as a draft: a name, an industry special session, a
 day (Wednesdays and Fridays, AU-1; another day is allowed with a warning), a mode (timed, or
 run by an assigned auctioneer) and its times. Staff add listed items as its lots with their
-terms; adding moves the listing from ``listed`` to ``in_session``, so its seller can no longer
-delist it (``in_auction``), and taking it out of a draft moves it back. Publishing creates the
+terms; adding moves the listing to ``in_session`` (from ``listed``, or ``unsold`` for another
+try), so its seller can no longer delist it (``in_auction``), and taking it out of a draft
+moves it back to ``listed``. Every move is one of the listing rules' table (``hall.listings``:
+``can``/``after``), made as a compare-and-set on the state read. Publishing creates the
 session's lots in the engine, in publicity; from then on the terms are frozen (the engine's
 ``LotSpec`` is fixed once a lot exists; only the auctioneer's commands change a lot, withdrawal
 included). When a lot is over its listing becomes ``sold`` or ``unsold`` (a withdrawn lot did
@@ -37,6 +39,7 @@ from hall.engine import AnyEvent, LotSpec, Mode, Outcome, State
 from hall.engine.events import Closed, Withdrawn
 from hall.engine.spec import MAX_AMOUNT
 from hall.listing import ItemKind, LotDetails, TransactionForm
+from hall.listings import ListingAction, ListingDraft, ListingState, after, can
 from hall.registration import SHANGHAI, deadline
 from hall.runtime import Runtime
 from hall.store.auctions import AuctionStore, LotRow, SessionRow
@@ -59,11 +62,8 @@ LOT_END_MAX: Final = 7 * 24 * 3600 * 1000
 SESSION_LOTS_MAX: Final = 500
 """Lots one session holds: a publish creates them one by one."""
 
-# The listing states this part reads and writes (hall/listings.py's ListingState once merged).
-LISTED: Final = "listed"
-IN_SESSION: Final = "in_session"
-SOLD: Final = "sold"
-UNSOLD: Final = "unsold"
+ENTERABLE: Final = tuple(s for s in ListingState if can(s, ListingAction.ENTER_SESSION))
+"""The listing states an item may become a lot from (the staff's form offers these)."""
 
 Yuan = Annotated[int, msgspec.Meta(gt=0, le=MAX_AMOUNT)]
 AntiSniping = Annotated[int, msgspec.Meta(ge=0, le=ANTI_SNIPING_MAX)]
@@ -216,28 +216,29 @@ def lot_spec(session: SessionRow, lot: LotRow, index: int) -> LotSpec:
     )  # fmt: skip
 
 
-def draft_fields(blob: bytes | None) -> dict[str, Any]:
-    """A listing's stored draft as a mapping of its fields (``ListingDraft``'s names), or
-    empty. The listings store keeps the draft it validated; read as msgpack, else JSON."""
+_draft_msgpack: Final = msgspec.msgpack.Decoder(ListingDraft)
+_draft_json: Final = msgspec.json.Decoder(ListingDraft)
+
+
+def draft_fields(blob: bytes | None) -> ListingDraft | None:
+    """A listing's stored draft (the ``ListingDraft`` the listings store validated, as msgpack,
+    else JSON), or None when there is none or it does not decode as one."""
     if not blob:
-        return {}
-    for decode in (msgspec.msgpack.decode, msgspec.json.decode):
+        return None
+    for decoder in (_draft_msgpack, _draft_json):
         try:
-            found = decode(blob)
+            return decoder.decode(blob)
         except (msgspec.DecodeError, ValueError):
             continue
-        return found if isinstance(found, dict) else {}
-    return {}
+    return None
 
 
-def lot_details(lot: LotRow, draft: dict[str, Any]) -> LotDetails:
+def lot_details(lot: LotRow, draft: ListingDraft | None) -> LotDetails:
     """What the lot carries of its listing for the hall (LotDetails): kind, number, holder, the
     abstract and the first transaction form."""
-    forms = [form for form in draft.get("forms") or () if form in TransactionForm.__members__.values()]
-    abstract = draft.get("abstract")
     return LotDetails(kind=ItemKind(lot.kind) if lot.kind in ItemKind.__members__.values() else ItemKind.PATENT,
-                      number=lot.number, holder=lot.holder, abstract=abstract if isinstance(abstract, str) else "",
-                      form=TransactionForm(forms[0]) if forms else TransactionForm.TRANSFER)  # fmt: skip
+                      number=lot.number, holder=lot.holder, abstract=draft.abstract if draft is not None else "",
+                      form=draft.forms[0] if draft is not None and draft.forms else TransactionForm.TRANSFER)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +290,7 @@ class Auctions:
         unsettled: list[int] = []
         for lot, session, _, listing_state in await self.store.published_lots():
             lots.setdefault(session, []).append(lot)
-            if listing_state == IN_SESSION:
+            if listing_state == ListingState.IN_SESSION:
                 unsettled.append(lot)
         for row in await self.store.published():
             self._index(row, lots.get(row.id, []))
@@ -360,21 +361,22 @@ class Auctions:
         return found
 
     async def add_lot(self, session: int, terms: LotTerms) -> None:
-        """A listed item into a draft session: the listing moves to ``in_session``."""
+        """A listed (or unsold) item into a draft session: the listing moves to ``in_session``."""
         now = self.runtime.clock()
         async with self._lock, self.store.store.transaction() as tx:
             row = await self._draft(tx, session)
             listing = await self.store.listing_in(tx, terms.listing)
             if listing is None:
                 raise AuctionError(404, "not_found", "au_err_no_listing")
-            if listing.state != LISTED or await self.store.draft_holding(tx, listing.id) is not None:
+            state = ListingState(listing.state)
+            if not can(state, ListingAction.ENTER_SESSION) or await self.store.draft_holding(tx, listing.id) is not None:
                 raise AuctionError(409, "not_listed", "au_err_not_listed", state=listing.state)
             count = await tx.execute_fetchall("SELECT count(*) FROM auction_lots WHERE auction = ?", (session,))
             if next(iter(count))[0] >= SESSION_LOTS_MAX:
                 raise AuctionError(409, "too_many_lots", "au_err_too_many_lots", max=SESSION_LOTS_MAX)
             start_price = terms.start_price or listing.start_price
             check_terms(terms, start_price, row)
-            if not await self.store.move_listing(tx, listing.id, LISTED, IN_SESSION, now):
+            if not await self.store.move_listing(tx, listing.id, state, after(state, ListingAction.ENTER_SESSION), now):
                 raise AuctionError(409, "not_listed", "au_err_not_listed", state=listing.state)
             await self.store.insert_lot(tx, session, listing.id, _columns(terms, start_price))
 
@@ -398,7 +400,8 @@ class Auctions:
             if await self.store.lot_in(tx, session, listing) is None:
                 raise AuctionError(404, "not_found", "au_err_no_lot")
             await self.store.delete_lot(tx, session, listing)
-            await self.store.move_listing(tx, listing, IN_SESSION, LISTED, now)
+            state = ListingState.IN_SESSION
+            await self.store.move_listing(tx, listing, state, after(state, ListingAction.LEAVE_SESSION), now)
 
     async def publish(self, session: int) -> list[int]:
         """Create the session's lots in the engine, in publicity (AU-2), and publish it; answers
@@ -457,10 +460,12 @@ class Auctions:
             view = views.get(lot)
             if view is None or view.state not in (State.CLOSED, State.WITHDRAWN):
                 continue
-            after = SOLD if view.outcome is Outcome.SOLD else UNSOLD
+            action = ListingAction.SELL if view.outcome is Outcome.SOLD else ListingAction.NO_SALE
+            state = ListingState.IN_SESSION
+            settled = after(state, action)
             try:
-                if await self.store.settle_listing(lot, IN_SESSION, after, self.runtime.clock()):
-                    log.info("listing settled", extra={"lot": lot, "code": after})
+                if await self.store.settle_listing(lot, state, settled, self.runtime.clock()):
+                    log.info("listing settled", extra={"lot": lot, "code": settled})
             except Exception:  # noqa: BLE001 - the next start settles it
                 log.exception("settling the listing of lot %s failed", lot, extra={"lot": lot})
 

@@ -37,15 +37,16 @@ import aiosqlite
 import msgspec
 from starlette.datastructures import UploadFile
 
-from hall.auctions import LISTED, SOLD
 from hall.auth.roles import Identity, Role
 from hall.documents import CertificateFacts, NoticeFacts, new_verify_code
 from hall.engine import AnyEvent, Closed, Outcome, State
 from hall.listing import ItemKind, LotDetails, TransactionForm
+from hall.listings import ListingAction, ListingState, after
 from hall.money import figures
 from hall.notify import enqueue
 from hall.registration import SHANGHAI
 from hall.runtime import Runtime
+from hall.store.auctions import AuctionStore
 from hall.store.deals import DealRow, DealStore, DocumentRow
 from hall.store.sqlite import SqliteStore
 from hall.uploads import FileStore, Written
@@ -650,8 +651,8 @@ class Deals:
 
     async def declare_default(self, deal_id: int, who: Identity, reason: str) -> DealRow:
         """Staff declare a default with a reason, in any state before the certificate. The
-        item's listing goes from ``sold`` back to ``listed``, so it can be put in a session
-        again; both parties get an SMS."""
+        item's listing is relisted (``hall.listings``: ``sold`` back to ``listed``), so it can be
+        put in a session again; both parties get an SMS."""
         deal, side = await self.visible(deal_id, who)
         check(Step.DEFAULT, side, deal.state)
         reason = reason_of(reason)
@@ -664,7 +665,8 @@ class Deals:
             await self.sql.step(tx, deal_id, action="defaulted", actor=who.id, state=DealState.DEFAULTED,
                                 reason=reason, now=now)  # fmt: skip
             if deal.listing is not None:
-                await self.sql.relist(tx, deal.listing, SOLD, LISTED, now)
+                sold = ListingState.SOLD
+                await AuctionStore.move_listing(tx, deal.listing, sold, after(sold, ListingAction.RELIST), now)
             for user in (deal.buyer, deal.seller):
                 if user is not None:
                     await enqueue(tx, user=user, template="deal_defaulted", title=deal.title, reason=reason)

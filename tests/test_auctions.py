@@ -199,9 +199,9 @@ def test_au1_the_staff_form_takes_beijing_times(scene: Scene) -> None:
 # ---------------------------------------------------------------------- lots: listed items only
 
 
-def test_only_a_listed_item_becomes_a_lot_and_it_is_then_in_session(scene: Scene) -> None:
+def test_only_a_listed_or_unsold_item_becomes_a_lot_and_it_is_then_in_session(scene: Scene) -> None:
     session = scene.session()
-    for state in ("pending", "rejected", "delisted", "sold", "unsold", "in_session"):
+    for state in ("pending", "rejected", "delisted", "sold", "in_session"):
         item = scene.listing(state=state)
         answer = scene.api("POST", f"/api/sessions/{session}/lots", {"listing": item, "increment": 1_000})
         assert answer.status_code == 409 and _error(answer) == "not_listed", (state, answer.text)
@@ -216,6 +216,9 @@ def test_only_a_listed_item_becomes_a_lot_and_it_is_then_in_session(scene: Scene
     other = scene.session(name="另一专场")
     again = scene.api("POST", f"/api/sessions/{other}/lots", {"listing": item, "increment": 1_000})
     assert again.status_code == 409 and _error(again) == "not_listed"
+    unsold = scene.listing(state="unsold")  # another try (hall.listings: unsold may enter_session)
+    assert scene.api("POST", f"/api/sessions/{other}/lots", {"listing": unsold, "increment": 1_000}).status_code == 201
+    assert listing_state(scene.client, unsold) == "in_session"
     missing = scene.api("POST", f"/api/sessions/{session}/lots", {"listing": 999, "increment": 1_000})
     assert missing.status_code == 404 and _error(missing) == "not_found"
     low = scene.api("POST", f"/api/sessions/{other}/lots", {"listing": scene.listing(), "increment": 1_000, "reserve": 1})

@@ -162,9 +162,11 @@ class AuctionStore:
         )
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
-    async def listed(self, limit: int = LISTED_MAX) -> list[ListingRow]:
-        """Listings in state ``listed``: what may become a lot."""
-        rows = await self.store.fetchall(f"{_LISTING} WHERE state = 'listed' ORDER BY id DESC LIMIT ?", (limit,))
+    async def listed(self, states: Sequence[str], limit: int = LISTED_MAX) -> list[ListingRow]:
+        """Listings in one of ``states`` (those that may become a lot), newest first."""
+        marks = ", ".join("?" * len(states))
+        rows = await self.store.fetchall(f"{_LISTING} WHERE state IN ({marks}) ORDER BY id DESC LIMIT ?",
+                                         (*states, limit))  # fmt: skip
         return [ListingRow(*r) for r in rows]
 
     async def draft(self, listing: int) -> bytes | None:

@@ -272,10 +272,3 @@ class DealStore:
                    document: int | None = None, reason: str | None = None) -> None:  # fmt: skip
         await tx.execute("INSERT INTO deal_steps (deal, action, actor, state, document, reason, at) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)", (deal, action, actor, state, document, reason, now))  # fmt: skip
-
-    @staticmethod
-    async def relist(tx: aiosqlite.Connection, listing: int, before: str, after: str, now: int) -> bool:
-        """The listing of a defaulted deal from ``before`` to ``after`` (compare-and-set)."""
-        cur = await tx.execute("UPDATE listings SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
-                               (after, now, listing, before))  # fmt: skip
-        return cur.rowcount == 1

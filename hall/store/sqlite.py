@@ -350,7 +350,26 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE auctions ADD COLUMN stagger INTEGER NOT NULL DEFAULT 0;
     """,
-    # 8: issue 12's deals (hall/deals.py): what follows the hammer. One deal per sold lot (the
+    # 8: patent lookup (issue 11, hall/store/patents.py). The local patent catalogue, and its
+    # full-text index over character bigrams: the index's text is made in Python (``grams``),
+    # so it is an ordinary FTS5 table whose rowid is the catalogue row's id.
+    """
+    CREATE TABLE patent_catalogue (
+        id INTEGER PRIMARY KEY,
+        number TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        grant_date TEXT,
+        ipc TEXT NOT NULL DEFAULT '',
+        legal_status TEXT,
+        abstract TEXT NOT NULL DEFAULT '',
+        application_date TEXT,
+        inventors TEXT NOT NULL DEFAULT '',
+        imported_at INTEGER NOT NULL
+    );
+    CREATE VIRTUAL TABLE patent_catalogue_fts USING fts5(title, holder, number, abstract, tokenize = 'ascii');
+    """,
+    # 9: issue 12's deals (hall/deals.py): what follows the hammer. One deal per sold lot (the
     # UNIQUE lot is what makes deriving it from the journal exactly-once), the documents the
     # parties hand in, and a step row for every change (who, what, when, why). The deal keeps
     # the facts its notice and certificate print, as they stood when it was made, so that a

@@ -22,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from hall.auctions import (
     ANTI_SNIPING_MAX,
+    ENTERABLE,
     NAME_MAX,
     STAGGER_MAX,
     AuctionError,
@@ -42,13 +43,13 @@ from hall.engine.view import LotView
 from hall.registration import SHANGHAI, deadline
 from hall.runtime import Runtime
 from hall.store.auctions import LotRow, SessionRow
-from hall.web.accounts import _body
-from hall.web.errors import Refused
+from hall.web.errors import Refused, json_body
 from hall.web.i18n import lang_of, text, translator
 from hall.web.live import PAGE_LOTS
 from hall.web.pages import _page_context
 from hall.web.reviews import _text
-from hall.web.security import route
+from hall.web.openapi import Api
+from hall.web.security import answer, route
 from hall.web.templating import render
 
 RECENT_DAYS: Final = 30
@@ -108,13 +109,6 @@ class Created(msgspec.Struct, kw_only=True):
 
 class PublishedOut(msgspec.Struct, kw_only=True):
     lots: list[int]
-
-
-_encoder = msgspec.json.Encoder()
-
-
-def _json(body: object, status: int = 200) -> Response:
-    return Response(_encoder.encode(body), status_code=status, media_type="application/json")
 
 
 def _instant(ms: int) -> dt.datetime:
@@ -296,7 +290,7 @@ async def _staff_page(request: Request, session: int, status: int = 200, message
     return render(request, "auctions/staff_session.html", status_code=status, session=row, lots=lots,
                   ends=[lot_end(row, lot, index) for index, lot in enumerate(lots)], industry=Industry(row.industry),
                   day=day, regular=is_session_day(day), auctioneer=auctioneer,
-                  draft=row.state == SessionState.DRAFT, listed=await auctions.store.listed() if row.state ==
+                  draft=row.state == SessionState.DRAFT, listed=await auctions.store.listed(ENTERABLE) if row.state ==
                   SessionState.DRAFT else [], registration_deadline=deadline(row.bidding_start), message=message,
                   done=request.query_params.get("done", ""), anti_sniping_max=ANTI_SNIPING_MAX)  # fmt: skip
 
@@ -350,18 +344,18 @@ async def api_sessions(request: Request) -> Response:
     """Published sessions from today on (the calendar's), by day."""
     rows = await _auctions(request).store.sessions(published=True, since_day=_today(request).isoformat())
     staff = _staff(request)
-    return _json([_session_out(row, [], staff) for row in rows])
+    return answer([_session_out(row, [], staff) for row in rows])
 
 
 async def api_session(request: Request) -> Response:
     row = await _visible(request, request.path_params["session_id"])
-    return _json(_session_out(row, await _auctions(request).store.lots(row.id), _staff(request)))
+    return answer(_session_out(row, await _auctions(request).store.lots(row.id), _staff(request)))
 
 
 async def _decoded(request: Request, kind: type[Any]) -> Any:
     """The JSON body as ``kind``; a body that fails it names the field it failed at."""
     try:
-        return await _body(request, kind)
+        return await json_body(request, kind)
     except Refused as refused:
         detail = refused.extra.get("detail")
         found = _FIELD_AT.search(detail) if isinstance(detail, str) else None
@@ -376,12 +370,12 @@ async def _api_act(request: Request, act: str) -> Response:
     try:
         if act == "create":
             session, warnings = await auctions.create(await _decoded(request, SessionDraft), _me(request).id)
-            return _json(Created(id=session, warnings=warnings), 201)
+            return answer(Created(id=session, warnings=warnings), 201)
         session = request.path_params["session_id"]
         if await auctions.store.session(session) is None:  # before the body: an unknown session is 404 whatever it says
             raise AuctionError(404, "not_found", "au_err_no_session")
         if act == "publish":
-            return _json(PublishedOut(lots=await auctions.publish(session)))
+            return answer(PublishedOut(lots=await auctions.publish(session)))
         if act == "remove":
             await auctions.remove_lot(session, request.path_params["listing_id"])
         elif act == "add":
@@ -394,7 +388,7 @@ async def _api_act(request: Request, act: str) -> Response:
         return refused.answer(request)
     row = await auctions.store.session(session)
     assert row is not None
-    return _json(_session_out(row, await auctions.store.lots(session), staff=True), 201 if act == "add" else 200)
+    return answer(_session_out(row, await auctions.store.lots(session), staff=True), 201 if act == "add" else 200)
 
 
 async def api_session_create(request: Request) -> Response:
@@ -430,14 +424,29 @@ routes = [
           name="staff_session_lot_remove", methods=("POST",)),
     route("/staff/sessions/{session_id:id}/publish", staff_session_publish, name="staff_session_publish",
           methods=("POST",)),
-    route("/api/sessions", api_sessions, name="api_sessions"),
-    route("/api/sessions", api_session_create, name="api_session_create", methods=("POST",)),
-    route("/api/sessions/{session_id:id}", api_session, name="api_session"),
-    route("/api/sessions/{session_id:id}/lots", api_session_lot_add, name="api_session_lot_add", methods=("POST",)),
+    route("/api/sessions", api_sessions, name="api_sessions", api=Api(
+        tag="sessions", summary="Published sessions from today on", answer=list[SessionOut])),
+    route("/api/sessions", api_session_create, name="api_session_create", methods=("POST",), api=Api(
+        tag="sessions", summary="Create a draft session", body=SessionDraft, answer=Created, status=201,
+        errors={400: ("bad_name", "bad_times", "bad_date", "in_the_past", "no_registration", "needs_auctioneer",
+                      "not_auctioneer")})),
+    route("/api/sessions/{session_id:id}", api_session, name="api_session", api=Api(
+        tag="sessions", summary="One session with its lots", answer=SessionOut, errors={404: ("not_found",)})),
+    route("/api/sessions/{session_id:id}/lots", api_session_lot_add, name="api_session_lot_add", methods=("POST",),
+          api=Api(tag="sessions", summary="Add a listed item to a draft session as a lot", body=LotTerms,
+                  answer=SessionOut, status=201, errors={400: ("bad_reserve", "bad_lot_end"), 404: ("not_found",),
+                                                         409: ("not_listed", "session_published", "too_many_lots")})),
     route("/api/sessions/{session_id:id}/lots/{listing_id:id}", api_session_lot_edit, name="api_session_lot_edit",
-          methods=("PUT",)),
+          methods=("PUT",), api=Api(tag="sessions", summary="Change a draft session's lot's terms", body=Terms,
+                                    answer=SessionOut, errors={400: ("bad_reserve", "bad_lot_end"),
+                                                               404: ("not_found",), 409: ("session_published",)})),
     route("/api/sessions/{session_id:id}/lots/{listing_id:id}", api_session_lot_remove,
-          name="api_session_lot_remove", methods=("DELETE",)),
+          name="api_session_lot_remove", methods=("DELETE",), api=Api(
+              tag="sessions", summary="Take a lot out of a draft session", answer=SessionOut,
+              errors={404: ("not_found",), 409: ("session_published",)})),
     route("/api/sessions/{session_id:id}/publish", api_session_publish, name="api_session_publish",
-          methods=("POST",)),
+          methods=("POST",), api=Api(tag="sessions", summary="Publish a session: its lots into publicity",
+                                     answer=PublishedOut, errors={404: ("not_found",),
+                                                                  409: ("session_published", "no_lots",
+                                                                        "registration_closed")})),
 ]  # fmt: skip

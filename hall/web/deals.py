@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 from urllib.parse import quote
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -42,12 +43,12 @@ from hall.documents import certificate_pdf, grouped, notice_pdf, parse_verify_co
 from hall.listing import TransactionForm
 from hall.store.deals import DealRow, DocumentRow, StepRow
 from hall.uploads import UploadRefused
-from hall.web.accounts import _body
-from hall.web.errors import Refused
+from hall.web.errors import Refused, json_body
 from hall.web.i18n import lang_of, text, translate
 from hall.web.params import whole
-from hall.web.reviews import _form, _json, _me, _text, attachment
-from hall.web.security import route
+from hall.web.openapi import Api
+from hall.web.reviews import _form, _me, _text, attachment
+from hall.web.security import answer, route
 from hall.web.templating import iso, render
 
 ALL: Final = "all"
@@ -272,8 +273,24 @@ async def verify(request: Request) -> Response:
 # ---------------------------------------------------------------------- JSON
 
 
+class DealsQuery(msgspec.Struct):
+    """The filters of ``GET /api/deals``, for /openapi.json: ``api_deals`` reads ``mine`` with
+    ``params.whole`` and ``state`` as the staff page does, under these same bounds."""
+
+    mine: Annotated[int, msgspec.Meta(ge=0, le=1, description="1: only the caller's deals")] = 0
+    state: Annotated[str | None, msgspec.Meta(description="a deal state, or all")] = None
+
+
+UPLOAD_ERRORS: Final = {
+    400: ("missing_file", "bad_file", "pdf_inflate_limit", "pdf_time_limit", "pdf_undecodable"),
+    403: ("not_your_step",), 404: ("not_found",), 409: ("bad_state",), 413: ("too_large",), 429: ("upload_quota",),
+    503: ("unavailable",),
+}  # fmt: skip
+"""What a step with an upload can answer: the upload's own refusals and the step's."""
+
+
 async def api_verify(request: Request) -> Response:
-    return _json(verify_item(await _verified(request)))
+    return answer(verify_item(await _verified(request)))
 
 
 async def api_deals(request: Request) -> Response:
@@ -288,12 +305,12 @@ async def api_deals(request: Request) -> Response:
     else:
         rows = [d for d, _ in await deals.sql.listed(state=state, overdue_from_day=today(deals.runtime.clock()),
                                                      limit=LIST_LIMIT)]  # fmt: skip
-    return _json([await deal_item(deals, d, _side(d, me.id)) for d in rows])
+    return answer([await deal_item(deals, d, _side(d, me.id)) for d in rows])
 
 
 async def api_deal(request: Request) -> Response:
     deal, side = await _visible(request)
-    return _json(await deal_item(_deals(request), deal, side))
+    return answer(await deal_item(_deals(request), deal, side))
 
 
 def _api_action(act: Act) -> Callable[[Request], Awaitable[Response]]:
@@ -305,23 +322,23 @@ def _api_action(act: Act) -> Callable[[Request], Awaitable[Response]]:
         except UploadRefused as exc:
             raise Refused(exc.status, exc.code, exc.key, exc.params) from None
         deal, side = await _visible(request)
-        return _json(await deal_item(_deals(request), deal, side))
+        return answer(await deal_item(_deals(request), deal, side))
 
     return endpoint
 
 
 async def _api_confirm(request: Request, deals: Deals) -> object:
-    body = await _body(request, ConfirmBody) if await request.body() else ConfirmBody()
+    body = await json_body(request, ConfirmBody) if await request.body() else ConfirmBody()
     return await deals.confirm_payment(request.path_params["deal_id"], _me(request), dispute=body.dispute)
 
 
 async def _api_default(request: Request, deals: Deals) -> object:
-    body = await _body(request, ReasonBody)
+    body = await json_body(request, ReasonBody)
     return await deals.declare_default(request.path_params["deal_id"], _me(request), body.reason)
 
 
 async def _api_refuse(request: Request, deals: Deals) -> object:
-    body = await _body(request, ReasonBody)
+    body = await json_body(request, ReasonBody)
     return await deals.refuse_document(request.path_params["deal_id"], _me(request),
                                        request.path_params["document_id"], body.reason)  # fmt: skip
 
@@ -360,6 +377,8 @@ async def api_template(request: Request) -> Response:
 
 D = "/deals/{deal_id:id}"
 A = "/api/deals/{deal_id:id}"
+STEP: Final = {403: ("not_your_step",), 404: ("not_found",), 409: ("bad_state",)}
+REASON: Final = {400: ("reason_required", "reason_too_long")}
 routes = [
     route("/account/deals", my_deals, name="my_deals"),
     route(D, deal_page, name="deal_page"),
@@ -373,17 +392,35 @@ routes = [
     route("/staff/deals", staff_deals, name="staff_deals"),
     route("/verify", verify_form, name="verify_form"),
     route("/verify/{verify_code}", verify, name="verify"),
-    route("/api/verify/{verify_code}", api_verify, name="api_verify"),
-    route("/api/deals", api_deals, name="api_deals"),
-    route(A, api_deal, name="api_deal"),
-    route(A + "/contract", _api_action(_contract), name="api_deal_contract", methods=("POST",)),
-    route(A + "/payment", _api_action(_payment), name="api_deal_payment", methods=("POST",)),
-    route(A + "/confirm-payment", _api_action(_api_confirm), name="api_deal_confirm_payment", methods=("POST",)),
-    route(A + "/handover", _api_action(_handover), name="api_deal_handover", methods=("POST",)),
-    route(A + "/default", _api_action(_api_default), name="api_deal_default", methods=("POST",)),
+    route("/api/verify/{verify_code}", api_verify, name="api_verify", api=Api(
+        tag="deals", summary="A deal's public facts by the code printed on its documents", answer=VerifyItem,
+        errors={404: ("not_found",)})),
+    route("/api/deals", api_deals, name="api_deals", api=Api(
+        tag="deals", summary="Deals: the caller's, or every deal for staff", query=DealsQuery, answer=list[DealItem])),
+    route(A, api_deal, name="api_deal", api=Api(
+        tag="deals", summary="One deal, to its buyer, its seller and staff", answer=DealItem,
+        errors={404: ("not_found",)})),
+    route(A + "/contract", _api_action(_contract), name="api_deal_contract", methods=("POST",), api=Api(
+        tag="deals", summary="Upload one's signed contract (buyer or seller)", upload="file", answer=DealItem,
+        errors=UPLOAD_ERRORS)),
+    route(A + "/payment", _api_action(_payment), name="api_deal_payment", methods=("POST",), api=Api(
+        tag="deals", summary="Upload the payment proof (buyer)", upload="file", answer=DealItem, errors=UPLOAD_ERRORS)),
+    route(A + "/confirm-payment", _api_action(_api_confirm), name="api_deal_confirm_payment", methods=("POST",),
+          api=Api(tag="deals", summary="Confirm the payment, or dispute its proof (seller)", body=ConfirmBody,
+                  answer=DealItem, errors={**REASON, **STEP, 409: ("bad_state", "no_payment_proof", "already_disputed")})),
+    route(A + "/handover", _api_action(_handover), name="api_deal_handover", methods=("POST",), api=Api(
+        tag="deals", summary="Confirm the handover (buyer or seller); the second issues the certificate",
+        answer=DealItem, errors={**STEP, 409: ("bad_state", "already_confirmed")})),
+    route(A + "/default", _api_action(_api_default), name="api_deal_default", methods=("POST",), api=Api(
+        tag="deals", summary="Declare a default (staff)", body=ReasonBody, answer=DealItem, errors={**REASON, **STEP})),
     route(A + "/documents/{document_id:id}/refuse", _api_action(_api_refuse), name="api_deal_refuse",
-          methods=("POST",)),
-    route(A + "/notice.pdf", api_notice, name="api_deal_notice"),
-    route(A + "/certificate.pdf", api_certificate, name="api_deal_certificate"),
-    route(A + "/contract-template", api_template, name="api_deal_template"),
-]
+          methods=("POST",), api=Api(tag="deals", summary="Refuse a handed-in document (staff)", body=ReasonBody,
+                                     answer=DealItem, errors={**REASON, **STEP, 409: ("bad_state", "not_refusable")})),
+    route(A + "/notice.pdf", api_notice, name="api_deal_notice", api=Api(
+        tag="deals", summary="The transaction notice", media=PDF_TYPE, errors={404: ("not_found",)})),
+    route(A + "/certificate.pdf", api_certificate, name="api_deal_certificate", api=Api(
+        tag="deals", summary="The transaction certificate, once issued", media=PDF_TYPE, errors={404: ("not_found",)})),
+    route(A + "/contract-template", api_template, name="api_deal_template", api=Api(
+        tag="deals", summary="The contract template of the deal's transaction form", media=DOCX_TYPE,
+        errors={404: ("not_found",)})),
+]  # fmt: skip

@@ -36,6 +36,7 @@ from hall.auth.roles import Identity, Role
 from hall.engine import Code, Mode, Outcome, Rejection, Result, State
 from hall.engine.view import LotView
 from hall.listing import LotDetails
+from hall.listings import choice_key
 from hall.registration import deadline, eligibility
 from hall.runtime import Action, Runtime
 from hall.store import StoreError
@@ -385,8 +386,8 @@ async def _item(request: Request, lot: int) -> dict[str, Any]:
         item = None
     me: Identity | None = request.state.identity
     opens = me is not None and item is not None and (me.id == item.owner or me.has(Role.STAFF))
-    return {"item": item, "draft": draft_fields(item.draft) if item else {}, "opens_documents": opens,
-            "published": auctions.session_of(lot)}  # fmt: skip
+    return {"item": item, "draft": draft_fields(item.draft) if item else None, "choice": choice_key,
+            "opens_documents": opens, "published": auctions.session_of(lot)}  # fmt: skip
 
 
 async def lot_page(request: Request) -> Response:
