@@ -8,7 +8,6 @@ templates with ``class="data"`` (or carries its own ``lang``) and is left out of
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from datetime import date, datetime
@@ -28,10 +27,12 @@ from hallkit import (
     anonymous,
     beijing_ms,
     call,
+    deal_of,
     hall,
     listing,
     org_id,
     page_csrf,
+    rows,
     runtime,
     send_code,
     user,
@@ -197,16 +198,9 @@ def _sessions(client: TestClient, seller_id: int, seller: int, staff: int, aucti
 def _deal(client: TestClient, buyer: Actor, sold: int) -> tuple[int, int, str]:
     """The deal the sold auctioneer-run lot got (its listener made it), with the buyer's signed
     contract handed in: (deal, the contract's document, the verification code)."""
-    for _ in range(400):
-        found = call(client, client.app.state.store.fetchone,  # type: ignore[attr-defined]
-                     "SELECT id, verify_code FROM deals WHERE lot = ?", (sold,))
-        if found is not None:
-            break
-        call(client, asyncio.sleep, 0.005)
-    assert found is not None, "the sold lot got no deal"
-    deal, code = found
+    deal = deal_of(client, sold)
     assert buyer.upload(f"/deals/{deal}/contract", "file", "合同.pdf", PDF).status_code == 303
-    document = call(client, client.app.state.store.fetchone, "SELECT max(id) FROM deal_documents")[0]  # type: ignore[attr-defined]
+    [(document, code)] = rows(client, "SELECT max(d.id), verify_code FROM deal_documents d JOIN deals ON deals.id = d.deal")
     return deal, document, code
 
 
