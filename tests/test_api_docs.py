@@ -193,7 +193,7 @@ def test_openapi_json_is_served_to_anyone_and_built_once(client: TestClient, mon
     assert first.json() == json.loads(msgspec.json.encode(build(client.app.routes)))  # type: ignore[attr-defined]
 
 
-REQUIRED_QUERIES: Final = {"/api/patents": {"q": "电池"}}
+REQUIRED_QUERIES: Final = {"/api/patents": {"q": "电池"}, "/api/stats": {"by": "month"}}
 """A query for each GET operation that cannot be called without one."""
 
 

@@ -32,7 +32,7 @@ PAGES: Final[dict[str, tuple[str, ...]]] = {
     "bidders": ("/", "/account", "/account/registrations", "/account/bids", "/account/verification", "/inbox", *LOTS,
                 "/lots/{publicity}/register", "/lots/{lot}/register"),
     "sellers": ("/account", "/account/identity", "/account/shop", "/lots/{lot}"),
-    "staff": ("/staff/reviews", "/staff/reviews?kind=all&state=all"),
+    "staff": ("/staff/reviews", "/staff/reviews?kind=all&state=all", "/staff/figures", "/staff/offline-deals"),
     "admins": ("/admin/roles",),
     "auctioneers": ("/console", "/console?session={session}", "/lots/{live}"),
 }

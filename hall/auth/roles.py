@@ -152,6 +152,16 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "api_deal_notice": Access.SIGNED_IN,
     "api_deal_certificate": Access.SIGNED_IN,
     "api_deal_template": Access.SIGNED_IN,
+    # issue 12: figures and deals reached outside the hall (hall/web/figures.py); staff only,
+    # the API too: one group's figures can be one negotiated deal's price
+    "staff_figures": frozenset({Role.STAFF}),
+    "staff_figures_csv": frozenset({Role.STAFF}),
+    "staff_figures_xlsx": frozenset({Role.STAFF}),
+    "staff_offline_deals": frozenset({Role.STAFF}),
+    "staff_offline_deal_record": frozenset({Role.STAFF}),
+    "staff_offline_deal_contract": frozenset({Role.STAFF}),
+    "api_stats": frozenset({Role.STAFF}),
+    "api_offline_deal_record": frozenset({Role.STAFF}),
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 

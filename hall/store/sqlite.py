@@ -442,6 +442,32 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deal_steps_deal ON deal_steps (deal, id);
     """,
+    # 10: issue 12's deals reached outside the hall (AU-11, hall/offline_deals.py), which count in
+    # the exchange's figures (hall/figures.py). Like a deal, a row keeps the facts as they stood
+    # when staff recorded it (title, seller, the listing's start price), so later edits of the
+    # listing do not change past figures; ``session`` is the last published session that offered
+    # the item (NULL: none), ``day`` the deal's Beijing date (YYYY-MM-DD).
+    """
+    CREATE TABLE offline_deals (
+        id INTEGER PRIMARY KEY,
+        listing INTEGER NOT NULL REFERENCES listings(id),
+        industry TEXT NOT NULL,
+        session INTEGER REFERENCES auctions(id),
+        buyer INTEGER REFERENCES users(id),
+        buyer_name TEXT NOT NULL,
+        seller_name TEXT NOT NULL,
+        title TEXT NOT NULL,
+        item_number TEXT NOT NULL,
+        start_price INTEGER NOT NULL,
+        price INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        form TEXT NOT NULL,
+        contract INTEGER NOT NULL REFERENCES files(id),
+        recorded_by INTEGER NOT NULL REFERENCES users(id),
+        recorded_at INTEGER NOT NULL
+    );
+    CREATE INDEX offline_deals_day ON offline_deals (day);
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 

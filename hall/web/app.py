@@ -23,7 +23,9 @@ from hall.config import Config
 from hall.deals import Deals
 from hall.dispatch import Dispatcher
 from hall.engine import AnyEvent, State
+from hall.figures import Figures
 from hall.hub import Hub
+from hall.offline_deals import OfflineDeals
 from hall.pdfscan import Limits
 from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
@@ -34,13 +36,15 @@ from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import FileStore, PdfChecker
 from hall.web import accounts, admin, auctions as auction_pages, deals as deal_pages, fragments, identities, live, openapi, orientation, pages, patents, reviews, shops
+from hall.web import figures as figure_pages
 from hall.web import inbox as inbox_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
 from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, answer, route, wants_json
 from hall.web.templating import render
 
-UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities", "/deals/", "/api/deals/")
+UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities", "/deals/", "/api/deals/",
+                   "/staff/offline-deals", "/api/offline-deals")
 
 
 class Health(msgspec.Struct):
@@ -116,6 +120,8 @@ def create_app(config: Config | None = None) -> Starlette:
         await auctions.start()
         deals = app.state.deals = Deals(store, runtime, FileStore(store, config, pdf))
         await deals.start()
+        app.state.figures = Figures(store, runtime, auctions)
+        app.state.offline_deals = OfflineDeals(store, runtime, FileStore(store, config, pdf))
         runtime.listen(_count_batch)
         dispatcher.start()
         pdf.start()
@@ -144,6 +150,7 @@ def create_app(config: Config | None = None) -> Starlette:
             *reviews.routes, *identities.routes, *shops.routes, *admin.routes,
             *auction_pages.routes,
             *deal_pages.routes,
+            *figure_pages.routes,
             *live.routes,
             *patents.routes,
         ],
