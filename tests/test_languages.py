@@ -24,8 +24,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from hall.auth.roles import Role
-from hall.engine import Accepted, LotSpec, Mode
-from hall.runtime import Action
+from hall.engine import Accepted, Action, LotSpec, Mode
 from hall.shops import SHOP_TERMS_VERSION
 from hall.web.i18n import COOKIE, LANGS, MESSAGES
 

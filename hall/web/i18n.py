@@ -530,6 +530,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "err_no_shop": ("店铺不存在", "No such shop"),
     "err_shop_not_resubmittable": ("店铺正在审核或已开通，不能重新提交", "The shop is under review or open: it cannot be resubmitted"),
     "err_shop_not_open": ("店铺未开通，无需关闭", "The shop is not open"),
+    # issue 12, the lot record's hash chain (GET /api/lots/{id}/record)
+    "err_record_since": ("since 须为该拍品已有事件的序号（或 0）", "since must be the seq of one of the lot's events, or 0"),
 }
 
 

@@ -32,11 +32,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hall.auth.roles import Identity
-from hall.engine import Code, Mode, Outcome, Rejection, Result, State
+from hall.engine import Action, Code, Mode, Outcome, Rejection, Result, State
 from hall.engine.view import LotView
 from hall.listing import LotDetails
 from hall.registration import deadline, eligibility
-from hall.runtime import Action, Runtime
+from hall.runtime import Runtime
 from hall.store import StoreError
 from hall.web import assets
 from hall.web.errors import Refused
