@@ -20,8 +20,10 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx2 as httpx
+import msgspec
 from starlette.testclient import TestClient
 
+from hall import shops
 from hall.auth.passwords import hash_password
 from hall.auth.roles import Identity, Role
 from hall.config import Config
@@ -211,3 +213,52 @@ class Actor:
 def anonymous(client: TestClient) -> TestClient:
     client.cookies.clear()
     return client
+
+
+def listing(client: TestClient, owner: int, *, title: str = "一种专利", number: str = "ZL202110123456.7",
+            holder: str = "示范大学", org: int | None = None, start_price: int = 100_000, state: str = "listed",
+            kind: str = "patent", draft: dict[str, Any] | None = None) -> int:  # fmt: skip
+    """A listing row in ``state``, in ``owner``'s open shop (``hall.shops.open_shop_of``: one
+    opened through the reviews, as test_languages' seller's is), or else in an identity and open
+    shop inserted for it on first use; inserted straight into schema 5's tables, the draft
+    stored as msgpack.
+
+    Stands in for the listings store (issue 11's listings part, built beside the sessions) in
+    the tests of auction sessions: once it is merged, these rows should come from its actions."""
+    store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
+    body = msgspec.msgpack.encode(draft if draft is not None else {
+        "kind": kind, "title": title, "number": number, "holder": holder, "abstract": f"{title}的摘要",
+        "forms": ["licence", "transfer"], "inventors": ["张三", "李四"], "grant_date": "2023-05-06",
+        "legal_status": "valid", "ipc": "G06F 16/00",
+    })  # fmt: skip
+
+    async def insert() -> int:
+        found = await shops.open_shop_of(store, owner)
+        assert found is not None or await shops.shop_of(store, owner) is None, "the owner's shop is not open"
+        async with store.transaction() as tx:
+            if found is None:
+                cur = await tx.execute("INSERT INTO identities (user, org, kind, state, created_at, updated_at) "
+                                       "VALUES (?, ?, 'university', 'approved', 0, 0)", (owner, org))  # fmt: skip
+                cur = await tx.execute(
+                    "INSERT INTO shops (owner, identity, org, name, contact_name, contact_phone, terms_version, "
+                    "terms_accepted_at, state, created_at, updated_at) VALUES (?, ?, ?, ?, '联系人', '13900000000', "
+                    "'v1', 0, 'open', 0, 0)", (owner, cur.lastrowid, org, f"{holder}店铺"))  # fmt: skip
+                shop = cur.lastrowid
+            else:
+                shop = found.id
+            cur = await tx.execute(
+                "INSERT INTO listings (shop, org, kind, title, number, holder, ownership, draft, start_price, "
+                "agreement_version, agreement_at, state, created_by, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'own', ?, ?, 'v1', 0, ?, ?, 0, 0)",
+                (shop, org, kind, title, number, holder, body, start_price, state, owner),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    return call(client, insert)
+
+
+def listing_state(client: TestClient, listing_id: int) -> str:
+    (found,) = rows(client, "SELECT state FROM listings WHERE id = ?", (listing_id,))
+    state: str = found[0]
+    return state

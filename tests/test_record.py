@@ -208,7 +208,7 @@ async def test_after_a_failed_commit_the_chain_goes_on_from_what_is_stored(
 
 @pytest.mark.anyio
 async def test_a_database_from_before_the_chain_gets_every_digest_in_its_migration(tmp_path: Path) -> None:
-    """Events stored before migration 7 are chained by it, lot by lot in seq order, whatever
+    """Events stored before the chain's migration are chained by it, lot by lot in seq order, whatever
     order they were stored in; what it computes is what the journal would have."""
     db = tmp_path / "old.db"
     now = 1_767_225_600_000
@@ -219,10 +219,11 @@ async def test_a_database_from_before_the_chain_gets_every_digest_in_its_migrati
         2: [Withdrawn(lot=2, seq=1, ts=now, actor=1, req="w", reason="撤回")],
     }
     order = [lots[1][1], lots[2][0], lots[1][0], lots[1][2]]  # seq 2 of lot 1 stored before its seq 1
+    before = next(i for i, script in enumerate(sqlite_module.MIGRATIONS) if "hall_chain" in script)
     with closing(sqlite3.connect(db)) as conn:
-        for script in sqlite_module.MIGRATIONS[:6]:
+        for script in sqlite_module.MIGRATIONS[:before]:
             conn.executescript(script)
-        conn.execute(f"PRAGMA user_version={6}")
+        conn.execute(f"PRAGMA user_version={before}")
         conn.executemany("INSERT INTO lots (id, spec, created_at) VALUES (?, ?, 0)", [(1, spec), (2, spec)])
         conn.executemany("INSERT INTO events (lot, seq, body) VALUES (?, ?, ?)", [(e.lot, e.seq, encode(e)) for e in order])
         conn.commit()

@@ -108,6 +108,26 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "my_bids": Access.SIGNED_IN,
     "api_my_registrations": Access.SIGNED_IN,
     "api_my_bids": Access.SIGNED_IN,
+    # issue 11: patent lookup (hall/web/patents.py)
+    "api_patents": Access.SIGNED_IN,
+    "patent_lookup": Access.SIGNED_IN,
+    "openapi": Access.ANYONE,
+    # issue 11: auction sessions (hall/web/auctions.py)
+    "session_page": Access.ANYONE,
+    "staff_sessions": frozenset({Role.STAFF}),
+    "staff_session_create": frozenset({Role.STAFF}),
+    "staff_session": frozenset({Role.STAFF}),
+    "staff_session_lot_add": frozenset({Role.STAFF}),
+    "staff_session_lot_edit": frozenset({Role.STAFF}),
+    "staff_session_lot_remove": frozenset({Role.STAFF}),
+    "staff_session_publish": frozenset({Role.STAFF}),
+    "api_sessions": Access.ANYONE,
+    "api_session_create": frozenset({Role.STAFF}),
+    "api_session": Access.ANYONE,
+    "api_session_lot_add": frozenset({Role.STAFF}),
+    "api_session_lot_edit": frozenset({Role.STAFF}),
+    "api_session_lot_remove": frozenset({Role.STAFF}),
+    "api_session_publish": frozenset({Role.STAFF}),
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 
@@ -127,3 +147,14 @@ def allowed(name: str, identity: Identity | None) -> bool:
         return True
     assert isinstance(rule, frozenset)
     return not rule.isdisjoint(identity.roles)
+
+
+def describe(rule: Rule) -> str:
+    """A rule in words, as docs/permissions.md's "Who" column, docs/api.md and /openapi.json
+    write it: ``anyone``, ``signed in``, or the roles of which one is needed."""
+    if rule is Access.ANYONE:
+        return "anyone"
+    if rule is Access.SIGNED_IN:
+        return "signed in"
+    assert isinstance(rule, frozenset)
+    return " or ".join(sorted(role.value for role in rule))

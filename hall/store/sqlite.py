@@ -346,7 +346,31 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT id, decided_by, state, reason, decided_at FROM applications
         WHERE state IN ('approved', 'rejected') AND decided_by IS NOT NULL;
     """,
-    # 7: each lot's events in a hash chain (issue 12, hall/record.py): the digest after each
+    # 7: issue 11's auction sessions (hall/auctions.py): staggered ends, the seconds between the
+    # planned ends of a session's consecutive lots (0: all end at the session's end).
+    """
+    ALTER TABLE auctions ADD COLUMN stagger INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 8: patent lookup (issue 11, hall/store/patents.py). The local patent catalogue, and its
+    # full-text index over character bigrams: the index's text is made in Python (``grams``),
+    # so it is an ordinary FTS5 table whose rowid is the catalogue row's id.
+    """
+    CREATE TABLE patent_catalogue (
+        id INTEGER PRIMARY KEY,
+        number TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        grant_date TEXT,
+        ipc TEXT NOT NULL DEFAULT '',
+        legal_status TEXT,
+        abstract TEXT NOT NULL DEFAULT '',
+        application_date TEXT,
+        inventors TEXT NOT NULL DEFAULT '',
+        imported_at INTEGER NOT NULL
+    );
+    CREATE VIRTUAL TABLE patent_catalogue_fts USING fts5(title, holder, number, abstract, tokenize = 'ascii');
+    """,
+    # 9: each lot's events in a hash chain (issue 12, hall/record.py): the digest after each
     # event, stored beside it. The events already stored get theirs here, in this migration's
     # transaction: ``hall_chain`` is a window function ``_migrate`` registers, whose value at
     # each event of a lot (in seq order) is the digest after it. One pass over the events in
@@ -404,7 +428,7 @@ def _write_batch(db: aiosqlite.Connection, rows: list[tuple[int, int, bytes, byt
 
 
 class _Chain:
-    """The ``hall_chain`` window function of migration 7: over a lot's stored events in seq
+    """The ``hall_chain`` window function of migration 9: over a lot's stored events in seq
     order, the digest after each (``hall.record.link`` of the previous one and the event)."""
 
     def __init__(self) -> None:

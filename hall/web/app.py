@@ -7,14 +7,16 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from typing import Final
 
+import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from hall import metrics
+from hall.auctions import Auctions
 from hall.auth.addresses import parse_networks
 from hall.auth.throttle import LoginThrottle
 from hall.config import Config
@@ -24,22 +26,31 @@ from hall.hub import Hub
 from hall.pdfscan import Limits
 from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
+from hall.store.auctions import AuctionStore
 from hall.store.codes import PhoneCodes
+from hall.patents import HttpPatentSource, patent_source
+from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import PdfChecker
-from hall.web import accounts, admin, fragments, identities, live, orientation, pages, reviews, shops
+from hall.web import accounts, admin, auctions as auction_pages, fragments, identities, live, openapi, orientation, pages, patents, reviews, shops
 from hall.web import inbox as inbox_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
-from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, route, wants_json
+from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, answer, route, wants_json
 from hall.web.templating import render
 
 UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities")
 
 
-async def healthz(request: Request) -> JSONResponse:
+class Health(msgspec.Struct):
+    ok: bool
+    lots: int
+    """Lots loaded (every one restored from the store)."""
+
+
+async def healthz(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    return JSONResponse({"ok": True, "lots": len(runtime.lots)})
+    return answer(Health(ok=True, lots=len(runtime.lots)))
 
 
 async def metrics_page(request: Request) -> Response:
@@ -86,6 +97,7 @@ def create_app(config: Config | None = None) -> Starlette:
     dispatcher = Dispatcher(store)  # SMS from the outbox, through the in-app inbox sender
     keys = SessionKeys()
     pdf = PdfChecker(config.pdf_workers, Limits(seconds=config.pdf_seconds))
+    patent_lookup = patent_source(config.patent_service, config.patent_timeout, PatentCatalogue(store))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -96,28 +108,39 @@ def create_app(config: Config | None = None) -> Starlette:
         runtime = Runtime(store, max_batch=config.max_batch, snapshot_every=config.snapshot_every)
         await runtime.start()
         app.state.runtime = runtime
-        app.state.hub = Hub(runtime, fragments.renderer(lambda: runtime.clock()))  # the clock a test may swap later
+        hub = app.state.hub = Hub(runtime, fragments.renderer(lambda: runtime.clock()),  # the clock a test may swap later
+                                  fragments.rows_renderer(runtime))
+        auctions = app.state.auctions = Auctions(AuctionStore(store), runtime, people)
+        auctions.announce = hub.announce
+        await auctions.start()
         runtime.listen(_count_batch)
         dispatcher.start()
         pdf.start()
         try:
             yield
         finally:
+            if isinstance(patent_lookup, HttpPatentSource):
+                await patent_lookup.aclose()
             await pdf.stop()
             await dispatcher.stop()
             await runtime.stop()
+            await auctions.stop()
             await store.close()
 
     app = Starlette(
         routes=[
             *pages.routes,
-            route("/healthz", healthz, name="healthz"),
+            route("/healthz", healthz, name="healthz",
+                  api=openapi.Api(tag="service", summary="Liveness: the store is open, every lot restored", answer=Health)),
+            route("/openapi.json", openapi.document, name="openapi", api=openapi.API),
             route("/metrics", metrics_page, name="metrics"),
             *accounts.routes,
             *orientation.routes,
             *inbox_pages.routes,
             *reviews.routes, *identities.routes, *shops.routes, *admin.routes,
+            *auction_pages.routes,
             *live.routes,
+            *patents.routes,
         ],
         middleware=[
             Middleware(IdentityMiddleware, people=people, keys=keys),
@@ -131,6 +154,7 @@ def create_app(config: Config | None = None) -> Starlette:
     app.state.people = people
     app.state.dispatcher = dispatcher
     app.state.pdf = pdf
+    app.state.patents = patent_lookup
     app.state.throttle = LoginThrottle(wall_clock)
     app.state.codes = codes
     app.state.trusted_proxies = parse_networks(config.trusted_proxies)

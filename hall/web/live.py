@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Container
-from typing import Final
+from typing import Annotated, Final, NamedTuple
 
 import msgspec
 from starlette.datastructures import QueryParams
@@ -30,6 +30,7 @@ from starlette.status import (
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hall import metrics
+from hall.auctions import HALL_TOPICS, Auctions
 from hall.auth.roles import Identity, allowed
 from hall.auth.throttle import TokenBucket
 from hall.config import Config
@@ -42,6 +43,8 @@ from hall.protocol import (
     Command,
     Error,
     EventPage,
+    LotSummary,
+    Snapshot,
     Subscribe,
     Unsubscribe,
     Welcome,
@@ -60,10 +63,11 @@ from hall.record import GENESIS, RecordPage
 from hall.runtime import Runtime
 from hall.store import StoreError
 from hall.web.accounts import identity_json
-from hall.web.i18n import lang_of, text
-from hall.web.params import whole
 from hall.web.errors import Refused
-from hall.web.security import identify, route
+from hall.web.i18n import lang_of, text
+from hall.web.openapi import Api
+from hall.web.params import ID_MAX, whole
+from hall.web.security import answer, identify, route
 from hall.web.wsserver import wire_of
 
 log = logging.getLogger(__name__)
@@ -74,10 +78,6 @@ stops bidding within this long, for the cost of one lookup per socket per interv
 PAGE_LOTS: Final = 500
 """Most lots one page socket follows (the hall page of a busy day)."""
 EVENTS_PAGE: Final = 5000
-
-
-def _json(body: object, status: int = 200) -> Response:
-    return Response(encoder.encode(body), status_code=status, media_type="application/json")
 
 
 _Answer = tuple[str, int, Result, float]
@@ -205,6 +205,10 @@ class _Socket:
             return
         if not allowed("ws_command", identity):
             self._refuse(message.req, message.lot, Wire.FORBIDDEN, "err_auctioneers_only", message.action)
+            return
+        auctions: Auctions = self.websocket.app.state.auctions
+        if not auctions.runs(message.lot, identity.id):
+            self._refuse(message.req, message.lot, Wire.FORBIDDEN, "au_err_not_your_session", message.action)
             return
         result = await self.runtime.settled(*self.runtime.judge_command(
             message.lot, identity.id, message.action, message.req, seconds=message.seconds,
@@ -352,10 +356,19 @@ async def ws(websocket: WebSocket) -> None:
     await _serve(websocket, watcher, "json", asyncio.get_running_loop().create_task(receive()))
 
 
-def _page_lots(params: QueryParams, views: Container[int]) -> tuple[Kind, list[int], int | None]:
+class _PageQuery(NamedTuple):
+    kind: Kind
+    lots: list[int]
+    since: int | None
+    topic: str | None
+    """The hall's topic whose new lots the page shows (``Hub.follow``): ``hall`` or ``hall:<industry>``."""
+    after: int
+
+
+def _page_lots(params: QueryParams, views: Container[int]) -> _PageQuery:
     """A page socket's query: its kind, its lots (each once, in the order named, at most
-    ``PAGE_LOTS`` names in all) and ``since``. Raises ValueError (or ``whole``'s
-    ``Refused``) for anything else."""
+    ``PAGE_LOTS`` names in all), ``since``, and the topic it follows with the highest lot id
+    its page knew (``after``). Raises ValueError (or ``whole``'s ``Refused``) for anything else."""
     kind = Kind(params.get("kind", "summary"))
     names = params.get("lots", "").split(",")
     if kind is Kind.JSON or len(names) > PAGE_LOTS:
@@ -364,12 +377,17 @@ def _page_lots(params: QueryParams, views: Container[int]) -> tuple[Kind, list[i
     if any(lot not in views for lot in lots):
         raise ValueError(lots)
     since = whole(params["since"], "since") if "since" in params and len(lots) == 1 else None
-    return kind, lots, since
+    topic = params.get("topic")
+    if topic is not None and (topic not in HALL_TOPICS or kind is not Kind.SUMMARY):
+        raise ValueError(topic)
+    return _PageQuery(kind, lots, since, topic, whole(params.get("after"), "after", default=0))
 
 
 async def ws_page(websocket: WebSocket) -> None:
-    """The htmx pages' socket: ``?lots=1,2,3&kind=summary|lot[&since=S]`` (``since`` for a
-    single lot: the page has seen up to S and wants nothing it already shows). Receive-only:
+    """The htmx pages' socket: ``?lots=1,2,3&kind=summary|lot[&since=S][&topic=T&after=N]``
+    (``since`` for a single lot: the page has seen up to S and wants nothing it already shows;
+    ``topic``, for the hall, to be sent the rows of lots published later, and those announced
+    since its page was rendered, with ids above N: ``Hub.follow``). Receive-only:
     pages act through ordinary form posts, which also work without JavaScript.
 
     Each named lot costs a render of its whole fragment, so the names are bounded and
@@ -379,7 +397,7 @@ async def ws_page(websocket: WebSocket) -> None:
         return
     hub: Hub = websocket.app.state.hub
     try:
-        kind, lots, since = _page_lots(websocket.query_params, hub.runtime.views)
+        kind, lots, since, topic, after = _page_lots(websocket.query_params, hub.runtime.views)
     except (ValueError, Refused):
         await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="bad lots, kind or since")
         return
@@ -392,6 +410,8 @@ async def ws_page(websocket: WebSocket) -> None:
         seen = since if since is not None and since <= hub.runtime.views[lot].seq else None
         await hub.subscribe(watcher, lot, seen)
         await asyncio.sleep(0)  # one render at a time between other sockets' work
+    if topic is not None:
+        hub.follow(watcher, topic, after)
 
     async def receive() -> None:
         while await _frames(websocket) is not None:
@@ -403,6 +423,21 @@ async def ws_page(websocket: WebSocket) -> None:
 # ---------------------------------------------------------------------- HTTP JSON
 
 
+class LotsQuery(msgspec.Struct):
+    """The filters of ``GET /api/lots``, as ``api_lots`` reads them."""
+
+    state: Annotated[State | None, msgspec.Meta(description="only lots in this state")] = None
+    session: Annotated[str | None, msgspec.Meta(description="only lots of this session (exact name)")] = None
+
+
+class EventsQuery(msgspec.Struct):
+    """The page of ``GET /api/lots/{id}/events``, for /openapi.json: ``api_lot_events`` reads
+    each with ``params.whole`` (ASCII digits only, its own messages) under these same bounds."""
+
+    since: Annotated[int, msgspec.Meta(ge=0, le=ID_MAX, description="events after this seq")] = 0
+    limit: Annotated[int, msgspec.Meta(ge=1, le=EVENTS_PAGE, description="at most this many")] = EVENTS_PAGE
+
+
 def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -410,17 +445,18 @@ def _runtime(request: Request) -> Runtime:
 
 async def api_lots(request: Request) -> Response:
     runtime = _runtime(request)
-    state = request.query_params.get("state")
-    session = request.query_params.get("session")
-    if state is not None and state not in State.__members__.values():
+    try:  # only ``state`` can be wrong: ``session`` is any text
+        query = msgspec.convert(dict(request.query_params), LotsQuery, strict=False)
+    except msgspec.ValidationError:
         return Refused(400, "bad_request", "err_state_filter", {"states": ", ".join(State)}).answer(request)
+    state, session = query.state, query.session
     found = [
         summary(view, runtime.titles[lot], runtime.sessions[lot])
         for lot, view in runtime.views.items()
         if (state is None or view.state == state) and (session is None or runtime.sessions[lot] == session)
     ]
     found.sort(key=lambda s: (s.bidding_start, s.id))
-    return _json(found)
+    return answer(found)
 
 
 async def api_lot(request: Request) -> Response:
@@ -444,7 +480,7 @@ async def api_lot_events(request: Request) -> Response:
         return Refused(503, "unavailable", "code_unavailable").answer(request)
     more = len(events) > limit
     events = events[:limit]
-    return _json(EventPage(lot=lot, events=[event_frame(e) for e in events], next=events[-1].seq if more else None))
+    return answer(EventPage(lot=lot, events=[event_frame(e) for e in events], next=events[-1].seq if more else None))
 
 
 async def api_lot_record(request: Request) -> Response:
@@ -468,7 +504,7 @@ async def api_lot_record(request: Request) -> Response:
     more = len(rows) > limit
     rows = rows[:limit]
     digests = [digest.hex() for _, _, digest in rows]
-    return _json(RecordPage(
+    return answer(RecordPage(
         lot=lot, previous=previous.hex(), events=[event_frame(decode(body)) for _, body, _ in rows],
         digests=digests, digest=digests[-1] if digests else previous.hex(), next=rows[-1][0] if more else None,
     ))  # fmt: skip
@@ -477,8 +513,14 @@ async def api_lot_record(request: Request) -> Response:
 routes = [
     WebSocketRoute("/ws", ws, name="ws"),
     WebSocketRoute("/ws/page", ws_page, name="ws_page"),
-    route("/api/lots", api_lots, name="api_lots"),
-    route("/api/lots/{lot:id}", api_lot, name="api_lot"),
-    route("/api/lots/{lot:id}/events", api_lot_events, name="api_lot_events"),
-    route("/api/lots/{lot:id}/record", api_lot_record, name="api_lot_record"),
-]
+    route("/api/lots", api_lots, name="api_lots", api=Api(
+        tag="lots", summary="Every lot, summarised", query=LotsQuery, answer=list[LotSummary])),
+    route("/api/lots/{lot:id}", api_lot, name="api_lot", api=Api(
+        tag="lots", summary="One lot's snapshot", answer=Snapshot, errors={404: ("unknown_lot",)})),
+    route("/api/lots/{lot:id}/events", api_lot_events, name="api_lot_events", api=Api(
+        tag="lots", summary="A lot's durable events, paged", query=EventsQuery, answer=EventPage,
+        errors={404: ("unknown_lot",), 503: ("unavailable",)})),
+    route("/api/lots/{lot:id}/record", api_lot_record, name="api_lot_record", api=Api(
+        tag="lots", summary="A lot's events with their hash chain, paged", query=EventsQuery, answer=RecordPage,
+        errors={400: ("bad_request",), 404: ("unknown_lot",), 503: ("unavailable",)})),
+]  # fmt: skip
