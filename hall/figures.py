@@ -317,8 +317,3 @@ class Figures:
             offers.append(Offer(lot=view.id, day=day, place=self.place_of(view.id), sold=sold))
         sales.sort(key=lambda s: (s.day, s.kind, s.id), reverse=True)
         return sales, offers
-
-    async def years(self) -> list[int]:
-        """The Beijing years that have a figure, newest first (the page's choice of year)."""
-        sales, offers = await self.gather()
-        return sorted({s.day.year for s in sales} | {o.day.year for o in offers}, reverse=True)

@@ -464,6 +464,8 @@ def test_verify_shows_the_key_facts_without_personal_data(scene: Scene) -> None:
     public = anonymous(scene.client).get(f"/api/verify/{code}").json()
     assert public["buyer"] is None and public["seller"] == "示范大学" and public["state"] == "notified"
     assert public["price"] == 88_000 and public["digest"] == found["digest"]
+    record = anonymous(scene.client).get(f"/api/lots/{found['lot']}/record").json()
+    assert record["digest"] == public["digest"] != "0" * 64  # the lot record's final digest, recomputable
     assert not {"buyer_name", "bidder_number", "phone", "verify_code"} & set(public)
     assert "13700000009" not in str(public) and "王五" not in str(public)
     organisation = scene.deal(scene.sold())["verify_code"]

@@ -44,7 +44,6 @@ from hall.auth.roles import Role
 from hall.charts import bars, line
 from hall.engine import Accepted, LotSpec, Mode
 from hall.runtime import Action
-from hall.store.sqlite import SqliteStore
 
 HOUR: Final = 3_600_000
 DAY: Final = 24 * HOUR
@@ -110,14 +109,7 @@ class Scene:
 
 
 @pytest.fixture
-def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scene]:
-    if not hasattr(SqliteStore, "head"):
-        # Until i12-chain is merged: a deal prints its lot's final digest (``SqliteStore.head``,
-        # the hash chain's); the figures never read it, so a zero digest stands in. Remove then.
-        async def head(self: SqliteStore, lot: int) -> tuple[int, bytes]:
-            return 0, bytes(32)
-
-        monkeypatch.setattr(SqliteStore, "head", head, raising=False)
+def scene(tmp_path: Path) -> Iterator[Scene]:
     with hall(tmp_path) as client:
         clock = FakeClock(beijing_ms(2026, 1, 7, 10))
         runtime(client).clock = clock

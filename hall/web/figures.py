@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Annotated, Final
-from urllib.parse import quote
 
 import msgspec
 from starlette.requests import Request
@@ -29,6 +28,7 @@ from hall.listing import TransactionForm
 from hall.offline_deals import OfflineDealItem, OfflineDeals, form_of
 from hall.store.figures import OfflineRow
 from hall.uploads import UploadRefused
+from hall.web.deals import _download
 from hall.web.errors import Refused
 from hall.web.i18n import lang_of, text, translate
 from hall.web.openapi import Api
@@ -82,16 +82,18 @@ def percent(value: float | None) -> str:
 # ---------------------------------------------------------------------- the tables, for the page and the exports
 
 
+COLUMNS: Final = ("count", "value", "online_count", "online_value", "offline_count", "offline_value", "offered",
+                  "sold", "sell_through", "premium", "online_premium", "offline_premium", "qualifying_count",
+                  "qualifying_value")  # fmt: skip
+"""The figures' columns after the group, in the exports (ratios as fractions of 1)."""
+
+
 def figure_table(by: By, figures: Sequence[Figure], lang: str) -> Table:
     header = [translate(f"figures_by_{by.value}", lang), *(translate(f"figures_col_{c}", lang) for c in COLUMNS)]
     rows: list[list[Cell]] = [[f.label, *(getattr(f, c) for c in COLUMNS)] for f in figures]
     return header, rows
 
 
-COLUMNS: Final = ("count", "value", "online_count", "online_value", "offline_count", "offline_value", "offered",
-                  "sold", "sell_through", "premium", "online_premium", "offline_premium", "qualifying_count",
-                  "qualifying_value")  # fmt: skip
-"""The figures' columns after the group, in the exports (ratios as fractions of 1)."""
 DEAL_COLUMNS: Final = ("kind", "reference", "date", "industry", "session", "title", "item_number", "buyer", "seller",
                        "price", "start_price", "premium", "qualifying")  # fmt: skip
 
@@ -105,13 +107,6 @@ def deal_table(items: Sequence[SaleItem], lang: str) -> Table:
         values["qualifying"] = translate("yes" if item.qualifying else "no", lang)
         rows.append([values[c] for c in DEAL_COLUMNS])
     return header, rows
-
-
-def _download(data: bytes, media_type: str, name: str) -> Response:
-    return Response(data, media_type=media_type, headers={
-        "content-disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
-        "x-content-type-options": "nosniff", "cache-control": "private, no-store",
-    })  # fmt: skip
 
 
 # ---------------------------------------------------------------------- pages
@@ -283,6 +278,6 @@ routes = [
     route("/api/offline-deals", api_offline_record, name="api_offline_deal_record", methods=("POST",), api=Api(
         tag="figures", summary="Record a deal reached outside the hall (staff)", upload="contract",
         answer=OfflineDealItem, status=201, errors=OFFLINE_ERRORS,
-        description="multipart/form-data: the fields of `OfflineDealForm` and the signed contract in `contract` "
-                    "(PDF, JPEG or PNG).")),
+        description="multipart/form-data: `listing`, `price`, `date`, `form`, `buyer_name` or `buyer`, "
+                    "`industry` (optional), and the signed contract in `contract` (PDF, JPEG or PNG).")),
 ]  # fmt: skip

@@ -904,6 +904,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "deal_err_no_certificate": ("交易凭证尚未出具", "The certificate is not issued yet"),
     "deal_err_reason_required": ("请填写原因", "Give a reason"),
     "listing_action_relist": ("违约后重新挂牌", "Listed again after a default"),
+    # issue 12, the lot record's hash chain (GET /api/lots/{id}/record)
+    "err_record_since": ("since 须为该拍品已有事件的序号（或 0）", "since must be the seq of one of the lot's events, or 0"),
     # issue 12: figures (hall/figures.py, hall/offline_deals.py, hall/web/figures.py)
     "staff_figures": ("成交统计", "Figures"),
     "staff_offline_deals": ("线下及协议成交登记", "Deals outside the hall"),
