@@ -9,6 +9,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,9 +39,11 @@ from hallkit import (
 )
 from starlette.testclient import TestClient
 
+from hall.auctions import Industry, LotTerms, SessionDraft
 from hall.auth.roles import Role
 from hall.deals import WHO_MAY, Deals, DealState, Side, Step, refusal, remind_at
-from hall.engine import Accepted, LotSpec, State
+from hall.engine import Accepted, LotSpec, Mode, State
+from hall.registration import SHANGHAI
 
 NOW: Final = beijing_ms(2026, 1, 7, 10, 0)
 """Wednesday 7 January 2026, 10:00 Beijing: the contract is due on Wednesday the 14th."""
@@ -178,10 +181,9 @@ def test_at_start_a_sold_lot_without_a_deal_gets_one(tmp_path: Path) -> None:
     removed by hand, as if the server had died before the listener wrote) is derived at start."""
     with hall(tmp_path) as client:
         runtime(client).clock = FakeClock(NOW)
-        scene = Scene(client=client, clock=runtime(client).clock, staff=0, seller=user(client, "13900000301", org="示范大学"),  # type: ignore[arg-type]
-                      org=org_id(client, "示范大学"), bidder=user(client, "13800000001", org="恒达科技有限公司"),
-                      bidder_org=org_id(client, "恒达科技有限公司"), other=0)  # fmt: skip
-        deal = scene.sold()
+        user(client, "13900000301", org="示范大学")
+        deal = sold(client, seller_org=org_id(client, "示范大学"), buyer=user(client, "13800000001", org="恒达科技有限公司"),
+                    buyer_org=org_id(client, "恒达科技有限公司"))  # fmt: skip
         lot = rows(client, "SELECT lot FROM deals WHERE id = ?", (deal,))[0][0]
 
         async def forget() -> None:
@@ -365,11 +367,6 @@ def test_the_seller_disputes_a_payment_proof_and_it_goes_to_staff(scene: Scene) 
 def test_a_default_ends_the_deal_and_the_item_can_be_listed_again(scene: Scene) -> None:
     item = listing(scene.client, scene.seller, org=scene.org, title="一种违约后重新挂牌的专利", state="listed")
     auctions = scene.client.app.state.auctions  # type: ignore[attr-defined]
-    from datetime import date, datetime
-
-    from hall.auctions import Industry, LotTerms, SessionDraft
-    from hall.engine import Mode
-    from hall.registration import SHANGHAI
 
     def at(day: int, hour: int) -> datetime:
         return datetime(2026, 1, day, hour, tzinfo=SHANGHAI)
@@ -418,7 +415,7 @@ def test_a_certified_deal_cannot_be_defaulted(scene: Scene) -> None:
 def test_the_reminder_goes_once_to_both_the_working_day_before_the_deadline(scene: Scene) -> None:
     waiting, done = scene.sold(), scene.contracted()
     deals = scene.deals()
-    assert remind_at(__import__("datetime").date(2026, 1, 14)) == beijing_ms(2026, 1, 13, 9)
+    assert remind_at(date(2026, 1, 14)) == beijing_ms(2026, 1, 13, 9)
     scene.clock.now = beijing_ms(2026, 1, 13, 8, 59)
     assert call(scene.client, deals.remind) == 0
     scene.clock.now = beijing_ms(2026, 1, 13, 9, 0)

@@ -30,7 +30,6 @@ from hall.deals import (
     DocumentState,
     ReasonBody,
     Side,
-    Step,
     StepItem,
     VerifyItem,
     certificate_facts,
