@@ -56,6 +56,12 @@ class Config:
     """Files one account may upload in any hour..."""
     upload_bytes_per_day: int = field(default_factory=lambda: _env_int("HALL_UPLOAD_BYTES_PER_DAY", 100 * 1024 * 1024))
     """...and bytes in any 24 hours; beyond either, 429 ``upload_quota``."""
+    # issue 11: patent lookup (hall/patents.py)
+    patent_service: str = field(default_factory=lambda: os.environ.get("HALL_PATENT_SERVICE", ""))
+    """Base URL of an outside patent information service (docs/api.md, "The patent service");
+    empty: lookups search the local catalogue (``hall patents import``)."""
+    patent_timeout: float = field(default_factory=lambda: _env_float("HALL_PATENT_TIMEOUT", 3.0))
+    """Seconds a call to the patent service may take in all; then the lookup says it timed out."""
 
 
 def uvicorn_settings(config: Config) -> dict[str, object]:

@@ -32,10 +32,12 @@ import msgspec
 
 from hall.auth.passwords import hash_password
 from hall.auth.roles import Role
+from hall.demo_patents import seed_patents
 from hall.engine import Accepted, LotSpec, Mode, Outcome, Rejection
 from hall.listing import ItemKind, LotDetails, TransactionForm
 from hall.registration import SHANGHAI
 from hall.runtime import Clock, Runtime
+from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 
 TITLES: tuple[tuple[str, str], ...] = (
@@ -358,6 +360,7 @@ async def seed(runtime: Runtime, people: People, *, lots: int, live: bool, durat
                 await runtime.register_many([(lot_id, user, org) for user, org in admitted])
         shown[kind].append(lot_id)
 
+    await seed_patents(PatentCatalogue(people.db), runtime.clock())  # what patent lookup finds (LS-3)
     return Seeded(lots=ids, bidders=bidder_accounts, sellers=sellers, admins=staff_accounts["admins"],
                   staff=staff_accounts["staff"], auctioneers=staff_accounts["auctioneers"],
                   live_mode_lots=shown["live"], publicity_lots=shown["publicity"], sold_lots=shown["sold"],

@@ -29,7 +29,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from hall.auth.passwords import hash_password
-from hall.auth.roles import PERMISSIONS, Access, Identity, Role, Rule, allowed
+from hall.auth.roles import PERMISSIONS, Identity, Role, allowed, describe
 from hall.auth.throttle import WINDOW_MS, LoginThrottle
 from hall.config import Config
 from hall.store.people import People
@@ -241,14 +241,8 @@ def test_every_route_has_a_permission_entry_and_every_entry_a_route() -> None:
 # ------------------------------------------------------------------------ docs/permissions.md
 
 
-def rule_text(rule: Rule) -> str:
-    """How docs/permissions.md writes a rule in its "Who" column."""
-    if rule is Access.ANYONE:
-        return "anyone"
-    if rule is Access.SIGNED_IN:
-        return "signed in"
-    assert isinstance(rule, frozenset)
-    return " or ".join(sorted(role.value for role in rule))
+rule_text: Final = describe
+"""How docs/permissions.md writes a rule in its "Who" column."""
 
 
 def documented_rules() -> dict[str, list[str]]:

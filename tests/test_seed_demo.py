@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from hall.auth.roles import Identity, Role
 from hall.config import Config
 from hall.demo import SHOWCASE, Seeded, seed
+from hall.demo_patents import demo_patents
 from hall.engine import Accepted, Lot, Mode, Outcome, Result, State
 from hall.registration import deadline, eligibility
 from hall.runtime import Action, Runtime, wall_clock
@@ -186,6 +187,23 @@ def test_seeding_twice_on_one_database_reuses_the_accounts_with_the_new_password
         assert client.portal is not None
         count = client.portal.call(store.fetchone, "SELECT count(*) FROM users")
         assert count is not None and count[0] == 3 + 5 + 2
+        patents = client.portal.call(store.fetchone, "SELECT count(*) FROM patent_catalogue")
+        assert patents is not None and patents[0] == len(demo_patents())  # updated, not added again
+
+
+def test_the_demo_catalogue_lets_a_seller_find_its_own_patents_by_two_characters_of_a_title(
+    seeded: tuple[Path, dict[str, Any]],
+) -> None:
+    db, out = seeded
+    seller = out["sellers"][0]
+    with TestClient(create_app(Config(db=str(db)))) as client:
+        token = client.post("/api/login", json={"phone": seller["phone"], "password": seller["password"]}).json()["token"]
+        found = client.get("/api/patents", params={"q": seller["name"], "limit": "50"},
+                           headers={"authorization": f"Bearer {token}"}).json()  # fmt: skip
+        assert found and all(p["holder"] == seller["name"] for p in found)
+        title = found[0]["title"]
+        again = client.get("/api/patents", params={"q": title[2:4]}, headers={"authorization": f"Bearer {token}"}).json()
+        assert title in [p["title"] for p in again]
 
 
 # ---------------------------------------------------------------------- the showcase: every state a newcomer should meet

@@ -95,6 +95,10 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "my_bids": Access.SIGNED_IN,
     "api_my_registrations": Access.SIGNED_IN,
     "api_my_bids": Access.SIGNED_IN,
+    # issue 11: patent lookup (hall/web/patents.py)
+    "api_patents": Access.SIGNED_IN,
+    "patent_lookup": Access.SIGNED_IN,
+    "openapi": Access.ANYONE,
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 
@@ -114,3 +118,14 @@ def allowed(name: str, identity: Identity | None) -> bool:
         return True
     assert isinstance(rule, frozenset)
     return not rule.isdisjoint(identity.roles)
+
+
+def describe(rule: Rule) -> str:
+    """A rule in words, as docs/permissions.md's "Who" column, docs/api.md and /openapi.json
+    write it: ``anyone``, ``signed in``, or the roles of which one is needed."""
+    if rule is Access.ANYONE:
+        return "anyone"
+    if rule is Access.SIGNED_IN:
+        return "signed in"
+    assert isinstance(rule, frozenset)
+    return " or ".join(sorted(role.value for role in rule))

@@ -293,6 +293,25 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX auction_lots_listing ON auction_lots (listing);
     """,
+    # 6: patent lookup (issue 11, hall/store/patents.py). The local patent catalogue, and its
+    # full-text index over character bigrams: the index's text is made in Python (``grams``),
+    # so it is an ordinary FTS5 table whose rowid is the catalogue row's id.
+    """
+    CREATE TABLE patent_catalogue (
+        id INTEGER PRIMARY KEY,
+        number TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        grant_date TEXT NOT NULL DEFAULT '',
+        ipc TEXT NOT NULL DEFAULT '',
+        legal_status TEXT NOT NULL DEFAULT '',
+        abstract TEXT NOT NULL DEFAULT '',
+        application_date TEXT NOT NULL DEFAULT '',
+        inventors TEXT NOT NULL DEFAULT '',
+        imported_at INTEGER NOT NULL
+    );
+    CREATE VIRTUAL TABLE patent_catalogue_fts USING fts5(title, holder, number, abstract, tokenize = 'ascii');
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 

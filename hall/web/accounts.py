@@ -16,19 +16,20 @@ from urllib.parse import urlsplit
 import msgspec
 from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from hall.auth.addresses import client_address
 from hall.auth.codes import TTL_MS, Purpose
 from hall.auth.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
-from hall.auth.roles import Identity
+from hall.auth.roles import Identity, Role
 from hall.auth.throttle import LoginThrottle
 from hall.store.codes import PhoneCodes, TooSoon
 from hall.store.people import People, PhoneTaken
 from hall.web.i18n import COOKIE as LANG_COOKIE
 from hall.web.i18n import LANGS, lang_of, text
 from hall.web.errors import Refused
-from hall.web.security import route, set_session_cookie
+from hall.web.openapi import Api
+from hall.web.security import answer, route, set_session_cookie
 from hall.web.templating import MAX_NEXT, SIGN_IN_PAGES, local_path, render
 
 PHONE: Final = re.compile(r"1[3-9][0-9]{9}")
@@ -75,11 +76,61 @@ class ResetBody(msgspec.Struct, forbid_unknown_fields=True):
     password: Password
 
 
+class User(msgspec.Struct):
+    """An account as the API shows it (also ``welcome.user`` on /ws)."""
+
+    id: int
+    name: str
+    """The account's name, or its phone when it has none."""
+    roles: list[Role]
+
+
+class TokenIssued(msgspec.Struct):
+    """A new bearer token: shown once, never again (only its digest is stored)."""
+
+    token: str
+    user: User
+
+
+class CodeSent(msgspec.Struct):
+    ok: bool
+    expires_in: int
+    """Seconds the code stays valid."""
+
+
+class Ok(msgspec.Struct):
+    ok: bool
+
+
+class Me(msgspec.Struct):
+    user: User
+
+
+class TokenInfo(msgspec.Struct):
+    """One of the caller's tokens: never its secret nor its digest."""
+
+    id: int
+    label: str
+    """The User-Agent it was issued to (at most 100 characters)."""
+    created_at: int
+    """Epoch milliseconds UTC."""
+    revoked_at: int | None
+
+
+class TokenList(msgspec.Struct):
+    tokens: list[TokenInfo]
+
+
 B = TypeVar("B")
 
 
+def user_of(identity: Identity) -> User:
+    return User(id=identity.id, name=identity.name or identity.phone, roles=sorted(identity.roles))
+
+
 def identity_json(identity: Identity) -> dict[str, object]:
-    return {"id": identity.id, "name": identity.name or identity.phone, "roles": sorted(identity.roles)}
+    user: dict[str, object] = msgspec.to_builtins(user_of(identity))
+    return user
 
 
 def _people(request: Request) -> People:
@@ -345,7 +396,7 @@ async def logout(request: Request) -> Response:
 
 async def _token_for(request: Request, identity: Identity, status: int = 200) -> Response:
     _, token = await _people(request).new_token(identity.id, label=request.headers.get("user-agent", "")[:100])
-    return JSONResponse({"token": token, "user": identity_json(identity)}, status_code=status)
+    return answer(TokenIssued(token=token, user=user_of(identity)), status)
 
 
 async def api_codes(request: Request) -> Response:
@@ -354,7 +405,7 @@ async def api_codes(request: Request) -> Response:
         await send_code(request, body.phone, body.purpose)
     except Refused as refused:
         return refused.answer(request)
-    return JSONResponse({"ok": True, "expires_in": TTL_MS // 1000}, status_code=202)
+    return answer(CodeSent(ok=True, expires_in=TTL_MS // 1000), 202)
 
 
 async def api_signup(request: Request) -> Response:
@@ -387,7 +438,7 @@ async def api_password_reset(request: Request) -> Response:
         await reset_password(request, body.phone, body.code, body.password)
     except Refused as refused:
         return refused.answer(request)
-    return JSONResponse({"ok": True})
+    return answer(Ok(ok=True))
 
 
 async def api_logout(request: Request) -> Response:
@@ -396,22 +447,23 @@ async def api_logout(request: Request) -> Response:
     if token_id is None:
         return Refused(400, "bad_request", "err_token_only").answer(request)
     await _people(request).revoke_token(request.state.identity.id, token_id)
-    return JSONResponse({"ok": True})
+    return answer(Ok(ok=True))
 
 
 async def api_me(request: Request) -> Response:
-    return JSONResponse({"user": identity_json(request.state.identity)})
+    return answer(Me(user=user_of(request.state.identity)))
 
 
 async def api_tokens(request: Request) -> Response:
-    return JSONResponse({"tokens": await _people(request).tokens(request.state.identity.id)})
+    tokens = await _people(request).tokens(request.state.identity.id)
+    return answer(TokenList(tokens=msgspec.convert(tokens, list[TokenInfo])))
 
 
 async def api_token_revoke(request: Request) -> Response:
     token_id = request.path_params["token_id"]
     if not await _people(request).revoke_token(request.state.identity.id, token_id):
         return Refused(404, "not_found", "err_no_such_token").answer(request)
-    return JSONResponse({"ok": True})
+    return answer(Ok(ok=True))
 
 
 async def account(request: Request) -> Response:
@@ -436,12 +488,25 @@ routes = [
     route("/logout", logout, name="logout", methods=("POST",)),
     route("/account", account, name="account"),
     route("/lang/{code}", lang, name="lang"),
-    route("/api/codes", api_codes, name="api_codes", methods=("POST",)),
-    route("/api/signup", api_signup, name="api_signup", methods=("POST",)),
-    route("/api/login", api_login, name="api_login", methods=("POST",)),
-    route("/api/password-reset", api_password_reset, name="api_password_reset", methods=("POST",)),
-    route("/api/logout", api_logout, name="api_logout", methods=("POST",)),
-    route("/api/me", api_me, name="api_me"),
-    route("/api/tokens", api_tokens, name="api_tokens"),
-    route("/api/tokens/{token_id:id}", api_token_revoke, name="api_token_revoke", methods=("DELETE",)),
-]
+    route("/api/codes", api_codes, name="api_codes", methods=("POST",), api=Api(
+        tag="accounts", summary="Send an SMS code to a phone", body=CodeBody, answer=CodeSent, status=202,
+        errors={400: ("bad_phone",), 415: ("unsupported_media_type",), 429: ("code_rate_limited",)})),
+    route("/api/signup", api_signup, name="api_signup", methods=("POST",), api=Api(
+        tag="accounts", summary="Make an account on a proved phone", body=SignupBody, answer=TokenIssued,
+        status=201, errors={400: ("bad_phone", "bad_password", "bad_code"), 415: ("unsupported_media_type",)})),
+    route("/api/login", api_login, name="api_login", methods=("POST",), api=Api(
+        tag="accounts", summary="A bearer token for a password or a login code", body=LoginBody,
+        answer=TokenIssued, errors={400: ("bad_request", "bad_phone", "bad_code"), 401: ("bad_credentials",),
+                                    415: ("unsupported_media_type",), 429: ("password_rate_limited",)})),
+    route("/api/password-reset", api_password_reset, name="api_password_reset", methods=("POST",), api=Api(
+        tag="accounts", summary="A new password, proved by a reset code", body=ResetBody, answer=Ok,
+        errors={400: ("bad_phone", "bad_password", "bad_code"), 415: ("unsupported_media_type",)})),
+    route("/api/logout", api_logout, name="api_logout", methods=("POST",), api=Api(
+        tag="accounts", summary="Revoke the token this request carries", answer=Ok,
+        errors={400: ("bad_request",)})),
+    route("/api/me", api_me, name="api_me", api=Api(tag="accounts", summary="The caller's account", answer=Me)),
+    route("/api/tokens", api_tokens, name="api_tokens", api=Api(
+        tag="accounts", summary="The caller's tokens", answer=TokenList)),
+    route("/api/tokens/{token_id:id}", api_token_revoke, name="api_token_revoke", methods=("DELETE",), api=Api(
+        tag="accounts", summary="Revoke one of the caller's tokens", answer=Ok, errors={404: ("not_found",)})),
+]  # fmt: skip

@@ -7,12 +7,13 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from typing import Final
 
+import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from hall import metrics
 from hall.auth.addresses import parse_networks
@@ -25,21 +26,29 @@ from hall.pdfscan import Limits
 from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
 from hall.store.codes import PhoneCodes
+from hall.patents import HttpPatentSource, patent_source
+from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import PdfChecker
-from hall.web import accounts, admin, fragments, live, orientation, pages, reviews
+from hall.web import accounts, admin, fragments, live, openapi, orientation, pages, patents, reviews
 from hall.web import inbox as inbox_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
-from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, route, wants_json
+from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, answer, route, wants_json
 from hall.web.templating import render
 
 UPLOAD_PREFIXES = ("/lots/", "/account/verification")
 
 
-async def healthz(request: Request) -> JSONResponse:
+class Health(msgspec.Struct):
+    ok: bool
+    lots: int
+    """Lots loaded (every one restored from the store)."""
+
+
+async def healthz(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    return JSONResponse({"ok": True, "lots": len(runtime.lots)})
+    return answer(Health(ok=True, lots=len(runtime.lots)))
 
 
 async def metrics_page(request: Request) -> Response:
@@ -86,6 +95,7 @@ def create_app(config: Config | None = None) -> Starlette:
     dispatcher = Dispatcher(store)  # SMS from the outbox, through the in-app inbox sender
     keys = SessionKeys()
     pdf = PdfChecker(config.pdf_workers, Limits(seconds=config.pdf_seconds))
+    patent_lookup = patent_source(config.patent_service, config.patent_timeout, PatentCatalogue(store))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -103,6 +113,8 @@ def create_app(config: Config | None = None) -> Starlette:
         try:
             yield
         finally:
+            if isinstance(patent_lookup, HttpPatentSource):
+                await patent_lookup.aclose()
             await pdf.stop()
             await dispatcher.stop()
             await runtime.stop()
@@ -111,13 +123,16 @@ def create_app(config: Config | None = None) -> Starlette:
     app = Starlette(
         routes=[
             *pages.routes,
-            route("/healthz", healthz, name="healthz"),
+            route("/healthz", healthz, name="healthz",
+                  api=openapi.Api(tag="service", summary="Liveness: the store is open, every lot restored", answer=Health)),
+            route("/openapi.json", openapi.document, name="openapi", api=openapi.API),
             route("/metrics", metrics_page, name="metrics"),
             *accounts.routes,
             *orientation.routes,
             *inbox_pages.routes,
             *reviews.routes, *admin.routes,
             *live.routes,
+            *patents.routes,
         ],
         middleware=[
             Middleware(IdentityMiddleware, people=people, keys=keys),
@@ -131,6 +146,7 @@ def create_app(config: Config | None = None) -> Starlette:
     app.state.people = people
     app.state.dispatcher = dispatcher
     app.state.pdf = pdf
+    app.state.patents = patent_lookup
     app.state.throttle = LoginThrottle(wall_clock)
     app.state.codes = codes
     app.state.trusted_proxies = parse_networks(config.trusted_proxies)

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Container
-from typing import Final
+from typing import Annotated, Final
 
 import msgspec
 from starlette.datastructures import QueryParams
@@ -41,6 +41,8 @@ from hall.protocol import (
     Command,
     Error,
     EventPage,
+    LotSummary,
+    Snapshot,
     Subscribe,
     Unsubscribe,
     Welcome,
@@ -58,10 +60,11 @@ from hall.protocol import (
 from hall.runtime import Action, Runtime
 from hall.store import StoreError
 from hall.web.accounts import identity_json
-from hall.web.i18n import lang_of, text
-from hall.web.params import whole
 from hall.web.errors import Refused
-from hall.web.security import identify, route
+from hall.web.i18n import lang_of, text
+from hall.web.openapi import Api
+from hall.web.params import ID_MAX, whole
+from hall.web.security import answer, identify, route
 from hall.web.wsserver import wire_of
 
 log = logging.getLogger(__name__)
@@ -72,10 +75,6 @@ stops bidding within this long, for the cost of one lookup per socket per interv
 PAGE_LOTS: Final = 500
 """Most lots one page socket follows (the hall page of a busy day)."""
 EVENTS_PAGE: Final = 5000
-
-
-def _json(body: object, status: int = 200) -> Response:
-    return Response(encoder.encode(body), status_code=status, media_type="application/json")
 
 
 _Answer = tuple[str, int, Result, float]
@@ -401,6 +400,21 @@ async def ws_page(websocket: WebSocket) -> None:
 # ---------------------------------------------------------------------- HTTP JSON
 
 
+class LotsQuery(msgspec.Struct):
+    """The filters of ``GET /api/lots``, as ``api_lots`` reads them."""
+
+    state: Annotated[State | None, msgspec.Meta(description="only lots in this state")] = None
+    session: Annotated[str | None, msgspec.Meta(description="only lots of this session (exact name)")] = None
+
+
+class EventsQuery(msgspec.Struct):
+    """The page of ``GET /api/lots/{id}/events``, for /openapi.json: ``api_lot_events`` reads
+    each with ``params.whole`` (ASCII digits only, its own messages) under these same bounds."""
+
+    since: Annotated[int, msgspec.Meta(ge=0, le=ID_MAX, description="events after this seq")] = 0
+    limit: Annotated[int, msgspec.Meta(ge=1, le=EVENTS_PAGE, description="at most this many")] = EVENTS_PAGE
+
+
 def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -408,17 +422,18 @@ def _runtime(request: Request) -> Runtime:
 
 async def api_lots(request: Request) -> Response:
     runtime = _runtime(request)
-    state = request.query_params.get("state")
-    session = request.query_params.get("session")
-    if state is not None and state not in State.__members__.values():
+    try:  # only ``state`` can be wrong: ``session`` is any text
+        query = msgspec.convert(dict(request.query_params), LotsQuery, strict=False)
+    except msgspec.ValidationError:
         return Refused(400, "bad_request", "err_state_filter", {"states": ", ".join(State)}).answer(request)
+    state, session = query.state, query.session
     found = [
         summary(view, runtime.titles[lot], runtime.sessions[lot])
         for lot, view in runtime.views.items()
         if (state is None or view.state == state) and (session is None or runtime.sessions[lot] == session)
     ]
     found.sort(key=lambda s: (s.bidding_start, s.id))
-    return _json(found)
+    return answer(found)
 
 
 async def api_lot(request: Request) -> Response:
@@ -442,13 +457,17 @@ async def api_lot_events(request: Request) -> Response:
         return Refused(503, "unavailable", "code_unavailable").answer(request)
     more = len(events) > limit
     events = events[:limit]
-    return _json(EventPage(lot=lot, events=[event_frame(e) for e in events], next=events[-1].seq if more else None))
+    return answer(EventPage(lot=lot, events=[event_frame(e) for e in events], next=events[-1].seq if more else None))
 
 
 routes = [
     WebSocketRoute("/ws", ws, name="ws"),
     WebSocketRoute("/ws/page", ws_page, name="ws_page"),
-    route("/api/lots", api_lots, name="api_lots"),
-    route("/api/lots/{lot:id}", api_lot, name="api_lot"),
-    route("/api/lots/{lot:id}/events", api_lot_events, name="api_lot_events"),
-]
+    route("/api/lots", api_lots, name="api_lots", api=Api(
+        tag="lots", summary="Every lot, summarised", query=LotsQuery, answer=list[LotSummary])),
+    route("/api/lots/{lot:id}", api_lot, name="api_lot", api=Api(
+        tag="lots", summary="One lot's snapshot", answer=Snapshot, errors={404: ("unknown_lot",)})),
+    route("/api/lots/{lot:id}/events", api_lot_events, name="api_lot_events", api=Api(
+        tag="lots", summary="A lot's durable events, paged", query=EventsQuery, answer=EventPage,
+        errors={404: ("unknown_lot",), 503: ("unavailable",)})),
+]  # fmt: skip

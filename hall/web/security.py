@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, urlsplit
 
 import itsdangerous
+import msgspec
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
@@ -32,6 +33,9 @@ from hall.web import params  # registers the bounded "id" path convertor before 
 from hall.web.errors import Refused, error
 from hall.web.i18n import lang_of, translate
 from hall.web.templating import here, render
+
+if TYPE_CHECKING:
+    from hall.web.openapi import Api  # which imports this module
 
 SESSION_COOKIE: Final = "hall_session"
 CSRF_COOKIE: Final = "hall_csrf"
@@ -187,9 +191,31 @@ def deny(request: Request) -> Response:
     return render(request, "error.html", status_code=403, title="forbidden", detail="")
 
 
-def route(path: str, endpoint: Endpoint, *, name: str, methods: Sequence[str] = ("GET",)) -> Route:
+_encoder: Final = msgspec.json.Encoder()
+
+
+def answer(body: object, status: int = 200) -> Response:
+    """A JSON answer encoded from the Struct that defines it (declared as the route's
+    ``Api.answer``, so /openapi.json describes exactly what is sent)."""
+    return Response(_encoder.encode(body), status_code=status, media_type="application/json")
+
+
+class HallRoute(Route):
+    """A route made by ``route``: it keeps its JSON API declaration (None for pages), which
+    /openapi.json is built from (``hall.web.openapi``)."""
+
+    def __init__(self, path: str, endpoint: Endpoint, *, name: str, methods: Sequence[str], api: Api | None) -> None:
+        super().__init__(path, endpoint, name=name, methods=list(methods))
+        self.api = api
+
+
+def route(path: str, endpoint: Endpoint, *, name: str, methods: Sequence[str] = ("GET",),
+          api: Api | None = None) -> Route:  # fmt: skip
     """A route checked against the permission table (by its name) and, when it changes
-    state on a cookie or anonymous form, against CSRF."""
+    state on a cookie or anonymous form, against CSRF. A JSON route declares its API with
+    ``api`` (see ``hall.web.openapi``); pages give none."""
+    if api is not None and len(methods) != 1:
+        raise ValueError(f"route {name!r}: a JSON route has one method (declare one route per method)")
     if name not in PERMISSIONS:
         raise KeyError(f"route {name!r} has no entry in hall.auth.roles.PERMISSIONS")
     if ":int}" in path:
@@ -216,7 +242,7 @@ def route(path: str, endpoint: Endpoint, *, name: str, methods: Sequence[str] = 
         return await endpoint(request)
 
     guarded.__name__ = name
-    return Route(path, guarded, name=name, methods=list(methods))
+    return HallRoute(path, guarded, name=name, methods=methods, api=api)
 
 
 class BodyLimit:
