@@ -17,6 +17,11 @@ TEMPLATES: Final[dict[str, str]] = {
     "verification_rejected": "【技术产权交易所】您的实名认证未通过，原因：{reason}。请修改后重新提交。",
     "registration_approved": "【技术产权交易所】您报名的拍品《{title}》已审核通过，竞买号 {number}，竞价开始时间 {start}。",
     "registration_rejected": "【技术产权交易所】您报名的拍品《{title}》未通过审核，原因：{reason}。",
+    # issue 11: identities (AC-3) and shops (AC-4), decided through the review mechanism (hall/reviews)
+    "identity_approved": "【技术产权交易所】您的身份申请已审核通过，可以申请开通店铺。",
+    "identity_rejected": "【技术产权交易所】您的身份申请未通过，原因：{reason}。请修改后重新提交。",
+    "shop_approved": "【技术产权交易所】您的店铺《{name}》已审核通过，店铺已开通。",
+    "shop_rejected": "【技术产权交易所】您的店铺《{name}》开通申请未通过，原因：{reason}。请修改后重新提交。",
     # SMS codes (hall/store/codes.py): the code is the only secret, the purpose is named so that
     # a code asked for by someone else is recognised for what it is
     "code_signup": "【技术产权交易所】您的注册验证码为 {code}，{minutes} 分钟内有效。如非本人操作，请忽略本短信。",

@@ -127,6 +127,13 @@ def lot(client: TestClient, *, seller_org: int, publicity_start: int, bidding_st
     return call(client, runtime(client).create_lot, spec, title).id
 
 
+def application(client: TestClient, kind: str, subject: int) -> int:
+    """The id of the newest application (``hall.reviews``) for a subject of a kind."""
+    [(found,)] = rows(client, "SELECT max(id) FROM applications WHERE kind = ? AND subject = ?", (kind, subject))
+    assert found is not None, (kind, subject)
+    return int(found)
+
+
 def rows(client: TestClient, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
     store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
     return [tuple(r) for r in call(client, store.fetchall, sql, params)]

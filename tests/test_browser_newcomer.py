@@ -74,16 +74,18 @@ def row_of(page: Page, text: str) -> Locator:
     return row
 
 
-def approve(page: Page, queue: str, phone: str, document: bytes) -> Locator:
-    """As staff: open a review queue from the header, open the applicant's document (it must be
-    the file they uploaded, byte for byte), approve their pending row, and return the row as it
+def approve(page: Page, kind: str, phone: str, document: bytes) -> Locator:
+    """As staff: open the review queue from the header, filter it to one kind of application
+    (``kind``: the catalogue key of its name), open the applicant's document (it must be the
+    file they uploaded, byte for byte), approve their pending row, and return the row as it
     stands among the recent decisions.
 
     Chromium reports a link whose answer is a download (the files are served as attachments) as
     a request it cancelled (``net::ERR_ABORTED``): the navigation is abandoned for the download.
     ``browserkit.PageLog`` does not count such requests as failures."""
-    header_link(page, queue).click()
-    expect(page.get_by_role("heading", name=_(queue), exact=True)).to_be_visible()
+    header_link(page, "review_queue").click()
+    expect(page.get_by_role("heading", name=_("review_queue"), exact=True)).to_be_visible()
+    page.locator("nav.filters").get_by_role("link", name=_(kind), exact=True).click()
     pending = row_of(page, phone)
     with page.expect_download() as download:
         pending.get_by_role("link", name=_("open_file"), exact=True).click()
@@ -142,7 +144,7 @@ def test_a_newcomer_signs_up_is_verified_registers_is_admitted_and_bids(chromium
     user.get_by_role("button", name=_("submit"), exact=True).click()
     expect(user.get_by_text(_("verification_pending"), exact=True)).to_be_visible()
 
-    decided = approve(staff, "review_verifications", PHONE, licence)
+    decided = approve(staff, "verification", PHONE, licence)
     expect(decided).to_contain_text(ORG)
     user.reload()
     expect(user.get_by_text(_("verification_done"), exact=True)).to_be_visible()
@@ -159,7 +161,7 @@ def test_a_newcomer_signs_up_is_verified_registers_is_admitted_and_bids(chromium
     user.get_by_role("button", name=_("submit"), exact=True).click()
     expect(user.locator("[data-status]")).to_have_text(_("pending"))
 
-    approve(staff, "review_registrations", PHONE, PDF)
+    approve(staff, "registration_kind", PHONE, PDF)
     user.reload()
     expect(user.locator("[data-status]")).to_have_text(_("approved"))
     number = user.locator("[data-number]").inner_text()

@@ -32,7 +32,7 @@ PAGES: Final[dict[str, tuple[str, ...]]] = {
     "bidders": ("/", "/account", "/account/registrations", "/account/bids", "/account/verification", "/inbox", *LOTS,
                 "/lots/{publicity}/register", "/lots/{lot}/register"),
     "sellers": ("/account", "/lots/{lot}"),
-    "staff": ("/staff/verifications", "/staff/registrations"),
+    "staff": ("/staff/reviews", "/staff/reviews?kind=all&state=all"),
     "admins": ("/admin/roles",),
     "auctioneers": ("/console", "/console?session={session}", "/lots/{live}"),
 }

@@ -129,13 +129,17 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         assert bidder_actor and staff_actor and applicant_actor
         assert bidder_actor.upload(f"/lots/{publicity}/register", "letter", "承诺函.pdf", PDF).status_code == 303
         assert applicant_actor.post("/account/verification", {"kind": "personal", "real_name": "申请人"}).status_code == 303
-        decided = staff_actor.post("/staff/verifications/1", {"decision": "reject", "reason": "姓名与证件不符"})
+        verification = call(client, client.app.state.store.fetchone,  # type: ignore[attr-defined]
+                            "SELECT max(id) FROM applications WHERE kind = 'verification'")[0]
+        decided = staff_actor.post(f"/staff/reviews/{verification}", {"decision": "reject", "reason": "姓名与证件不符"})
         assert decided.status_code == 303
         assert applicant_actor.post("/account/verification", {"kind": "personal", "real_name": "申请人"}).status_code == 303
         call(client, client.app.state.dispatcher.run_once)  # type: ignore[attr-defined]
         file_id = call(client, client.app.state.store.fetchone, "SELECT min(id) FROM files")[0]  # type: ignore[attr-defined]
-        params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css"}
+        params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css",
+                  "application_id": verification}
         more = [*(f"/lots/{lot_id}" for lot_id in floor), f"/lots/{floor[-1]}/register",
+                "/staff/reviews?kind=all&state=all", "/staff/reviews/1", "/staff/reviews?kind=verification&state=rejected",
                 f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=bad_state",
                 f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=accepted"]  # fmt: skip
         yield Scene(client, actors, params, more)

@@ -103,7 +103,7 @@ def test_an_admitted_bidder_who_never_bid_did_not_lose_the_closed_lot(scene: Sce
 def test_my_registrations_list_each_with_its_state_and_the_reason_it_was_rejected(scene: Scene) -> None:
     assert scene.first.get("/account/registrations").text.count("data-status=") == 0
     assert scene.first.upload(f"/lots/{scene.publicity}/register", "letter", "承诺函.pdf", PDF).status_code == 303
-    rejected = scene.staff.post("/staff/registrations/1", {"decision": "reject", "reason": "承诺函未盖章"})
+    rejected = scene.staff.post("/staff/reviews/1", {"decision": "reject", "reason": "承诺函未盖章"})
     assert rejected.status_code == 303
     page = scene.first.get("/account/registrations")
     assert page.status_code == 200

@@ -14,7 +14,7 @@ from hall.engine import Accepted, Code, LotSpec, Rejection, State
 from hall.registration import deadline, eligibility
 from starlette.testclient import TestClient
 
-from hallkit import JPEG, PDF, Actor, FakeClock, anonymous, beijing_ms, call, hall, lot, org_id, rows, runtime, user
+from hallkit import JPEG, PDF, Actor, FakeClock, anonymous, application, beijing_ms, call, hall, lot, org_id, rows, runtime, user
 from hallkit import wake
 
 JSON = {"accept": "application/json"}
@@ -181,8 +181,13 @@ def test_a_second_letter_while_pending_is_refused(tmp_path: Path) -> None:
         assert 'data-status="pending"' in page.text
 
 
+def _url(actor: Actor, registration: int) -> str:
+    """The decision's address: the registration's newest application."""
+    return f"/staff/reviews/{application(actor.client, 'registration', registration)}"
+
+
 def _decide(staff: Actor, registration: int, decision: str, reason: str = "") -> None:
-    response = staff.post(f"/staff/registrations/{registration}", {"decision": decision, "reason": reason})
+    response = staff.post(_url(staff, registration), {"decision": decision, "reason": reason})
     assert response.status_code == 303, response.text
 
 
@@ -193,7 +198,7 @@ def test_a_rejection_carries_its_reason_and_sms_and_the_same_row_can_be_resubmit
         staff = Actor(client, user(client, "13800000009", roles=(Role.STAFF,)))
         bidder.upload(f"/lots/{lot_id}/register", "letter", "unsigned.pdf", PDF)
         [(rid, first_letter)] = rows(client, "SELECT id, letter FROM registrations")
-        no_reason = staff.post(f"/staff/registrations/{rid}", {"decision": "reject"}, headers=JSON)
+        no_reason = staff.post(_url(staff, rid), {"decision": "reject"}, headers=JSON)
         assert no_reason.status_code == 400 and no_reason.json()["error"]["code"] == "reason_required"
         _decide(staff, rid, "reject", "承诺函未盖章")
         assert rows(client, "SELECT status, reason FROM registrations") == [("rejected", "承诺函未盖章")]
@@ -204,7 +209,7 @@ def test_a_rejection_carries_its_reason_and_sms_and_the_same_row_can_be_resubmit
         assert bidder.upload(f"/lots/{lot_id}/register", "letter", "stamped.jpg", JPEG).status_code == 303
         [(same_id, letter, status, reason)] = rows(client, "SELECT id, letter, status, reason FROM registrations")
         assert (same_id, status, reason) == (rid, "pending", None) and letter != first_letter
-        queue = staff.get("/staff/registrations")
+        queue = staff.get("/staff/reviews?kind=registration")
         assert f'href="/files/{letter}"' in queue.text and "stamped.jpg" in queue.text
 
 
@@ -230,7 +235,7 @@ def test_approval_after_the_lot_went_live_lets_the_bidder_bid_at_once(tmp_path: 
         assert template == "registration_approved" and number in body and "2026-01-05 10:00" in body
         page = bidder.get(f"/lots/{lot_id}/register")
         assert 'data-status="approved"' in page.text and f'data-number="{number}"' in page.text
-        again = staff.post(f"/staff/registrations/{rid}", {"decision": "reject", "reason": "x"}, headers=JSON)
+        again = staff.post(_url(staff, rid), {"decision": "reject", "reason": "x"}, headers=JSON)
         assert again.status_code == 409
 
 
@@ -245,7 +250,7 @@ def test_a_closed_lot_cannot_be_approved(tmp_path: Path) -> None:
         wake(client, lot_id)
         wake(client, lot_id)
         assert runtime(client).lots[lot_id].state is State.CLOSED
-        response = staff.post(f"/staff/registrations/{rid}", {"decision": "approve"}, headers=JSON)
+        response = staff.post(_url(staff, rid), {"decision": "approve"}, headers=JSON)
         assert response.status_code == 409 and response.json()["error"]["code"] == "lot_ended"
         assert rows(client, "SELECT count(*) FROM bidders") == [(0,)]
 
@@ -271,9 +276,9 @@ def test_non_staff_cannot_decide_registrations(tmp_path: Path) -> None:
         bidder = Actor(client, user(client, "13800000001", verified=True))
         bidder.upload(f"/lots/{lot_id}/register", "letter", "a.pdf", PDF)
         [(rid,)] = rows(client, "SELECT id FROM registrations")
-        assert bidder.get("/staff/registrations").status_code == 403
-        assert bidder.post(f"/staff/registrations/{rid}", {"decision": "approve"}).status_code == 403
-        anon = anonymous(client).post(f"/staff/registrations/{rid}", data={"decision": "approve"},
+        assert bidder.get("/staff/reviews?kind=registration").status_code == 403
+        assert bidder.post(_url(bidder, rid), {"decision": "approve"}).status_code == 403
+        anon = anonymous(client).post(_url(bidder, rid), data={"decision": "approve"},
                                       follow_redirects=False)  # fmt: skip
         assert anon.status_code == 303 and anon.headers["location"].startswith("/login")
         assert rows(client, "SELECT status FROM registrations") == [("pending",)]
@@ -289,12 +294,12 @@ def test_user_text_is_rendered_escaped_on_the_staff_registration_page(tmp_path: 
         bidder = Actor(client, user(client, "13800000001", "<script>alert('x')</script>", verified=True))
         staff = Actor(client, user(client, "13800000009", roles=(Role.STAFF,)))
         bidder.upload(f"/lots/{lot_id}/register", "letter", "<img src=x onerror=alert(1)>.pdf", PDF)
-        page = staff.get("/staff/registrations")
+        page = staff.get("/staff/reviews?kind=registration")
         assert page.status_code == 200
         assert "<script>alert" not in page.text and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
         assert "<i>标题</i>" not in page.text and "&lt;i&gt;标题&lt;/i&gt;" in page.text
         assert "<img src=x" not in page.text and "&lt;img src=x onerror=alert(1)&gt;.pdf" in page.text
         [(rid,)] = rows(client, "SELECT id FROM registrations")
         _decide(staff, rid, "reject", "<script>bad()</script>")
-        page = staff.get("/staff/registrations")
+        page = staff.get("/staff/reviews?kind=registration")
         assert "<script>bad()" not in page.text and "&lt;script&gt;bad()&lt;/script&gt;" in page.text

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hall.auth.roles import Role
-from hallkit import PDF, Actor, anonymous, hall, identity, rows, user
+from hallkit import PDF, Actor, anonymous, application, hall, identity, rows, user
 
 JSON = {"accept": "application/json"}
 ORG_FORM = {"kind": "organisation", "org_name": "某某科技大学", "org_kind": "university"}
@@ -31,14 +31,14 @@ def test_approval_verifies_the_account_and_queues_an_sms_in_the_same_decision(tm
         staff = Actor(client, user(client, "13800000009", roles=(Role.STAFF,)))
         assert applicant.post("/account/verification", {"kind": "personal", "real_name": "张三"}).status_code == 303
         [(vid,)] = rows(client, "SELECT id FROM verifications")
-        decided = staff.post(f"/staff/verifications/{vid}", {"decision": "approve", "reason": ""})
+        decided = staff.post(f"/staff/reviews/{application(client, 'verification', vid)}", {"decision": "approve", "reason": ""})
         assert decided.status_code == 303
         me = identity(client, applicant.id)
         assert me.verified and me.name == "张三" and me.org is None and Role.BIDDER in me.roles
         assert rows(client, "SELECT user, template FROM outbox") == [(applicant.id, "verification_approved")]
         again = applicant.post("/account/verification", {"kind": "personal", "real_name": "李四"}, headers=JSON)
         assert again.status_code == 409 and again.json()["error"]["code"] == "already_verified"
-        twice = staff.post(f"/staff/verifications/{vid}", {"decision": "reject", "reason": "x"}, headers=JSON)
+        twice = staff.post(f"/staff/reviews/{application(client, 'verification', vid)}", {"decision": "reject", "reason": "x"}, headers=JSON)
         assert twice.status_code == 409 and twice.json()["error"]["code"] == "already_decided"
 
 
@@ -50,9 +50,9 @@ def test_an_organisational_approval_puts_the_account_in_its_organisation(tmp_pat
         assert sent.status_code == 303
         [(vid, document)] = rows(client, "SELECT id, document FROM verifications")
         assert document is not None
-        queue = staff.get("/staff/verifications")
+        queue = staff.get("/staff/reviews?kind=verification")
         assert f'href="/files/{document}"' in queue.text and "某某科技大学" in queue.text
-        assert staff.post(f"/staff/verifications/{vid}", {"decision": "approve"}).status_code == 303
+        assert staff.post(f"/staff/reviews/{application(client, 'verification', vid)}", {"decision": "approve"}).status_code == 303
         me = identity(client, applicant.id)
         assert me.verified and me.name == "某某科技大学"
         assert rows(client, "SELECT id, name, kind FROM orgs") == [(me.org, "某某科技大学", "university")]
@@ -64,10 +64,10 @@ def test_rejection_needs_a_reason_stores_it_and_sends_it_by_sms(tmp_path: Path) 
         staff = Actor(client, user(client, "13800000009", roles=(Role.STAFF,)))
         applicant.upload("/account/verification", "document", "licence.pdf", PDF, ORG_FORM)
         [(vid,)] = rows(client, "SELECT id FROM verifications")
-        no_reason = staff.post(f"/staff/verifications/{vid}", {"decision": "reject", "reason": "  "})
+        no_reason = staff.post(f"/staff/reviews/{application(client, 'verification', vid)}", {"decision": "reject", "reason": "  "})
         assert no_reason.status_code == 400 and "驳回须填写原因" in no_reason.text
         assert rows(client, "SELECT count(*) FROM outbox") == [(0,)]
-        rejected = staff.post(f"/staff/verifications/{vid}", {"decision": "reject", "reason": "营业执照模糊"})
+        rejected = staff.post(f"/staff/reviews/{application(client, 'verification', vid)}", {"decision": "reject", "reason": "营业执照模糊"})
         assert rejected.status_code == 303
         assert rows(client, "SELECT status, reason, reviewer FROM verifications") == [("rejected", "营业执照模糊", staff.id)]
         [(template, body)] = rows(client, "SELECT template, body FROM outbox WHERE user = ?", (applicant.id,))
@@ -97,10 +97,10 @@ def test_bad_form_input_is_a_clear_400_never_a_500(tmp_path: Path) -> None:
         assert applicant.post("/account/verification", {"kind": "robot"}).status_code == 400
         applicant.post("/account/verification", {"kind": "personal", "real_name": "张三"})
         [(vid,)] = rows(client, "SELECT id FROM verifications")
-        assert staff.post(f"/staff/verifications/{vid}", {"decision": "maybe"}).status_code == 400
-        assert staff.post(f"/staff/verifications/{vid}", {"decision": "reject", "reason": "长" * 201}).status_code == 400
-        assert staff.post(f"/staff/verifications/{vid + 100}", {"decision": "approve"}).status_code == 404
-        assert staff.post("/staff/verifications/abc", {"decision": "approve"}).status_code == 404
+        assert staff.post(f"/staff/reviews/{application(client, 'verification', vid)}", {"decision": "maybe"}).status_code == 400
+        assert staff.post(f"/staff/reviews/{application(client, 'verification', vid)}", {"decision": "reject", "reason": "长" * 201}).status_code == 400
+        assert staff.post(f"/staff/reviews/{application(client, 'verification', vid) + 100}", {"decision": "approve"}).status_code == 404
+        assert staff.post("/staff/reviews/abc", {"decision": "approve"}).status_code == 404
         assert rows(client, "SELECT status FROM verifications") == [("pending",)]
 
 
@@ -109,7 +109,7 @@ def test_staff_cannot_decide_their_own_application(tmp_path: Path) -> None:
         staff = Actor(client, user(client, "13800000009", roles=(Role.STAFF,)))
         staff.post("/account/verification", {"kind": "personal", "real_name": "审核员"})
         [(vid,)] = rows(client, "SELECT id FROM verifications")
-        response = staff.post(f"/staff/verifications/{vid}", {"decision": "approve"}, headers=JSON)
+        response = staff.post(f"/staff/reviews/{application(client, 'verification', vid)}", {"decision": "approve"}, headers=JSON)
         assert response.status_code == 403 and response.json()["error"]["code"] == "own_application"
 
 
@@ -120,14 +120,14 @@ def test_user_text_is_rendered_escaped_on_the_staff_page(tmp_path: Path) -> None
         form = {"kind": "organisation", "real_name": "<script>alert(1)</script>",
                 "org_name": "<img src=x onerror=alert(2)>", "org_kind": "enterprise"}
         applicant.upload("/account/verification", "document", '"><svg onload=alert(3)>.pdf', PDF, form)
-        page = staff.get("/staff/verifications")
+        page = staff.get("/staff/reviews?kind=verification")
         assert page.status_code == 200
         assert "<script>alert(1)" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
         assert "<img src=x" not in page.text and "&lt;img src=x onerror=alert(2)&gt;" in page.text
         assert "<svg" not in page.text and "&lt;svg onload=alert(3)&gt;.pdf" in page.text
         [(vid,)] = rows(client, "SELECT id FROM verifications")
-        staff.post(f"/staff/verifications/{vid}", {"decision": "reject", "reason": "<b>fake</b>"})
-        page = staff.get("/staff/verifications")
+        staff.post(f"/staff/reviews/{application(client, 'verification', vid)}", {"decision": "reject", "reason": "<b>fake</b>"})
+        page = staff.get("/staff/reviews?kind=verification")
         assert "<b>fake</b>" not in page.text and "&lt;b&gt;fake&lt;/b&gt;" in page.text
         mine = applicant.get("/account/verification")
         assert "<b>fake</b>" not in mine.text and "&lt;b&gt;fake&lt;/b&gt;" in mine.text
@@ -136,12 +136,11 @@ def test_user_text_is_rendered_escaped_on_the_staff_page(tmp_path: Path) -> None
 def test_staff_routes_refuse_non_staff_with_403_and_anonymous_with_a_login_redirect(tmp_path: Path) -> None:
     with hall(tmp_path) as client:
         bidder = Actor(client, user(client, "13800000001", verified=True))
-        for path in ("/staff/verifications", "/staff/registrations"):
+        for path in ("/staff/reviews", "/staff/reviews/1", "/staff/verifications", "/staff/registrations"):
             assert bidder.get(path).status_code == 403
-        for path in ("/staff/verifications/1", "/staff/registrations/1"):
-            assert bidder.post(path, {"decision": "approve"}).status_code == 403
+        assert bidder.post("/staff/reviews/1", {"decision": "approve"}).status_code == 403
         anon = anonymous(client)
-        for path in ("/staff/verifications", "/staff/registrations", "/account/verification"):
+        for path in ("/staff/reviews", "/staff/verifications", "/staff/registrations", "/account/verification"):
             response = anon.get(path, follow_redirects=False)
             assert response.status_code == 303 and response.headers["location"] == f"/login?next={path}"
 
@@ -153,7 +152,7 @@ def test_a_decision_without_the_csrf_token_is_refused(tmp_path: Path) -> None:
         applicant.post("/account/verification", {"kind": "personal", "real_name": "张三"})
         [(vid,)] = rows(client, "SELECT id FROM verifications")
         staff.csrf = "forged"
-        assert staff.post(f"/staff/verifications/{vid}", {"decision": "approve"}).status_code == 403
+        assert staff.post(f"/staff/reviews/{application(client, 'verification', vid)}", {"decision": "approve"}).status_code == 403
         assert rows(client, "SELECT status FROM verifications") == [("pending",)]
 
 

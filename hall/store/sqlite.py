@@ -346,6 +346,58 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX ownership_changes_listing ON ownership_changes (listing);
     """,
+    # 6: the one review mechanism (AC-5, hall/reviews): every application staff decide, of any
+    # kind, with the documents handed in with it and an audit row for each step. ``subject`` is
+    # the id of what is reviewed in its kind's own table (a verification, a registration, an
+    # identity, a shop, a listing). The verifications and registrations already decided or
+    # waiting move onto it as they stand: one application each, its audit rows from their times.
+    """
+    CREATE TABLE applications (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        subject INTEGER NOT NULL,
+        applicant INTEGER NOT NULL REFERENCES users(id),
+        state TEXT NOT NULL,
+        submitted_at INTEGER NOT NULL,
+        decided_at INTEGER,
+        decided_by INTEGER REFERENCES users(id),
+        reason TEXT
+    );
+    CREATE INDEX applications_queue ON applications (state, kind, submitted_at);
+    CREATE INDEX applications_subject ON applications (kind, subject);
+    CREATE INDEX applications_applicant ON applications (applicant);
+    CREATE UNIQUE INDEX applications_one_pending ON applications (kind, subject) WHERE state = 'pending';
+    CREATE TABLE application_documents (
+        application INTEGER NOT NULL REFERENCES applications(id),
+        file INTEGER NOT NULL REFERENCES files(id),
+        PRIMARY KEY (application, file)
+    );
+    CREATE TABLE application_audit (
+        id INTEGER PRIMARY KEY,
+        application INTEGER NOT NULL REFERENCES applications(id),
+        actor INTEGER NOT NULL REFERENCES users(id),
+        action TEXT NOT NULL,
+        reason TEXT,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX application_audit_application ON application_audit (application);
+    INSERT INTO applications (kind, subject, applicant, state, submitted_at, decided_at, decided_by, reason)
+        SELECT 'verification', id, user, status, created_at, reviewed_at, reviewer, reason FROM verifications
+        ORDER BY created_at, id;
+    INSERT INTO applications (kind, subject, applicant, state, submitted_at, decided_at, decided_by, reason)
+        SELECT 'registration', id, user, status, created_at, reviewed_at, reviewer, reason FROM registrations
+        ORDER BY created_at, id;
+    INSERT INTO application_documents (application, file)
+        SELECT a.id, v.document FROM applications a JOIN verifications v ON a.kind = 'verification'
+        AND v.id = a.subject WHERE v.document IS NOT NULL;
+    INSERT INTO application_documents (application, file)
+        SELECT a.id, r.letter FROM applications a JOIN registrations r ON a.kind = 'registration' AND r.id = a.subject;
+    INSERT INTO application_audit (application, actor, action, reason, at)
+        SELECT id, applicant, 'submitted', NULL, submitted_at FROM applications;
+    INSERT INTO application_audit (application, actor, action, reason, at)
+        SELECT id, decided_by, state, reason, decided_at FROM applications
+        WHERE state IN ('approved', 'rejected') AND decided_by IS NOT NULL;
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 

@@ -54,8 +54,6 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "reason": ("原因", "Reason"),
     "approve": ("通过", "Approve"),
     "reject": ("驳回", "Reject"),
-    "review_verifications": ("实名认证审核", "Verification review"),
-    "review_registrations": ("竞买报名审核", "Registration review"),
     "admin_roles": ("角色管理", "Roles"),
     "grant": ("授予", "Grant"),
     "revoke": ("撤销", "Revoke"),
@@ -603,6 +601,23 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
                               "The CSV file is malformed at line {row} (an unmatched quote or an overlong field)"),
     "patent_import_not_xlsx": ("文件不是有效的 xlsx 工作簿", "The file is not a valid xlsx workbook"),
     "patent_import_zip_bomb": ("xlsx 文件解压后过大或部件过多，不予导入", "The xlsx file unpacks to too much data or too many parts: refused"),
+    # issue 11: reviews, identities, shops (hall/reviews, hall/identities.py, hall/shops.py and their pages)
+    "review_queue": ("审核工作台", "Review queue"),
+    "review_kind": ("申请类型", "Kind"),
+    "registration_kind": ("竞买报名", "Bidder registration"),
+    "application": ("申请内容", "Application"),
+    "withdrawn": ("已撤回", "Withdrawn"),
+    "all": ("全部", "All"),
+    "audit_trail": ("审核记录", "Audit trail"),
+    "audit_action": ("操作", "Action"),
+    "actor": ("操作人", "By"),
+    "audit_submitted": ("提交申请", "Submitted"),
+    "audit_resubmitted": ("重新提交", "Resubmitted"),
+    "audit_approved": ("审核通过", "Approved"),
+    "audit_rejected": ("驳回", "Rejected"),
+    "audit_withdrawn": ("撤回申请", "Withdrawn"),
+    "err_application_pending": ("已有一份申请正在审核，请等待结果", "An application is already under review: wait for its result"),
+    "err_review_filter": ("{name} 须为 {values} 之一", "{name} must be one of {values}"),
 }
 
 

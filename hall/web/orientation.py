@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from hall.auth.roles import Identity
 from hall.engine.view import LotView
-from hall.reviews import Registration
+from hall.reviews.registrations import Registration, registrations_of
 from hall.runtime import Runtime
 from hall.web.i18n import lang_of, translate
 from hall.web.pages import bidder_status
@@ -42,7 +42,7 @@ async def _registrations(request: Request) -> list[dict[str, Any]]:
     me: Identity = request.state.identity
     runtime = _runtime(request)
     rows = []
-    for registration in await _reviews(request).registrations_of(me.id, SHOWN):
+    for registration in await registrations_of(_reviews(request), me.id, SHOWN):
         view = runtime.views.get(registration.lot)
         rows.append({"registration": registration, "state": view.state.value if view else "",
                      "bidding_start": view.spec.bidding_start if view else None})  # fmt: skip

@@ -1,10 +1,10 @@
-"""Applications and their review: real-name verification (AC-2), registration to bid
-(AU-2, AU-3), the staff queues that decide them (AC-5), and the documents behind them.
+"""Applications and their review, as pages and JSON: real-name verification (AC-2),
+registration to bid (AU-2, AU-3), the documents behind them, and the ONE staff queue and
+decision of every kind of application (AC-5, ``hall/reviews``).
 
 Every handler validates every field on the server; a refusal is the page again with the
-reason (Chinese first, English in parentheses) and a fitting status, or, for a client that
-asks for JSON, the ``error`` shape with a stable code. Time is the runtime's clock, so that
-tests drive the registration deadline by hand.
+reason and a fitting status, or, for a client that asks for JSON, the ``error`` shape with a
+stable code. Time is the runtime's clock, so that tests drive the registration deadline by hand.
 """
 
 from __future__ import annotations
@@ -12,36 +12,32 @@ from __future__ import annotations
 import asyncio
 import os
 import unicodedata
-from collections.abc import Awaitable, Callable
-from typing import Any, Final
-from urllib.parse import quote
+from typing import Annotated, Any, Final, Literal
+from urllib.parse import quote, urlencode
 
+import msgspec
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from hall.auth.roles import Identity, Role
 from hall.registration import beijing, deadline, eligibility
-from hall.reviews import (
-    ORG_KINDS,
-    ORGANISATION,
-    PERSONAL,
-    Registration,
-    ReviewError,
-    Reviews,
-)
+from hall.reviews import KINDS, MAX_REASON, PENDING, STATES, Entry, Invalid, ReviewError, Reviews
+from hall.reviews import registrations, verifications
+from hall.reviews.verifications import ORG_KINDS, ORGANISATION, PERSONAL
 from hall.runtime import Runtime
 from hall.uploads import FileStore, UploadRefused, Written
-from hall.web.i18n import lang_of, text
+from hall.web.accounts import _body
 from hall.web.errors import Refused, error
+from hall.web.i18n import lang_of, text
 from hall.web.security import route, wants_json
-from hall.web.templating import render
+from hall.web.templating import iso, local_path, render
 
 MAX_REAL_NAME: Final = 50
 MAX_ORG_NAME: Final = 100
-MAX_REASON: Final = 200
-"""A rejection reason goes into an SMS: keep it short."""
-DECISIONS: Final = ("approve", "reject")
+QUEUE: Final = "/staff/reviews"
+ALL: Final = "all"
+"""The queue's filter value for every kind, or every state."""
 
 
 # ---------------------------------------------------------------------- plumbing
@@ -53,7 +49,7 @@ def _reviews(request: Request) -> Reviews:
     reviews: Reviews | None = getattr(state, "reviews", None)
     if reviews is None:
         files = FileStore(state.store, state.config, state.pdf)
-        reviews = state.reviews = Reviews(state.store, files, state.people)
+        reviews = state.reviews = Reviews(state.store, files, state.people, state.runtime)
     return reviews
 
 
@@ -72,8 +68,9 @@ def _me(request: Request) -> Identity:
 
 
 async def _form(request: Request) -> FormData:
-    """The request's form (parsed once: the CSRF check may have parsed it already)."""
-    return await request.form(max_files=2, max_fields=16)
+    """The request's form (parsed once: the CSRF check may have parsed it already, with the
+    same limits)."""
+    return await request.form(max_files=4, max_fields=64)
 
 
 def _text(form: FormData, key: str) -> str:
@@ -86,42 +83,17 @@ def _text(form: FormData, key: str) -> str:
     return " ".join(kept.split())
 
 
-class Invalid(Exception):
-    """A form field that fails validation; ``key`` is its message's catalogue key."""
-
-    def __init__(self, field: str, key: str, code: str = "invalid", status: int = 400, **params: object) -> None:
-        super().__init__(key)
-        self.field = field
-        self.key = key
-        self.params = params
-        self.code = code
-        self.status = status
-
-
 def _refusal(request: Request, exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
     """Status, code, the message in the asker's language, and what JSON adds."""
     lang = lang_of(request)
-    if isinstance(exc, Invalid):
-        return exc.status, exc.code, text(exc.key, lang, exc.params), {"field": exc.field}
     if isinstance(exc, (UploadRefused, ReviewError)):
-        return exc.status, exc.code, text(exc.key, lang, exc.params), {}
+        extra = {"field": exc.field} if isinstance(exc, Invalid) else {}
+        return exc.status, exc.code, text(exc.key, lang, exc.params), extra
     raise TypeError(exc)
 
 
 def _not_found(key: str) -> Refused:
     return Refused(404, "not_found", key)
-
-
-def _decision(form: FormData) -> tuple[bool, str]:
-    decision = _text(form, "decision")
-    if decision not in DECISIONS:
-        raise Invalid("decision", "err_choose_decision")
-    reason = _text(form, "reason")
-    if decision == "reject" and not reason:
-        raise Invalid("reason", "err_reason_required", code="reason_required")
-    if len(reason) > MAX_REASON:
-        raise Invalid("reason", "err_reason_too_long", n=MAX_REASON)
-    return decision == "approve", reason
 
 
 # ---------------------------------------------------------------------- documents
@@ -155,8 +127,8 @@ async def file(request: Request) -> Response:
 async def _verification_page(request: Request, status: int = 200, message: str = "", code: str = "",
                              values: dict[str, str] | None = None) -> Response:  # fmt: skip
     me = _me(request)
-    history = await _reviews(request).verifications_of(me.id)
-    pending = next((v for v in history if v.status == "pending"), None)
+    history = await verifications.verifications_of(_reviews(request), me.id)
+    pending = next((v for v in history if v.status == PENDING), None)
     return render(request, "verification.html", status_code=status, history=history, pending=pending,
                   org_kinds=ORG_KINDS, message=message, code=code,
                   values=values or {"kind": PERSONAL, "real_name": "", "org_name": "", "org_kind": ""})  # fmt: skip
@@ -191,7 +163,7 @@ async def verification(request: Request) -> Response:
             raise ReviewError(409, "already_verified", "err_already_verified")
         form = await _form(request)
         values = _verification_fields(form)
-        if any(v.status == "pending" for v in await reviews.verifications_of(me.id)):
+        if any(v.status == PENDING for v in await verifications.verifications_of(reviews, me.id)):
             raise ReviewError(409, "pending", "err_verification_pending")
         document = form.get("document")
         organisational = values["kind"] == ORGANISATION
@@ -202,62 +174,19 @@ async def verification(request: Request) -> Response:
                 if exc.code == "missing_file":
                     raise Invalid("document", "err_org_document") from None
                 raise
-        verification_id = await reviews.apply_verification(
-            user=me.id, kind=values["kind"], real_name=values["real_name"],
+        verification_id = await verifications.apply(
+            reviews, user=me.id, kind=values["kind"], real_name=values["real_name"],
             org_name=values["org_name"] if organisational else None,
             org_kind=values["org_kind"] if organisational else None, document=written, now=_now(request),
         )  # fmt: skip
-    except (Invalid, UploadRefused, ReviewError) as exc:
+    except (UploadRefused, ReviewError) as exc:
         status, code, message, extra = _refusal(request, exc)
         if wants_json(request):
             return error(status, code, message, **extra)
         return await _verification_page(request, status, message, code, values)
     if wants_json(request):
-        return JSONResponse({"id": verification_id, "status": "pending"}, status_code=201)
+        return JSONResponse({"id": verification_id, "status": PENDING}, status_code=201)
     return RedirectResponse("/account/verification", status_code=303)
-
-
-async def _staff_verifications_page(request: Request, status: int = 200, message: str = "") -> Response:
-    reviews = _reviews(request)
-    return render(request, "staff_verifications.html", status_code=status, message=message,
-                  pending=await reviews.pending_verifications(),
-                  recent=await reviews.recent_verification_decisions())  # fmt: skip
-
-
-async def staff_verifications(request: Request) -> Response:
-    return await _staff_verifications_page(request)
-
-
-async def staff_verification_decide(request: Request) -> Response:
-    async def decide(approve: bool, reason: str) -> dict[str, object]:
-        decided = await _reviews(request).decide_verification(
-            request.path_params["verification_id"], reviewer=_me(request).id, approve=approve,
-            reason=reason, now=_now(request))  # fmt: skip
-        return {"id": decided.id, "status": decided.status}
-
-    return await _decide(request, decide, _staff_verifications_page, "/staff/verifications")
-
-
-async def _decide(
-    request: Request,
-    decide: Callable[[bool, str], Awaitable[dict[str, object]]],
-    queue_page: Callable[[Request, int, str], Awaitable[Response]],
-    queue: str,
-) -> Response:
-    """A staff decision: validate the form, decide (the SMS is queued in the same
-    transaction), send the SMS at once, answer JSON or go back to the queue."""
-    try:
-        approve, reason = _decision(await _form(request))
-        body = await decide(approve, reason)
-    except (Invalid, ReviewError) as exc:
-        status, code, message, extra = _refusal(request, exc)
-        if wants_json(request):
-            return error(status, code, message, **extra)
-        return await queue_page(request, status, message)
-    request.app.state.dispatcher.wake()
-    if wants_json(request):
-        return JSONResponse(body)
-    return RedirectResponse(queue, status_code=303)
 
 
 # ---------------------------------------------------------------------- registration to bid (AU-2, AU-3)
@@ -268,7 +197,7 @@ async def _register_page(request: Request, lot_id: int, status: int = 200, messa
     runtime = _runtime(request)
     lot = runtime.lots[lot_id]
     me = _me(request)
-    mine = await _reviews(request).registration(lot_id, me.id)
+    mine = await registrations.registration(_reviews(request), lot_id, me.id)
     refusal = eligibility(now=runtime.clock(), spec=lot.spec, state=lot.state, verified=me.verified, org=me.org,
                           current=mine.status if mine else None)  # fmt: skip
     if not message and refusal is not None and (mine is None or refusal.code not in ("pending", "registered")):
@@ -296,14 +225,14 @@ async def lot_register(request: Request) -> Response:
     now = runtime.clock()
     try:
         lot = runtime.lots[lot_id]
-        mine = await reviews.registration(lot_id, me.id)
+        mine = await registrations.registration(reviews, lot_id, me.id)
         refusal = eligibility(now=now, spec=lot.spec, state=lot.state, verified=me.verified, org=me.org,
                               current=mine.status if mine else None)  # fmt: skip
         if refusal is not None:
             raise ReviewError(refusal.status, refusal.code, refusal.key, **refusal.params)
         form = await _form(request)
         written = await reviews.files.accept(form.get("letter"), me.id, now)
-        await reviews.submit_registration(lot=lot_id, user=me.id, letter=written, now=now)
+        await registrations.submit_letter(reviews, lot=lot_id, user=me.id, letter=written, now=now)
     except (UploadRefused, ReviewError) as exc:
         status, code, message, extra = _refusal(request, exc)
         if code == "missing_file":
@@ -314,53 +243,176 @@ async def lot_register(request: Request) -> Response:
             return error(status, code, message, **extra)
         return await _register_page(request, lot_id, status, message, code)
     if wants_json(request):
-        return JSONResponse({"lot": lot_id, "status": "pending"}, status_code=201)
+        return JSONResponse({"lot": lot_id, "status": PENDING}, status_code=201)
     return RedirectResponse(f"/lots/{lot_id}/register", status_code=303)
 
 
-async def _staff_registrations_page(request: Request, status: int = 200, message: str = "") -> Response:
+# ---------------------------------------------------------------------- the staff queue (AC-5)
+
+
+def _filters(request: Request) -> tuple[str | None, str | None]:
+    """The queue's kind and state filters (None: any); pending by default. Anything else: 400."""
+    kind = request.query_params.get("kind") or ALL
+    state = request.query_params.get("state") or PENDING
+    if kind != ALL and kind not in KINDS:
+        raise Refused(400, "bad_request", "err_review_filter", {"name": "kind", "values": ", ".join([ALL, *KINDS])})
+    if state != ALL and state not in STATES:
+        raise Refused(400, "bad_request", "err_review_filter", {"name": "state", "values": ", ".join([ALL, *STATES])})
+    return (None if kind == ALL else kind), (None if state == ALL else state)
+
+
+def _queue_url(kind: str | None, state: str | None) -> str:
+    return f"{QUEUE}?{urlencode({'kind': kind or ALL, 'state': state or ALL})}"
+
+
+async def _queue_page(request: Request, status: int = 200, message: str = "") -> Response:
+    kind, state = _filters(request)
     reviews = _reviews(request)
-    runtime = _runtime(request)
-
-    def row(r: Registration) -> dict[str, Any]:
-        lot = runtime.lots.get(r.lot)
-        return {"r": r, "state": lot.state.value if lot else "",
-                "bidding": beijing(lot.spec.bidding_start)[:16] if lot else ""}  # fmt: skip
-
-    return render(request, "staff_registrations.html", status_code=status, message=message,
-                  pending=[row(r) for r in await reviews.pending_registrations()],
-                  recent=[row(r) for r in await reviews.recent_registration_decisions()])  # fmt: skip
+    return render(request, "reviews/queue.html", status_code=status, message=message, kind=kind, state=state,
+                  kinds=KINDS, states=STATES, entries=await reviews.queue(kind=kind, state=state),
+                  recent=await reviews.recent(kind=kind) if state == PENDING else [],
+                  here_url=_queue_url(kind, state), url=_queue_url)  # fmt: skip
 
 
-async def staff_registrations(request: Request) -> Response:
-    return await _staff_registrations_page(request)
+async def staff_reviews(request: Request) -> Response:
+    return await _queue_page(request)
 
 
-async def staff_registration_decide(request: Request) -> Response:
+async def _application_page(request: Request, status: int = 200, message: str = "") -> Response:
     reviews = _reviews(request)
-    registration_id: int = request.path_params["registration_id"]
-    me = _me(request)
+    found = await reviews.entry(request.path_params["application_id"])
+    if found is None:
+        raise _not_found("err_no_application")
+    return render(request, "reviews/application.html", status_code=status, message=message, entry=found, kinds=KINDS,
+                  trail=await reviews.trail(found.application), here_url=f"{QUEUE}/{found.application.id}")  # fmt: skip
 
-    async def decide(approve: bool, reason: str) -> dict[str, object]:
-        if approve:
-            decided = await reviews.approve_registration(registration_id, reviewer=me.id, runtime=_runtime(request),
-                                                         now=_now(request))  # fmt: skip
-        else:
-            decided = await reviews.reject_registration(registration_id, reviewer=me.id, reason=reason,
-                                                        now=_now(request))  # fmt: skip
-        return {"id": decided.id, "status": decided.status, "number": decided.number}
 
-    return await _decide(request, decide, _staff_registrations_page, "/staff/registrations")
+async def staff_review(request: Request) -> Response:
+    return await _application_page(request)
+
+
+def _decision(form: FormData) -> tuple[bool, str]:
+    decision = _text(form, "decision")
+    if decision not in ("approve", "reject"):
+        raise Invalid("decision", "err_choose_decision")
+    return decision == "approve", _text(form, "reason")
+
+
+async def _decide(request: Request, approve: bool, reason: str) -> Entry:
+    """A staff decision (the SMS is queued in the same transaction), its SMS sent at once."""
+    reviews = _reviews(request)
+    decided = await reviews.decide(request.path_params["application_id"], reviewer=_me(request).id, approve=approve,
+                                   reason=reason, now=_now(request))  # fmt: skip
+    request.app.state.dispatcher.wake()
+    found = await reviews.entry(decided.id)
+    assert found is not None
+    return found
+
+
+async def staff_review_decide(request: Request) -> Response:
+    """The one decision of the pages, for every kind: back to where it was given (the queue
+    with its filters, or the application's page), or that page again with the refusal."""
+    form = await _form(request)
+    back = local_path(_text(form, "next"))
+    if back is None or not back.startswith(QUEUE):
+        back = QUEUE
+    try:
+        approve, reason = _decision(form)
+        await _decide(request, approve, reason)
+    except ReviewError as exc:
+        status, code, message, extra = _refusal(request, exc)
+        if wants_json(request):
+            return error(status, code, message, **extra)
+        return await _application_page(request, status, message)
+    return RedirectResponse(back, status_code=303)
+
+
+def _old_queue(kind: str) -> Any:
+    async def moved(request: Request) -> Response:
+        """The queue this kind had before the one mechanism: the one queue, filtered to it."""
+        return RedirectResponse(_queue_url(kind, PENDING), status_code=308)
+
+    return moved
+
+
+# ---------------------------------------------------------------------- the JSON twins
+
+
+class Applicant(msgspec.Struct):
+    id: int
+    name: str
+    phone: str
+
+
+class DocumentLink(msgspec.Struct):
+    id: int
+    name: str
+    url: str
+    """``/files/{id}``: to the applicant and staff only, always a download."""
+
+
+class ReviewItem(msgspec.Struct):
+    """An application as the staff API shows it."""
+
+    id: int
+    kind: str
+    subject: int
+    """The id of what is reviewed, in its kind's own table."""
+    state: str
+    submitted_at: str
+    """ISO 8601 with Beijing's offset."""
+    decided_at: str | None
+    reason: str | None
+    applicant: Applicant
+    title: str
+    link: str | None
+    documents: list[DocumentLink]
+
+
+class DecisionBody(msgspec.Struct, forbid_unknown_fields=True):
+    decision: Literal["approve", "reject"]
+    reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON)] = ""
+
+
+def review_item(entry: Entry) -> ReviewItem:
+    a = entry.application
+    return ReviewItem(
+        id=a.id, kind=a.kind, subject=a.subject, state=a.state, submitted_at=iso(a.submitted_at) or "",
+        decided_at=iso(a.decided_at), reason=a.reason,
+        applicant=Applicant(id=a.applicant, name=entry.applicant_name, phone=entry.applicant_phone),
+        title=entry.summary.title, link=entry.summary.link,
+        documents=[DocumentLink(id=d.id, name=d.name, url=f"/files/{d.id}") for d in entry.documents],
+    )  # fmt: skip
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(msgspec.json.encode(body), status_code=status, media_type="application/json")
+
+
+async def api_reviews(request: Request) -> Response:
+    kind, state = _filters(request)
+    return _json([review_item(e) for e in await _reviews(request).queue(kind=kind, state=state)])
+
+
+async def api_review_decide(request: Request) -> Response:
+    try:
+        body = await _body(request, DecisionBody)
+        decided = await _decide(request, body.decision == "approve", body.reason)
+    except ReviewError as exc:
+        status, code, message, extra = _refusal(request, exc)
+        return error(status, code, message, **extra)
+    return _json(review_item(decided))
 
 
 routes = [
     route("/files/{file_id:id}", file, name="file"),
     route("/account/verification", verification, name="verification", methods=("GET", "POST")),
-    route("/staff/verifications", staff_verifications, name="staff_verifications"),
-    route("/staff/verifications/{verification_id:id}", staff_verification_decide,
-          name="staff_verification_decide", methods=("POST",)),  # fmt: skip
     route("/lots/{lot_id:id}/register", lot_register, name="lot_register", methods=("GET", "POST")),
-    route("/staff/registrations", staff_registrations, name="staff_registrations"),
-    route("/staff/registrations/{registration_id:id}", staff_registration_decide,
-          name="staff_registration_decide", methods=("POST",)),  # fmt: skip
+    route(QUEUE, staff_reviews, name="staff_reviews"),
+    route(QUEUE + "/{application_id:id}", staff_review, name="staff_review"),
+    route(QUEUE + "/{application_id:id}", staff_review_decide, name="staff_review_decide", methods=("POST",)),
+    route("/staff/verifications", _old_queue(verifications.KIND), name="staff_verifications"),
+    route("/staff/registrations", _old_queue(registrations.KIND), name="staff_registrations"),
+    route("/api/reviews", api_reviews, name="api_reviews"),
+    route("/api/reviews/{application_id:id}", api_review_decide, name="api_review_decide", methods=("POST",)),
 ]

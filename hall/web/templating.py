@@ -31,6 +31,14 @@ def shanghai_seconds(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, SHANGHAI).strftime("%H:%M:%S")
 
 
+def iso(ms: int | None) -> str | None:
+    """Epoch ms as ISO 8601 with Beijing's offset (``2026-01-07T10:00:00+08:00``): how the JSON
+    API writes an instant."""
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, SHANGHAI).isoformat(timespec="seconds")
+
+
 MAX_NEXT: Final = 2000
 """The longest ``next`` path kept; a longer one is dropped."""
 
