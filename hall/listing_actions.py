@@ -33,6 +33,8 @@ from typing import Final
 
 import aiosqlite
 import msgspec
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
 
 from hall import batch as sheets
 from hall.batch import CellError, Report
@@ -53,13 +55,12 @@ from hall.listings import (
 )
 from hall.registration import SHANGHAI
 from hall.reviews import Application, Fact, Kind, ReviewError, Reviews, Summary, register, submit
-from hall.shops import Shop, open_shop_of
 from hall.store import listings as sql
 from hall.store.listings import Listing
 from hall.store.sqlite import SqliteStore
 from hall.uploads import Written
-from hall.web.errors import Refused
-from hall.web.i18n import translate
+from hall.web.errors import Refused, error
+from hall.web.i18n import lang_of, translate
 
 AGREEMENT_VERSION: Final = "2026-01"
 """The listing agreement (《商品发布协议》) in force; its text is ``agreement_key(version)`` in the
@@ -86,11 +87,17 @@ def beijing_day(now: int) -> date:
 
 
 class DraftInvalid(Refused):
-    """A draft refused field by field (400 ``invalid``): every ``FieldError`` is in ``errors``."""
+    """A draft refused field by field (400 ``invalid``): every ``FieldError`` is in ``errors``,
+    and the JSON error lists them as ``fields`` (``field``, ``code``, ``message``)."""
 
     def __init__(self, errors: Sequence[FieldError]) -> None:
         super().__init__(400, "invalid", "listing_invalid", {"n": len(errors)})
         self.errors = list(errors)
+
+    def answer(self, conn: HTTPConnection) -> JSONResponse:
+        lang = lang_of(conn)
+        fields = [{"field": e.field, "code": e.code, "message": e.message(lang)} for e in self.errors]
+        return error(self.status, self.code, self.message(conn), fields=fields)
 
 
 def _not_found() -> Refused:
@@ -99,29 +106,30 @@ def _not_found() -> Refused:
 
 @dataclass(frozen=True, slots=True)
 class Seller:
-    """Who lists: an account with an open shop, and the organisation's name ownership is
-    computed against (LS-4)."""
+    """Who lists: an account with an open shop (AC-4), the shop's organisation, its kind (an
+    identity's kind: the season is for some kinds only) and the name ownership is computed
+    against (LS-4)."""
 
     user: int
-    shop: Shop
+    shop: int
+    org: int | None
+    org_kind: str
     org_name: str
 
 
 async def seller_of(store: SqliteStore, user: int) -> Seller:
     """The account as a seller, or 403 ``no_shop`` when it has no open shop (AC-4)."""
-    shop = await open_shop_of(store, user)
-    if shop is None:
+    row = await store.fetchone(
+        "SELECT s.id, s.org, i.kind, coalesce(o.name, s.name) FROM shops s JOIN identities i ON i.id = s.identity"
+        " LEFT JOIN orgs o ON o.id = s.org WHERE s.owner = ? AND s.state = 'open'", (user,))  # fmt: skip
+    if row is None:
         raise Refused(403, "no_shop", "listing_no_shop")
-    name = shop.name
-    if shop.org is not None:
-        row = await store.fetchone("SELECT name FROM orgs WHERE id = ?", (shop.org,))
-        name = str(row[0]) if row is not None else name
-    return Seller(user, shop, name)
+    return Seller(user, int(row[0]), row[1], str(row[2]), str(row[3]))
 
 
 def _mine(seller: Seller, found: Listing | None) -> Listing:
     """The listing when it is the seller's shop's; 404 otherwise (another shop's is not said to exist)."""
-    if found is None or found.shop != seller.shop.id:
+    if found is None or found.shop != seller.shop:
         raise _not_found()
     return found
 
@@ -147,9 +155,9 @@ async def _season(tx: aiosqlite.Connection, seller: Seller, draft: ListingDraft,
         return None
     year = beijing_day(now).year
     rules = await sql.season_rules(tx, year)
-    entered = 0 if seller.shop.org is None else await sql.season_entered(tx, year=year, org=seller.shop.org,
+    entered = 0 if seller.org is None else await sql.season_entered(tx, year=year, org=seller.org,
                                                                          excluding=listing)  # fmt: skip
-    refused = eligible(draft, owned, seller.shop.identity_kind, rules, entered)
+    refused = eligible(draft, owned, seller.org_kind, rules, entered)
     if refused is not None:
         raise refused
     return year
@@ -165,7 +173,7 @@ async def create(reviews: Reviews, seller: Seller, draft: ListingDraft, *, autho
         async with reviews.store.transaction() as tx:
             season = await _season(tx, seller, draft, owned, now=now, listing=None)
             files = await reviews.record(tx, seller.user, [kept] if kept else [], now)
-            listing = await sql.insert(tx, shop=seller.shop.id, org=seller.shop.org, draft=draft, ownership=owned,
+            listing = await sql.insert(tx, shop=seller.shop, org=seller.org, draft=draft, ownership=owned,
                                        authorisation=files[0] if files else None, season=season,
                                        agreement_version=AGREEMENT_VERSION, user=seller.user, now=now)  # fmt: skip
             await submit(tx, kind=LISTING, subject=listing, applicant=seller.user, now=now, documents=files)
@@ -255,16 +263,31 @@ async def request_ownership(reviews: Reviews, seller: Seller, listing_id: int, *
 # ---------------------------------------------------------------------- batches (LS-8)
 
 
-async def upload_batch(store: SqliteStore, seller: Seller, kind: ItemKind, data: bytes, *, now: int) -> tuple[int, Report]:
+def _parse(kind: ItemKind | None, data: bytes, on: date) -> Report:
+    """The upload read as the ``kind`` template, or, with None, as whichever template's headers
+    it has."""
+    if kind is not None:
+        return sheets.parse(kind, data, on=on)
+    try:
+        return sheets.parse(ItemKind.PATENT, data, on=on)
+    except sheets.BatchRefused as exc:
+        if exc.code != "bad_headers":
+            raise
+    return sheets.parse(ItemKind.ACHIEVEMENT, data, on=on)
+
+
+async def upload_batch(store: SqliteStore, seller: Seller, kind: ItemKind | None, data: bytes, *,
+                       now: int) -> tuple[int, Report]:  # fmt: skip
     """Read an upload (off the event loop: it is CPU work) into its per-row report, with what
     only the seller's shop decides added to each row (an ``agent`` row, the season), and keep
     it until its good rows are listed; ``BatchRefused`` for a file refused whole."""
-    report = await asyncio.to_thread(sheets.parse, kind, data, on=beijing_day(now))
+    report = await asyncio.to_thread(_parse, kind, data, beijing_day(now))
+    kind = report.kind
     headers = {c.field: c.header for c in sheets.FORMS[kind].columns}
     async with store.transaction() as tx:
         year = beijing_day(now).year
         rules = await sql.season_rules(tx, year)
-        entered = 0 if seller.shop.org is None else await sql.season_entered(tx, year=year, org=seller.shop.org,
+        entered = 0 if seller.org is None else await sql.season_entered(tx, year=year, org=seller.org,
                                                                              excluding=None)  # fmt: skip
         rows = []
         for row in report.rows:
@@ -274,7 +297,7 @@ async def upload_batch(store: SqliteStore, seller: Seller, kind: ItemKind, data:
                 if needs_authorisation(owned):
                     errors.append(CellError(headers["holders"], "agent_row", "batch_agent_row"))
                 elif row.draft.season:
-                    refused = eligible(row.draft, owned, seller.shop.identity_kind, rules, entered)
+                    refused = eligible(row.draft, owned, seller.org_kind, rules, entered)
                     if refused is not None:
                         errors.append(CellError(headers["season"], refused.code, refused.key,
                                                 {k: v for k, v in refused.params.items() if isinstance(v, (str, int))}))  # fmt: skip
@@ -282,7 +305,7 @@ async def upload_batch(store: SqliteStore, seller: Seller, kind: ItemKind, data:
                         entered += 1
             rows.append(msgspec.structs.replace(row, errors=errors))
         report = msgspec.structs.replace(report, rows=rows)
-        batch = await sql.insert_batch(tx, owner=seller.user, shop=seller.shop.id, report=report, now=now,
+        batch = await sql.insert_batch(tx, owner=seller.user, shop=seller.shop, report=report, now=now,
                                        expires_at=now + BATCH_TTL_MS)  # fmt: skip
     return batch, report
 
@@ -290,7 +313,7 @@ async def upload_batch(store: SqliteStore, seller: Seller, kind: ItemKind, data:
 async def batch_of(store: SqliteStore, seller: Seller, batch_id: int) -> sql.Batch:
     """The seller's own upload, 404 for anyone else's."""
     found = await sql.batch(store, batch_id)
-    if found is None or found.owner != seller.user or found.shop != seller.shop.id:
+    if found is None or found.owner != seller.user or found.shop != seller.shop:
         raise Refused(404, "not_found", "batch_not_found")
     return found
 
@@ -303,7 +326,7 @@ async def submit_batch(reviews: Reviews, seller: Seller, batch_id: int, *, agree
     listings: list[int] = []
     async with reviews.store.transaction() as tx:
         found = await sql.batch_in(tx, batch_id)
-        if found is None or found.owner != seller.user or found.shop != seller.shop.id:
+        if found is None or found.owner != seller.user or found.shop != seller.shop:
             raise Refused(404, "not_found", "batch_not_found")
         if found.submitted_at is not None:
             raise Refused(409, "batch_submitted", "batch_already_submitted")
@@ -315,7 +338,7 @@ async def submit_batch(reviews: Reviews, seller: Seller, batch_id: int, *, agree
         for draft in good:
             draft, owned = checked_draft(seller, draft, now=now, authorised=False)
             season = await _season(tx, seller, draft, owned, now=now, listing=None)
-            listing = await sql.insert(tx, shop=seller.shop.id, org=seller.shop.org, draft=draft, ownership=owned,
+            listing = await sql.insert(tx, shop=seller.shop, org=seller.org, draft=draft, ownership=owned,
                                        authorisation=None, season=season, agreement_version=AGREEMENT_VERSION,
                                        user=seller.user, now=now, batch=batch_id)  # fmt: skip
             await submit(tx, kind=LISTING, subject=listing, applicant=seller.user, now=now)

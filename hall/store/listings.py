@@ -65,14 +65,14 @@ COLUMNS: Final = (
 )
 
 
-def _listing(row: Sequence[object]) -> Listing:
+def _listing(row: sqlite3.Row) -> Listing:
     (id_, shop, org, kind, title, number, holder, ownership, authorisation, draft, start_price, season, version,
      accepted, state, created_by, created_at, updated_at, batch) = row  # fmt: skip
     assert isinstance(draft, bytes)
-    return Listing(int(id_), int(shop), org, ItemKind(kind), str(title), str(number), str(holder),  # type: ignore[arg-type]
-                   Ownership(ownership), authorisation, _draft_decoder.decode(draft), int(start_price),  # type: ignore[arg-type]
-                   season, str(version), int(accepted), ListingState(state), int(created_by),  # type: ignore[arg-type]
-                   int(created_at), int(updated_at), batch)  # type: ignore[arg-type]  # fmt: skip
+    return Listing(int(id_), int(shop), org, ItemKind(kind), str(title), str(number), str(holder),
+                   Ownership(ownership), authorisation, _draft_decoder.decode(draft), int(start_price),
+                   season, str(version), int(accepted), ListingState(state), int(created_by),
+                   int(created_at), int(updated_at), batch)  # fmt: skip
 
 
 async def _one(tx: aiosqlite.Connection, sql: str, params: Sequence[object]) -> sqlite3.Row | None:
@@ -218,11 +218,11 @@ class Batch:
 _BATCH: Final = "SELECT id, owner, shop, kind, report, created_at, expires_at, submitted_at FROM listing_batches"
 
 
-def _batch(row: Sequence[object]) -> Batch:
+def _batch(row: sqlite3.Row) -> Batch:
     id_, owner, shop, kind, report, created_at, expires_at, submitted_at = row
     assert isinstance(report, bytes)
-    return Batch(int(id_), int(owner), int(shop), ItemKind(kind), _report_decoder.decode(report),  # type: ignore[arg-type]
-                 int(created_at), int(expires_at), submitted_at)  # type: ignore[arg-type]  # fmt: skip
+    return Batch(int(id_), int(owner), int(shop), ItemKind(kind), _report_decoder.decode(report),
+                 int(created_at), int(expires_at), submitted_at)  # fmt: skip
 
 
 async def insert_batch(tx: aiosqlite.Connection, *, owner: int, shop: int, report: Report, now: int,
@@ -273,10 +273,10 @@ class OwnershipChange:
 _CHANGE: Final = "SELECT id, listing, ownership, note, document, state, created_by, created_at FROM ownership_changes"
 
 
-def _change(row: Sequence[object]) -> OwnershipChange:
+def _change(row: sqlite3.Row) -> OwnershipChange:
     id_, listing_id, ownership, note, document, state, created_by, created_at = row
-    return OwnershipChange(int(id_), int(listing_id), Ownership(ownership), str(note), document, str(state),  # type: ignore[arg-type]
-                           int(created_by), int(created_at))  # type: ignore[arg-type]  # fmt: skip
+    return OwnershipChange(int(id_), int(listing_id), Ownership(ownership), str(note), document, str(state),
+                           int(created_by), int(created_at))  # fmt: skip
 
 
 async def insert_change(tx: aiosqlite.Connection, *, listing: int, ownership: Ownership, note: str,

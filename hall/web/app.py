@@ -30,14 +30,14 @@ from hall.patents import HttpPatentSource, patent_source
 from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import PdfChecker
-from hall.web import accounts, admin, fragments, live, openapi, orientation, pages, patents, reviews
+from hall.web import accounts, admin, fragments, listings, live, openapi, orientation, pages, patents, reviews
 from hall.web import inbox as inbox_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
 from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, answer, route, wants_json
 from hall.web.templating import render
 
-UPLOAD_PREFIXES = ("/lots/", "/account/verification")
+UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/seller/", "/api/listings")
 
 
 class Health(msgspec.Struct):
@@ -133,6 +133,7 @@ def create_app(config: Config | None = None) -> Starlette:
             *reviews.routes, *admin.routes,
             *live.routes,
             *patents.routes,
+            *listings.routes,
         ],
         middleware=[
             Middleware(IdentityMiddleware, people=people, keys=keys),

@@ -618,6 +618,85 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "audit_withdrawn": ("撤回申请", "Withdrawn"),
     "err_application_pending": ("已有一份申请正在审核，请等待结果", "An application is already under review: wait for its result"),
     "err_review_filter": ("{name} 须为 {values} 之一", "{name} must be one of {values}"),
+    # issue 11: listings (hall/listing_actions.py, hall/web/listings.py, templates/listings/)
+    "listing_agreement_2026_01": (
+        "商品发布协议（2026-01 版）：卖家保证所发布的专利或技术成果信息真实、准确、完整，"
+        "卖家为权利人或已取得全部权利人的书面授权；标的经交易市场审核通过后上架，以在线竞价方式交易，"
+        "起拍价由卖家确定；标的进入竞拍专场后不得下架；成交后买卖双方应在 5 个工作日内签订技术交易合同。"
+        "因信息不实造成的损失由卖家承担。",
+        "Listing agreement (version 2026-01): the seller warrants that what it lists about the patent or "
+        "achievement is true, accurate and complete, and that it holds the right or the written authorisation "
+        "of every right holder; an item is listed once the exchange approves it and is sold by online bidding "
+        "from the start price the seller sets; an item in an auction session cannot be delisted; after a sale "
+        "buyer and seller sign the technology transaction contract within 5 working days. The seller bears any "
+        "loss caused by untrue information."),
+    "listing_agreement_accept": ("我已阅读并同意《商品发布协议》", "I have read and accept the listing agreement"),
+    "listing_agreement_recorded": ("已同意，版本", "Accepted, version"),
+    "listing_new": ("发布商品", "List an item"),
+    "listing_edit": ("修改商品信息", "Edit the item"),
+    "listing_submit": ("提交审核", "Submit for review"),
+    "listing_fix_fields": ("请按提示修改下列各项后重新提交", "Correct the fields marked below and submit again"),
+    "listing_invalid": ("有 {n} 项填写有误", "{n} fields need correcting"),
+    "listing_holders": ("权利人", "Right holders"),
+    "listing_holders_hint": ("全部权利人，多个用“；”或“、”分隔，第一个为第一权利人。权利人仅为本店铺所属机构时为自有，否则为代理。",
+                             "Every right holder, separated by semicolons or commas, the first one first. The item is your own "
+                             "when your organisation is its only holder; otherwise you list it as agent."),
+    "listing_lookup_hint": ("输入专利名称的一部分即可查询，选择查询结果自动填写专利信息", "Type part of the title to search; choosing a match fills in the patent's fields"),
+    "listing_payment_online": ("付款方式：在线竞价", "Payment: online bidding"),
+    "listing_authorisation": ("权利人授权书", "Right holders' authorisation"),
+    "listing_authorisation_file": ("授权书文件（PDF/JPEG/PNG，≤10 MiB）", "Authorisation document (PDF/JPEG/PNG, ≤10 MiB)"),
+    "listing_authorisation_hint": ("代理发布（权利人不是本店铺所属机构，或有其他共有权利人）时必须上传全部权利人的授权书；自有标的无须上传。",
+                                   "Listing as agent (the holder is not your organisation, or there are co-holders) needs "
+                                   "every holder's authorisation; your own items need none."),
+    "listing_authorisation_kept": ("已上传的授权书将继续使用，如需更换请重新上传", "The authorisation already handed in is kept; upload another to replace it"),
+    "listing_authorisation_required": ("代理发布须上传权利人授权书", "An item listed as agent needs the right holders' authorisation"),
+    "listing_season_hint": ("只有高校、科研院所、国有企业的自有标的可以参加；专利须为近三年授权的有效发明专利；每家单位每届最多 50 项。",
+                            "Only own items of universities, research institutes and state-owned enterprises may enter; "
+                            "a patent must be an invention patent in force granted in the last three years; at most 50 items per organisation and season."),
+    "listing_bad_kind": ("类型须为发明专利或科技成果", "The kind must be patent or achievement"),
+    "listing_no_shop": ("您还没有已开通的店铺，开通店铺后才能发布商品", "You need an open shop to list items"),
+    "listing_not_found": ("没有这件商品", "No such item"),
+    "listing_public_states": ("不带 mine=1 时只能查询已上架、竞拍中、已成交或流拍的商品", "Without mine=1 only listed, in-session, sold or unsold items can be asked for"),
+    "listing_ownership": ("权属状态", "Ownership"),
+    "listing_ownership_change": ("申请变更权属状态", "Ask to change the ownership status"),
+    "listing_ownership_changes": ("权属状态变更申请", "Ownership change requests"),
+    "listing_ownership_now": ("当前权属状态", "Ownership now"),
+    "listing_ownership_wanted": ("申请变更为", "Asked for"),
+    "listing_ownership_note": ("变更理由", "Why"),
+    "listing_ownership_note_required": ("请说明变更理由", "Say why the status should change"),
+    "listing_ownership_pending": ("已有一份权属状态变更申请正在审核", "An ownership change request is already under review"),
+    "listing_same_ownership": ("商品已是该权属状态", "The item already has that ownership status"),
+    "listing_bad_ownership": ("权属状态须为自有或代理", "The ownership status must be own or agent"),
+    "listing_reason": ("驳回原因：", "Reason for rejection:"),
+    "listing_item": ("商品", "Item"),
+    "listing_updated": ("最近更新", "Last change"),
+    "listing_none": ("暂无", "None"),
+    "review_kind_listing": ("商品发布", "Listing"),
+    "review_kind_ownership": ("权属状态变更", "Ownership change"),
+    "seller_centre": ("卖家中心", "Seller centre"),
+    "seller_my_shop": ("我的店铺：", "My shop:"),
+    "seller_my_lots": ("我的拍品", "My lots"),
+    "seller_no_lots": ("还没有商品进入竞拍专场", "None of your items is in a session yet"),
+    "seller_lot_state": ("拍品状态", "Lot state"),
+    "seller_lot_price": ("当前价（元）", "Current price (yuan)"),
+    "batch_listing": ("批量发布", "Batch listing"),
+    "batch_templates": ("下载导入模板：", "Download a template:"),
+    "batch_file": ("填好的模板（.xlsx，≤5 MiB）", "The filled template (.xlsx, ≤5 MiB)"),
+    "batch_upload": ("上传并检查", "Upload and check"),
+    "batch_report": ("导入结果", "Import result"),
+    "batch_summary": ("共 {rows} 行，其中 {good} 行正确", "{rows} rows, {good} of them correct"),
+    "batch_row": ("行号", "Row"),
+    "batch_result": ("结果", "Result"),
+    "batch_column": ("列", "Column"),
+    "batch_problem": ("问题", "Problem"),
+    "batch_row_ok": ("正确", "Correct"),
+    "batch_row_bad": ("有误", "Wrong"),
+    "batch_list_good": ("上架正确的 {n} 行", "List the {n} correct rows"),
+    "batch_agent_row": ("代理标的须上传权利人授权书，请通过单件发布提交", "An agent item needs the holders' authorisation: list it on its own"),
+    "batch_not_found": ("没有这次导入", "No such upload"),
+    "batch_already_submitted": ("这次导入的正确行已经上架", "This upload's correct rows are listed already"),
+    "batch_expired": ("导入结果已过期，请重新上传", "The upload's result has expired: upload again"),
+    "batch_nothing_good": ("这次导入没有正确的行，请修改后重新上传", "No row of this upload is correct: fix the sheet and upload again"),
 }
 
 
