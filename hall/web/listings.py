@@ -319,7 +319,7 @@ def _form_page(request: Request, kind: ItemKind, *, values: dict[str, object], e
 async def listing_new(request: Request) -> Response:
     await _seller(request)
     kind = _kind(request.query_params.get("kind"))
-    return _form_page(request, kind, values={"forms": [], "season": False}, errors=[])
+    return _form_page(request, kind, values=_form_values(ListingDraft(kind=kind), None), errors=[])
 
 
 async def _submitted(request: Request, item: Listing | None) -> Response:
