@@ -120,6 +120,31 @@ def org_id(client: TestClient, name: str) -> int:
     return call(client, people(client).org, name, "university")
 
 
+def open_shop(client: TestClient, owner: int, org_name: str, kind: str = "university") -> int:
+    """An approved identity of ``kind`` in the organisation ``org_name`` (which ``user(...,
+    org=org_name)`` made) and an open shop of it for ``owner`` (AC-3, AC-4), as the shops' own
+    review leaves them, and the seller role that follows; the shop's id."""
+
+    async def run() -> int:
+        store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
+        now = runtime(client).clock()
+        async with store.transaction() as tx:
+            [(org,)] = list(await tx.execute_fetchall("SELECT id FROM orgs WHERE name = ?", (org_name,)))
+            await tx.execute("UPDATE orgs SET kind = ? WHERE id = ?", (kind, org))
+            cursor = await tx.execute("INSERT INTO identities (user, org, kind, state, created_at, updated_at)"
+                                      " VALUES (?, ?, ?, 'approved', ?, ?)", (owner, org, kind, now, now))  # fmt: skip
+            cursor = await tx.execute(
+                "INSERT INTO shops (owner, identity, org, name, contact_name, contact_phone, terms_version,"
+                " terms_accepted_at, state, created_at, updated_at) VALUES (?, ?, ?, ?, '联系人', '13900000000',"
+                " '2026-01', ?, 'open', ?, ?)", (owner, cursor.lastrowid, org, org_name, now, now, now))  # fmt: skip
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    shop = call(client, run)
+    call(client, people(client).grant, owner, Role.SELLER, None)
+    return shop
+
+
 def lot(client: TestClient, *, seller_org: int, publicity_start: int, bidding_start: int, title: str = "一种专利",
         hours: int = 2) -> int:  # fmt: skip
     spec = LotSpec(seller_org=seller_org, start_price=10_000, increment=1_000, publicity_start=publicity_start,

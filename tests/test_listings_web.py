@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import openpyxl
 import pytest
-from hallkit import Actor, FakeClock, anonymous, application, beijing_ms, call, hall, rows, runtime, user
+from hallkit import Actor, FakeClock, anonymous, application, beijing_ms, call, hall, open_shop, rows, runtime, user
 from starlette.testclient import TestClient
 
 from hall import listing_actions
@@ -46,28 +46,6 @@ def valid_number(year: int, serial: int) -> str:
     return f"ZL{digits}.{'X' if check == 10 else check}"
 
 
-def _open_shop(client: TestClient, owner: int, org_name: str, kind: str) -> int:
-    """An approved identity of ``kind`` and an open shop for ``owner`` (AC-3, AC-4), as the shops'
-    own review would leave them, and the seller role that follows from it."""
-
-    async def run() -> int:
-        store = client.app.state.store  # type: ignore[attr-defined]
-        async with store.transaction() as tx:
-            org = (await (await tx.execute("SELECT id FROM orgs WHERE name = ?", (org_name,))).fetchone())[0]
-            await tx.execute("UPDATE orgs SET kind = ? WHERE id = ?", (kind, org))
-            cursor = await tx.execute("INSERT INTO identities (user, org, kind, state, created_at, updated_at)"
-                                      " VALUES (?, ?, ?, 'approved', ?, ?)", (owner, org, kind, NOW, NOW))  # fmt: skip
-            cursor = await tx.execute(
-                "INSERT INTO shops (owner, identity, org, name, contact_name, contact_phone, terms_version,"
-                " terms_accepted_at, state, created_at, updated_at) VALUES (?, ?, ?, ?, '联系人', '13900000000',"
-                " '2026-01', ?, 'open', ?, ?)", (owner, cursor.lastrowid, org, org_name, NOW, NOW, NOW))  # fmt: skip
-            return int(cursor.lastrowid)
-
-    shop = call(client, run)
-    call(client, client.app.state.people.grant, owner, Role.SELLER, None)  # type: ignore[attr-defined]
-    return shop
-
-
 @dataclass
 class Hall:
     client: TestClient
@@ -88,7 +66,7 @@ def h(tmp_path: Path) -> Iterator[Hall]:
     with hall(tmp_path) as client:
         runtime(client).clock = FakeClock(NOW)
         owner = user(client, "13900000301", ORG, org=ORG)
-        shop = _open_shop(client, owner, ORG, "university")
+        shop = open_shop(client, owner, ORG, "university")
         staff = user(client, "13900000101", "审核员", roles=(Role.STAFF,))
         _, token = call(client, client.app.state.people.new_token, owner)  # type: ignore[attr-defined]
         yield Hall(client, Actor(client, owner), Actor(client, staff), token, shop)
@@ -227,7 +205,7 @@ async def _in_session(h: Hall, item: int) -> None:
 def test_another_shops_item_is_not_found_and_a_pending_item_is_not_public(h: Hall) -> None:
     item = h.api("POST", "/api/listings", json=patent()).json()["id"]
     other = user(h.client, "13900000302", "东南大学", org="东南大学")
-    _open_shop(h.client, other, "东南大学", "university")
+    open_shop(h.client, other, "东南大学", "university")
     _, token = call(h.client, h.client.app.state.people.new_token, other)  # type: ignore[attr-defined]
     assert h.api("GET", f"/api/listings/{item}", token=token).status_code == 404
     assert h.api("POST", f"/api/listings/{item}/delist", token=token).status_code == 404
@@ -278,7 +256,7 @@ def test_season_rules_are_data_per_season_year_ls6(h: Hall) -> None:
 
 def test_season_is_for_own_items_of_universities_institutes_and_soes_ls6(h: Hall) -> None:
     firm = user(h.client, "13900000304", "某科技有限公司", org="某科技有限公司")
-    _open_shop(h.client, firm, "某科技有限公司", "enterprise")
+    open_shop(h.client, firm, "某科技有限公司", "enterprise")
     _, token = call(h.client, h.client.app.state.people.new_token, firm)  # type: ignore[attr-defined]
     refused = h.api("POST", "/api/listings", token=token, json=patent(season=True, holder="某科技有限公司"))
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_eligible"
@@ -431,7 +409,7 @@ def test_batch_round_trip_bad_row_fixed_then_good_rows_listed_ls8(h: Hall) -> No
     assert h.api("POST", f"/api/listings/batch/{again['batch']}/submit", json={"agreement": True}).json()["error"][
         "code"] == "batch_submitted"
     other = user(h.client, "13900000305", "东南大学", org="东南大学")
-    _open_shop(h.client, other, "东南大学", "university")
+    open_shop(h.client, other, "东南大学", "university")
     _, token = call(h.client, h.client.app.state.people.new_token, other)  # type: ignore[attr-defined]
     assert h.api("POST", f"/api/listings/batch/{report['batch']}/submit", token=token,
                  json={"agreement": True}).status_code == 404  # owner-bound

@@ -28,6 +28,8 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from hallkit import open_shop
+
 from hall.auth.passwords import hash_password
 from hall.auth.roles import PERMISSIONS, Identity, Role, allowed, describe
 from hall.auth.throttle import WINDOW_MS, LoginThrottle
@@ -124,6 +126,9 @@ class Hall:
                 self.call(self.people.verify, user, kind, org if kind == "seller" else None)
             if kind not in ("unverified", "bidder"):
                 self.call(self.people.grant, user, Role(kind), None)
+        seller = self.users["seller"]
+        assert seller is not None
+        open_shop(self.client, seller, "示例大学")  # a seller's routes also need an open shop
 
     def identity(self, kind: str) -> Identity | None:
         user = self.users[kind]
