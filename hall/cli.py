@@ -55,17 +55,21 @@ def seed_demo(db: str, lots: int, live: bool, duration: int, bidders: int) -> No
     printed ones and adds new lots. For demo databases only.
     """
     from hall.demo import Seeded, seed
+    from hall.pdfscan import Limits
     from hall.runtime import Runtime
     from hall.store import SqliteStore
     from hall.store.people import People
+    from hall.uploads import FileStore, PdfChecker
 
     async def run() -> Seeded:
         store = SqliteStore(db)
         await store.open()
         runtime = Runtime(store)
         await runtime.start()
+        config = Config(db=db)
+        files = FileStore(store, config, PdfChecker(config.pdf_workers, Limits(seconds=config.pdf_seconds)))
         try:
-            return await seed(runtime, People(store), lots=lots, live=live, duration=duration, bidders=bidders)
+            return await seed(runtime, People(store), files, lots=lots, live=live, duration=duration, bidders=bidders)
         finally:
             await runtime.stop()
             await store.close()

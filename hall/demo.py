@@ -30,15 +30,19 @@ from datetime import datetime, time, timedelta
 
 import msgspec
 
+from hall import identities, shops
 from hall.auth.passwords import hash_password
 from hall.auth.roles import Role
 from hall.demo_patents import seed_patents
 from hall.engine import Accepted, LotSpec, Mode, Outcome, Rejection
 from hall.listing import ItemKind, LotDetails, TransactionForm
 from hall.registration import SHANGHAI
+from hall.reviews import PENDING, Reviews
 from hall.runtime import Clock, Runtime
 from hall.store.patents import PatentCatalogue
+from hall.shops import SHOP_TERMS_VERSION, ShopForm
 from hall.store.people import People
+from hall.uploads import FileStore, check
 
 TITLES: tuple[tuple[str, str], ...] = (
     ("新一代信息技术", "一种基于深度学习的遥感影像变化检测方法"),
@@ -271,6 +275,44 @@ async def _run_closed(
     return lot_id
 
 
+DEMO_CERTIFICATE = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+"""The certificate a demo seller hands in with its identity application: a real (empty) PDF,
+stored like any upload, so the review pages open a file that exists."""
+
+
+async def _approve_latest(reviews: Reviews, kind: str, subject: int, staff: int) -> None:
+    """Staff approve the subject's application if one is pending (a run cut short may leave one)."""
+    latest = (await reviews.latest(kind, [subject])).get(subject)
+    if latest is not None and latest.state == PENDING:
+        await reviews.decide(latest.id, reviewer=staff, approve=True, reason="", now=reviews.runtime.clock())
+
+
+async def _open_shop(reviews: Reviews, *, seller: int, staff: int, org_name: str, kind: str, phone: str) -> None:
+    """The seller's identity and open shop (AC-3, AC-4), through the same services and staff
+    decisions as anyone's: apply with a certificate, staff approve; open the shop, staff approve
+    (which makes the account a seller). A second run finds them open and leaves them."""
+    if await shops.open_shop_of(reviews.store, seller) is not None:
+        return
+    now = reviews.runtime.clock()
+    held = {i.kind: i for i in await identities.identities_of(reviews.store, seller)}
+    identity = held.get(kind)
+    if identity is None or identity.state == "rejected":
+        written = await reviews.files.write(check(DEMO_CERTIFICATE, "事业单位法人证书.pdf"))
+        identity_id = await identities.apply(reviews, user=seller, kind=kind, documents=[written], now=now)
+    else:
+        identity_id = identity.id
+    await _approve_latest(reviews, identities.KIND, identity_id, staff)
+    shop = await shops.shop_of(reviews.store, seller)
+    if shop is None or shop.state in shops.RESUBMITTABLE:
+        form = ShopForm(name=org_name, contact_name="技术转移中心", contact_phone=phone,
+                        intro=f"{org_name}技术转移中心：专利与科技成果转让、许可和作价入股。",
+                        terms_version=SHOP_TERMS_VERSION)  # fmt: skip
+        shop_id = await shops.apply(reviews, user=seller, form=form, now=now)
+    else:
+        shop_id = shop.id
+    await _approve_latest(reviews, shops.KIND, shop_id, staff)
+
+
 def _password() -> str:
     return "demo-" + secrets.token_urlsafe(9)
 
@@ -294,9 +336,12 @@ async def _account(
     return user
 
 
-async def seed(runtime: Runtime, people: People, *, lots: int, live: bool, duration: int, bidders: int = 20) -> Seeded:
+async def seed(runtime: Runtime, people: People, files: FileStore, *, lots: int, live: bool, duration: int,
+               bidders: int = 20) -> Seeded:  # fmt: skip
     """Create the exchange's people and ``lots`` timed lots, admit every bidder to every lot,
     then add the showcase (auctioneer-run, publicity and closed lots; see the module's docstring).
+    Each seller's identity and shop are applied for and approved by the demo's staff member
+    through the review mechanism, which is what makes it a seller.
 
     Accounts are found by phone, so a second run on the same database reuses them (resetting
     their passwords to the ones it prints) and adds a fresh set of lots. Meant for demo
@@ -305,20 +350,23 @@ async def seed(runtime: Runtime, people: People, *, lots: int, live: bool, durat
     if not 0 <= bidders <= MAX_BIDDERS:
         raise ValueError(f"0 ≤ bidders ≤ {MAX_BIDDERS}")
     staff_accounts: dict[str, list[Account]] = {"admins": [], "staff": [], "auctioneers": []}
+    made: dict[str, int] = {}
     for key, pattern, role, name in (
         ("admins", ADMIN_PHONES, Role.ADMIN, "系统管理员"),
         ("staff", STAFF_PHONES, Role.STAFF, "交易所审核员"),
         ("auctioneers", AUCTIONEER_PHONES, Role.AUCTIONEER, "拍卖师"),
     ):
         phone, password = pattern.format(1), _password()
-        await _account(people, phone, hash_password(password), name, None, verified=False, roles=(role,))
+        made[key] = await _account(people, phone, hash_password(password), name, None, verified=False, roles=(role,))
         staff_accounts[key].append(Account(phone=phone, password=password, name=name))
 
+    reviews = Reviews(people.db, files, people, runtime)
     sellers: list[Account] = []
     for i, (org_name, kind) in enumerate(SELLER_ORGS, start=1):
         org = await people.org(org_name, kind)
         phone, password = SELLER_PHONES.format(i), _password()
-        await _account(people, phone, hash_password(password), org_name, org, verified=True, roles=(Role.SELLER,))
+        seller = await _account(people, phone, hash_password(password), org_name, org, verified=True)
+        await _open_shop(reviews, seller=seller, staff=made["staff"], org_name=org_name, kind=kind, phone=phone)
         sellers.append(Account(phone=phone, password=password, name=org_name, org=org))
 
     ids = []

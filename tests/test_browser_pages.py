@@ -31,7 +31,7 @@ PAGES: Final[dict[str, tuple[str, ...]]] = {
     "": ("/", "/help", "/login", "/signup", "/login/code", "/password-reset", *LOTS),
     "bidders": ("/", "/account", "/account/registrations", "/account/bids", "/account/verification", "/inbox", *LOTS,
                 "/lots/{publicity}/register", "/lots/{lot}/register"),
-    "sellers": ("/account", "/lots/{lot}"),
+    "sellers": ("/account", "/account/identity", "/account/shop", "/lots/{lot}"),
     "staff": ("/staff/reviews", "/staff/reviews?kind=all&state=all"),
     "admins": ("/admin/roles",),
     "auctioneers": ("/console", "/console?session={session}", "/lots/{live}"),

@@ -26,6 +26,7 @@ from starlette.testclient import TestClient
 from hall.auth.roles import Role
 from hall.engine import Accepted, LotSpec, Mode
 from hall.runtime import Action
+from hall.shops import SHOP_TERMS_VERSION
 from hall.web.i18n import COOKIE, LANGS, MESSAGES
 
 NOW: Final = beijing_ms(2026, 1, 7, 10, 0)
@@ -102,7 +103,7 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
     decided verifications and registrations; an SMS in an inbox; every role."""
     with hall(tmp_path) as client:
         runtime(client).clock = FakeClock(NOW)
-        user(client, "13900000301", "示范大学", org="示范大学")
+        seller_id = user(client, "13900000301", "示范大学", org="示范大学")
         seller = org_id(client, "示范大学")
 
         def lot(title: str, bidding_start: int, mode: Mode = Mode.TIMED) -> int:
@@ -123,7 +124,7 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         floor = _floor_lots(client, lambda title: lot(title, NOW - HOUR // 2, Mode.LIVE), bidder, auctioneer)
         actors: dict[str, Actor | None] = {"anonymous": None}
         for name, uid in (("bidder", bidder), ("staff", staff), ("admin", admin), ("auctioneer", auctioneer),
-                          ("applicant", applicant)):  # fmt: skip
+                          ("applicant", applicant), ("seller", seller_id)):  # fmt: skip
             actors[name] = Actor(client, uid)
         bidder_actor, staff_actor, applicant_actor = actors["bidder"], actors["staff"], actors["applicant"]
         assert bidder_actor and staff_actor and applicant_actor
@@ -134,15 +135,41 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         decided = staff_actor.post(f"/staff/reviews/{verification}", {"decision": "reject", "reason": "姓名与证件不符"})
         assert decided.status_code == 303
         assert applicant_actor.post("/account/verification", {"kind": "personal", "real_name": "申请人"}).status_code == 303
+        shop = _open_shop(client, actors, staff_actor)
         call(client, client.app.state.dispatcher.run_once)  # type: ignore[attr-defined]
         file_id = call(client, client.app.state.store.fetchone, "SELECT min(id) FROM files")[0]  # type: ignore[attr-defined]
         params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css",
-                  "application_id": verification}
+                  "application_id": verification, "shop_id": shop}
         more = [*(f"/lots/{lot_id}" for lot_id in floor), f"/lots/{floor[-1]}/register",
-                "/staff/reviews?kind=all&state=all", "/staff/reviews/1", "/staff/reviews?kind=verification&state=rejected",
+                "/staff/reviews?kind=all&state=all", "/staff/reviews/1", "/staff/reviews?kind=shop",
+                "/staff/reviews?kind=identity&state=approved", "/staff/reviews?kind=verification&state=rejected",
                 f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=bad_state",
                 f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=accepted"]  # fmt: skip
         yield Scene(client, actors, params, more)
+
+
+def _open_shop(client: TestClient, actors: dict[str, Actor | None], staff: Actor) -> int:
+    """The seller's identity, rejected once and approved on its resubmission, and its shop,
+    rejected (with its reason on the seller's pages) and then resubmitted and approved."""
+    seller = actors["seller"]
+    assert seller is not None
+    store = client.app.state.store  # type: ignore[attr-defined]
+
+    def decide(kind: str, decision: str, reason: str = "") -> None:
+        [application] = call(client, store.fetchone, "SELECT max(id) FROM applications WHERE kind = ?", (kind,))
+        answer = staff.post(f"/staff/reviews/{application}", {"decision": decision, "reason": reason})
+        assert answer.status_code == 303, answer.text
+
+    for decision in ("reject", "approve"):
+        assert seller.upload("/account/identity", "documents", "法人证书.pdf", PDF, {"kind": "university"}).status_code == 303
+        decide("identity", decision, "证书不清晰")
+    form = {"name": "示范大学", "contact_name": "王老师", "contact_phone": "13800138000", "intro": "技术转移中心",
+            "terms_version": SHOP_TERMS_VERSION}  # fmt: skip
+    for decision in ("reject", "approve"):
+        assert seller.post("/account/shop", form).status_code == 303
+        decide("shop", decision, "简介不完整")
+    shop: int = call(client, store.fetchone, "SELECT id FROM shops")[0]
+    return shop
 
 
 FLOOR: Final[dict[str, tuple[tuple[Action | int, dict[str, str]], ...]]] = {

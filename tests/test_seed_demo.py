@@ -4,6 +4,7 @@ on the lots, and a second run on the same database."""
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,13 @@ from hall.auth.roles import Identity, Role
 from hall.config import Config
 from hall.demo import SHOWCASE, Seeded, seed
 from hall.demo_patents import demo_patents
+from hall.pdfscan import Limits
 from hall.engine import Accepted, Lot, Mode, Outcome, Result, State
 from hall.registration import deadline, eligibility
 from hall.runtime import Action, Runtime, wall_clock
 from hall.store import SqliteStore
 from hall.store.people import People
+from hall.uploads import FileStore, PdfChecker
 from hall.web.accounts import PHONE
 from hall.web.app import create_app
 
@@ -127,7 +130,9 @@ async def seed_and_bid(db: Path, lots: int, bidders: int) -> tuple[Seeded, dict[
     have every bidder bid once on every lot in turn, each the next valid amount: per lot, each
     result and the bidder number it made the leader."""
     async with running(db) as (_, runtime, people):
-        out = await seed(runtime, people, lots=lots, live=True, duration=600, bidders=bidders)
+        config = Config(db=str(db))
+        files = FileStore(people.db, config, PdfChecker(1, Limits()))  # demo files are written, never scanned
+        out = await seed(runtime, people, files, lots=lots, live=True, duration=600, bidders=bidders)
         found: dict[int, list[tuple[Result, str]]] = {}
         for account in out.bidders:
             bidder = await people.find(account.phone)
@@ -256,3 +261,21 @@ def test_the_demo_auctioneer_can_run_the_auctioneer_run_lot_from_open_to_hammer(
     copy.write_bytes(db.read_bytes())  # the module's database stays as seeded for the other tests
     results = anyio.run(_run_the_auctioneer, copy, out["auctioneers"][0]["phone"], out["live_mode_lots"][0])
     assert all(isinstance(result, Accepted) for result in results), results
+
+
+def test_sellers_are_sellers_through_identities_and_shops_staff_approved(seeded: tuple[Path, dict[str, Any]]) -> None:
+    db, out = seeded
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        shops = conn.execute("SELECT u.phone, s.name, s.state, i.kind, i.state FROM shops s JOIN users u ON u.id = s.owner"
+                             " JOIN identities i ON i.id = s.identity ORDER BY u.phone").fetchall()  # fmt: skip
+        decided = conn.execute("SELECT a.kind, a.state, u.phone FROM applications a JOIN users u ON u.id = a.decided_by"
+                               " ORDER BY a.id").fetchall()  # fmt: skip
+        documents = conn.execute("SELECT count(*) FROM identity_documents d JOIN files f ON f.id = d.file").fetchone()
+    assert [(phone, name) for phone, name, *_ in shops] == [(a["phone"], a["name"]) for a in out["sellers"]]
+    assert {(state, kind in ("university", "institute"), identity) for _, _, state, kind, identity in shops} == {
+        ("open", True, "approved")}
+    staff = out["staff"][0]["phone"]
+    assert sorted(decided) == sorted([(kind, "approved", staff) for kind in ("identity", "shop")
+                                      for _ in out["sellers"]])  # fmt: skip
+    assert documents == (len(out["sellers"]),)
+    assert len(list((db.parent / "files").iterdir())) == len(out["sellers"])  # the certificates exist on disk

@@ -54,8 +54,8 @@ APPROVED: Final = "approved"
 REJECTED: Final = "rejected"
 WITHDRAWN: Final = "withdrawn"
 STATES: Final = (PENDING, APPROVED, REJECTED, WITHDRAWN)
-"""An application's states. Withdrawn is an application its applicant took back (a listing
-delisted while pending); it is never decided."""
+"""An application's states. Withdrawn is an application its applicant took back (a shop closed
+while its application was pending); it is never decided."""
 ACTIONS: Final = ("submitted", "resubmitted", "approved", "rejected", "withdrawn")
 """What an audit row records."""
 MAX_REASON: Final = 200
@@ -229,13 +229,14 @@ async def submit(tx: aiosqlite.Connection, *, kind: str, subject: int, applicant
 async def withdraw(tx: aiosqlite.Connection, *, kind: str, subject: int, actor: int, now: int) -> bool:
     """Take back the subject's pending application inside the caller's transaction (the
     applicant withdrew what it asks for); False when none is pending."""
-    row = await tx.execute_fetchall("SELECT id FROM applications WHERE kind = ? AND subject = ? AND state = 'pending'",
-                                    (kind, subject))  # fmt: skip
-    for (application,) in row:
-        await tx.execute("UPDATE applications SET state = 'withdrawn', decided_at = ? WHERE id = ?", (now, application))
-        await sql.audit(tx, application, actor=actor, action="withdrawn", reason=None, now=now)
-        return True
-    return False
+    cursor = await tx.execute("UPDATE applications SET state = 'withdrawn', decided_at = ? WHERE kind = ? AND subject = ?"
+                              " AND state = 'pending' RETURNING id", (now, kind, subject))  # fmt: skip
+    found = await cursor.fetchone()
+    await cursor.close()
+    if found is None:
+        return False
+    await sql.audit(tx, int(found[0]), actor=actor, action="withdrawn", reason=None, now=now)
+    return True
 
 
 def _application(row: Sequence[object]) -> Application:

@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 import msgspec
 from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from hall import identities, shops
 from hall.auth.addresses import client_address
 from hall.auth.codes import TTL_MS, Purpose
 from hall.auth.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
@@ -450,8 +451,56 @@ async def api_logout(request: Request) -> Response:
     return answer(Ok(ok=True))
 
 
+class OrgInfo(msgspec.Struct):
+    id: int
+    name: str
+    kind: str
+
+
+class VerificationInfo(msgspec.Struct):
+    state: str
+    """``approved`` (verified), ``pending``, ``rejected`` (the latest application's), or ``none``."""
+
+
+class IdentityInfo(msgspec.Struct):
+    id: int
+    kind: str
+    state: str
+
+
+class ShopInfo(msgspec.Struct):
+    id: int
+    name: str
+    state: str
+
+
+class MeDetails(msgspec.Struct):
+    """What ``/api/me`` tells besides ``user``: the supply side's view of the account (AC-2 to AC-4)."""
+
+    org: OrgInfo | None
+    verification: VerificationInfo
+    identities: list[IdentityInfo]
+    shop: ShopInfo | None
+
+
+async def me_details(request: Request, identity: Identity) -> MeDetails:
+    store = request.app.state.store
+    org = await store.fetchone("SELECT id, name, kind FROM orgs WHERE id = ?", (identity.org,)) if identity.org else None
+    latest = await store.fetchone("SELECT status FROM verifications WHERE user = ? ORDER BY id DESC LIMIT 1",
+                                  (identity.id,))  # fmt: skip
+    state = "approved" if identity.verified else (str(latest[0]) if latest is not None else "none")
+    shop = await shops.shop_of(store, identity.id)
+    return MeDetails(
+        org=OrgInfo(*org) if org is not None else None, verification=VerificationInfo(state),
+        identities=[IdentityInfo(i.id, i.kind, i.state) for i in await identities.identities_of(store, identity.id)],
+        shop=ShopInfo(shop.id, shop.name, shop.state) if shop is not None else None,
+    )  # fmt: skip
+
+
 async def api_me(request: Request) -> Response:
-    return answer(Me(user=user_of(request.state.identity)))
+    identity: Identity = request.state.identity
+    details = msgspec.to_builtins(await me_details(request, identity))
+    return JSONResponse({"user": identity_json(identity), **details})
 
 
 async def api_tokens(request: Request) -> Response:
@@ -469,7 +518,8 @@ async def api_token_revoke(request: Request) -> Response:
 async def account(request: Request) -> Response:
     me: Identity = request.state.identity
     org = await _people(request).org_name(me.org) if me.org else None
-    return render(request, "account.html", org=org, roles=sorted(me.roles))
+    shop = await shops.shop_of(request.app.state.store, me.id)
+    return render(request, "account.html", org=org, roles=sorted(me.roles), shop=shop)
 
 
 async def lang(request: Request) -> Response:

@@ -30,14 +30,14 @@ from hall.patents import HttpPatentSource, patent_source
 from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import PdfChecker
-from hall.web import accounts, admin, fragments, listings, live, openapi, orientation, pages, patents, reviews
+from hall.web import accounts, admin, fragments, identities, listings, live, openapi, orientation, pages, patents, reviews, shops
 from hall.web import inbox as inbox_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
 from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, answer, route, wants_json
 from hall.web.templating import render
 
-UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/seller/", "/api/listings")
+UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities", "/seller/", "/api/listings")
 
 
 class Health(msgspec.Struct):
@@ -130,7 +130,7 @@ def create_app(config: Config | None = None) -> Starlette:
             *accounts.routes,
             *orientation.routes,
             *inbox_pages.routes,
-            *reviews.routes, *admin.routes,
+            *reviews.routes, *identities.routes, *shops.routes, *admin.routes,
             *live.routes,
             *patents.routes,
             *listings.routes,

@@ -697,6 +697,91 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "batch_already_submitted": ("这次导入的正确行已经上架", "This upload's correct rows are listed already"),
     "batch_expired": ("导入结果已过期，请重新上传", "The upload's result has expired: upload again"),
     "batch_nothing_good": ("这次导入没有正确的行，请修改后重新上传", "No row of this upload is correct: fix the sheet and upload again"),
+    "identity_page": ("身份申请", "Identity"),
+    "identity_application": ("身份申请", "Identity application"),
+    "shop_application": ("开店申请", "Shop application"),
+    "identity_kind": ("身份类型", "Identity"),
+    "identity_kind_university": ("高校", "University"),
+    "identity_kind_institute": ("科研院所", "Research institute"),
+    "identity_kind_soe": ("国有企业", "State-owned enterprise"),
+    "identity_kind_enterprise": ("企业", "Enterprise"),
+    "identity_kind_transfer": ("技术转移机构", "Technology-transfer organisation"),
+    "identity_kind_expert": ("专家", "Expert"),
+    "identity_holder": ("主体", "Holder"),
+    "identity_intro": ("完成实名认证后，可申请以高校、科研院所、国有企业、企业、技术转移机构或专家的身份参与交易。"
+                       "身份经交易所工作人员审核通过后，即可开通店铺、发布标的。",
+                       "Once your real name is verified, apply to act as a university, research institute, "
+                       "state-owned enterprise, enterprise, technology-transfer organisation or expert. Once the "
+                       "exchange's staff approve it, you can open a shop and list items."),
+    "my_identities": ("我的身份", "My identities"),
+    "identity_apply": ("申请身份", "Apply for an identity"),
+    "identity_documents": ("证明材料：营业执照、事业单位法人证书或社会团体法人登记证书等（PDF/JPEG/PNG，最多 4 个，合计不超过 10 MiB）",
+                           "Documents: business licence, public institution or social organisation certificate "
+                           "(PDF/JPEG/PNG, at most 4, 10 MiB in all)"),
+    "identity_needs_verification": ("申请身份须先完成实名认证。", "Verify your real name before applying for an identity."),
+    "identity_org_note": ("高校、科研院所、国有企业、企业和技术转移机构身份须先完成机构实名认证，身份属于您所在的机构；专家为个人身份。",
+                          "The organisation identities need an organisational verification and belong to your "
+                          "organisation; expert is a personal identity."),
+    "identity_resubmit_note": ("被驳回的身份可修改材料后重新提交：选择同一身份类型即可。",
+                               "A rejected identity can be resubmitted with new documents: choose the same identity."),
+    "err_identity_kind": ("请选择身份类型", "Choose an identity"),
+    "err_identity_documents": ("请上传 1 至 {n} 个证明材料", "Upload 1 to {n} documents"),
+    "err_identity_not_verified": ("请先完成实名认证后再申请身份", "Verify your real name before applying for an identity"),
+    "err_identity_org_required": ("机构身份须先完成机构实名认证", "An organisation identity needs an organisational verification"),
+    "err_identity_exists": ("您已拥有该身份", "You already hold this identity"),
+    "my_shop": ("我的店铺", "My shop"),
+    "shop_open_link": ("开通店铺", "Open a shop"),
+    "shop_terms_title": ("开店须知", "Shop terms"),
+    "shop_terms_2026_01": ("一、店铺开通主体须为经交易所审核通过的高校、科研院所、国有企业、企业、技术转移机构或专家；机构店铺名称须与机构名称一致。"
+                           "二、店铺发布的专利和科技成果须真实、合法、权属清晰；代理发布须取得权利人的书面授权。"
+                           "三、店铺信息和标的信息经交易所审核后方可公开；交易所有权驳回不符合要求的申请并说明原因。"
+                           "四、店铺应保持联系方式有效，配合交易所完成公示、竞价、签约和交割等后续工作。"
+                           "五、违反本须知的，交易所可下架相关标的或关闭店铺。",
+                           "1. A shop is opened by a university, research institute, state-owned enterprise, "
+                           "enterprise, technology-transfer organisation or expert approved by the exchange; an "
+                           "organisation's shop carries the organisation's name. 2. The patents and achievements a "
+                           "shop lists are genuine, lawful and of clear title; listing as an agent needs the right "
+                           "holder's written authorisation. 3. Shop and item details are public only once the "
+                           "exchange has approved them; the exchange may reject an application and says why. "
+                           "4. The shop keeps its contact details valid and works with the exchange through "
+                           "publicity, bidding, contract and handover. 5. Breaking these terms may get items "
+                           "delisted or the shop closed."),
+    "shop_terms_version": ("版本", "Version"),
+    "shop_terms_accept": ("我已阅读并接受《开店须知》", "I have read and accept the shop terms"),
+    "shop_terms_accepted": ("已接受的开店须知", "Shop terms accepted"),
+    "shop_profile": ("店铺信息", "Shop profile"),
+    "shop_identity": ("开店身份", "Identity of the shop"),
+    "shop_name": ("店铺名称", "Shop name"),
+    "shop_name_note": ("机构店铺的名称须与机构名称一致。", "An organisation's shop carries the organisation's name."),
+    "shop_intro": ("店铺简介", "About the shop"),
+    "shop_contact": ("联系方式", "Contact"),
+    "contact_name": ("联系人", "Contact person"),
+    "contact_phone": ("联系电话（手机）", "Contact mobile number"),
+    "contact_email": ("电子邮箱（选填）", "Email (optional)"),
+    "shop_state_pending": ("待审核", "Pending"),
+    "shop_state_open": ("已开通", "Open"),
+    "shop_state_rejected": ("已驳回", "Rejected"),
+    "shop_state_closed": ("已关闭", "Closed"),
+    "shop_pending_note": ("店铺开通申请正在审核中。", "Your shop is under review."),
+    "shop_open_note": ("店铺已开通，可以发布标的。", "Your shop is open: you can list items."),
+    "shop_close": ("关闭店铺", "Close the shop"),
+    "shop_close_note": ("关闭后不能再发布标的，卖方角色随之取消；可修改信息后重新提交开通申请。",
+                        "A closed shop lists nothing and its seller role ends; you may edit it and apply again."),
+    "shop_needs_identity_note": ("开通店铺须先有审核通过的身份。", "A shop needs an approved identity first."),
+    "go_identity": ("去申请身份", "Apply for an identity"),
+    "err_shop_terms": ("请阅读并接受最新版《开店须知》", "Read and accept the current shop terms"),
+    "err_shop_name": ("店铺名称须为 {low}–{high} 字", "The shop name must be {low}–{high} characters"),
+    "err_shop_name_org": ("机构店铺的名称须与机构名称“{org}”一致", "An organisation's shop must be named “{org}”, as the organisation"),
+    "err_shop_contact_name": ("请填写联系人（不超过 {n} 字）", "Enter a contact person (at most {n} characters)"),
+    "err_shop_email": ("请输入有效的电子邮箱", "Enter a valid email address"),
+    "err_shop_intro": ("简介不超过 {n} 字", "The description may be at most {n} characters"),
+    "err_shop_needs_identity": ("开通店铺须先有审核通过的身份", "A shop needs an approved identity"),
+    "err_shop_choose_identity": ("请选择以哪个身份开店", "Choose the identity the shop is for"),
+    "err_shop_exists": ("您已有店铺", "You have a shop already"),
+    "err_org_has_shop": ("本机构已开通店铺", "Your organisation has a shop already"),
+    "err_no_shop": ("店铺不存在", "No such shop"),
+    "err_shop_not_resubmittable": ("店铺正在审核或已开通，不能重新提交", "The shop is under review or open: it cannot be resubmitted"),
+    "err_shop_not_open": ("店铺未开通，无需关闭", "The shop is not open"),
 }
 
 

@@ -20,6 +20,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
+from hall import identities, shops
 from hall.auth.roles import Identity, Role
 from hall.registration import beijing, deadline, eligibility
 from hall.reviews import KINDS, MAX_REASON, PENDING, STATES, Entry, Invalid, ReviewError, Reviews
@@ -30,11 +31,14 @@ from hall.uploads import FileStore, UploadRefused, Written
 from hall.web.accounts import _body
 from hall.web.errors import Refused, error
 from hall.web.i18n import lang_of, text
-from hall.web.security import route, wants_json
+from hall.web.security import Endpoint, route, wants_json
 from hall.web.templating import iso, local_path, render
 
 MAX_REAL_NAME: Final = 50
 MAX_ORG_NAME: Final = 100
+KIND_MODULES: Final = (verifications, registrations, identities, shops)
+"""Every kind of application the app reviews: importing a kind's module registers it with the
+mechanism (``hall.reviews.register``), so the queue, the decision and the API know it."""
 QUEUE: Final = "/staff/reviews"
 ALL: Final = "all"
 """The queue's filter value for every kind, or every state."""
@@ -327,7 +331,7 @@ async def staff_review_decide(request: Request) -> Response:
     return RedirectResponse(back, status_code=303)
 
 
-def _old_queue(kind: str) -> Any:
+def _old_queue(kind: str) -> Endpoint:
     async def moved(request: Request) -> Response:
         """The queue this kind had before the one mechanism: the one queue, filtered to it."""
         return RedirectResponse(_queue_url(kind, PENDING), status_code=308)
