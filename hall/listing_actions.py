@@ -55,6 +55,7 @@ from hall.listings import (
 )
 from hall.registration import SHANGHAI
 from hall.reviews import Application, Fact, Kind, ReviewError, Reviews, Summary, register, submit
+from hall.shops import open_shop_of
 from hall.store import listings as sql
 from hall.store.listings import Listing
 from hall.store.sqlite import SqliteStore
@@ -119,12 +120,13 @@ class Seller:
 
 async def seller_of(store: SqliteStore, user: int) -> Seller:
     """The account as a seller, or 403 ``no_shop`` when it has no open shop (AC-4)."""
-    row = await store.fetchone(
-        "SELECT s.id, s.org, i.kind, coalesce(o.name, s.name) FROM shops s JOIN identities i ON i.id = s.identity"
-        " LEFT JOIN orgs o ON o.id = s.org WHERE s.owner = ? AND s.state = 'open'", (user,))  # fmt: skip
-    if row is None:
+    shop = await open_shop_of(store, user)
+    if shop is None:
         raise Refused(403, "no_shop", "listing_no_shop")
-    return Seller(user, int(row[0]), row[1], str(row[2]), str(row[3]))
+    name = shop.name  # an organisation's shop is named as the organisation (AC-4)
+    if shop.org is not None and (row := await store.fetchone("SELECT name FROM orgs WHERE id = ?", (shop.org,))):
+        name = str(row[0])
+    return Seller(user, shop.id, shop.org, shop.identity_kind, name)
 
 
 def _mine(seller: Seller, found: Listing | None) -> Listing:
