@@ -653,6 +653,7 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "listing_season_hint": ("只有高校、科研院所、国有企业的自有标的可以参加；专利须为近三年授权的有效发明专利；每家单位每届最多 50 项。",
                             "Only own items of universities, research institutes and state-owned enterprises may enter; "
                             "a patent must be an invention patent in force granted in the last three years; at most 50 items per organisation and season."),
+    "listing_bad_date": ("请填写有效日期，例如 2021-03-05", "Enter a real date, e.g. 2021-03-05"),
     "listing_bad_kind": ("类型须为发明专利或科技成果", "The kind must be patent or achievement"),
     "listing_no_shop": ("您还没有已开通的店铺，开通店铺后才能发布商品", "You need an open shop to list items"),
     "listing_not_found": ("没有这件商品", "No such item"),

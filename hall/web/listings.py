@@ -263,7 +263,7 @@ def form_draft(form: FormData) -> tuple[ListingDraft, list[FieldError]]:
                 try:
                     values[name] = date.fromisoformat(raw)
                 except ValueError:
-                    errors.append(FieldError(name, "bad_date", "batch_bad_date"))
+                    errors.append(FieldError(name, "bad_date", "listing_bad_date"))
     else:
         values["field"] = _field(form, "field")
         choice("maturity", Maturity)
