@@ -200,10 +200,14 @@ def test_every_read_answers_as_its_declaration_says(client: TestClient) -> None:
     _, token = call(client, people(client).new_token, caller, "test")
     lot_id = lot(client, seller_org=org_id(client, "南京大学"), publicity_start=0, bidding_start=10**13)
     for (method, path), (_, api) in OPERATIONS.items():
-        if method != "GET":
+        path = path.replace("{lot}", str(lot_id))
+        if method != "GET" or "{" in path:  # a path of something this test has not made: its domain's tests
             continue
-        response = client.get(path.replace("{lot}", str(lot_id)), headers={"authorization": f"Bearer {token}"})
+        response = client.get(path, headers={"authorization": f"Bearer {token}"})
         assert response.status_code == api.status, (path, response.text)
+        if api.answer is None:  # a file
+            assert response.headers["content-type"] == api.media, path
+            continue
         decoded = msgspec.json.decode(response.content, type=api.answer)
         assert msgspec.to_builtins(decoded) == response.json(), path
 
@@ -272,6 +276,8 @@ def check_example(key: tuple[str, str], request: str, answer: str) -> bool:
         if api.query is not None:
             msgspec.convert(query, api.query, strict=False)
         assert int(status) == api.status, f"{key} answers {api.status}, the example {status}"
+        if api.answer is None and api.media != "application/json":  # a file, described in words
+            return True
         decoded = msgspec.json.decode(raw, type=api.answer)
         assert msgspec.to_builtins(decoded) == json.loads(raw), f"{key}: a field the answer does not have"
         return True

@@ -216,7 +216,7 @@ def test_another_shops_item_is_not_found_and_a_pending_item_is_not_public(h: Hal
     assert h.api("GET", "/api/listings?mine=1&state=pending").json()[0]["id"] == item
     assert h.api("GET", "/api/listings?mine=1&state=listed").json() == []
     assert anonymous(h.client).get("/api/listings?state=pending").status_code == 400
-    assert anonymous(h.client).get("/api/listings?mine=1").status_code == 401
+    assert anonymous(h.client).get("/api/listings?mine=1").json()["error"]["code"] == "no_shop"
 
 
 def test_an_account_with_the_role_but_no_open_shop_is_refused_no_shop(h: Hall) -> None:

@@ -508,7 +508,7 @@ async def api_listings(request: Request) -> Response:
     store = request.app.state.store
     if query.mine:
         if request.state.identity is None:
-            raise Refused(401, "unauthenticated", "err_sign_in")
+            raise Refused(403, "no_shop", "listing_no_shop")
         seller = await _seller(request)
         items = await sql.of_shop(store, seller.shop, state=query.state, limit=MAX_LIST)
     else:
@@ -597,7 +597,7 @@ routes = [
                               "JSON in the field `listing` and the document in `authorisation`.")),
     route("/api/listings", api_listings, name="api_listings",
           api=Api(tag=TAG, summary="Listings: the public ones, or with mine=1 your shop's", query=ListingsQuery,
-                  answer=list[ListingOut], errors={401: ("unauthenticated",), 403: ("no_shop",)})),
+                  answer=list[ListingOut], errors={400: ("bad_request",), 403: ("no_shop",)})),
     route("/api/listings/{listing_id:id}", api_listing, name="api_listing",
           api=Api(tag=TAG, summary="One listing, with its state and the reason of a rejection", answer=ListingOut,
                   errors={404: ("not_found",)})),
