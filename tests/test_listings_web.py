@@ -464,3 +464,30 @@ def test_every_seller_route_refuses_anonymous_and_accounts_without_the_role(h: H
         headers = {"accept": "application/json", "x-csrf-token": bidder.csrf}
         refused = h.client.request(method, path, headers=headers)
         assert refused.status_code == 403, (route.name, refused.status_code)
+
+
+def test_seller_centre_shows_its_lots_with_their_live_state(h: Hall) -> None:
+    from hallkit import lot
+
+    item = h.api("POST", "/api/listings", json=patent()).json()["id"]
+    decide(h, "listing", item, "approve")
+    [(org,)] = rows(h.client, "SELECT org FROM shops WHERE id = ?", (h.shop,))
+    lot_id = lot(h.client, seller_org=org, publicity_start=NOW - 3_600_000, bidding_start=NOW + 3_600_000)
+
+    async def in_session() -> None:  # what the auction sessions write when they publish the lot
+        async with h.client.app.state.store.transaction() as tx:  # type: ignore[attr-defined]
+            cursor = await tx.execute(
+                "INSERT INTO auctions (name, industry, day, mode, publicity_start, bidding_start, bidding_end, state,"
+                " created_by, created_at) VALUES ('新能源专场', 'new_energy', '2026-03-04', 'timed', ?, ?, ?, 'published',"
+                " ?, ?)", (NOW, NOW, NOW, h.staff.id, NOW))  # fmt: skip
+            await tx.execute("INSERT INTO auction_lots (auction, listing, position, start_price, increment, window,"
+                             " extension, lot) VALUES (?, ?, 1, 100000, 1000, 300, 300, ?)",
+                             (cursor.lastrowid, item, lot_id))  # fmt: skip
+            await tx.execute("UPDATE listings SET state = 'in_session' WHERE id = ?", (item,))
+
+    call(h.client, in_session)
+    centre = h.seller.get("/seller")
+    lots = centre.text.split("我的拍品")[1]
+    assert f'href="/lots/{lot_id}"' in lots and "新能源专场" in lots and "公示中" in lots
+    section = centre.text.split('id="state-in_session"')[1].split("</section>")[0]
+    assert "一种锂电池健康状态的估计方法" in section and "delist" not in section
