@@ -30,7 +30,7 @@ import unicodedata
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final, Protocol, TypeAlias
 
@@ -42,11 +42,13 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from hall.cells import cell_date, cell_text
 from hall.listing import ItemKind, TransactionForm
-from hall.listings import (ABSTRACT_MAX, FIELD_MAX, TITLE_MAX, LegalStatus, ListingDraft, Maturity, choice_key,
-                           field_key, name_key, normalise, validate)  # fmt: skip
-from hall.patents import parse_number
-from hall.web.i18n import translate
+from hall.listings import (ABSTRACT_MAX, FIELD_MAX, TITLE_MAX, ListingDraft, Maturity, choice_key, field_key,
+                           name_key, normalise, validate)  # fmt: skip
+from hall.patents import LegalStatus, parse_number
+from hall.web.errors import Refused
+from hall.web.i18n import text, translate
 
 if TYPE_CHECKING:
     from openpyxl.cell import _CellSetValue
@@ -72,7 +74,6 @@ RATIO_FLOOR: Final = 1024 * 1024
 XLSX_MAIN: Final = b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 """The content type of an xlsx workbook part; an xlsm or xltx declares another."""
 _SEPARATORS: Final = re.compile(r"[、,，;；\n\r]+")
-_DATE: Final = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 _HEADER_FILL: Final = PatternFill("solid", fgColor="DDEBF7")
 _EXAMPLE_FONT: Final = Font(italic=True, color="808080")
 
@@ -121,17 +122,9 @@ class Form:
     columns: tuple[Column, ...]
 
 
-class BatchRefused(Exception):
+class BatchRefused(Refused):
     """A file refused as a whole: the HTTP status, a stable code, the catalogue key and its
-    parameters."""
-
-    def __init__(self, status: int, code: str, key: str, params: dict[str, str | int] | None = None) -> None:
-        super().__init__(code)
-        self.status, self.code, self.key = status, code, key
-        self.params = params or {}
-
-    def message(self, lang: str = "zh") -> str:
-        return translate(self.key, lang).format(**self.params)
+    parameters (a route lets it reach the app's error handler)."""
 
 
 class CellError(msgspec.Struct, frozen=True):
@@ -144,7 +137,7 @@ class CellError(msgspec.Struct, frozen=True):
     params: dict[str, str | int] = {}
 
     def json(self, lang: str = "zh") -> dict[str, str]:
-        return {"column": translate(self.column, lang), "message": translate(self.key, lang).format(**self.params)}
+        return {"column": translate(self.column, lang), "message": text(self.key, lang, self.params)}
 
 
 class RowReport(msgspec.Struct, frozen=True):
@@ -291,10 +284,11 @@ def _refuse(code: str, status: int = 400, **params: str | int) -> BatchRefused:
     return BatchRefused(status, code, f"batch_{code}", params)
 
 
-def check_archive(data: bytes) -> None:
-    """Refuse what is not an xlsx, or would unpack to too much, before anything inflates it."""
-    if len(data) > MAX_BYTES:
-        raise _refuse("too_large", 413, mib=MAX_BYTES // (1024 * 1024))
+def check_archive(data: bytes, max_bytes: int = MAX_BYTES, max_unpacked: int = MAX_UNPACKED) -> None:
+    """Refuse what is not an xlsx, or would unpack to too much, before anything inflates it:
+    the one check of every xlsx the hall reads (an upload here, the patent catalogue's import)."""
+    if len(data) > max_bytes:
+        raise _refuse("too_large", 413, mib=max_bytes // (1024 * 1024))
     if not data.startswith(b"PK\x03\x04"):
         raise _refuse("not_xlsx")
     try:
@@ -303,7 +297,7 @@ def check_archive(data: bytes) -> None:
         raise _refuse("not_xlsx") from None
     with archive:
         members = archive.infolist()
-        if len(members) > MAX_MEMBERS or sum(m.file_size for m in members) > MAX_UNPACKED:
+        if len(members) > MAX_MEMBERS or sum(m.file_size for m in members) > max_unpacked:
             raise _refuse("zip_bomb")
         for member in members:
             if member.file_size > RATIO_FLOOR and member.file_size > MAX_RATIO * max(member.compress_size, 1):
@@ -326,17 +320,6 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _text(value: object) -> str:
-    match value:
-        case datetime():
-            return value.date().isoformat()
-        case date():
-            return value.isoformat()
-        case float() if value.is_integer():
-            return str(int(value))
-    return str(value).strip()
-
-
 class _Bad(Exception):
     """A cell that does not read as its column's type: the code of ``CellError``."""
 
@@ -353,20 +336,14 @@ def _convert(column: Column, value: object) -> object:
     """A non-blank cell's value as its column's type; ``_Bad`` when it is not one."""
     match column.type:
         case CellType.TEXT:
-            return _text(value)
+            return cell_text(value)
         case CellType.LIST:
-            return [part.strip() for part in _SEPARATORS.split(_text(value)) if part.strip()]
+            return [part.strip() for part in _SEPARATORS.split(cell_text(value)) if part.strip()]
         case CellType.DATE:
-            if isinstance(value, datetime):
-                return value.date()
-            if isinstance(value, date):
-                return value
-            match = _DATE.fullmatch(_text(value)) if isinstance(value, str) else None
             try:
-                return date(*(int(g) for g in match.groups())) if match else None
+                return cell_date(value)
             except ValueError:
-                pass
-            raise _Bad("bad_date")
+                raise _Bad("bad_date") from None
         case CellType.INTEGER:
             if isinstance(value, bool):
                 raise _Bad("bad_integer")
@@ -379,16 +356,16 @@ def _convert(column: Column, value: object) -> object:
         case CellType.BOOL:
             if isinstance(value, bool):
                 return value
-            folded = _fold(_text(value))
+            folded = _fold(cell_text(value))
             if folded in (_fold(translate("yes", "zh")), _fold(translate("yes", "en")), "true", "1", "y"):
                 return True
             if folded in (_fold(translate("no", "zh")), _fold(translate("no", "en")), "false", "0", "n"):
                 return False
             raise _Bad("bad_bool")
         case CellType.CHOICE:
-            return _choice(column, _text(value))
+            return _choice(column, cell_text(value))
         case CellType.CHOICES:
-            return [_choice(column, part) for part in _SEPARATORS.split(_text(value)) if part.strip()]
+            return [_choice(column, part) for part in _SEPARATORS.split(cell_text(value)) if part.strip()]
 
 
 @dataclass(frozen=True, slots=True)

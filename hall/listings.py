@@ -7,7 +7,8 @@ store and the pages call these functions and never restate a rule; the batch upl
 
 Every refusal carries a stable ``code`` and a catalogue ``key`` (``hall.web.i18n.MESSAGES``)
 with its ``params``, so the API, the pages and the batch report all say the same thing in
-Chinese or English.
+Chinese or English: a field's is a ``FieldError`` (one of a list), a whole action's the web
+layer's ``Refused`` (hall/web/errors.py) with its HTTP status, which a route raises as it is.
 
 Decisions the seeds leave open (see docs/listings.md):
 
@@ -34,9 +35,10 @@ from typing import Final
 import msgspec
 
 from hall.listing import ItemKind, TransactionForm
-from hall.patents import parse_number
+from hall.patents import LegalStatus, parse_number
 from hall.registration import SHANGHAI
-from hall.web.i18n import translate
+from hall.web.errors import Refused
+from hall.web.i18n import text
 
 TITLE_MAX: Final = 200
 HOLDER_MAX: Final = 100
@@ -60,17 +62,6 @@ PRICE_MAX: Final = 10**12
 # Section A–H, two-digit class, subclass letter, main group of 1–4 digits, subgroup of 2–6.
 _IPC: Final = re.compile(r"([A-H])(\d{2})([A-Z])\s*(\d{1,4})\s*/\s*(\d{2,6})")
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-class LegalStatus(StrEnum):
-    """The legal status a patent database gives (法律状态)."""
-
-    VALID = "valid"
-    """有效: granted and in force."""
-    PENDING = "pending"
-    """审中: filed, not yet granted."""
-    LAPSED = "lapsed"
-    """失效: expired, abandoned or invalidated."""
 
 
 class Maturity(StrEnum):
@@ -167,19 +158,7 @@ class FieldError(msgspec.Struct, frozen=True):
     params: dict[str, str | int] = {}
 
     def message(self, lang: str = "zh") -> str:
-        return translate(self.key, lang).format(**self.params)
-
-
-class Refusal(msgspec.Struct, frozen=True):
-    """An action refused as a whole: the stable code the API answers with, the catalogue key
-    saying which rule refused it, and that rule's parameters."""
-
-    code: str
-    key: str
-    params: dict[str, str | int] = {}
-
-    def message(self, lang: str = "zh") -> str:
-        return translate(self.key, lang).format(**self.params)
+        return text(self.key, lang, self.params)
 
 
 def today() -> date:
@@ -362,14 +341,14 @@ class SeasonRules(msgspec.Struct, frozen=True, kw_only=True):
 
 def eligible(
     draft: ListingDraft, owned: Ownership, org_kind: str, rules: SeasonRules, already_entered: int
-) -> Refusal | None:
+) -> Refused | None:
     """Why ``draft`` may not enter the season, or None when it may. ``draft`` is one that
     ``validate`` accepted; ``already_entered`` counts the organisation's other items in the
     season. ``not_eligible`` names the rule in its key; ``org_limit`` is the item past the
     organisation's quota."""
 
-    def refuse(reason: str, **params: str | int) -> Refusal:
-        return Refusal("not_eligible", f"season_{reason}", params)
+    def refuse(reason: str, **params: str | int) -> Refused:
+        return Refused(409, "not_eligible", f"season_{reason}", params)
 
     if draft.kind not in rules.kinds:
         return refuse("kind")
@@ -383,7 +362,7 @@ def eligible(
         if draft.grant_date < rules.granted_from:
             return refuse("granted_before", date=rules.granted_from.isoformat())
     if already_entered >= rules.max_per_org:
-        return Refusal("org_limit", "season_org_limit", {"max": rules.max_per_org})
+        return Refused(409, "org_limit", "season_org_limit", {"max": rules.max_per_org})
     return None
 
 
@@ -449,14 +428,14 @@ def after(state: ListingState, action: ListingAction) -> ListingState:
         raise ValueError(f"{action.value} is not possible from {state.value}") from None
 
 
-def refusal(state: ListingState, action: ListingAction) -> Refusal | None:
+def refusal(state: ListingState, action: ListingAction) -> Refused | None:
     """Why ``action`` is refused in ``state``, or None: ``in_auction`` for delisting an item a
     session holds (LS-9), ``bad_state`` for any other move the table lacks."""
     if can(state, action):
         return None
     if action is ListingAction.DELIST and state is ListingState.IN_SESSION:
-        return Refusal("in_auction", "listing_in_auction")
-    return Refusal("bad_state", "listing_bad_state")
+        return Refused(409, "in_auction", "listing_in_auction")
+    return Refused(409, "bad_state", "listing_bad_state")
 
 
 def next_actions(state: ListingState, allowed: Sequence[ListingAction] = SELLER_ACTIONS) -> list[ListingAction]:

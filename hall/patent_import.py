@@ -10,10 +10,10 @@ itself is refused, nothing imported, when it is too big, has too many rows, is n
 xlsx, or lacks a required column.
 
 Bounded: ``MAX_BYTES`` of file, ``MAX_ROWS`` rows under the header (blank ones included),
-``MAX_COLUMNS`` columns, and an xlsx (a zip) whose parts would unpack
-to more than ``MAX_UNPACKED`` bytes, or that has more than ``MAX_PARTS`` parts, is refused before
-openpyxl opens it (a zip bomb). A cell is only ever read as a value (formulas as their cached
-result, never evaluated) and stored as text.
+``MAX_COLUMNS`` columns; an xlsx passes the batch upload's own check (``hall.batch.check_archive``:
+a sound zip declaring an xlsx workbook, whose directory promises at most ``MAX_UNPACKED`` bytes
+and no zip bomb) before openpyxl opens it, with defusedxml. A cell is only ever read as a value
+(formulas as their cached result, never evaluated) and stored as text.
 """
 
 from __future__ import annotations
@@ -31,14 +31,15 @@ import msgspec
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
-from hall.patents import FIELDS, REQUIRED, BadPatent, Patent, make_patent
+from hall.batch import BatchRefused, check_archive
+from hall.cells import cell_text
+from hall.patents import REQUIRED, BadPatent, Patent, make_patent
 from hall.store.patents import PatentCatalogue
 from hall.web.i18n import translate
 
 MAX_BYTES: Final = 20 * 1024 * 1024
 MAX_ROWS: Final = 50_000
 MAX_UNPACKED: Final = 200 * 1024 * 1024
-MAX_PARTS: Final = 1000
 MAX_COLUMNS: Final = 100
 
 _ALIASES: Final = {
@@ -123,7 +124,7 @@ def read_patents(data: bytes) -> tuple[list[Patent], list[RowProblem], int, list
     columns nobody reads. A number given on two rows keeps the later row; the earlier is reported."""
     table = _table(data)
     header = next(table, None)
-    if header is None or not any(_text(cell) for cell in header):
+    if header is None or not any(cell_text(cell) for cell in header):
         raise FileRefused("patent_import_no_header")
     columns, names, ignored = _columns(header)
     kept: dict[str, tuple[int, Patent]] = {}
@@ -132,7 +133,7 @@ def read_patents(data: bytes) -> tuple[list[Patent], list[RowProblem], int, list
     for row_number, cells in enumerate(table, start=2):
         if row_number > MAX_ROWS + 1:  # blank rows count: a sheet's stray far-away cell costs the same
             raise FileRefused("patent_import_too_many_rows", max=MAX_ROWS)
-        if not any(_text(cell) for cell in cells):
+        if not any(cell_text(cell) for cell in cells):
             continue
         rows += 1
         fields = {field: cells[i] if i < len(cells) else None for field, i in columns.items()}
@@ -157,7 +158,7 @@ def _columns(header: list[object]) -> tuple[dict[str, int], dict[str, str], list
     names: dict[str, str] = {}
     ignored: list[str] = []
     for i, cell in enumerate(header):
-        name = _text(cell)
+        name = cell_text(cell)
         field = HEADERS.get(_header(name))
         if field is None:
             if name:
@@ -174,10 +175,6 @@ def _columns(header: list[object]) -> tuple[dict[str, int], dict[str, str], list
 
 def _header(name: str) -> str:
     return _IGNORED_IN_HEADERS.sub("", unicodedata.normalize("NFKC", name)).lower()
-
-
-def _text(cell: object) -> str:
-    return "" if cell is None else str(cell).strip()
 
 
 def _table(data: bytes) -> Iterator[list[object]]:
@@ -202,14 +199,16 @@ def _csv(text: str) -> Iterator[list[object]]:
         raise FileRefused("patent_import_bad_csv", row=reader.line_num) from None
 
 
+_ARCHIVE_KEYS: Final = {"not_xlsx": "patent_import_not_xlsx", "zip_bomb": "patent_import_zip_bomb",
+                        "too_large": "patent_import_too_big"}  # fmt: skip
+"""The import's own words for ``check_archive``'s refusals (the batch's speak of its template)."""
+
+
 def _xlsx(data: bytes) -> Iterator[list[object]]:
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            parts = archive.infolist()
-    except zipfile.BadZipFile:
-        raise FileRefused("patent_import_not_xlsx") from None
-    if len(parts) > MAX_PARTS or sum(part.file_size for part in parts) > MAX_UNPACKED:
-        raise FileRefused("patent_import_zip_bomb")
+        check_archive(data, MAX_BYTES, MAX_UNPACKED)
+    except BatchRefused as refused:
+        raise FileRefused(_ARCHIVE_KEYS[refused.code], mib=MAX_BYTES // (1024 * 1024)) from None
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError):

@@ -27,13 +27,17 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Final, Protocol
 from urllib.parse import quote, urlsplit
 
 import httpx2
 import msgspec
+
+from hall.cells import cell_date, cell_text
+from hall.web.errors import Refused
+from hall.web.i18n import LANGS, translate
 
 log = logging.getLogger(__name__)
 
@@ -114,15 +118,32 @@ def parse_number(raw: str) -> PatentNumber | None:
 
 # ---------------------------------------------------------------------- a patent's particulars (LS-3)
 
-VALID: Final = "有效"
-LEGAL_STATUSES: Final = (VALID, "失效", "审中")
-"""The legal statuses the hall records: in force, lapsed (expired, abandoned, invalidated), pending."""
+class LegalStatus(StrEnum):
+    """The legal status a patent database gives (法律状态): the one vocabulary of the hall, for
+    a listing (``hall.listings``) and for a patent looked up to fill one. Its words are the
+    catalogue's ``legal_status_<value>``."""
+
+    VALID = "valid"
+    """有效: granted and in force."""
+    PENDING = "pending"
+    """审中: filed, not yet granted."""
+    LAPSED = "lapsed"
+    """失效: expired, abandoned, invalidated."""
+
+
+def _folded(word: str) -> str:
+    return re.sub(r"\s", "", word).lower()
+
+
 _STATUS_WORDS: Final = {
-    "有效": "有效", "授权": "有效", "valid": "有效", "granted": "有效", "inforce": "有效",
-    "失效": "失效", "无效": "失效", "invalid": "失效", "lapsed": "失效", "expired": "失效",
-    "审中": "审中", "在审": "审中", "实质审查": "审中", "pending": "审中",
-}  # fmt: skip
-"""How catalogues and services write them (lower case, without spaces)."""
+    **{_folded(translate(f"legal_status_{s.value}", lang)): s for s in LegalStatus for lang in LANGS},
+    **{s.value: s for s in LegalStatus},
+    **dict.fromkeys(("授权", "granted"), LegalStatus.VALID),
+    **dict.fromkeys(("无效", "invalid", "expired"), LegalStatus.LAPSED),
+    **dict.fromkeys(("在审", "实质审查"), LegalStatus.PENDING),
+}
+"""How catalogues and services write a status (folded by ``_folded``): its catalogue labels in
+either language, its value, and the other words patent databases use."""
 
 MAX_LENGTHS: Final = {"number": 40, "title": 200, "holder": 200, "grant_date": 20, "ipc": 100,
                       "legal_status": 20, "abstract": 5000, "application_date": 20, "inventors": 500}  # fmt: skip
@@ -136,18 +157,19 @@ MAX_LIMIT: Final = 50
 class Patent(msgspec.Struct, frozen=True, kw_only=True):
     """What a patent source knows of a patent, to fill a listing's fields (LS-3). Every value is
     canonical (``make_patent``): the number as ``ZL…``, dates as ``YYYY-MM-DD`` or empty, the
-    legal status one of ``LEGAL_STATUSES`` or empty."""
+    legal status a ``LegalStatus``; what the source does not say is None. Its JSON is what a
+    listing takes for the same fields (``hall.listings.ListingDraft``)."""
 
     number: str
     title: str
     holder: str
     """The right holder(s), as the patent names them; several are separated by ``；``."""
-    grant_date: str = ""
+    grant_date: date | None = None
     ipc: str = ""
     """The main IPC class, e.g. ``G06N 3/08``."""
-    legal_status: str = ""
+    legal_status: LegalStatus | None = None
     abstract: str = ""
-    application_date: str = ""
+    application_date: date | None = None
     inventors: str = ""
 
 
@@ -174,71 +196,47 @@ def make_patent(fields: Mapping[str, object]) -> Patent:
     a status in Chinese or English. Raises ``BadPatent`` naming every wrong field.
 
     The one place particulars are judged, so that the catalogue and the service agree."""
-    values = {name: _cell_text(fields.get(name)) for name in FIELDS}
+    values: dict[str, object] = {name: _text(fields.get(name)) for name in FIELDS}
     problems: list[FieldProblem] = []
     for name in FIELDS:
-        if name in REQUIRED and not values[name]:
+        text = str(values[name])
+        if name in REQUIRED and not text:
             problems.append(FieldProblem(name, "patent_err_required"))
-        elif len(values[name]) > MAX_LENGTHS[name]:
+        elif len(text) > MAX_LENGTHS[name]:
             problems.append(FieldProblem(name, "patent_err_too_long", {"max": MAX_LENGTHS[name]}))
     bad = {p.field for p in problems}
     if "number" not in bad:
-        number = parse_number(values["number"])
+        number = parse_number(str(values["number"]))
         if number is None:
             problems.append(FieldProblem("number", "patent_err_number"))
         else:
             values["number"] = number.text
     for name in ("grant_date", "application_date"):
         if name not in bad:
-            day = _date(fields.get(name))
-            if day is None:
+            try:
+                values[name] = day = cell_date(fields.get(name))
+            except ValueError:
+                day = date.min  # not a date at all: refused with the dates out of range
+            if day is not None and not FIRST_YEAR <= day.year <= 2100:
                 problems.append(FieldProblem(name, "patent_err_date"))
-            else:
-                values[name] = day
-    if "legal_status" not in bad and values["legal_status"]:
-        status = _STATUS_WORDS.get(re.sub(r"\s", "", values["legal_status"]).lower())
-        if status is None:
+    if "legal_status" not in bad:
+        status = _STATUS_WORDS.get(_folded(str(values["legal_status"])))
+        if values["legal_status"] and status is None:
             problems.append(FieldProblem("legal_status", "patent_err_status"))
-        else:
-            values["legal_status"] = status
+        values["legal_status"] = status
     if problems:
         raise BadPatent(problems)
-    return Patent(**values)
+    return msgspec.convert(values, Patent)
 
 
+FIRST_YEAR: Final = 1985
+"""Chinese patent numbers start in 1985: an earlier date is a mistake."""
 _CONTROLS: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_DATE: Final = re.compile(r"(\d{4})(?:[-/.年](\d{1,2})[-/.月](\d{1,2})日?|(\d{2})(\d{2}))")
 
 
-def _cell_text(value: object) -> str:
-    """A cell as text: stripped, control characters (but line breaks) as spaces. A spreadsheet
-    number is written without a trailing ``.0``; a date cell as ``YYYY-MM-DD``."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return _CONTROLS.sub(" ", str(value).replace("\r\n", "\n")).strip()
-
-
-def _date(value: object) -> str | None:
-    """A date as ``YYYY-MM-DD``, ``""`` for none, or None when it is not a real date in 1985..2100
-    (Chinese patent numbers start in 1985)."""
-    text = _cell_text(value)
-    if not text:
-        return ""
-    found = _DATE.fullmatch(text)
-    if found is None:
-        return None
-    year, month, day = int(found[1]), int(found[2] or found[4]), int(found[3] or found[5])
-    try:
-        parsed = date(year, month, day)
-    except ValueError:
-        return None
-    return parsed.isoformat() if 1985 <= year <= 2100 else None
+def _text(value: object) -> str:
+    """A cell as text (``hall.cells.cell_text``), control characters (but line breaks) as spaces."""
+    return _CONTROLS.sub(" ", cell_text(value).replace("\r\n", "\n")).strip()
 
 
 # ---------------------------------------------------------------------- where patents come from
@@ -259,15 +257,9 @@ class PatentSource(Protocol):
         ...
 
 
-class LookupFailed(Exception):
-    """The source could not answer: an HTTP status for the edge, a stable code and a catalogue
-    key for the message. Never a 500: the form still works, filled by hand."""
-
-    def __init__(self, status: int, code: str, key: str) -> None:
-        super().__init__(code)
-        self.status = status
-        self.code = code
-        self.key = key
+class LookupFailed(Refused):
+    """The source could not answer: an HTTP status for the edge (502, 503, 504), a stable code
+    and the catalogue key of the message. Never a 500: the form still works, filled by hand."""
 
 
 SERVICE_DOWN: Final = (503, "patent_service_down", "patent_service_down")

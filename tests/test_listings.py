@@ -9,12 +9,12 @@ import pytest
 
 from hall.listing import ItemKind, TransactionForm
 from hall.listings import (ABSTRACT_MAX, INVENTORS_MAX, PRICE_MAX, TITLE_MAX, SELLER_ACTIONS, STAFF_ACTIONS,
-                           TRANSITIONS, FieldError, LegalStatus, ListingAction, ListingDraft, ListingState, Maturity,
+                           TRANSITIONS, FieldError, ListingAction, ListingDraft, ListingState, Maturity,
                            Ownership, SeasonRules, after, can, canonical_ipc, choice_key, eligible, field_key,
                            needs_authorisation, next_actions, normalise, ownership, refusal, validate)  # fmt: skip
-from hall.patents import check_digit
+from hall.patents import LegalStatus, check_digit, make_patent
 from hall.reviews import ORG_KINDS
-from hall.web.i18n import MESSAGES
+from hall.web.i18n import MESSAGES, text
 
 TODAY = date(2025, 6, 1)
 
@@ -50,6 +50,22 @@ def number(digits: str) -> str:
 def test_a_complete_invention_patent_and_achievement_pass_ls1_ls5() -> None:
     assert validate(patent(), on=TODAY) == []
     assert validate(achievement(), on=TODAY) == []
+
+
+@pytest.mark.parametrize("status", ["有效", "审中"])
+def test_ls3_a_patent_from_the_lookup_fills_a_listing_that_validates(status: str) -> None:
+    """The JSON /api/patents answers (a patent as a catalogue or a service writes it, its status
+    in Chinese) is what a listing takes for the same fields: dates, and the status mapped into
+    the one ``LegalStatus``."""
+    granted = date(2023, 6, 20) if status == "有效" else None
+    found = make_patent({"number": "CN 2021 1 0123456.7", "title": "一种锂电池健康状态的估计方法", "holder": "示例大学",
+                         "grant_date": granted, "application_date": "2021/1/15", "ipc": "H01M 10/48",
+                         "legal_status": status, "abstract": "本发明公开了……"})  # fmt: skip
+    picked = {k: v for k, v in msgspec.to_builtins(found).items() if k != "inventors"}
+    fields = {"kind": "patent", "forms": ["transfer"], "start_price": 100_000, "agreement": True, "inventors": ["张三"]}
+    draft = msgspec.json.decode(msgspec.json.encode(picked | fields), type=ListingDraft)
+    assert draft.legal_status is (LegalStatus.VALID if granted else LegalStatus.PENDING)
+    assert validate(normalise(draft), on=TODAY) == []
 
 
 def test_ls1_a_utility_model_or_design_is_not_an_invention_patent() -> None:
@@ -242,7 +258,8 @@ def test_ls10_the_50th_item_enters_and_the_51st_is_org_limit() -> None:
     assert eligible(patent(), Ownership.OWN, "university", RULES, 49) is None
     refused = eligible(patent(), Ownership.OWN, "university", RULES, 50)
     assert refused is not None and (refused.code, refused.params) == ("org_limit", {"max": 50})
-    assert "50" in refused.message("zh") and "50" in refused.message("en")
+    assert refused.status == 409
+    assert "50" in text(refused.key, "zh", refused.params) and "50" in text(refused.key, "en", refused.params)
 
 
 def test_season_rules_are_data_stored_and_changed_per_season() -> None:

@@ -19,7 +19,7 @@ from hall.cli import main
 from hall.demo import SELLER_ORGS
 from hall.demo_patents import COUNT, HOLDER_FIELDS, demo_patents, seed_patents
 from hall.patent_import import FileRefused, ImportReport, import_file, read_patents
-from hall.patents import LEGAL_STATUSES, BadPatent, Patent, check_digit, make_patent, parse_number
+from hall.patents import BadPatent, LegalStatus, Patent, check_digit, make_patent, parse_number
 from hall.store import SqliteStore
 from hall.store.patents import PatentCatalogue, grams, match_expression
 
@@ -56,10 +56,10 @@ def test_particulars_are_made_canonical_number_dates_and_status() -> None:
     made = make_patent({"number": " CN 2021 1 0123456.7 ", "title": " 一种方法 ", "holder": "南京大学",
                         "grant_date": "2022/3/5", "application_date": datetime(2021, 1, 4, 0, 0),
                         "legal_status": "Granted", "ipc": "G06N 3/08"})  # fmt: skip
-    assert made == Patent(number=GOOD, title="一种方法", holder="南京大学", grant_date="2022-03-05",
-                          ipc="G06N 3/08", legal_status="有效", application_date="2021-01-04")  # fmt: skip
-    assert make_patent({"number": GOOD, "title": "t", "holder": "h", "grant_date": "2022年3月5日"}).grant_date == "2022-03-05"
-    assert make_patent({"number": GOOD, "title": "t", "holder": "h", "grant_date": date(2020, 2, 29)}).grant_date == "2020-02-29"
+    assert made == Patent(number=GOOD, title="一种方法", holder="南京大学", grant_date=date(2022, 3, 5),
+                          ipc="G06N 3/08", legal_status=LegalStatus.VALID, application_date=date(2021, 1, 4))  # fmt: skip
+    assert make_patent({"number": GOOD, "title": "t", "holder": "h", "grant_date": "2022年3月5日"}).grant_date == date(2022, 3, 5)
+    assert make_patent({"number": GOOD, "title": "t", "holder": "h", "grant_date": date(2020, 2, 29)}).grant_date == date(2020, 2, 29)
 
 
 def test_every_wrong_field_of_a_patent_is_named_at_once() -> None:
@@ -97,7 +97,7 @@ def test_english_headers_in_any_case_and_unknown_columns_are_read_and_named(tmp_
     data = f"Number,Title,Right Holder,Grant_Date,Notes\n{GOOD},A method,Nanjing University,2021-01-02,x\n".encode()
     patents, problems, rows, ignored = read_patents(data)
     assert problems == [] and rows == 1 and ignored == ["Notes"]
-    assert patents[0].holder == "Nanjing University" and patents[0].grant_date == "2021-01-02"
+    assert patents[0].holder == "Nanjing University" and patents[0].grant_date == date(2021, 1, 2)
 
 
 def test_a_number_on_two_rows_keeps_the_later_row_and_reports_the_earlier() -> None:
@@ -167,7 +167,7 @@ def test_an_xlsx_reads_its_first_sheet_with_date_cells_and_number_cells() -> Non
     ])  # fmt: skip
     patents, problems, rows, _ = read_patents(data)
     assert [(p.number, p.grant_date, p.legal_status) for p in patents] == [
-        (GOOD, "2023-06-01", "有效"), (f"ZL{digits}.{check_digit(digits)}", "", "审中")]  # fmt: skip
+        (GOOD, date(2023, 6, 1), LegalStatus.VALID), (f"ZL{digits}.{check_digit(digits)}", None, LegalStatus.PENDING)]  # fmt: skip
     assert patents[0].inventors == "王伟；李娜"
     assert rows == 3
     assert [(p.row, p.column, p.key) for p in problems] == [(4, "申请号", "patent_err_number")]
@@ -205,7 +205,7 @@ async def test_a_second_import_updates_by_number_and_counts_added_and_updated(
     assert (report.added, report.updated, report.problems) == (1, 1, [])
     assert await catalogue.count() == 2
     found = await catalogue.get(GOOD)
-    assert found is not None and (found.title, found.legal_status) == ("新名称", "失效")
+    assert found is not None and (found.title, found.legal_status) == ("新名称", LegalStatus.LAPSED)
     assert [p.number for p in await catalogue.search("新名称", 10)] == [GOOD]
     assert await catalogue.search("旧名称", 10) == []  # the index follows the update
 
@@ -300,10 +300,10 @@ def test_the_demo_patents_are_fixed_valid_and_held_by_the_demo_sellers() -> None
     assert len({p.number for p in patents}) == COUNT and len({p.title for p in patents}) == COUNT
     assert set(HOLDER_FIELDS) == {name for name, _ in SELLER_ORGS} == {p.holder for p in patents}
     assert all((n := parse_number(p.number)) is not None and n.invention for p in patents)
-    assert {p.legal_status for p in patents} == set(LEGAL_STATUSES)
+    assert {p.legal_status for p in patents} == set(LegalStatus)
     granted = sorted(p.grant_date for p in patents if p.grant_date)
-    assert granted[0].startswith("2019") and granted[-1].startswith("2026")
-    assert all(p.grant_date == "" for p in patents if p.legal_status == "审中")
+    assert granted[0].year == 2019 and granted[-1].year == 2026
+    assert all(p.grant_date is None for p in patents if p.legal_status is LegalStatus.PENDING)
     assert all(p.ipc and p.abstract and p.inventors and p.application_date for p in patents)
 
 

@@ -6,12 +6,13 @@ answers garbage."""
 from __future__ import annotations
 
 import socket
+from datetime import date
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from patentservice import BAD, GOOD, FakeService
 
-from hall.patents import HttpPatentSource, check_digit, LookupFailed, Patent, make_patent, patent_source
+from hall.patents import HttpPatentSource, LegalStatus, LookupFailed, Patent, check_digit, make_patent, patent_source
 from hall.web.i18n import translate
 
 pytestmark = pytest.mark.anyio
@@ -50,8 +51,8 @@ async def test_a_search_sends_q_and_limit_and_keeps_only_patents_that_pass_the_c
     found = await source.search("电池 健康", 5)
     assert found == [make_patent(GOOD)]  # BAD's check digit is wrong: left out; "family" is not read
     assert found[0] == Patent(number="ZL202110123456.7", title=GOOD["title"], holder="南京大学",
-                              grant_date="2023-06-01", ipc="H01M 10/48", legal_status="有效",
-                              abstract=GOOD["abstract"], application_date="2021-01-04", inventors="王伟；李娜")  # fmt: skip
+                              grant_date=date(2023, 6, 1), ipc="H01M 10/48", legal_status=LegalStatus.VALID,
+                              abstract=GOOD["abstract"], application_date=date(2021, 1, 4), inventors="王伟；李娜")  # fmt: skip
     assert service.targets == ["/api/search?q=%E7%94%B5%E6%B1%A0+%E5%81%A5%E5%BA%B7&limit=5"]
     assert BAD["number"] not in {p.number for p in found}
 

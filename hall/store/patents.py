@@ -29,6 +29,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Final
 
+import msgspec
+
 from hall.patents import FIELDS, MAX_LIMIT, Patent, parse_number
 from hall.store.sqlite import SqliteStore
 
@@ -78,6 +80,16 @@ def match_expression(q: str) -> str | None:
     return " AND ".join(terms) or None
 
 
+def _row(patent: Patent) -> tuple[object, ...]:
+    """The patent's columns: its JSON values (dates as ``YYYY-MM-DD``, what it lacks NULL)."""
+    values = msgspec.to_builtins(patent)
+    return tuple(values.get(f) for f in FIELDS)
+
+
+def _patent(row: Sequence[object]) -> Patent:
+    return msgspec.convert(dict(zip(FIELDS, row, strict=True)), Patent)
+
+
 class PatentCatalogue:
     """The catalogue as a ``PatentSource``, and its import."""
 
@@ -98,14 +110,14 @@ class PatentCatalogue:
             seen = {row[0] for row in rows}
             more = await self.db.fetchall(_SEARCH, (expression, limit + len(rows)))
             rows += [row for row in more if row[0] not in seen][: limit - len(rows)]
-        return [Patent(**dict(zip(FIELDS, row, strict=True))) for row in rows]
+        return [_patent(row) for row in rows]
 
     async def get(self, number: str) -> Patent | None:
         parsed = parse_number(number)
         if parsed is None:
             return None
         row = await self.db.fetchone(f"{_SELECT} WHERE c.number = ?", (parsed.text,))
-        return None if row is None else Patent(**dict(zip(FIELDS, row, strict=True)))
+        return None if row is None else _patent(row)
 
     async def count(self) -> int:
         row = await self.db.fetchone("SELECT count(*) FROM patent_catalogue")
@@ -127,7 +139,7 @@ class PatentCatalogue:
             marks = ", ".join("?" * len(numbers))
             async with tx.execute(f"SELECT number FROM patent_catalogue WHERE number IN ({marks})", numbers) as cur:
                 known = {row[0] for row in await cur.fetchall()}
-            await tx.executemany(_UPSERT, [(*(getattr(p, f) for f in FIELDS), now) for p in patents])
+            await tx.executemany(_UPSERT, [(*_row(p), now) for p in patents])
             await tx.executemany(
                 "DELETE FROM patent_catalogue_fts WHERE rowid = (SELECT id FROM patent_catalogue WHERE number = ?)",
                 [(n,) for n in numbers if n in known],

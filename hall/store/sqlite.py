@@ -302,11 +302,11 @@ MIGRATIONS: tuple[str, ...] = (
         number TEXT NOT NULL UNIQUE,
         title TEXT NOT NULL,
         holder TEXT NOT NULL,
-        grant_date TEXT NOT NULL DEFAULT '',
+        grant_date TEXT,
         ipc TEXT NOT NULL DEFAULT '',
-        legal_status TEXT NOT NULL DEFAULT '',
+        legal_status TEXT,
         abstract TEXT NOT NULL DEFAULT '',
-        application_date TEXT NOT NULL DEFAULT '',
+        application_date TEXT,
         inventors TEXT NOT NULL DEFAULT '',
         imported_at INTEGER NOT NULL
     );

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
 import msgspec
@@ -28,7 +28,7 @@ from hall.store.codes import PhoneCodes, TooSoon
 from hall.store.people import People, PhoneTaken
 from hall.web.i18n import COOKIE as LANG_COOKIE
 from hall.web.i18n import LANGS, lang_of, text
-from hall.web.errors import Refused
+from hall.web.errors import Refused, json_body
 from hall.web.openapi import Api
 from hall.web.security import answer, route, set_session_cookie
 from hall.web.templating import MAX_NEXT, SIGN_IN_PAGES, local_path, render
@@ -122,9 +122,6 @@ class TokenList(msgspec.Struct):
     tokens: list[TokenInfo]
 
 
-B = TypeVar("B")
-
-
 def user_of(identity: Identity) -> User:
     return User(id=identity.id, name=identity.name or identity.phone, roles=sorted(identity.roles))
 
@@ -164,19 +161,6 @@ def _safe_next(target: str | None) -> str:
     if path is None or urlsplit(path).path in SIGN_IN_PAGES:
         return "/account"
     return path
-
-
-async def _body(request: Request, kind: type[B]) -> B:
-    """The JSON body as ``kind``. JSON only: a cross-site form cannot send that content type
-    without the browser asking first, so no page elsewhere can make visitors send codes."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-        raise Refused(415, "unsupported_media_type", "err_json_only")
-    try:
-        return msgspec.json.decode(await request.body(), type=kind)
-    except msgspec.ValidationError as exc:
-        raise Refused(400, "bad_request", "code_bad_request", detail=str(exc)) from None
-    except msgspec.DecodeError:
-        raise Refused(400, "bad_request", "code_bad_request") from None
 
 
 def _phone(raw: str) -> str:
@@ -402,7 +386,7 @@ async def _token_for(request: Request, identity: Identity, status: int = 200) ->
 
 async def api_codes(request: Request) -> Response:
     try:
-        body = await _body(request, CodeBody)
+        body = await json_body(request, CodeBody)
         await send_code(request, body.phone, body.purpose)
     except Refused as refused:
         return refused.answer(request)
@@ -411,7 +395,7 @@ async def api_codes(request: Request) -> Response:
 
 async def api_signup(request: Request) -> Response:
     try:
-        body = await _body(request, SignupBody)
+        body = await json_body(request, SignupBody)
         identity = await sign_up(request, body.phone, body.code, body.password, body.name)
     except Refused as refused:
         return refused.answer(request)
@@ -420,7 +404,7 @@ async def api_signup(request: Request) -> Response:
 
 async def api_login(request: Request) -> Response:
     try:
-        body = await _body(request, LoginBody)
+        body = await json_body(request, LoginBody)
         if (body.password is None) == (body.code is None):
             raise Refused(400, "bad_request", "err_password_or_code")
         if body.code is not None:
@@ -435,7 +419,7 @@ async def api_login(request: Request) -> Response:
 
 async def api_password_reset(request: Request) -> Response:
     try:
-        body = await _body(request, ResetBody)
+        body = await json_body(request, ResetBody)
         await reset_password(request, body.phone, body.code, body.password)
     except Refused as refused:
         return refused.answer(request)

@@ -2,6 +2,9 @@
 carries no words, only a catalogue key (hall/web/i18n.py) and the key's parameters, put into
 the asker's language where it is answered.
 
+``json_body`` is the one reading of a JSON request body (every JSON API that takes one), so
+that each refuses a wrong one with the same status, code and detail.
+
 Raised and not caught, a ``Refused`` reaches the app's HTTP error handler (hall/web/app.py),
 which answers it as the JSON error or the error page. It lives apart from hall/web/security.py
 so that hall/web/params.py, which security.py imports, can raise it too.
@@ -10,10 +13,11 @@ so that hall/web/params.py, which security.py imports, can raise it too.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 from starlette.exceptions import HTTPException
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
 from hall.web.i18n import lang_of, text
@@ -42,3 +46,22 @@ class Refused(HTTPException):
 
     def answer(self, conn: HTTPConnection) -> JSONResponse:
         return error(self.status, self.code, self.message(conn), **self.extra)
+
+
+B = TypeVar("B")
+
+
+async def json_body(request: Request, kind: type[B]) -> B:
+    """The JSON body as ``kind`` (a msgspec Struct, usually ``forbid_unknown_fields``), or
+    ``Refused``: 415 ``unsupported_media_type`` unless it is sent as ``application/json``, 400
+    ``bad_request`` when it is not JSON or not that shape (with the field in ``detail`` when
+    the JSON itself was well formed). JSON only: a cross-site form cannot send that content type
+    without the browser asking first, so no page elsewhere can make its visitors call the API."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise Refused(415, "unsupported_media_type", "err_json_only")
+    try:
+        return msgspec.json.decode(await request.body(), type=kind)
+    except msgspec.ValidationError as exc:
+        raise Refused(400, "bad_request", "code_bad_request", detail=str(exc)) from None
+    except msgspec.DecodeError:
+        raise Refused(400, "bad_request", "code_bad_request") from None

@@ -522,9 +522,9 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "batch_note_abstract_achievement": ("成果简介：技术内容、创新点和应用前景，不超过 {abstract} 字。",
                                         "What the achievement is, what is new in it and where it applies, at most {abstract} characters."),
     "batch_note_holders": ("全部权利人，多个用“、”分隔。权利人仅为本店铺所属机构时为自有，否则为代理，须提供权利人授权书。",
-                           "Every right holder, separated by “、”. The item is your own when your organisation is its only holder; "
+                           "Every right holder, separated by commas or semicolons. The item is your own when your organisation is its only holder; "
                            "otherwise you list it as agent, with the holders' authorisation."),
-    "batch_note_inventors": ("全部发明人，多个用“、”分隔。", "Every inventor, separated by “、”."),
+    "batch_note_inventors": ("全部发明人，多个用“、”分隔。", "Every inventor, separated by commas or semicolons."),
     "batch_note_application_date": ("申请日，格式 YYYY-MM-DD，年份须与专利号中的申请年份一致。",
                                     "The filing date, YYYY-MM-DD, in the filing year the number names."),
     "batch_note_grant_date": ("授权日，格式 YYYY-MM-DD；法律状态为有效时必填，审中时不填。",
@@ -568,7 +568,7 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "patent_err_number": ("不是有效的中国专利号：格式或校验位不正确，例如 ZL202110123456.7",
                           "is not a valid Chinese patent number (format or check digit), e.g. ZL202110123456.7"),
     "patent_err_date": ("须为有效日期，例如 2021-03-05", "must be a real date, e.g. 2021-03-05"),
-    "patent_err_status": ("须为 有效、失效 或 审中", "must be 有效 (in force), 失效 (lapsed) or 审中 (pending)"),
+    "patent_err_status": ("须为 有效、失效 或 审中", "must be in force, lapsed or under examination (or valid, lapsed, pending)"),
     "patent_service_down": ("专利信息服务暂时无法访问，请稍后重试，或直接填写专利信息",
                             "The patent information service cannot be reached; try again later, or fill in the fields yourself"),
     "patent_service_timeout": ("专利信息服务响应超时，请稍后重试，或直接填写专利信息",

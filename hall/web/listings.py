@@ -31,7 +31,6 @@ from hall.listing import ItemKind, TransactionForm
 from hall.listing_actions import DraftInvalid, Seller
 from hall.listings import (
     FieldError,
-    LegalStatus,
     ListingAction,
     ListingDraft,
     ListingState,
@@ -40,14 +39,14 @@ from hall.listings import (
     field_key,
     next_actions,
 )
+from hall.patents import LegalStatus
 from hall.reviews import Reviews
 from hall.runtime import Runtime
 from hall.store import listings as sql
 from hall.store.listings import Listing
 from hall.uploads import UploadRefused, Written
 from hall.web import params
-from hall.web.accounts import _body as json_body
-from hall.web.errors import Refused
+from hall.web.errors import Refused, json_body
 from hall.web.i18n import lang_of, text
 from hall.web.openapi import Api
 from hall.web.reviews import _reviews

@@ -11,17 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from hall.auth.roles import Identity
 from hall.engine.view import LotView
 from hall.reviews.registrations import Registration, registrations_of
 from hall.runtime import Runtime
+from hall.engine import State
 from hall.web.i18n import lang_of, translate
+from hall.web.openapi import Api
 from hall.web.pages import bidder_status
 from hall.web.reviews import _reviews
-from hall.web.security import route
+from hall.web.security import answer, route
 from hall.web.templating import render
 
 SHOWN: Final = 500
@@ -86,34 +89,79 @@ async def my_bids(request: Request) -> Response:
     return render(request, "my_bids.html", rows=_bids(request))
 
 
-def _registration_json(row: dict[str, Any], lang: str) -> dict[str, object]:
+class MyRegistration(msgspec.Struct):
+    """One of the caller's registrations (``GET /api/me/registrations``)."""
+
+    id: int
+    lot: int
+    title: str
+    lot_state: State | None
+    """The lot's state now; null when the lot is gone from the hall."""
+    status: str
+    """``pending``, ``approved`` or ``rejected``."""
+    status_text: str
+    """The status in the caller's language."""
+    number: str | None
+    """The bidder number, once approved."""
+    reason: str | None
+    """Why it was rejected."""
+    submitted_at: int
+    reviewed_at: int | None
+
+
+class MyRegistrations(msgspec.Struct):
+    registrations: list[MyRegistration]
+
+
+class MyBid(msgspec.Struct):
+    """A lot the caller holds a bidder number for (``GET /api/me/bids``)."""
+
+    lot: int
+    title: str
+    state: State
+    number: str
+    """The caller's bidder number on the lot."""
+    price: int | None
+    leader: str | None
+    """The leading bidder number."""
+    standing: str
+    """``leading``, ``outbid``, ``won``, ``lost`` (not won) or ``none`` (no bid yet)."""
+    standing_text: str
+
+
+class MyBids(msgspec.Struct):
+    bids: list[MyBid]
+
+
+def _registration(row: dict[str, Any], lang: str) -> MyRegistration:
     registration: Registration = row["registration"]
-    return {"id": registration.id, "lot": registration.lot, "title": registration.lot_title,
-            "lot_state": row["state"] or None, "status": registration.status,
-            "status_text": translate(registration.status, lang), "number": registration.number,
-            "reason": registration.reason, "submitted_at": registration.created_at,
-            "reviewed_at": registration.reviewed_at}  # fmt: skip
+    return MyRegistration(id=registration.id, lot=registration.lot, title=registration.lot_title,
+                          lot_state=State(row["state"]) if row["state"] else None, status=registration.status,
+                          status_text=translate(registration.status, lang), number=registration.number,
+                          reason=registration.reason, submitted_at=registration.created_at,
+                          reviewed_at=registration.reviewed_at)  # fmt: skip
 
 
 async def api_my_registrations(request: Request) -> Response:
     lang = lang_of(request)
-    return JSONResponse({"registrations": [_registration_json(row, lang) for row in await _registrations(request)]})
+    return answer(MyRegistrations([_registration(row, lang) for row in await _registrations(request)]))
 
 
 async def api_my_bids(request: Request) -> Response:
     lang = lang_of(request)
-    return JSONResponse({"bids": [
-        {"lot": row.view.id, "title": row.title, "state": row.view.state.value, "number": row.number,
-         "price": row.view.price, "leader": row.view.leader, "standing": row.standing,
-         "standing_text": translate(row.status, lang)}
+    return answer(MyBids([
+        MyBid(lot=row.view.id, title=row.title, state=row.view.state, number=row.number, price=row.view.price,
+              leader=row.view.leader, standing=row.standing, standing_text=translate(row.status, lang))
         for row in _bids(request)
-    ]})  # fmt: skip
+    ]))  # fmt: skip
 
 
 routes = [
     route("/help", help_page, name="help"),
     route("/account/registrations", my_registrations, name="my_registrations"),
     route("/account/bids", my_bids, name="my_bids"),
-    route("/api/me/registrations", api_my_registrations, name="api_my_registrations"),
-    route("/api/me/bids", api_my_bids, name="api_my_bids"),
-]
+    route("/api/me/registrations", api_my_registrations, name="api_my_registrations", api=Api(
+        tag="accounts", summary="The caller's registrations, newest first", answer=MyRegistrations)),
+    route("/api/me/bids", api_my_bids, name="api_my_bids", api=Api(
+        tag="accounts", summary="The lots the caller holds a bidder number for, with its standing", answer=MyBids)),
+]  # fmt: skip

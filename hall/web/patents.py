@@ -41,18 +41,17 @@ patent as ``detail``. Without JavaScript there is no as-you-type: the seller typ
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Annotated, Final
 
 import msgspec
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from hall.patents import MAX_LIMIT, LookupFailed, Patent, PatentSource
 from hall.web import params
-from hall.web.i18n import lang_of, translate
-from hall.web.errors import error
-from hall.web.security import route
+from hall.web.errors import Refused
+from hall.web.openapi import Api
+from hall.web.security import answer, route
 from hall.web.templating import render
 
 MAX_QUERY: Final = 100
@@ -61,11 +60,20 @@ _QUERY_NAMES: Final = ("q", "title", "number")
 _encoder: Final = msgspec.json.Encoder()
 
 
+class PatentsQuery(msgspec.Struct):
+    """The query of ``GET /api/patents``, for /openapi.json: ``api_patents`` reads ``q`` with
+    ``_query`` (trimmed) and ``limit`` with ``params.whole``, under these same bounds."""
+
+    q: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_QUERY,
+                                   description="part of a title, holder or abstract, or a patent number")]  # fmt: skip
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT, description="at most this many")] = DEFAULT_LIMIT
+
+
 def _query(request: Request, names: tuple[str, ...]) -> str:
     """The first non-empty of the query parameters ``names``, stripped; 400 when too long."""
     text = next((value for name in names if (value := request.query_params.get(name, "").strip())), "")
     if len(text) > MAX_QUERY:
-        raise HTTPException(400, translate("patent_query_bad", lang_of(request)).format(max=MAX_QUERY))
+        raise Refused(400, "bad_request", "patent_query_bad", {"max": MAX_QUERY})
     return text
 
 
@@ -76,14 +84,10 @@ def _limit(request: Request) -> int:
 async def api_patents(request: Request) -> Response:
     q = _query(request, ("q",))
     if not q:
-        raise HTTPException(400, translate("patent_query_bad", lang_of(request)).format(max=MAX_QUERY))
+        raise Refused(400, "bad_request", "patent_query_bad", {"max": MAX_QUERY})
     limit = _limit(request)
     source: PatentSource = request.app.state.patents
-    try:
-        found = await source.search(q, limit)
-    except LookupFailed as exc:
-        return error(exc.status, exc.code, translate(exc.key, lang_of(request)))
-    return Response(_encoder.encode(found), media_type="application/json")
+    return answer(await source.search(q, limit))  # a LookupFailed is answered as the Refused it is
 
 
 async def patent_lookup(request: Request) -> Response:
@@ -103,6 +107,9 @@ async def patent_lookup(request: Request) -> Response:
 
 
 routes = [
-    route("/api/patents", api_patents, name="api_patents"),
+    route("/api/patents", api_patents, name="api_patents", api=Api(
+        tag="patents", summary="Patents matching what a seller typed (LS-3)", query=PatentsQuery,
+        answer=list[Patent], errors={502: ("patent_service_bad_answer",), 503: ("patent_service_down",),
+                                     504: ("patent_service_timeout",)})),
     route("/patents/lookup", patent_lookup, name="patent_lookup"),
-]
+]  # fmt: skip
