@@ -317,7 +317,7 @@ def needs_authorisation(owned: Ownership) -> bool:
 # ---------------------------------------------------------------------- the season (LS-6, LS-10)
 
 SEASON_ORG_KINDS: Final = ("university", "institute", "soe")
-"""LS-6: the organisation kinds (``hall.reviews.ORG_KINDS``) whose own items may enter."""
+"""LS-6: the organisation kinds (``hall.reviews.verifications.ORG_KINDS``) whose own items may enter."""
 SEASON_MAX_PER_ORG: Final = 50
 """LS-10: items one organisation recommends per season."""
 

@@ -13,7 +13,7 @@ from hall.listings import (ABSTRACT_MAX, INVENTORS_MAX, PRICE_MAX, TITLE_MAX, SE
                            Ownership, SeasonRules, after, can, canonical_ipc, choice_key, eligible, field_key,
                            needs_authorisation, next_actions, normalise, ownership, refusal, validate)  # fmt: skip
 from hall.patents import LegalStatus, check_digit, make_patent
-from hall.reviews import ORG_KINDS
+from hall.reviews.verifications import ORG_KINDS
 from hall.web.i18n import MESSAGES, text
 
 TODAY = date(2025, 6, 1)

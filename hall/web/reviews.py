@@ -28,7 +28,7 @@ from hall.reviews import registrations, verifications
 from hall.reviews.verifications import ORG_KINDS, ORGANISATION, PERSONAL
 from hall.runtime import Runtime
 from hall.uploads import FileStore, UploadRefused, Written
-from hall.web.accounts import _body
+from hall.web.errors import json_body
 from hall.web.errors import Refused, error
 from hall.web.i18n import lang_of, text
 from hall.web.security import Endpoint, route, wants_json
@@ -400,7 +400,7 @@ async def api_reviews(request: Request) -> Response:
 
 async def api_review_decide(request: Request) -> Response:
     try:
-        body = await _body(request, DecisionBody)
+        body = await json_body(request, DecisionBody)
         decided = await _decide(request, body.decision == "approve", body.reason)
     except ReviewError as exc:
         status, code, message, extra = _refusal(request, exc)

@@ -16,7 +16,7 @@ from hall import identities, shops
 from hall.auth.roles import Role
 from hall.reviews import Application, ReviewError
 from hall.shops import SHOP_TERMS_VERSION, Shop, ShopForm, terms_key
-from hall.web.accounts import _body
+from hall.web.errors import json_body
 from hall.web.errors import Refused, error
 from hall.web.reviews import _form, _json, _me, _now, _refusal, _reviews, _text
 from hall.web.security import route
@@ -135,7 +135,7 @@ async def _answer(request: Request, shop_id: int, status: int) -> Response:
 
 
 async def api_shop_apply(request: Request) -> Response:
-    body = await _body(request, ShopForm)
+    body = await json_body(request, ShopForm)
     try:
         shop_id = await shops.apply(_reviews(request), user=_me(request).id, form=body, now=_now(request))
     except ReviewError as exc:
@@ -145,7 +145,7 @@ async def api_shop_apply(request: Request) -> Response:
 
 
 async def api_shop_resubmit(request: Request) -> Response:
-    body = await _body(request, ShopForm)
+    body = await json_body(request, ShopForm)
     shop_id: int = request.path_params["shop_id"]
     try:
         await shops.resubmit(_reviews(request), shop_id, user=_me(request).id, form=body, now=_now(request))
