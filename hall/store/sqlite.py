@@ -293,59 +293,6 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX auction_lots_listing ON auction_lots (listing);
     """,
-    # 6: patent lookup (issue 11, hall/store/patents.py). The local patent catalogue, and its
-    # full-text index over character bigrams: the index's text is made in Python (``grams``),
-    # so it is an ordinary FTS5 table whose rowid is the catalogue row's id.
-    """
-    CREATE TABLE patent_catalogue (
-        id INTEGER PRIMARY KEY,
-        number TEXT NOT NULL UNIQUE,
-        title TEXT NOT NULL,
-        holder TEXT NOT NULL,
-        grant_date TEXT,
-        ipc TEXT NOT NULL DEFAULT '',
-        legal_status TEXT,
-        abstract TEXT NOT NULL DEFAULT '',
-        application_date TEXT,
-        inventors TEXT NOT NULL DEFAULT '',
-        imported_at INTEGER NOT NULL
-    );
-    CREATE VIRTUAL TABLE patent_catalogue_fts USING fts5(title, holder, number, abstract, tokenize = 'ascii');
-    """,
-    # 7: listings (issue 11, hall/store/listings.py): each auction season's entry rules as data
-    # (LS-6, LS-10), an upload's per-row report kept between the upload and the listing of its
-    # good rows (LS-8, owner-bound, expiring), the batch a listing came from, and the
-    # applications to change a listing's ownership status (LS-4).
-    """
-    CREATE TABLE seasons (
-        year INTEGER PRIMARY KEY,
-        rules BLOB NOT NULL,
-        updated_at INTEGER NOT NULL
-    );
-    CREATE TABLE listing_batches (
-        id INTEGER PRIMARY KEY,
-        owner INTEGER NOT NULL REFERENCES users(id),
-        shop INTEGER NOT NULL REFERENCES shops(id),
-        kind TEXT NOT NULL,
-        report BLOB NOT NULL,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL,
-        submitted_at INTEGER
-    );
-    CREATE INDEX listing_batches_owner ON listing_batches (owner, created_at);
-    ALTER TABLE listings ADD COLUMN batch INTEGER REFERENCES listing_batches(id);
-    CREATE TABLE ownership_changes (
-        id INTEGER PRIMARY KEY,
-        listing INTEGER NOT NULL REFERENCES listings(id),
-        ownership TEXT NOT NULL,
-        note TEXT NOT NULL,
-        document INTEGER REFERENCES files(id),
-        state TEXT NOT NULL,
-        created_by INTEGER NOT NULL REFERENCES users(id),
-        created_at INTEGER NOT NULL
-    );
-    CREATE INDEX ownership_changes_listing ON ownership_changes (listing);
-    """,
     # 6: the one review mechanism (AC-5, hall/reviews): every application staff decide, of any
     # kind, with the documents handed in with it and an audit row for each step. ``subject`` is
     # the id of what is reviewed in its kind's own table (a verification, a registration, an
@@ -397,6 +344,59 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO application_audit (application, actor, action, reason, at)
         SELECT id, decided_by, state, reason, decided_at FROM applications
         WHERE state IN ('approved', 'rejected') AND decided_by IS NOT NULL;
+    """,
+    # 7: patent lookup (issue 11, hall/store/patents.py). The local patent catalogue, and its
+    # full-text index over character bigrams: the index's text is made in Python (``grams``),
+    # so it is an ordinary FTS5 table whose rowid is the catalogue row's id.
+    """
+    CREATE TABLE patent_catalogue (
+        id INTEGER PRIMARY KEY,
+        number TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        grant_date TEXT,
+        ipc TEXT NOT NULL DEFAULT '',
+        legal_status TEXT,
+        abstract TEXT NOT NULL DEFAULT '',
+        application_date TEXT,
+        inventors TEXT NOT NULL DEFAULT '',
+        imported_at INTEGER NOT NULL
+    );
+    CREATE VIRTUAL TABLE patent_catalogue_fts USING fts5(title, holder, number, abstract, tokenize = 'ascii');
+    """,
+    # 8: listings (issue 11, hall/store/listings.py): each auction season's entry rules as data
+    # (LS-6, LS-10), an upload's per-row report kept between the upload and the listing of its
+    # good rows (LS-8, owner-bound, expiring), the batch a listing came from, and the
+    # applications to change a listing's ownership status (LS-4).
+    """
+    CREATE TABLE seasons (
+        year INTEGER PRIMARY KEY,
+        rules BLOB NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE listing_batches (
+        id INTEGER PRIMARY KEY,
+        owner INTEGER NOT NULL REFERENCES users(id),
+        shop INTEGER NOT NULL REFERENCES shops(id),
+        kind TEXT NOT NULL,
+        report BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        submitted_at INTEGER
+    );
+    CREATE INDEX listing_batches_owner ON listing_batches (owner, created_at);
+    ALTER TABLE listings ADD COLUMN batch INTEGER REFERENCES listing_batches(id);
+    CREATE TABLE ownership_changes (
+        id INTEGER PRIMARY KEY,
+        listing INTEGER NOT NULL REFERENCES listings(id),
+        ownership TEXT NOT NULL,
+        note TEXT NOT NULL,
+        document INTEGER REFERENCES files(id),
+        state TEXT NOT NULL,
+        created_by INTEGER NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX ownership_changes_listing ON ownership_changes (listing);
     """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
