@@ -39,8 +39,8 @@ from hall.listing import ItemKind, LotDetails, TransactionForm
 from hall.registration import SHANGHAI
 from hall.reviews import PENDING, Reviews
 from hall.runtime import Clock, Runtime
-from hall.store.patents import PatentCatalogue
 from hall.shops import SHOP_TERMS_VERSION, ShopForm
+from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import FileStore, check
 

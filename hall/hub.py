@@ -6,6 +6,10 @@ rendered once for the whole batch; then each watcher gets the same string append
 queue. Nothing here awaits, so publishing never waits for a socket: a watcher whose queue is
 full is marked dropped (its connection closes it) and never slows the lot or anyone else.
 
+New lots reach the hall's open pages the same way (``announce``): a page that follows a topic
+(the whole hall, or one industry) gets the new lots' rows, rendered once per language for all
+its watchers, and from then on follows those lots like the ones it named.
+
 Resuming (``subscribe`` with ``since``) is served from a ring of each watched lot's recent
 frames when it reaches back far enough, else from the store; either way the watcher gets
 every event after ``since`` exactly once, in order, then the live ones.
@@ -28,6 +32,10 @@ from hall.runtime import Runtime
 
 RING: Final = 256
 """Framed events each watched lot keeps for resuming without reading the store."""
+ANNOUNCED: Final = 64
+"""Recent announcements kept for pages that connect just after one (``follow``'s ``after``)."""
+FOLLOWED_MAX: Final = 1000
+"""Most lots one page watcher follows: those its page named and those announced to it."""
 
 
 class Kind(StrEnum):
@@ -42,6 +50,8 @@ class Kind(StrEnum):
 Renderer = Callable[[LotView, Sequence[AnyEvent] | None, Kind, str], str]
 """Renders a page fragment in a language: the lot's state after ``events`` (with rows for
 them); ``events`` None: the whole of what the page shows of the lot."""
+RowsRenderer = Callable[[Sequence[LotView], str], str]
+"""Renders the hall's rows for new lots in a language: what ``announce`` sends."""
 Form = tuple[Kind, str]
 """What a watcher is sent: the kind and, for pages, the language ("" for JSON)."""
 
@@ -74,7 +84,7 @@ class Watcher:
     watchers the wake-ups, not the bytes, were what fan-out cost. Otherwise it is queued
     for the sender, which writes all the queue holds at once when the peer has read enough."""
 
-    __slots__ = ("id", "form", "queue", "pending", "limit", "wake", "dropped", "on_drop", "lots", "write")
+    __slots__ = ("id", "form", "queue", "pending", "limit", "wake", "dropped", "on_drop", "lots", "topics", "write")
 
     def __init__(self, watcher_id: int, form: Form, limit: int) -> None:
         self.id = watcher_id
@@ -89,6 +99,7 @@ class Watcher:
         self.on_drop: Callable[[], None] | None = None
         """Told once, when dropped, so the connection closes even while a send to it is stuck."""
         self.lots: set[int] = set()
+        self.topics: set[str] = set()
         self.write: Callable[[bytes], bool] | None = None
         """Writes frames to the socket if it can take them now; False: queue them instead."""
 
@@ -136,10 +147,13 @@ class _Channel:
 
 
 class Hub:
-    def __init__(self, runtime: Runtime, render: Renderer) -> None:
+    def __init__(self, runtime: Runtime, render: Renderer, rows: RowsRenderer | None = None) -> None:
         self.runtime = runtime
         self.render = render
+        self.rows = rows
         self.channels: dict[int, _Channel] = {}
+        self.topics: dict[str, dict[Watcher, None]] = {}
+        self.announced: deque[tuple[frozenset[str], tuple[int, ...]]] = deque(maxlen=ANNOUNCED)
         self.delivered = 0
         """Frames queued to watchers, for /metrics."""
         self.sockets = 0
@@ -183,6 +197,56 @@ class Hub:
         self.delivered += delivered
         if delivered:
             metrics.FRAMES.inc(delivered)
+
+    def announce(self, lots: Sequence[int], topics: Sequence[str]) -> None:
+        """New lots on the hall: each page following one of ``topics`` gets their rows, the
+        same string for every watcher of a language, and follows the lots from now on. Nothing
+        awaits, so no event of these lots can slip between the rows and the following."""
+        assert self.rows is not None, "announcing needs the rows renderer"
+        views = self.runtime.views
+        found = tuple(lot for lot in lots if lot in views)
+        if not found:
+            return
+        self.announced.append((frozenset(topics), found))
+        watchers: dict[Watcher, None] = {}
+        for topic in topics:
+            watchers.update(self.topics.get(topic, {}))
+        rendered: dict[str, bytes] = {}
+        for watcher in watchers:
+            lang = watcher.form[1]
+            frame = rendered.get(lang)
+            if frame is None:
+                frame = rendered[lang] = framed(self.rows([views[lot] for lot in found], lang))
+            watcher.push(frame)
+            self._join(watcher, found)
+        self.delivered += len(watchers)
+        if watchers:
+            metrics.FRAMES.inc(len(watchers))
+
+    def follow(self, watcher: Watcher, topic: str, after: int) -> None:
+        """Send a page watcher ``topic``'s announcements from now on, first the rows of those it
+        missed: lots announced on the topic (among the recent ``ANNOUNCED``) with ids above
+        ``after``, the highest lot id its page knew when rendered."""
+        assert self.rows is not None, "following a topic needs the rows renderer"
+        views = self.runtime.views
+        missed = list(dict.fromkeys(lot for topics, lots in self.announced if topic in topics
+                                    for lot in lots if lot > after and lot not in watcher.lots))  # fmt: skip
+        if missed:
+            watcher.push(framed(self.rows([views[lot] for lot in missed], watcher.form[1])))
+            self._join(watcher, missed)
+        self.topics.setdefault(topic, {})[watcher] = None
+        watcher.topics.add(topic)
+
+    def _join(self, watcher: Watcher, lots: Sequence[int]) -> None:
+        """Follow lots whose whole state the watcher was just sent, up to ``FOLLOWED_MAX``."""
+        for lot in lots:
+            if len(watcher.lots) >= FOLLOWED_MAX:
+                return
+            channel = self.channels.get(lot)
+            if channel is None:
+                channel = self.channels[lot] = _Channel()
+            channel.watchers.setdefault(watcher.form, {})[watcher] = None
+            watcher.lots.add(lot)
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -250,6 +314,9 @@ class Hub:
         """The socket is gone: stop publishing to it."""
         for lot in list(watcher.lots):
             self.unsubscribe(watcher, lot)
+        for topic in watcher.topics:
+            self.topics.get(topic, {}).pop(watcher, None)
+        watcher.topics.clear()
 
     def watching(self) -> int:
         return sum(len(w) for channel in self.channels.values() for w in channel.watchers.values())

@@ -390,7 +390,7 @@ class ListingAction(StrEnum):
     ENTER_SESSION = "enter_session"
     """Staff add the item to a session as a lot."""
     LEAVE_SESSION = "leave_session"
-    """Staff take it out of a session before publishing, or its lot is withdrawn."""
+    """Staff take it out of a session before publishing (a withdrawn lot did not sell: ``no_sale``)."""
     SELL = "sell"
     NO_SALE = "no_sale"
 

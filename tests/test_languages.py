@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import date, datetime
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -21,10 +22,25 @@ from typing import Final
 import httpx2 as httpx
 import openpyxl
 import pytest
-from hallkit import Actor, FakeClock, anonymous, beijing_ms, call, hall, org_id, page_csrf, runtime, send_code, user
+from hallkit import (
+    SHANGHAI,
+    Actor,
+    FakeClock,
+    anonymous,
+    beijing_ms,
+    call,
+    hall,
+    listing,
+    org_id,
+    page_csrf,
+    runtime,
+    send_code,
+    user,
+)
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from hall.auctions import Auctions, Industry, LotTerms, SessionDraft
 from hall.auth.roles import Role
 from hall.engine import Accepted, LotSpec, Mode
 from hall.runtime import Action
@@ -141,16 +157,42 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         rejected, listed, batch = _listings(client, actors, staff_actor)
         call(client, client.app.state.dispatcher.run_once)  # type: ignore[attr-defined]
         file_id = call(client, client.app.state.store.fetchone, "SELECT min(id) FROM files")[0]  # type: ignore[attr-defined]
+        sessions = _sessions(client, seller_id, seller, staff, auctioneer)
         params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css",
-                  "application_id": verification, "shop_id": shop, "listing_id": rejected, "batch_id": batch}
+                  "application_id": verification, "shop_id": shop, "listing_id": rejected, "batch_id": batch,
+                  "session_id": sessions[0]}  # fmt: skip
         more = [*(f"/lots/{lot_id}" for lot_id in floor), f"/lots/{floor[-1]}/register",
                 "/staff/reviews?kind=all&state=all", "/staff/reviews/1", "/staff/reviews?kind=shop",
                 "/staff/reviews?kind=identity&state=approved", "/staff/reviews?kind=verification&state=rejected",
                 "/staff/reviews?kind=listing&state=all", "/staff/reviews?kind=ownership", f"/listings/{listed}",
                 "/seller/listings/new?kind=achievement",
                 f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=bad_state",
-                f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=accepted"]  # fmt: skip
+                f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=accepted",
+                f"/lots/{sessions[1]}", f"/staff/sessions/{sessions[2]}", f"/staff/sessions/{sessions[2]}?done=add",
+                "/?industry=energy", "/?q=%E4%B8%93%E5%88%A9", "/?industry=materials&state=live"]  # fmt: skip
         yield Scene(client, actors, params, more)
+
+
+def _sessions(client: TestClient, seller_id: int, seller: int, staff: int, auctioneer: int) -> tuple[int, int, int]:
+    """A published low-carbon session with one lot (its listing with every detail), and a draft
+    run by the auctioneer on a Monday (warned) with one lot: (published, its lot, the draft)."""
+    auctions: Auctions = client.app.state.auctions  # type: ignore[attr-defined]
+
+    def at(day: int, hour: int) -> datetime:
+        return datetime(2026, 1, day, hour, tzinfo=SHANGHAI)
+
+    published, _ = call(client, auctions.create, SessionDraft(
+        name="新能源低碳专场", industry=Industry.ENERGY, date=date(2026, 1, 9), mode=Mode.TIMED, low_carbon=True,
+        publicity_start=at(7, 9), bidding_start=at(9, 10), bidding_end=at(9, 12), stagger=5), staff)  # fmt: skip
+    item = listing(client, seller_id, title="一种专场中的储能专利")
+    call(client, auctions.add_lot, published, LotTerms(listing=item, increment=1_000, reserve=150_000))
+    (lot,) = call(client, auctions.publish, published)
+    draft, _ = call(client, auctions.create, SessionDraft(
+        name="周一现场专场", industry=Industry.MATERIALS, date=date(2026, 1, 12), mode=Mode.LIVE,
+        auctioneer=auctioneer, publicity_start=at(7, 9), bidding_start=at(12, 10), bidding_end=at(12, 12)), staff)  # fmt: skip
+    call(client, auctions.add_lot, draft, LotTerms(listing=listing(client, seller_id), increment=500))
+    listing(client, seller_id, title="一种已上架的专利")  # offered by the draft's add form
+    return published, lot, draft
 
 
 def _open_shop(client: TestClient, actors: dict[str, Actor | None], staff: Actor) -> int:

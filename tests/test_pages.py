@@ -136,7 +136,7 @@ def test_the_hall_lists_todays_and_later_lots_by_day_and_session_and_follows_the
     assert "一种昨日已结束的专利" not in html  # yesterday's, and over
     for lot in (scene.live, scene.soon, scene.floor):
         assert f'href="/lots/{lot}"' in html
-    socket = re.search(r'ws-connect="/ws/page\?lots=([0-9,]+)&amp;kind=summary"', html)
+    socket = re.search(r'ws-connect="/ws/page\?lots=([0-9,]+)&amp;kind=summary&amp;topic=hall&amp;after=[0-9]+"', html)
     assert socket is not None
     assert sorted(int(lot) for lot in socket[1].split(",")) == sorted((scene.live, scene.soon, scene.floor))
     assert f'id="lot-{scene.live}-state" class="state state-live"' in html

@@ -345,7 +345,12 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT id, decided_by, state, reason, decided_at FROM applications
         WHERE state IN ('approved', 'rejected') AND decided_by IS NOT NULL;
     """,
-    # 7: patent lookup (issue 11, hall/store/patents.py). The local patent catalogue, and its
+    # 7: issue 11's auction sessions (hall/auctions.py): staggered ends, the seconds between the
+    # planned ends of a session's consecutive lots (0: all end at the session's end).
+    """
+    ALTER TABLE auctions ADD COLUMN stagger INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 8: patent lookup (issue 11, hall/store/patents.py). The local patent catalogue, and its
     # full-text index over character bigrams: the index's text is made in Python (``grams``),
     # so it is an ordinary FTS5 table whose rowid is the catalogue row's id.
     """
@@ -364,7 +369,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE VIRTUAL TABLE patent_catalogue_fts USING fts5(title, holder, number, abstract, tokenize = 'ascii');
     """,
-    # 8: listings (issue 11, hall/store/listings.py): each auction season's entry rules as data
+    # 9: listings (issue 11, hall/store/listings.py): each auction season's entry rules as data
     # (LS-6, LS-10), an upload's per-row report kept between the upload and the listing of its
     # good rows (LS-8, owner-bound, expiring), the batch a listing came from, and the
     # applications to change a listing's ownership status (LS-4).

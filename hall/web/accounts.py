@@ -103,10 +103,6 @@ class Ok(msgspec.Struct):
     ok: bool
 
 
-class Me(msgspec.Struct):
-    user: User
-
-
 class TokenInfo(msgspec.Struct):
     """One of the caller's tokens: never its secret nor its digest."""
 
@@ -439,6 +435,7 @@ class OrgInfo(msgspec.Struct):
     id: int
     name: str
     kind: str
+    """The organisation's kind (``university``, ``institute``, ``soe``, ``enterprise``, …)."""
 
 
 class VerificationInfo(msgspec.Struct):
@@ -449,42 +446,41 @@ class VerificationInfo(msgspec.Struct):
 class IdentityInfo(msgspec.Struct):
     id: int
     kind: str
+    """``university``, ``institute``, ``soe``, ``enterprise``, ``transfer`` or ``expert`` (AC-3)."""
     state: str
+    """``pending``, ``approved`` or ``rejected``."""
 
 
 class ShopInfo(msgspec.Struct):
     id: int
     name: str
     state: str
+    """``pending``, ``open``, ``rejected`` or ``closed``."""
 
 
-class MeDetails(msgspec.Struct):
-    """What ``/api/me`` tells besides ``user``: the supply side's view of the account (AC-2 to AC-4)."""
+class Me(msgspec.Struct):
+    """The caller as ``/api/me`` shows it: the account, and the supply side's view of it (AC-2 to AC-4)."""
 
+    user: User
     org: OrgInfo | None
     verification: VerificationInfo
     identities: list[IdentityInfo]
     shop: ShopInfo | None
 
 
-async def me_details(request: Request, identity: Identity) -> MeDetails:
+async def api_me(request: Request) -> Response:
+    identity: Identity = request.state.identity
     store = request.app.state.store
     org = await store.fetchone("SELECT id, name, kind FROM orgs WHERE id = ?", (identity.org,)) if identity.org else None
     latest = await store.fetchone("SELECT status FROM verifications WHERE user = ? ORDER BY id DESC LIMIT 1",
                                   (identity.id,))  # fmt: skip
     state = "approved" if identity.verified else (str(latest[0]) if latest is not None else "none")
     shop = await shops.shop_of(store, identity.id)
-    return MeDetails(
-        org=OrgInfo(*org) if org is not None else None, verification=VerificationInfo(state),
+    return answer(Me(
+        user=user_of(identity), org=OrgInfo(*org) if org is not None else None, verification=VerificationInfo(state),
         identities=[IdentityInfo(i.id, i.kind, i.state) for i in await identities.identities_of(store, identity.id)],
         shop=ShopInfo(shop.id, shop.name, shop.state) if shop is not None else None,
-    )  # fmt: skip
-
-
-async def api_me(request: Request) -> Response:
-    identity: Identity = request.state.identity
-    details = msgspec.to_builtins(await me_details(request, identity))
-    return JSONResponse({"user": identity_json(identity), **details})
+    ))  # fmt: skip
 
 
 async def api_tokens(request: Request) -> Response:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hall import metrics
+from hall.auctions import Auctions
 from hall.auth.addresses import parse_networks
 from hall.auth.throttle import LoginThrottle
 from hall.config import Config
@@ -25,12 +26,13 @@ from hall.hub import Hub
 from hall.pdfscan import Limits
 from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
+from hall.store.auctions import AuctionStore
 from hall.store.codes import PhoneCodes
 from hall.patents import HttpPatentSource, patent_source
 from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import PdfChecker
-from hall.web import accounts, admin, fragments, identities, listings, live, openapi, orientation, pages, patents, reviews, shops
+from hall.web import accounts, admin, auctions as auction_pages, fragments, identities, listings, live, openapi, orientation, pages, patents, reviews, shops
 from hall.web import inbox as inbox_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
@@ -106,7 +108,11 @@ def create_app(config: Config | None = None) -> Starlette:
         runtime = Runtime(store, max_batch=config.max_batch, snapshot_every=config.snapshot_every)
         await runtime.start()
         app.state.runtime = runtime
-        app.state.hub = Hub(runtime, fragments.renderer(lambda: runtime.clock()))  # the clock a test may swap later
+        hub = app.state.hub = Hub(runtime, fragments.renderer(lambda: runtime.clock()),  # the clock a test may swap later
+                                  fragments.rows_renderer(runtime))
+        auctions = app.state.auctions = Auctions(AuctionStore(store), runtime, people)
+        auctions.announce = hub.announce
+        await auctions.start()
         runtime.listen(_count_batch)
         dispatcher.start()
         pdf.start()
@@ -118,6 +124,7 @@ def create_app(config: Config | None = None) -> Starlette:
             await pdf.stop()
             await dispatcher.stop()
             await runtime.stop()
+            await auctions.stop()
             await store.close()
 
     app = Starlette(
@@ -131,6 +138,7 @@ def create_app(config: Config | None = None) -> Starlette:
             *orientation.routes,
             *inbox_pages.routes,
             *reviews.routes, *identities.routes, *shops.routes, *admin.routes,
+            *auction_pages.routes,
             *live.routes,
             *patents.routes,
             *listings.routes,

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from hall.engine import AnyEvent, BidPlaced
 from hall.engine.view import LotView
-from hall.hub import Kind, Renderer
-from hall.runtime import Clock
+from hall.hub import Kind, Renderer, RowsRenderer
+from hall.runtime import Clock, Runtime
 from hall.web.i18n import translator
 from hall.web.templating import templates
 
@@ -25,5 +25,21 @@ def renderer(clock: Clock) -> Renderer:
         bids = list(view.recent) if events is None else [e for e in events if isinstance(e, BidPlaced)]
         return template.render(view=view, bids=bids[::-1], full=events is None, record=kind is Kind.LOT,
                                now=clock(), lang=lang, _=translator(lang))  # fmt: skip
+
+    return render
+
+
+def rows_renderer(runtime: Runtime) -> RowsRenderer:
+    """The hall's rows for newly published lots (``Hub.announce``): appended to the page's
+    ``#hall-new`` out of band, grouped by session as the page groups its own rows, with the
+    highest id among them for the page's next reconnection (``#hall-after``)."""
+    template = templates.get_template("auctions/_hall_new.html")
+
+    def render(views: Sequence[LotView], lang: str) -> str:
+        sessions: dict[str, list[LotView]] = {}
+        for view in views:
+            sessions.setdefault(runtime.sessions.get(view.id, ""), []).append(view)
+        return template.render(sessions=sessions, titles=runtime.titles, after=max(view.id for view in views),
+                               now=runtime.clock(), lang=lang, _=translator(lang))  # fmt: skip
 
     return render

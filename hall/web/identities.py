@@ -4,7 +4,7 @@ decide in the one review queue (``hall/web/reviews.py``)."""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Annotated, Final
 
 import msgspec
 from starlette.datastructures import FormData, UploadFile
@@ -17,11 +17,18 @@ from hall.reviews import Application, ReviewError, Reviews
 from hall.uploads import UploadRefused, Written
 from hall.web.errors import error
 from hall.web.params import whole
-from hall.web.reviews import DocumentLink, _form, _json, _me, _now, _refusal, _reviews, _text
-from hall.web.security import route
+from hall.web.openapi import Api
+from hall.web.reviews import DocumentLink, _form, _me, _now, _refusal, _reviews, _text
+from hall.web.security import answer, route
 from hall.web.templating import iso, render
 
 PAGE: Final = "/account/identity"
+
+
+class IdentitiesQuery(msgspec.Struct):
+    """``GET /api/identities``'s one filter, for /openapi.json (read with ``params.whole``)."""
+
+    mine: Annotated[int, msgspec.Meta(ge=1, le=1, description="1: the caller's own (the only listing there is)")] = 1
 
 
 class OrgRef(msgspec.Struct):
@@ -34,7 +41,9 @@ class IdentityItem(msgspec.Struct):
 
     id: int
     kind: str
+    """``university``, ``institute``, ``soe``, ``enterprise``, ``transfer`` or ``expert``."""
     state: str
+    """``pending``, ``approved`` or ``rejected``."""
     org: OrgRef | None
     reason: str | None
     submitted_at: str | None
@@ -105,18 +114,27 @@ async def api_identity_apply(request: Request) -> Response:
     found = await identities.identity(reviews.store, identity_id)
     assert found is not None
     latest = await reviews.latest(identities.KIND, [identity_id])
-    return _json(identity_item(found, latest.get(identity_id)), 201)
+    return answer(identity_item(found, latest.get(identity_id)), 201)
 
 
 async def api_identities(request: Request) -> Response:
     """The caller's identities (``mine=1``, the only listing there is)."""
     whole(request.query_params.get("mine"), "mine", default=1, low=1, high=1)
     mine = await _mine(_reviews(request), _me(request).id)
-    return _json([identity_item(i, latest) for i, latest in mine])
+    return answer([identity_item(i, latest) for i, latest in mine])
 
 
 routes = [
     route(PAGE, identity_page, name="identity_page", methods=("GET", "POST")),
-    route("/api/identities", api_identities, name="api_identities"),
-    route("/api/identities", api_identity_apply, name="api_identity_apply", methods=("POST",)),
-]
+    route("/api/identities", api_identities, name="api_identities", api=Api(
+        tag="identities", summary="The caller's identities, newest first", query=IdentitiesQuery,
+        answer=list[IdentityItem])),
+    route("/api/identities", api_identity_apply, name="api_identity_apply", methods=("POST",), api=Api(
+        tag="identities", summary="Apply for an identity, or resubmit a rejected one", upload="documents",
+        answer=IdentityItem, status=201,
+        description="multipart/form-data: `kind` and 1 to 4 files `documents` (PDF, JPEG or PNG).",
+        errors={400: ("invalid", "missing_file", "too_many_files", "bad_file", "pdf_inflate_limit", "pdf_time_limit",
+                      "pdf_undecodable"),
+                403: ("not_verified", "org_required"), 409: ("pending", "identity_exists"),
+                429: ("upload_quota",), 503: ("unavailable",)})),
+]  # fmt: skip

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Container
-from typing import Annotated, Final
+from typing import Annotated, Final, NamedTuple
 
 import msgspec
 from starlette.datastructures import QueryParams
@@ -30,6 +30,7 @@ from starlette.status import (
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hall import metrics
+from hall.auctions import HALL_TOPICS, Auctions
 from hall.auth.roles import Identity, allowed
 from hall.auth.throttle import TokenBucket
 from hall.config import Config
@@ -203,6 +204,10 @@ class _Socket:
         if not allowed("ws_command", identity):
             self._refuse(message.req, message.lot, Wire.FORBIDDEN, "err_auctioneers_only", message.action)
             return
+        auctions: Auctions = self.websocket.app.state.auctions
+        if not auctions.runs(message.lot, identity.id):
+            self._refuse(message.req, message.lot, Wire.FORBIDDEN, "au_err_not_your_session", message.action)
+            return
         result = await self.runtime.settled(*self.runtime.judge_command(
             message.lot, identity.id, message.action, message.req, seconds=message.seconds,
             reason=message.reason, amount=message.amount, bidder=message.bidder))  # fmt: skip
@@ -349,10 +354,19 @@ async def ws(websocket: WebSocket) -> None:
     await _serve(websocket, watcher, "json", asyncio.get_running_loop().create_task(receive()))
 
 
-def _page_lots(params: QueryParams, views: Container[int]) -> tuple[Kind, list[int], int | None]:
+class _PageQuery(NamedTuple):
+    kind: Kind
+    lots: list[int]
+    since: int | None
+    topic: str | None
+    """The hall's topic whose new lots the page shows (``Hub.follow``): ``hall`` or ``hall:<industry>``."""
+    after: int
+
+
+def _page_lots(params: QueryParams, views: Container[int]) -> _PageQuery:
     """A page socket's query: its kind, its lots (each once, in the order named, at most
-    ``PAGE_LOTS`` names in all) and ``since``. Raises ValueError (or ``whole``'s
-    ``Refused``) for anything else."""
+    ``PAGE_LOTS`` names in all), ``since``, and the topic it follows with the highest lot id
+    its page knew (``after``). Raises ValueError (or ``whole``'s ``Refused``) for anything else."""
     kind = Kind(params.get("kind", "summary"))
     names = params.get("lots", "").split(",")
     if kind is Kind.JSON or len(names) > PAGE_LOTS:
@@ -361,12 +375,17 @@ def _page_lots(params: QueryParams, views: Container[int]) -> tuple[Kind, list[i
     if any(lot not in views for lot in lots):
         raise ValueError(lots)
     since = whole(params["since"], "since") if "since" in params and len(lots) == 1 else None
-    return kind, lots, since
+    topic = params.get("topic")
+    if topic is not None and (topic not in HALL_TOPICS or kind is not Kind.SUMMARY):
+        raise ValueError(topic)
+    return _PageQuery(kind, lots, since, topic, whole(params.get("after"), "after", default=0))
 
 
 async def ws_page(websocket: WebSocket) -> None:
-    """The htmx pages' socket: ``?lots=1,2,3&kind=summary|lot[&since=S]`` (``since`` for a
-    single lot: the page has seen up to S and wants nothing it already shows). Receive-only:
+    """The htmx pages' socket: ``?lots=1,2,3&kind=summary|lot[&since=S][&topic=T&after=N]``
+    (``since`` for a single lot: the page has seen up to S and wants nothing it already shows;
+    ``topic``, for the hall, to be sent the rows of lots published later, and those announced
+    since its page was rendered, with ids above N: ``Hub.follow``). Receive-only:
     pages act through ordinary form posts, which also work without JavaScript.
 
     Each named lot costs a render of its whole fragment, so the names are bounded and
@@ -376,7 +395,7 @@ async def ws_page(websocket: WebSocket) -> None:
         return
     hub: Hub = websocket.app.state.hub
     try:
-        kind, lots, since = _page_lots(websocket.query_params, hub.runtime.views)
+        kind, lots, since, topic, after = _page_lots(websocket.query_params, hub.runtime.views)
     except (ValueError, Refused):
         await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="bad lots, kind or since")
         return
@@ -389,6 +408,8 @@ async def ws_page(websocket: WebSocket) -> None:
         seen = since if since is not None and since <= hub.runtime.views[lot].seq else None
         await hub.subscribe(watcher, lot, seen)
         await asyncio.sleep(0)  # one render at a time between other sockets' work
+    if topic is not None:
+        hub.follow(watcher, topic, after)
 
     async def receive() -> None:
         while await _frames(websocket) is not None:

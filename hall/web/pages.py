@@ -23,7 +23,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -31,10 +31,12 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from hall.auth.roles import Identity
+from hall.auctions import Auctions, Industry, draft_fields, is_session_day, topics_of
+from hall.auth.roles import Identity, Role
 from hall.engine import Code, Mode, Outcome, Rejection, Result, State
 from hall.engine.view import LotView
 from hall.listing import LotDetails
+from hall.listings import choice_key
 from hall.registration import deadline, eligibility
 from hall.runtime import Action, Runtime
 from hall.store import StoreError
@@ -60,6 +62,12 @@ JS_TEXT: Final = ("remaining", "starts_in", "closing", "opening", "days_short", 
                   "request_failed", "status_leading", "status_outbid", "status_won", "status_none", "status_lost",
                   "conn_over", "bid_not_whole", "bid_below_lowest", "bid_wrong_increment", "bid_too_high")  # fmt: skip
 """The interface text hall.js writes into a page, handed to it in the page's language."""
+Q_MAX: Final = 50
+"""Characters of a search of the hall."""
+SEARCH_MAX: Final = 200
+"""Lots a search shows at most (the newest)."""
+CALENDAR_DAYS: Final = 14
+"""The hall's calendar: the session days (AU-1) of the next two weeks, today included."""
 ABSURD: Final = 100
 """A bid above this many times the current price (the start price before any bid) is taken for a
 typo and stopped before the confirmation (the lot itself takes anything up to 10^12)."""
@@ -88,6 +96,11 @@ _PROBLEM_CODES: Final = {"bid_not_whole": Code.BAD_REQUEST.value, "bid_below_low
 def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+def _auctions(request: Request) -> Auctions:
+    auctions: Auctions = request.app.state.auctions
+    return auctions
 
 
 def _view(request: Request) -> LotView:
@@ -252,17 +265,62 @@ def _ordered_sessions(runtime: Runtime, views: Iterable[LotView]) -> list[str]:
     return list(dict.fromkeys(runtime.sessions.get(view.id, "") for view in views))
 
 
+def _matches(runtime: Runtime, lot: int, needle: str) -> bool:
+    """Whether a search (casefolded) is part of the lot's title, number or right holder."""
+    details = runtime.details.get(lot)
+    return needle in runtime.titles.get(lot, "").casefold() or details is not None and (
+        needle in details.number.casefold() or needle in details.holder.casefold())
+
+
+def _search(runtime: Runtime, needle: str) -> list[LotView]:
+    """The lots a search finds, past ones too, at most ``SEARCH_MAX`` (the newest), by start.
+
+    A scan of the lots in memory, where the hall already holds every lot's title and details
+    (the runtime loads them at start): no SQL, so nothing to keep in step with the lots, and a
+    substring of Chinese text matches as typed, which SQLite's FTS5 needs a trigram index for
+    and a LIKE over a join finds no faster. It costs a few microseconds a lot; the query is
+    bounded (``Q_MAX`` characters) and the answer too."""
+    found = [view for lot, view in runtime.views.items() if _matches(runtime, lot, needle)]
+    found.sort(key=lambda view: (view.spec.bidding_start, view.id))
+    return found[-SEARCH_MAX:]
+
+
+def _calendar(auctions: Auctions, today: date) -> list[tuple[date, list[Any]]]:
+    """The coming days of the calendar: each session day (AU-1), and any other day with a
+    session, with the published sessions on it."""
+    last = today + timedelta(days=CALENDAR_DAYS - 1)
+    by_day: dict[date, list[Any]] = {}
+    for n in range(CALENDAR_DAYS):
+        day = today + timedelta(days=n)
+        if is_session_day(day):
+            by_day[day] = []
+    for session in auctions.coming(today, last):
+        by_day.setdefault(session.day, []).append(session)
+    return sorted(by_day.items())
+
+
 async def home(request: Request) -> Response:
+    """The hall (AU-4): its lots by day and session, filtered by industry, session, state or a
+    search over title, number and holder, and the calendar of coming sessions. Unless it shows
+    a search, a session or a state new lots are not in, the page's socket follows the hall's
+    topic (its industry's, when filtered by one), so lots published later appear in it."""
     runtime = _runtime(request)
+    auctions = _auctions(request)
     today = _day(runtime.clock())
     current = _current(runtime, today)
     session = request.query_params.get("session") or None
     state = request.query_params.get("state") or None
     if state not in STATES:
         state = None
-    shown = [view for view in current
+    chosen = next((i for i in Industry if i.value == request.query_params.get("industry")), None)
+    q = " ".join((request.query_params.get("q") or "").split())[:Q_MAX]
+    needle = q.casefold()
+    shown = [view for view in (_search(runtime, needle) if needle else current)
              if (session is None or runtime.sessions.get(view.id, "") == session)
-             and (state is None or view.state.value == state)]  # fmt: skip
+             and (state is None or view.state.value == state)
+             and (chosen is None or auctions.industry_of(view.id) is chosen)]  # fmt: skip
+    follows = not needle and session is None and state in (None, State.PUBLICITY.value)
+    topic = (topics_of(chosen)[1] if chosen else "hall") if follows else None
     days: dict[date, _Day] = {}
     for view in shown:
         day = _day(view.spec.bidding_start)
@@ -271,6 +329,8 @@ async def home(request: Request) -> Response:
         group.sessions.setdefault(name, _Session(name)).rows.append(view)
     return render(request, "home.html", days=list(days.values()), titles=runtime.titles,
                   sessions=_ordered_sessions(runtime, current), session=session, state=state, states=list(State),
+                  industries=list(Industry), industry=chosen, q=q, q_max=Q_MAX, topic=topic,
+                  after=max(runtime.views, default=0), calendar=_calendar(auctions, today),
                   live_lots=",".join(str(view.id) for view in shown[:PAGE_LOTS]), **_page_context(request))  # fmt: skip
 
 
@@ -314,11 +374,27 @@ def _lot_context(request: Request, view: LotView) -> dict[str, Any]:
     }
 
 
+async def _item(request: Request, lot: int) -> dict[str, Any]:
+    """The listing behind a lot of a session, in full (AU-4): its columns and draft, and whether
+    the asker may open its documents (the file route serves them to the owner and to staff)."""
+    auctions = _auctions(request)
+    if lot not in auctions.lot_session:
+        return {"item": None, "published": None}
+    try:
+        item = await auctions.store.item(lot)
+    except StoreError:
+        item = None
+    me: Identity | None = request.state.identity
+    opens = me is not None and item is not None and (me.id == item.owner or me.has(Role.STAFF))
+    return {"item": item, "draft": draft_fields(item.draft) if item else None, "choice": choice_key,
+            "opens_documents": opens, "published": auctions.session_of(lot)}  # fmt: skip
+
+
 async def lot_page(request: Request) -> Response:
     view = _view(request)
     _ = translator(lang_of(request))
     return render(request, "lot.html", **outcome(request.query_params.get("result"), _),
-                  **_lot_context(request, view))  # fmt: skip
+                  **_lot_context(request, view), **await _item(request, view.id))  # fmt: skip
 
 
 async def lot_bid(request: Request) -> Response:
@@ -339,7 +415,7 @@ async def lot_bid(request: Request) -> Response:
         if _htmx(request):
             return render(request, "_bid_result.html", req=new_req(), result=code, message=message)
         return render(request, "lot.html", status_code=400, result=code, message=message,
-                      **_lot_context(request, view))  # fmt: skip
+                      **_lot_context(request, view), **await _item(request, view.id))  # fmt: skip
     if req is None or amount is None or amount <= 0:
         code = Code.BAD_REQUEST.value
     elif form.get("confirm") != "1":
@@ -380,9 +456,10 @@ async def _registration_counts(request: Request, lots: list[int]) -> dict[int, t
     return {lot: (a, p) for lot, (a, p) in counts.items()}
 
 
-def _console_sessions(runtime: Runtime) -> list[str]:
-    """Sessions with a lot today or later, or still running, in the order they start."""
-    return _ordered_sessions(runtime, _current(runtime, _day(runtime.clock())))
+def _console_sessions(runtime: Runtime, mine: Callable[[LotView], bool]) -> list[str]:
+    """Sessions with a lot today or later, or still running, in the order they start, of the
+    lots this auctioneer runs (``mine``)."""
+    return _ordered_sessions(runtime, filter(mine, _current(runtime, _day(runtime.clock()))))
 
 
 def _default_session(runtime: Runtime, sessions: list[str]) -> str | None:
@@ -396,12 +473,20 @@ def _reqs() -> dict[str, str]:
 
 
 async def console(request: Request) -> Response:
+    """The auctioneer's console: the lots of one session (by name), among those the signed-in
+    auctioneer runs (``Auctions.runs``): a session assigned to another auctioneer is not shown."""
     runtime = _runtime(request)
-    sessions = _console_sessions(runtime)
+    auctions = _auctions(request)
+    me: Identity = request.state.identity
+
+    def mine(view: LotView) -> bool:
+        return auctions.runs(view.id, me.id)
+
+    sessions = _console_sessions(runtime, mine)
     chosen = request.query_params.get("session")
-    if chosen is None or chosen not in runtime.sessions.values():
+    if chosen is None or chosen not in {runtime.sessions.get(view.id, "") for view in filter(mine, runtime.views.values())}:
         chosen = _default_session(runtime, sessions)
-    views = sorted((view for view in runtime.views.values() if runtime.sessions.get(view.id) == chosen),
+    views = sorted((view for view in runtime.views.values() if runtime.sessions.get(view.id) == chosen and mine(view)),
                    key=lambda view: (view.spec.bidding_start, view.id))  # fmt: skip
     if chosen is not None and chosen not in sessions:
         sessions.append(chosen)  # an older session asked for by name
@@ -423,6 +508,8 @@ async def console_command(request: Request) -> Response:
     if action is None:
         raise Refused(404, "not_found", "err_no_action")
     me: Identity = request.state.identity
+    if not _auctions(request).runs(view.id, me.id):
+        raise Refused(403, "not_your_session", "au_err_not_your_session")
     form = await request.form(max_files=0, max_fields=16)
     req = _req(form)
     args: dict[str, object] = {}

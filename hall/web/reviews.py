@@ -28,10 +28,10 @@ from hall.reviews import registrations, verifications
 from hall.reviews.verifications import ORG_KINDS, ORGANISATION, PERSONAL
 from hall.runtime import Runtime
 from hall.uploads import FileStore, UploadRefused, Written
-from hall.web.errors import json_body
-from hall.web.errors import Refused, error
+from hall.web.errors import Refused, error, json_body
 from hall.web.i18n import lang_of, text
-from hall.web.security import Endpoint, route, wants_json
+from hall.web.openapi import Api
+from hall.web.security import Endpoint, answer, route, wants_json
 from hall.web.templating import iso, local_path, render
 
 MAX_REAL_NAME: Final = 50
@@ -47,14 +47,18 @@ ALL: Final = "all"
 # ---------------------------------------------------------------------- plumbing
 
 
-def _reviews(request: Request) -> Reviews:
-    """The app's review service, made on first use (after the lifespan opened the store)."""
-    state = request.app.state
+def reviews_of(state: Any) -> Reviews:
+    """The app's review service (``app.state``'s), made on first use (after the lifespan opened
+    the store)."""
     reviews: Reviews | None = getattr(state, "reviews", None)
     if reviews is None:
         files = FileStore(state.store, state.config, state.pdf)
         reviews = state.reviews = Reviews(state.store, files, state.people, state.runtime)
     return reviews
+
+
+def _reviews(request: Request) -> Reviews:
+    return reviews_of(request.app.state)
 
 
 def _runtime(request: Request) -> Runtime:
@@ -373,6 +377,15 @@ class ReviewItem(msgspec.Struct):
     documents: list[DocumentLink]
 
 
+class ReviewsQuery(msgspec.Struct):
+    """The queue's filters, for /openapi.json: ``api_reviews`` reads them with ``_filters``,
+    as the staff's page does (anything else is 400 ``bad_request``)."""
+
+    kind: Annotated[str, msgspec.Meta(description="all, or one kind: verification, registration, identity, "
+                                                  "shop, listing, ownership")] = ALL  # fmt: skip
+    state: Annotated[str, msgspec.Meta(description="pending, approved, rejected, withdrawn, or all")] = PENDING
+
+
 class DecisionBody(msgspec.Struct, forbid_unknown_fields=True):
     decision: Literal["approve", "reject"]
     reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON)] = ""
@@ -389,13 +402,9 @@ def review_item(entry: Entry) -> ReviewItem:
     )  # fmt: skip
 
 
-def _json(body: object, status: int = 200) -> Response:
-    return Response(msgspec.json.encode(body), status_code=status, media_type="application/json")
-
-
 async def api_reviews(request: Request) -> Response:
     kind, state = _filters(request)
-    return _json([review_item(e) for e in await _reviews(request).queue(kind=kind, state=state)])
+    return answer([review_item(e) for e in await _reviews(request).queue(kind=kind, state=state)])
 
 
 async def api_review_decide(request: Request) -> Response:
@@ -405,7 +414,7 @@ async def api_review_decide(request: Request) -> Response:
     except ReviewError as exc:
         status, code, message, extra = _refusal(request, exc)
         return error(status, code, message, **extra)
-    return _json(review_item(decided))
+    return answer(review_item(decided))
 
 
 routes = [
@@ -417,6 +426,11 @@ routes = [
     route(QUEUE + "/{application_id:id}", staff_review_decide, name="staff_review_decide", methods=("POST",)),
     route("/staff/verifications", _old_queue(verifications.KIND), name="staff_verifications"),
     route("/staff/registrations", _old_queue(registrations.KIND), name="staff_registrations"),
-    route("/api/reviews", api_reviews, name="api_reviews"),
-    route("/api/reviews/{application_id:id}", api_review_decide, name="api_review_decide", methods=("POST",)),
-]
+    route("/api/reviews", api_reviews, name="api_reviews", api=Api(
+        tag="reviews", summary="The review queue: applications of every kind, oldest first", query=ReviewsQuery,
+        answer=list[ReviewItem])),
+    route("/api/reviews/{application_id:id}", api_review_decide, name="api_review_decide", methods=("POST",), api=Api(
+        tag="reviews", summary="Approve or reject an application", body=DecisionBody, answer=ReviewItem,
+        errors={400: ("reason_required",), 403: ("own_application", "own_lot"), 404: ("not_found",),
+                409: ("already_decided", "lot_ended", "admitted", "bad_state", "in_auction")})),
+]  # fmt: skip

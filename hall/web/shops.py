@@ -16,10 +16,10 @@ from hall import identities, shops
 from hall.auth.roles import Role
 from hall.reviews import Application, ReviewError
 from hall.shops import SHOP_TERMS_VERSION, Shop, ShopForm, terms_key
-from hall.web.errors import json_body
-from hall.web.errors import Refused, error
-from hall.web.reviews import _form, _json, _me, _now, _refusal, _reviews, _text
-from hall.web.security import route
+from hall.web.errors import Refused, error, json_body
+from hall.web.openapi import Api
+from hall.web.reviews import _form, _me, _now, _refusal, _reviews, _text
+from hall.web.security import answer, route
 from hall.web.templating import iso, render
 
 PAGE: Final = "/account/shop"
@@ -124,14 +124,14 @@ async def shop_public(request: Request) -> Response:
 async def api_shop(request: Request) -> Response:
     found, full = await _visible(request)
     latest = (await _reviews(request).latest(shops.KIND, [found.id])).get(found.id) if full else None
-    return _json(shop_item(found, latest, full=full))
+    return answer(shop_item(found, latest, full=full))
 
 
 async def _answer(request: Request, shop_id: int, status: int) -> Response:
     reviews = _reviews(request)
     found = await shops.shop(reviews.store, shop_id)
     assert found is not None
-    return _json(shop_item(found, (await reviews.latest(shops.KIND, [shop_id])).get(shop_id), full=True), status)
+    return answer(shop_item(found, (await reviews.latest(shops.KIND, [shop_id])).get(shop_id), full=True), status)
 
 
 async def api_shop_apply(request: Request) -> Response:
@@ -159,7 +159,15 @@ routes = [
     route(PAGE, shop_page, name="shop_page", methods=("GET", "POST")),
     route(PAGE + "/close", shop_close, name="shop_close", methods=("POST",)),
     route("/shops/{shop_id:id}", shop_public, name="shop_public"),
-    route("/api/shops", api_shop_apply, name="api_shop_apply", methods=("POST",)),
-    route("/api/shops/{shop_id:id}", api_shop, name="api_shop"),
-    route("/api/shops/{shop_id:id}", api_shop_resubmit, name="api_shop_resubmit", methods=("PUT",)),
-]
+    route("/api/shops", api_shop_apply, name="api_shop_apply", methods=("POST",), api=Api(
+        tag="shops", summary="Apply to open a shop", body=ShopForm, answer=ShopItem, status=201,
+        errors={400: ("invalid", "terms", "name_mismatch", "bad_phone"),
+                409: ("no_identity", "shop_exists", "org_has_shop", "pending")})),
+    route("/api/shops/{shop_id:id}", api_shop, name="api_shop", api=Api(
+        tag="shops", summary="A shop: all of it to its owner and staff, an open one's profile to anyone",
+        answer=ShopItem, errors={404: ("not_found",)})),
+    route("/api/shops/{shop_id:id}", api_shop_resubmit, name="api_shop_resubmit", methods=("PUT",), api=Api(
+        tag="shops", summary="Edit and resubmit the caller's rejected or closed shop", body=ShopForm, answer=ShopItem,
+        errors={400: ("invalid", "terms", "name_mismatch", "bad_phone"), 404: ("not_found",),
+                409: ("no_identity", "pending", "shop_open", "org_has_shop")})),
+]  # fmt: skip

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from hall.money import figures
 from hall.web.i18n import lang_of, translator
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -76,7 +77,7 @@ def going(request: Request) -> str:
 
 
 def yuan(amount: int | None) -> str:
-    return "" if amount is None else f"{amount:,}"
+    return "" if amount is None else figures(amount)
 
 
 _env = jinja2.Environment(

@@ -11,7 +11,9 @@
  *   refused the page's lots for good).
  * - Resuming: htmx.createWebSocket is the extension's hook for making each socket, first and
  *   reconnected. A page that follows one lot adds since=<the last seq it has> (its
- *   #lot-N-seq meta), so the server sends nothing it already shows.
+ *   #lot-N-seq meta), so the server sends nothing it already shows. The hall (its socket
+ *   follows a topic) names again the lots announced to it since it loaded (#hall-new's rows)
+ *   and asks only for lots newer than the newest it has (#hall-after), so no row comes twice.
  * - What a lot's state allows: elements with data-states (the console's commands, the bid form
  *   and the notes beside it) are shown only in the states they list, and those with
  *   data-needs-bid only once the lot has a price. The server renders them right as loaded;
@@ -36,6 +38,7 @@
   var RECORD_ROWS = 50;
   var RETRIED_BY_EXTENSION = [1006, 1011, 1012, 1013];
   var REFUSED = 1008;
+  var PAGE_LOTS = 500; // the most lots a page socket follows (hall/web/live.py)
   var OVER = ["closed", "withdrawn"];
   var offset = 0; // the server's clock minus this browser's, in ms
   var opened = false;
@@ -130,6 +133,14 @@
       return url;
     }
     var lots = (parsed.searchParams.get("lots") || "").split(",").filter(Boolean);
+    if (parsed.searchParams.get("topic")) {
+      var after = byId("hall-after");
+      if (after) parsed.searchParams.set("after", after.getAttribute("data-after"));
+      var added = document.querySelectorAll("#hall-new tr[data-lot]");
+      for (var i = 0; i < added.length; i++) lots.push(added[i].getAttribute("data-lot"));
+      parsed.searchParams.set("lots", lots.slice(0, PAGE_LOTS).join(","));
+      return parsed.toString();
+    }
     if (lots.length !== 1) return url; // the server resumes a single lot only
     var meta = byId("lot-" + lots[0] + "-seq");
     var seen = meta ? meta.getAttribute("data-seq") : null;
