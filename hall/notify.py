@@ -22,6 +22,11 @@ TEMPLATES: Final[dict[str, str]] = {
     "identity_rejected": "【技术产权交易所】您的身份申请未通过，原因：{reason}。请修改后重新提交。",
     "shop_approved": "【技术产权交易所】您的店铺《{name}》已审核通过，店铺已开通。",
     "shop_rejected": "【技术产权交易所】您的店铺《{name}》开通申请未通过，原因：{reason}。请修改后重新提交。",
+    # issue 11: listings (LS-7) and ownership changes (LS-4), decided through the review mechanism
+    "listing_approved": "【技术产权交易所】您发布的商品《{title}》已审核通过，已上架。",
+    "listing_rejected": "【技术产权交易所】您发布的商品《{title}》未通过审核，原因：{reason}。请在卖家中心修改后重新提交。",
+    "ownership_approved": "【技术产权交易所】您的商品《{title}》权属状态变更申请已通过，现为{ownership}。",
+    "ownership_rejected": "【技术产权交易所】您的商品《{title}》权属状态变更申请未通过，原因：{reason}。",
     # SMS codes (hall/store/codes.py): the code is the only secret, the purpose is named so that
     # a code asked for by someone else is recognised for what it is
     "code_signup": "【技术产权交易所】您的注册验证码为 {code}，{minutes} 分钟内有效。如非本人操作，请忽略本短信。",

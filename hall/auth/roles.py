@@ -127,6 +127,28 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "api_session_lot_edit": frozenset({Role.STAFF}),
     "api_session_lot_remove": frozenset({Role.STAFF}),
     "api_session_publish": frozenset({Role.STAFF}),
+    # issue 11: listings (hall/web/listings.py); a seller's routes also need an open shop (403 no_shop)
+    "seller_centre": frozenset({Role.SELLER}),
+    "listing_new": frozenset({Role.SELLER}),
+    "listing_create": frozenset({Role.SELLER}),
+    "listing_edit": frozenset({Role.SELLER}),
+    "listing_update": frozenset({Role.SELLER}),
+    "listing_delist": frozenset({Role.SELLER}),
+    "listing_ownership": frozenset({Role.SELLER}),
+    "batch_page": frozenset({Role.SELLER}),
+    "batch_upload": frozenset({Role.SELLER}),
+    "batch_report": frozenset({Role.SELLER}),
+    "batch_submit": frozenset({Role.SELLER}),
+    "listing_page": Access.ANYONE,
+    "api_listing_create": frozenset({Role.SELLER}),
+    "api_listings": Access.ANYONE,
+    "api_listing": Access.ANYONE,
+    "api_listing_update": frozenset({Role.SELLER}),
+    "api_listing_delist": frozenset({Role.SELLER}),
+    "api_template_patents": Access.ANYONE,
+    "api_template_achievements": Access.ANYONE,
+    "api_listing_batch": frozenset({Role.SELLER}),
+    "api_listing_batch_submit": frozenset({Role.SELLER}),
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 

@@ -369,6 +369,40 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE VIRTUAL TABLE patent_catalogue_fts USING fts5(title, holder, number, abstract, tokenize = 'ascii');
     """,
+    # 9: listings (issue 11, hall/store/listings.py): each auction season's entry rules as data
+    # (LS-6, LS-10), an upload's per-row report kept between the upload and the listing of its
+    # good rows (LS-8, owner-bound, expiring), the batch a listing came from, and the
+    # applications to change a listing's ownership status (LS-4).
+    """
+    CREATE TABLE seasons (
+        year INTEGER PRIMARY KEY,
+        rules BLOB NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE listing_batches (
+        id INTEGER PRIMARY KEY,
+        owner INTEGER NOT NULL REFERENCES users(id),
+        shop INTEGER NOT NULL REFERENCES shops(id),
+        kind TEXT NOT NULL,
+        report BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        submitted_at INTEGER
+    );
+    CREATE INDEX listing_batches_owner ON listing_batches (owner, created_at);
+    ALTER TABLE listings ADD COLUMN batch INTEGER REFERENCES listing_batches(id);
+    CREATE TABLE ownership_changes (
+        id INTEGER PRIMARY KEY,
+        listing INTEGER NOT NULL REFERENCES listings(id),
+        ownership TEXT NOT NULL,
+        note TEXT NOT NULL,
+        document INTEGER REFERENCES files(id),
+        state TEXT NOT NULL,
+        created_by INTEGER NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX ownership_changes_listing ON ownership_changes (listing);
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 

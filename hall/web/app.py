@@ -32,14 +32,14 @@ from hall.patents import HttpPatentSource, patent_source
 from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import PdfChecker
-from hall.web import accounts, admin, auctions as auction_pages, fragments, identities, live, openapi, orientation, pages, patents, reviews, shops
+from hall.web import accounts, admin, auctions as auction_pages, fragments, identities, listings, live, openapi, orientation, pages, patents, reviews, shops
 from hall.web import inbox as inbox_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
 from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, answer, route, wants_json
 from hall.web.templating import render
 
-UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities")
+UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities", "/seller/", "/api/listings")
 
 
 class Health(msgspec.Struct):
@@ -141,6 +141,7 @@ def create_app(config: Config | None = None) -> Starlette:
             *auction_pages.routes,
             *live.routes,
             *patents.routes,
+            *listings.routes,
         ],
         middleware=[
             Middleware(IdentityMiddleware, people=people, keys=keys),
