@@ -1,5 +1,5 @@
-"""The ``hall`` command: ``serve`` (the default), ``seed-demo`` and ``patents import``; flags
-mirror ``HALL_*``."""
+"""The ``hall`` command: ``serve`` (the default), ``seed-demo``, ``patents import`` and
+``verify``; flags mirror ``HALL_*``."""
 
 from __future__ import annotations
 
@@ -112,6 +112,45 @@ def import_patents(file: Path, db: str, lang: str) -> None:
     for line in report.lines(lang):
         click.echo(line)
 
+
+@main.command()
+@click.option("--db", envvar="HALL_DB", default=lambda: Config().db, show_default="var/hall.db",
+              type=click.Path(exists=True, dir_okay=False))  # fmt: skip
+@click.option("--lot", type=click.IntRange(1, 2**63 - 1), help="The lot to check.")
+@click.option("--all", "every", is_flag=True, help="Check every lot, in id order.")
+def verify(db: str, lot: int | None, every: bool) -> None:
+    """Recompute lots' hash chains from the store (docs/durability.md) and print one JSON line
+    per lot: {"lot", "ok": true, "events", "digest"} with the final digest, or {"lot", "ok":
+    false, "events", "seq", "problem"} naming the first event that does not match. Exits 1 when
+    a lot does not match. Reads only (once the store has the migrations a start would run), so
+    it may run beside the server."""
+    from hall.record import Verdict
+    from hall.record import verify as verify_lot
+    from hall.store import SqliteStore
+
+    if (lot is None) != every:
+        raise click.UsageError("give --lot ID or --all")
+
+    async def run() -> list[Verdict]:
+        store = SqliteStore(db)
+        await store.open()
+        try:
+            found = await store.fetchall("SELECT id FROM lots WHERE ? OR id = ? ORDER BY id", (every, lot))
+            ids = [row[0] for row in found]
+            if lot is not None and not ids:
+                raise click.BadParameter(f"no lot {lot} in {db}", param_hint="--lot")
+            verdicts = []
+            for lot_id in ids:
+                verdict = await verify_lot(store, lot_id)
+                sys.stdout.buffer.write(msgspec.json.encode(verdict) + b"\n")
+                sys.stdout.flush()
+                verdicts.append(verdict)
+            return verdicts
+        finally:
+            await store.close()
+
+    if not all(verdict.ok for verdict in asyncio.run(run())):
+        sys.exit(1)
 
 if __name__ == "__main__":
     main()

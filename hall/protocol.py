@@ -14,10 +14,9 @@ from typing import Annotated, Final, get_args
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from hall.engine import AnyEvent, BidPlaced, Closed, Rejection, Result
+from hall.engine import Action, AnyEvent, BidPlaced, Closed, Rejection, Result
 from hall.engine.events import Extended, Opened, Resumed, Withdrawn
 from hall.engine.view import LotView
-from hall.runtime import Action
 
 MAX_FRAME: Final = 64 * 1024
 """A client frame larger than this closes the socket with 1009 (message too big)."""
@@ -121,7 +120,8 @@ class Snapshot(msgspec.Struct, tag="snapshot", tag_field="type", omit_defaults=T
 
 class EventFrame(msgspec.Struct, tag="event", tag_field="type", omit_defaults=True):
     """One durable event, as its own fields say it: a pure function of the journal's event, so
-    the live stream, a resumed one and ``/api/lots/{id}/events`` carry identical objects."""
+    the live stream, a resumed one and ``/api/lots/{id}/events`` carry identical objects, and
+    the hash chain of each lot's record (hall/record.py) hashes them."""
 
     lot: int
     seq: int

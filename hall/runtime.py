@@ -13,11 +13,11 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Sequence
-from enum import StrEnum
 from typing import Final
 
 from hall.engine import (
     Accepted,
+    Action,
     AnyEvent,
     Code,
     Lot,
@@ -47,17 +47,6 @@ _RELOAD_BACKOFF: Final = (0.05, 0.2, 1.0, 5.0)
 def wall_clock() -> int:
     """Epoch milliseconds UTC."""
     return time.time_ns() // 1_000_000
-
-
-class Action(StrEnum):
-    OPEN = "open"
-    PAUSE = "pause"
-    RESUME = "resume"
-    EXTEND = "extend"
-    FAIR_WARNING = "fair_warning"
-    HAMMER = "hammer"
-    WITHDRAW = "withdraw"
-    FLOOR_BID = "floor_bid"
 
 
 class Runtime:

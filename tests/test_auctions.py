@@ -40,8 +40,7 @@ from starlette.testclient import TestClient
 
 from hall.auctions import offered_days, session_warnings
 from hall.auth.roles import Role
-from hall.engine import Accepted, State
-from hall.runtime import Action
+from hall.engine import Accepted, Action, State
 
 NOW = beijing_ms(2026, 1, 7, 10, 0)
 """A Wednesday, 10:00 Beijing time."""

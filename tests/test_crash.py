@@ -1,4 +1,5 @@
-"""SIGKILL a bidding process 20 times: every acknowledged bid survives, with no gap."""
+"""SIGKILL a bidding process 20 times: every acknowledged bid survives, with no gap, and the
+lot's hash chain (hall/record.py) stays whole across the kills and restarts."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from hall.engine import AnyEvent, BidPlaced, Lot
+from hall.record import Verdict, verify
 from hall.store import SqliteStore
 
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -66,7 +68,7 @@ class Child:
         self._stderr.close()
 
 
-async def read_back(db: Path) -> tuple[list[AnyEvent], Lot, str]:
+async def read_back(db: Path) -> tuple[list[AnyEvent], Lot, str, Verdict]:
     store = SqliteStore(db)
     await store.open()
     try:
@@ -81,7 +83,7 @@ async def read_back(db: Path) -> tuple[list[AnyEvent], Lot, str]:
         recovered = Lot.restore(stored.snapshot) if stored.snapshot else Lot(stored.id, stored.spec)
         for event in stored.events:
             recovered.apply(event)
-        return events, recovered, integrity
+        return events, recovered, integrity, await verify(store, ids[0])
     finally:
         await store.close()
 
@@ -113,10 +115,11 @@ def test_every_acknowledged_bid_survives_sigkill_with_no_gap(tmp_path: Path) -> 
         acks = [int(line) for line in acks_text]
         assert len(acks) >= MIN_ACKS, where
 
-        events, recovered, integrity = asyncio.run(read_back(db))
+        events, recovered, integrity, verdict = asyncio.run(read_back(db))
         assert integrity == "ok", where
         seqs = [e.seq for e in events]
         assert seqs == list(range(1, len(seqs) + 1)), f"{where}: a gap in the journal"
+        assert verdict.ok and verdict.events == len(seqs), f"{where}: the chain is broken: {verdict}"
         missing = sorted(set(acks) - set(seqs))
         assert missing == [], f"{where}: acknowledged but lost: {missing[:10]}"
         assert min(acks) > durable, f"{where}: seq did not continue from the recovered lot"

@@ -42,8 +42,7 @@ from starlette.testclient import TestClient
 
 from hall.auctions import Auctions, Industry, LotTerms, SessionDraft
 from hall.auth.roles import Role
-from hall.engine import Accepted, LotSpec, Mode
-from hall.runtime import Action
+from hall.engine import Accepted, Action, LotSpec, Mode
 from hall.shops import SHOP_TERMS_VERSION
 from hall.web.i18n import COOKIE, LANGS, MESSAGES
 

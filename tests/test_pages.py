@@ -31,10 +31,10 @@ from hallkit import (
 from starlette.testclient import TestClient
 
 from hall.auth.roles import Role
-from hall.engine import Accepted, Lot, LotSpec, Mode, Registrant, Rejection, Result, State
+from hall.engine import Accepted, Action, Lot, LotSpec, Mode, Registrant, Rejection, Result, State
 from hall.engine.view import LotView
 from hall.listing import ItemKind, LotDetails, TransactionForm
-from hall.runtime import Action, Runtime
+from hall.runtime import Runtime
 from hall.web.pages import COMMANDS, JS_TEXT, NEEDS_BID
 
 NOW = beijing_ms(2026, 1, 7, 10, 0, 0)

@@ -25,7 +25,7 @@ import pytest
 
 from hall import logs, metrics, protocol
 from hall.config import Config, uvicorn_settings
-from hall.engine import Accepted, AnyEvent, Code, Rejection
+from hall.engine import Accepted, Action, AnyEvent, Code, Rejection
 from hall.engine.events import (
     BidPlaced,
     Closed,
@@ -38,7 +38,6 @@ from hall.engine.events import (
     Withdrawn,
 )
 from hall.protocol import ClientMessage, Wire, client_decoder, event_frame
-from hall.runtime import Action
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 DOC: Final = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from hall.engine import Accepted, AnyEvent, BidPlaced, Closed, Code, LotSpec, LotState, Mode, Outcome
-from hall.engine import Rejection, State
+from hall.engine import Action, Rejection, State
 from hall.engine.events import Opened
-from hall.runtime import Action, Clock, Runtime, wall_clock
+from hall.runtime import Clock, Runtime, wall_clock
 from hall.store import SqliteStore, StoredLot, StoreError
 from hall.store import sqlite as sqlite_module
 

@@ -19,9 +19,9 @@ from hall.config import Config
 from hall.demo import SHOWCASE, Seeded, seed
 from hall.demo_patents import demo_patents
 from hall.pdfscan import Limits
-from hall.engine import Accepted, Lot, Mode, Outcome, Result, State
+from hall.engine import Accepted, Action, Lot, Mode, Outcome, Result, State
 from hall.registration import deadline, eligibility
-from hall.runtime import Action, Runtime, wall_clock
+from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
 from hall.store.people import People
 from hall.uploads import FileStore, PdfChecker

@@ -95,6 +95,7 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "api_lots": Access.ANYONE,
     "api_lot": Access.ANYONE,
     "api_lot_events": Access.ANYONE,
+    "api_lot_record": Access.ANYONE,
     "lot_page": Access.ANYONE,
     "lot_bid": Access.SIGNED_IN,
     "console": frozenset({Role.AUCTIONEER}),

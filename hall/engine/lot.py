@@ -48,6 +48,21 @@ class State(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class Action(StrEnum):
+    """The auctioneer's commands, one per command method of ``Lot``. Here rather than in the
+    runtime that dispatches them so that the wire protocol (``hall.protocol``) needs nothing
+    above the engine, and the store can hash events in their wire form (``hall.record``)."""
+
+    OPEN = "open"
+    PAUSE = "pause"
+    RESUME = "resume"
+    EXTEND = "extend"
+    FAIR_WARNING = "fair_warning"
+    HAMMER = "hammer"
+    WITHDRAW = "withdraw"
+    FLOOR_BID = "floor_bid"
+
+
 _STATE_REFUSAL: Final = {
     State.PUBLICITY: Rejection(Code.NOT_LIVE, "拍品尚在公示期，竞价未开始"),
     State.PAUSED: Rejection(Code.PAUSED, "拍卖已暂停"),

@@ -63,3 +63,15 @@ class Store(Protocol):
     async def events_since(self, lot: int, seq: int, limit: int = -1) -> list[AnyEvent]:
         """The lot's events after ``seq`` in order, at most ``limit`` of them (-1: all)."""
         ...
+
+    async def chain(self, lot: int, seq: int, limit: int = -1) -> list[tuple[int, bytes, bytes]]:
+        """The lot's stored events from ``seq`` on (``seq`` itself included), in order, at most
+        ``limit`` of them, as they are stored: (seq, msgpack body, digest after it), undecoded,
+        so that a body that no longer decodes is named by ``hall.record.verify``, not raised."""
+        ...
+
+    async def head(self, lot: int) -> tuple[int, bytes]:
+        """The lot's last stored seq and the digest after it (0 and ``hall.record.GENESIS``
+        before its first event). A lot that is over keeps this for ever: its final digest,
+        which its notice and certificate print."""
+        ...

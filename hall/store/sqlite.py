@@ -27,6 +27,7 @@ import msgspec
 from hall.engine import AnyEvent, LotSpec, LotState, Registrant
 from hall.engine.events import decode, encode
 from hall.listing import LotDetails
+from hall.record import GENESIS, link
 from hall.store.base import StoredLot, StoreError
 
 MIGRATIONS: tuple[str, ...] = (
@@ -403,6 +404,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX ownership_changes_listing ON ownership_changes (listing);
     """,
+    # 10: each lot's events in a hash chain (issue 12, hall/record.py): the digest after each
+    # event, stored beside it. The events already stored get theirs here, in this migration's
+    # transaction: ``hall_chain`` is a window function ``_migrate`` registers, whose value at
+    # each event of a lot (in seq order) is the digest after it. One pass over the events in
+    # Python, a few microseconds each (docs/durability.md has the figure). The empty default
+    # is never left in place (every event is given its digest), and never matches one.
+    """
+    ALTER TABLE events ADD COLUMN digest BLOB NOT NULL DEFAULT x'';
+    UPDATE events SET digest = chained.digest
+        FROM (SELECT id, hall_chain(body) OVER (PARTITION BY lot ORDER BY seq) AS digest FROM events) AS chained
+        WHERE events.id = chained.id;
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 
@@ -433,12 +446,12 @@ async def _connect(path: str) -> aiosqlite.Connection:
     return db
 
 
-def _write_batch(db: aiosqlite.Connection, rows: list[tuple[int, int, bytes]],
+def _write_batch(db: aiosqlite.Connection, rows: list[tuple[int, int, bytes, bytes]],
                  snaps: list[tuple[int, int, bytes]]) -> None:  # fmt: skip
     """One group commit, whole, on the database thread (where ``db``'s connection lives)."""
     conn = db._conn
     try:
-        conn.executemany("INSERT INTO events (lot, seq, body) VALUES (?, ?, ?)", rows)
+        conn.executemany("INSERT INTO events (lot, seq, body, digest) VALUES (?, ?, ?, ?)", rows)
         if snaps:
             conn.executemany("INSERT OR REPLACE INTO snapshots (lot, seq, body) VALUES (?, ?, ?)", snaps)
         conn.commit()
@@ -448,12 +461,36 @@ def _write_batch(db: aiosqlite.Connection, rows: list[tuple[int, int, bytes]],
         raise
 
 
+class _Chain:
+    """The ``hall_chain`` window function of migration 9: over a lot's stored events in seq
+    order, the digest after each (``hall.record.link`` of the previous one and the event)."""
+
+    def __init__(self) -> None:
+        self.digest = GENESIS
+
+    def step(self, body: bytes) -> None:
+        self.digest = link(self.digest, decode(body))
+
+    def inverse(self, body: bytes) -> None:
+        raise NotImplementedError("a chain's frame only grows")  # never asked: the frame starts unbounded
+
+    def value(self) -> bytes:
+        return self.digest
+
+    def finalize(self) -> bytes:
+        return self.digest
+
+
 class SqliteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._heads: dict[int, bytes] = {}
+        """Per lot, the digest after its last durable event, as far as this store has learnt
+        it: set by each commit, read from the last stored event the first time a lot is
+        written (``_tips``), forgotten when a commit with its events fails."""
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -493,6 +530,8 @@ class SqliteStore:
         # SQLite's procedure for changing a table's shape: foreign keys off (a pragma that is a
         # no-op inside a transaction, hence here), rebuild, then check them all before COMMIT.
         await db.execute("PRAGMA foreign_keys=OFF")
+        # aiosqlite has no call for it: registered on the database thread, like ``write``'s batch.
+        await db._execute(db._conn.create_window_function, "hall_chain", 1, _Chain)  # type: ignore[no-untyped-call]
         try:
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 try:
@@ -546,6 +585,7 @@ class SqliteStore:
             )
             lot_id = cursor.lastrowid
         assert lot_id is not None
+        self._heads[lot_id] = GENESIS
         return lot_id
 
     async def add_bidder(self, lot: int, user: int, org: int | None) -> Registrant:
@@ -585,18 +625,46 @@ class SqliteStore:
         return registrants
 
     async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
-        rows = [(e.lot, e.seq, encode(e)) for e in events]
+        """Also chains the events: each is stored with the digest after it (hall/record.py),
+        computed here from the lot's previous digest, which is kept in memory and not read on
+        this path (except the first time a lot is written, or after a failed commit: ``_tips``)."""
         snaps = [(s.id, s.seq, _encoder.encode(s)) for s in snapshots]
         async with self._lock:
             with _errors():
                 db = self.writer
+                tips = await self._tips({e.lot for e in events})
+                rows = []
+                for e in events:
+                    lot = e.lot
+                    tips[lot] = digest = link(tips[lot], e)
+                    rows.append((lot, e.seq, encode(e), digest))
                 # The whole group commit is one call on the database thread. Each awaited call
                 # returns through the event loop, which under load is busy for milliseconds at
                 # a time; as three calls (insert, insert, commit) the commit cycle waited on it
                 # three times, and every ack waits for a commit cycle. One call: about 9 % more
                 # durable bids a second at saturation (docs/performance.md). aiosqlite has no
                 # public way to run a function on its thread, so this uses its ``_execute``.
-                await db._execute(_write_batch, db, rows, snaps)  # type: ignore[no-untyped-call]
+                try:
+                    await db._execute(_write_batch, db, rows, snaps)  # type: ignore[no-untyped-call]
+                except BaseException:
+                    # Nothing was written, as far as SQLite says; whatever the store holds, these
+                    # lots' digests are read from it again before their next events are chained.
+                    for lot in tips:
+                        self._heads.pop(lot, None)
+                    raise
+                self._heads.update(tips)
+
+    async def _tips(self, lots: set[int]) -> dict[int, bytes]:
+        """The digest after the last durable event of each of ``lots``: from memory, or (the
+        first time a lot is written since the store opened, or after a failed commit) from its
+        last stored event, one query for all the lots not in memory."""
+        heads = self._heads
+        unknown = [lot for lot in lots if lot not in heads]
+        if unknown:
+            found = await self.writer.execute_fetchall(_LAST_DIGESTS, (msgspec.json.encode(unknown).decode(),))
+            for lot, digest in found:
+                heads[lot] = GENESIS if digest is None else digest
+        return {lot: heads[lot] for lot in lots}
 
     # ------------------------------------------------------------------ reads
 
@@ -679,8 +747,30 @@ class SqliteStore:
         ) as cur:
             return [decode(row[0]) for row in await cur.fetchall()]
 
+    async def chain(self, lot: int, seq: int, limit: int = -1) -> list[tuple[int, bytes, bytes]]:
+        with _errors():
+            async with self.reader.execute(
+                "SELECT seq, body, digest FROM events WHERE lot = ? AND seq >= ? ORDER BY seq LIMIT ?",
+                (lot, seq, limit),
+            ) as cur:
+                return [(row[0], row[1], row[2]) for row in await cur.fetchall()]
+
+    async def head(self, lot: int) -> tuple[int, bytes]:
+        with _errors():
+            async with self.reader.execute(
+                "SELECT seq, digest FROM events WHERE lot = ? ORDER BY seq DESC LIMIT 1", (lot,)
+            ) as cur:
+                row = await cur.fetchone()
+        return (0, GENESIS) if row is None else (row[0], row[1])
+
 
 _HEADS = "SELECT id, spec, title, session, details FROM lots"
+_LAST_DIGESTS = """
+    SELECT j.value, (SELECT digest FROM events WHERE lot = j.value ORDER BY seq DESC LIMIT 1)
+    FROM json_each(?) AS j
+"""
+"""Each lot of a JSON array of ids with the digest of its last stored event (NULL: none yet),
+one seek of the (lot, seq) index each."""
 _BIDDERS = "SELECT lot, user, number, org FROM bidders"
 _SNAPSHOTS = "SELECT count(*), CAST(group_concat(body, x'') AS BLOB) FROM snapshots WHERE lot BETWEEN ? AND ?"
 _TAILS = """

@@ -873,6 +873,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "workdays_unknown_year": ("无法按工作日计算期限：日历尚未收录 {year} 年的法定节假日安排（已收录 {first}—{last} 年），请联系本所",
                               "Cannot count working days: the calendar does not yet hold the statutory holidays of {year} "
                               "(it holds {first}–{last}); please contact the exchange"),
+    # issue 12, the lot record's hash chain (GET /api/lots/{id}/record)
+    "err_record_since": ("since 须为该拍品已有事件的序号（或 0）", "since must be the seq of one of the lot's events, or 0"),
 }
 
 

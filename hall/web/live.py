@@ -34,7 +34,8 @@ from hall.auctions import HALL_TOPICS, Auctions
 from hall.auth.roles import Identity, allowed
 from hall.auth.throttle import TokenBucket
 from hall.config import Config
-from hall.engine import Code, Rejection, Result, State
+from hall.engine import Action, Code, Rejection, Result, State
+from hall.engine.events import decode
 from hall.hub import AheadError, BehindError, Hub, Kind, Watcher
 from hall.protocol import (
     MAX_FRAME,
@@ -58,7 +59,8 @@ from hall.protocol import (
     summary,
     unframed,
 )
-from hall.runtime import Action, Runtime
+from hall.record import GENESIS, RecordPage
+from hall.runtime import Runtime
 from hall.store import StoreError
 from hall.web.accounts import identity_json
 from hall.web.errors import Refused
@@ -481,6 +483,33 @@ async def api_lot_events(request: Request) -> Response:
     return answer(EventPage(lot=lot, events=[event_frame(e) for e in events], next=events[-1].seq if more else None))
 
 
+async def api_lot_record(request: Request) -> Response:
+    """The lot's hash chain (hall/record.py), paged as ``/events`` is: a lot has a few thousand
+    events at most in practice, so one page of ``EVENTS_PAGE`` is its whole record."""
+    lot: int = request.path_params["lot"]
+    runtime = _runtime(request)
+    if lot not in runtime.views:
+        return Refused(404, "unknown_lot", "code_unknown_lot").answer(request)
+    since = whole(request.query_params.get("since"), "since", default=0)
+    limit = whole(request.query_params.get("limit"), "limit", default=EVENTS_PAGE, low=1, high=EVENTS_PAGE)
+    try:
+        rows = await runtime.store.chain(lot, since, limit + 2)  # event `since`, the page, one more
+    except StoreError:
+        return Refused(503, "unavailable", "code_unavailable").answer(request)
+    previous = GENESIS
+    if since:
+        if not rows or rows[0][0] != since:
+            return Refused(400, "bad_request", "err_record_since").answer(request)
+        previous, rows = rows[0][2], rows[1:]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    digests = [digest.hex() for _, _, digest in rows]
+    return answer(RecordPage(
+        lot=lot, previous=previous.hex(), events=[event_frame(decode(body)) for _, body, _ in rows],
+        digests=digests, digest=digests[-1] if digests else previous.hex(), next=rows[-1][0] if more else None,
+    ))  # fmt: skip
+
+
 routes = [
     WebSocketRoute("/ws", ws, name="ws"),
     WebSocketRoute("/ws/page", ws_page, name="ws_page"),
@@ -491,4 +520,7 @@ routes = [
     route("/api/lots/{lot:id}/events", api_lot_events, name="api_lot_events", api=Api(
         tag="lots", summary="A lot's durable events, paged", query=EventsQuery, answer=EventPage,
         errors={404: ("unknown_lot",), 503: ("unavailable",)})),
+    route("/api/lots/{lot:id}/record", api_lot_record, name="api_lot_record", api=Api(
+        tag="lots", summary="A lot's events with their hash chain, paged", query=EventsQuery, answer=RecordPage,
+        errors={400: ("bad_request",), 404: ("unknown_lot",), 503: ("unavailable",)})),
 ]  # fmt: skip

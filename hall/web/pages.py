@@ -33,12 +33,12 @@ from starlette.responses import RedirectResponse, Response
 
 from hall.auctions import Auctions, Industry, draft_fields, is_session_day, topics_of
 from hall.auth.roles import Identity, Role
-from hall.engine import Code, Mode, Outcome, Rejection, Result, State
+from hall.engine import Action, Code, Mode, Outcome, Rejection, Result, State
 from hall.engine.view import LotView
 from hall.listing import LotDetails
 from hall.listings import choice_key
 from hall.registration import deadline, eligibility
-from hall.runtime import Action, Runtime
+from hall.runtime import Runtime
 from hall.store import StoreError
 from hall.web import assets
 from hall.web.errors import Refused
