@@ -40,6 +40,7 @@ from hall.engine.events import Closed, Withdrawn
 from hall.engine.spec import MAX_AMOUNT
 from hall.listing import ItemKind, LotDetails, TransactionForm
 from hall.listings import ListingAction, ListingDraft, ListingState, after, can
+from hall.refusal import Refusal
 from hall.registration import SHANGHAI, deadline
 from hall.runtime import Runtime
 from hall.store.auctions import AuctionStore, LotRow, SessionRow
@@ -102,16 +103,9 @@ class SessionState(StrEnum):
     PUBLISHED = "published"
 
 
-class AuctionError(Exception):
+class AuctionError(Refusal):
     """A refusal: an HTTP status, a stable code, and the catalogue key of its message with the
     key's parameters (put into the asker's language where it is shown)."""
-
-    def __init__(self, status: int, code: str, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.status = status
-        self.code = code
-        self.key = key
-        self.params = params
 
 
 class SessionDraft(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -22,6 +22,11 @@ TEMPLATES: Final[dict[str, str]] = {
     "identity_rejected": "【技术产权交易所】您的身份申请未通过，原因：{reason}。请修改后重新提交。",
     "shop_approved": "【技术产权交易所】您的店铺《{name}》已审核通过，店铺已开通。",
     "shop_rejected": "【技术产权交易所】您的店铺《{name}》开通申请未通过，原因：{reason}。请修改后重新提交。",
+    # issue 11: listings (LS-7) and ownership changes (LS-4), decided through the review mechanism
+    "listing_approved": "【技术产权交易所】您发布的商品《{title}》已审核通过，已上架。",
+    "listing_rejected": "【技术产权交易所】您发布的商品《{title}》未通过审核，原因：{reason}。请在卖家中心修改后重新提交。",
+    "ownership_approved": "【技术产权交易所】您的商品《{title}》权属状态变更申请已通过，现为{ownership}。",
+    "ownership_rejected": "【技术产权交易所】您的商品《{title}》权属状态变更申请未通过，原因：{reason}。",
     # issue 12: deals (hall/deals.py), each step's SMS in the same transaction as the step
     "deal_notified": "【技术产权交易所】拍品《{title}》已成交，成交价 {price} 元，成交通知书编号 {notice}。请买卖双方于 {due} 前签署技术交易合同并在线上传（我的竞拍 > 交易记录）。",
     "deal_contract_reminder": "【技术产权交易所】拍品《{title}》的技术交易合同须于 {due} 前签署并在线上传，请尽快办理。",

@@ -41,6 +41,7 @@ from starlette.datastructures import UploadFile
 
 from hall.config import Config
 from hall.pdfscan import Limits, Verdict, scan
+from hall.refusal import Refusal
 from hall.store.sqlite import SqliteStore
 
 MAX_SIZE: Final = 10 * 1024 * 1024
@@ -68,16 +69,9 @@ MSG_EXECUTABLE: Final = "upload_executable"
 MSG_ACTIVE_PDF: Final = "upload_active_pdf"
 
 
-class UploadRefused(Exception):
+class UploadRefused(Refusal):
     """An upload the hall will not keep: an HTTP status, a stable code and the catalogue key of
     its message (with the key's parameters), put into the asker's language where it is shown."""
-
-    def __init__(self, status: int, code: str, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.status = status
-        self.code = code
-        self.key = key
-        self.params = params
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,24 +15,30 @@ import subprocess
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import closing, contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx2 as httpx
-import msgspec
 from starlette.testclient import TestClient
 
+from hall import listing_actions as actions
 from hall import shops
 from hall.auth.passwords import hash_password
 from hall.auth.roles import Identity, Role
 from hall.config import Config
 from hall.engine import LotSpec
+from hall.listing import ItemKind, TransactionForm
+from hall.listings import ListingDraft, needs_authorisation, ownership
+from hall.patents import LegalStatus, parse_number
 from hall.runtime import Runtime
+from hall.store import listings as listings_sql
 from hall.store.people import People
 from hall.store.sqlite import SqliteStore
+from hall.uploads import check
 from hall.web.app import create_app
+from hall.web.reviews import reviews_of
 
 T = TypeVar("T")
 
@@ -123,6 +129,31 @@ def user(client: TestClient, phone: str, name: str = "", *, verified: bool = Fal
 def org_id(client: TestClient, name: str) -> int:
     """The organisation of that name (a university), made if new."""
     return call(client, people(client).org, name, "university")
+
+
+def open_shop(client: TestClient, owner: int, org_name: str, kind: str = "university") -> int:
+    """An approved identity of ``kind`` in the organisation ``org_name`` (which ``user(...,
+    org=org_name)`` made) and an open shop of it for ``owner`` (AC-3, AC-4), as the shops' own
+    review leaves them, and the seller role that follows; the shop's id."""
+
+    async def run() -> int:
+        store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
+        now = runtime(client).clock()
+        async with store.transaction() as tx:
+            [(org,)] = list(await tx.execute_fetchall("SELECT id FROM orgs WHERE name = ?", (org_name,)))
+            await tx.execute("UPDATE orgs SET kind = ? WHERE id = ?", (kind, org))
+            cursor = await tx.execute("INSERT INTO identities (user, org, kind, state, created_at, updated_at)"
+                                      " VALUES (?, ?, ?, 'approved', ?, ?)", (owner, org, kind, now, now))  # fmt: skip
+            cursor = await tx.execute(
+                "INSERT INTO shops (owner, identity, org, name, contact_name, contact_phone, terms_version,"
+                " terms_accepted_at, state, created_at, updated_at) VALUES (?, ?, ?, ?, '联系人', '13900000000',"
+                " '2026-01', ?, 'open', ?, ?)", (owner, cursor.lastrowid, org, org_name, now, now, now))  # fmt: skip
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    shop = call(client, run)
+    call(client, people(client).grant, owner, Role.SELLER, None)
+    return shop
 
 
 def lot(client: TestClient, *, seller_org: int, publicity_start: int, bidding_start: int, title: str = "一种专利",
@@ -218,53 +249,68 @@ def anonymous(client: TestClient) -> TestClient:
     return client
 
 
+REVIEWER_PHONE = "13900009999"
+"""The staff member ``listing`` has decide its applications (made on first use)."""
+
+
+def reviewer(client: TestClient) -> int:
+    """The staff account that decides the applications the helpers submit."""
+    found = call(client, people(client).credentials, REVIEWER_PHONE)
+    return found[0] if found is not None else user(client, REVIEWER_PHONE, "样例审核员", roles=(Role.STAFF,))
+
+
 def listing(client: TestClient, owner: int, *, title: str = "一种专利", number: str = "ZL202110123456.7",
-            holder: str = "示范大学", org: int | None = None, start_price: int = 100_000, state: str = "listed",
-            kind: str = "patent", draft: dict[str, Any] | None = None) -> int:  # fmt: skip
-    """A listing row in ``state``, in ``owner``'s open shop (``hall.shops.open_shop_of``: one
-    opened through the reviews, as test_languages' seller's is), or else in an identity and open
-    shop inserted for it on first use; inserted straight into schema 5's tables, the draft
-    stored as msgpack.
-
-    Stands in for the listings store (issue 11's listings part, built beside the sessions) in
-    the tests of auction sessions: once it is merged, these rows should come from its actions."""
+            holder: str | None = None, start_price: int = 100_000, state: str = "listed") -> int:  # fmt: skip
+    """An invention patent of ``owner``'s open shop (opened with ``open_shop`` for the owner's
+    organisation when it has none) brought to ``state`` as a seller and staff bring it there:
+    submitted through ``hall.listing_actions.create`` with the agreement accepted (an ``agent``
+    item, whose ``holder`` is not the shop's organisation, with an authorisation PDF), then
+    decided by a staff member through ``Reviews.decide``: approved (``listed``), rejected with a
+    reason (``rejected``), approved and delisted by its seller (``delisted``); ``pending`` is
+    left undecided. The states only a session brings (``in_session``, ``sold``, ``unsold``)
+    come from ``hall.auctions`` in the tests that need them."""
+    if state not in ("pending", "listed", "rejected", "delisted"):
+        raise ValueError(f"a session brings a listing to {state!r}: use hall.auctions")
     store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
-    body = msgspec.msgpack.encode(draft if draft is not None else {
-        "kind": kind, "title": title, "number": number, "holder": holder, "abstract": f"{title}的摘要",
-        "forms": ["licence", "transfer"], "inventors": ["张三", "李四"], "grant_date": "2023-05-06",
-        "legal_status": "valid", "ipc": "G06F 16/00",
-    })  # fmt: skip
+    reviews = reviews_of(client.app.state)  # type: ignore[attr-defined]
+    staff = reviewer(client)
+    if call(client, shops.open_shop_of, store, owner) is None:
+        org = identity(client, owner).org
+        assert org is not None, "the owner belongs to no organisation: make it with user(..., org=...)"
+        [(org_name,)] = rows(client, "SELECT name FROM orgs WHERE id = ?", (org,))
+        open_shop(client, owner, org_name)
+    filed = parse_number(number)
+    assert filed is not None, number
 
-    async def insert() -> int:
-        found = await shops.open_shop_of(store, owner)
-        assert found is not None or await shops.shop_of(store, owner) is None, "the owner's shop is not open"
-        async with store.transaction() as tx:
-            if found is None:
-                cur = await tx.execute("INSERT INTO identities (user, org, kind, state, created_at, updated_at) "
-                                       "VALUES (?, ?, 'university', 'approved', 0, 0)", (owner, org))  # fmt: skip
-                cur = await tx.execute(
-                    "INSERT INTO shops (owner, identity, org, name, contact_name, contact_phone, terms_version, "
-                    "terms_accepted_at, state, created_at, updated_at) VALUES (?, ?, ?, ?, '联系人', '13900000000', "
-                    "'v1', 0, 'open', 0, 0)", (owner, cur.lastrowid, org, f"{holder}店铺"))  # fmt: skip
-                shop = cur.lastrowid
-            else:
-                shop = found.id
-            cur = await tx.execute(
-                "INSERT INTO listings (shop, org, kind, title, number, holder, ownership, draft, start_price, "
-                "agreement_version, agreement_at, state, created_by, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'own', ?, ?, 'v1', 0, ?, ?, 0, 0)",
-                (shop, org, kind, title, number, holder, body, start_price, state, owner),
-            )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+    async def run() -> int:
+        seller = await actions.seller_of(store, owner)
+        draft = ListingDraft(
+            kind=ItemKind.PATENT, title=title, number=number, holder=holder or seller.org_name,
+            inventors=["张三", "李四"], application_date=date(filed.year, 3, 1), grant_date=date(2023, 5, 6),
+            ipc="G06F 16/00", legal_status=LegalStatus.VALID, abstract=f"{title}的摘要",
+            forms=[TransactionForm.LICENCE, TransactionForm.TRANSFER], start_price=start_price, agreement=True,
+        )  # fmt: skip
+        agent = needs_authorisation(ownership(draft.holders, seller.org_name))
+        document = await reviews.files.write(check(PDF, "授权委托书.pdf")) if agent else None
+        now = reviews.runtime.clock()
+        item = await actions.create(reviews, seller, draft, authorisation=document, now=now)
+        if state != "pending":
+            (application,) = (await reviews.latest(actions.LISTING, [item])).values()
+            await reviews.decide(application.id, reviewer=staff, approve=state != "rejected",
+                                 reason="材料不全" if state == "rejected" else "", now=now)  # fmt: skip
+        if state == "delisted":
+            await actions.delist(store, seller, item, now=now)
+        return item
 
-    return call(client, insert)
+    return call(client, run)
 
 
 def listing_state(client: TestClient, listing_id: int) -> str:
-    (found,) = rows(client, "SELECT state FROM listings WHERE id = ?", (listing_id,))
-    state: str = found[0]
-    return state
+    """The listing's state as the listings store reads it."""
+    store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
+    found = call(client, listings_sql.listing, store, listing_id)
+    assert found is not None, listing_id
+    return found.state.value
 
 
 def sold(client: TestClient, *, seller_org: int, buyer: int, buyer_org: int | None, price: int = 120_000,

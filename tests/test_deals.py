@@ -365,7 +365,7 @@ def test_the_seller_disputes_a_payment_proof_and_it_goes_to_staff(scene: Scene) 
 
 
 def test_a_default_ends_the_deal_and_the_item_can_be_listed_again(scene: Scene) -> None:
-    item = listing(scene.client, scene.seller, org=scene.org, title="一种违约后重新挂牌的专利", state="listed")
+    item = listing(scene.client, scene.seller, title="一种违约后重新挂牌的专利", state="listed")
     auctions = scene.client.app.state.auctions  # type: ignore[attr-defined]
 
     def at(day: int, hour: int) -> datetime:

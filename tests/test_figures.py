@@ -102,6 +102,40 @@ class Scene:
         assert isinstance(result, Accepted)
         return lot
 
+    def auctioned(self, *items: int, won: dict[int, int] | None = None, publish: bool = True) -> int:
+        """A timed materials session on Friday 9 January 2026 (10:00 to 12:00 Beijing) offering
+        ``items``, published and run to its end, the bidder winning those ``won`` names at their
+        price: the others end unsold. Unpublished, its items stay ``in_session``. The session's id."""
+        auctions: Auctions = self.client.app.state.auctions  # type: ignore[attr-defined]
+
+        def at(day: int, hour: int) -> datetime:
+            return datetime(2026, 1, day, hour, tzinfo=SHANGHAI)
+
+        session, _ = call(self.client, auctions.create, SessionDraft(
+            name="新材料专场", industry=Industry.MATERIALS, date=date(2026, 1, 9), mode=Mode.TIMED,
+            publicity_start=at(7, 12), bidding_start=at(9, 10), bidding_end=at(9, 12)), self.staff)  # fmt: skip
+        for item in items:
+            call(self.client, auctions.add_lot, session, LotTerms(listing=item, increment=1_000))
+        if not publish:
+            return session
+        lots = dict(zip(items, call(self.client, auctions.publish, session), strict=True))
+        rt = runtime(self.client)
+        self.clock.now = beijing_ms(2026, 1, 9, 10, 30)
+        for item, price in (won or {}).items():
+            wake(self.client, lots[item])
+            call(self.client, rt.register, lots[item], self.bidder, self.bidder_org)
+            bid = call(self.client, rt.bid, lots[item], self.bidder, self.bidder_org, price, f"w{item}")
+            assert isinstance(bid, Accepted)
+        self.clock.now = beijing_ms(2026, 1, 9, 12)
+        for lot in lots.values():
+            wake(self.client, lot)
+        for item in items:  # the listings move when the close reaches the auctions' listener
+            for _ in range(200):
+                if listing_state(self.client, item) != "in_session":
+                    break
+                call(self.client, asyncio.sleep, 0.005)
+        return session
+
     def stats(self, by: str, **query: str) -> dict[str, dict[str, Any]]:
         answer = anonymous(self.client).get("/api/stats", params={"by": by, **query}, headers=self.token(self.staff))
         assert answer.status_code == 200, answer.text
@@ -156,7 +190,7 @@ def known(scene: Scene) -> Scene:
     answer = anonymous(scene.client).post(f"/api/deals/{defaulted}/default", json={"reason": "买方未签约"},
                                           headers=scene.token(scene.staff))  # fmt: skip
     assert answer.status_code == 200, answer.text
-    item = listing(scene.client, scene.seller, org=scene.org, start_price=250_000, title="一种协议成交的专利")
+    item = listing(scene.client, scene.seller, start_price=250_000, title="一种协议成交的专利")
     recorded = scene.record(listing=item, buyer_name="远景能源有限公司", price=300_000, date="2026-02-15",
                             form="licence", industry="energy")  # fmt: skip
     assert recorded.status_code == 201, recorded.text
@@ -220,23 +254,8 @@ def test_figures_per_session_file_lots_by_their_session_and_an_offline_deal_outs
 
 
 def test_an_offline_deal_of_an_item_a_session_left_unsold_counts_under_that_session(scene: Scene) -> None:
-    auctions: Auctions = scene.client.app.state.auctions  # type: ignore[attr-defined]
-
-    def at(day: int, hour: int) -> datetime:
-        return datetime(2026, 1, day, hour, tzinfo=SHANGHAI)
-
-    session, _ = call(scene.client, auctions.create, SessionDraft(
-        name="新材料专场", industry=Industry.MATERIALS, date=date(2026, 1, 9), mode=Mode.TIMED,
-        publicity_start=at(7, 12), bidding_start=at(9, 10), bidding_end=at(9, 12)), scene.staff)  # fmt: skip
-    item = listing(scene.client, scene.seller, org=scene.org, start_price=100_000)
-    call(scene.client, auctions.add_lot, session, LotTerms(listing=item, increment=1_000))
-    (lot,) = call(scene.client, auctions.publish, session)
-    scene.clock.now = beijing_ms(2026, 1, 9, 12)
-    wake(scene.client, lot)
-    for _ in range(200):
-        if listing_state(scene.client, item) == "unsold":
-            break
-        call(scene.client, asyncio.sleep, 0.005)
+    item = listing(scene.client, scene.seller, start_price=100_000)
+    session = scene.auctioned(item)
     assert listing_state(scene.client, item) == "unsold"
     answer = scene.record(listing=item, buyer_name="某材料公司", price=90_000, date="2026-01-09", form="transfer")
     assert answer.status_code == 201, answer.text
@@ -252,7 +271,7 @@ def test_an_offline_deal_of_an_item_a_session_left_unsold_counts_under_that_sess
 
 
 def test_an_offline_deal_moves_its_listing_to_sold_and_keeps_its_contract(scene: Scene) -> None:
-    item = listing(scene.client, scene.seller, org=scene.org, start_price=200_000)
+    item = listing(scene.client, scene.seller, start_price=200_000)
     answer = scene.record(listing=item, buyer=scene.bidder, price=200_000, date="2026-01-07", form="transfer",
                           industry="new_it")  # fmt: skip
     assert answer.status_code == 201, answer.text
@@ -284,7 +303,7 @@ def test_an_offline_deal_moves_its_listing_to_sold_and_keeps_its_contract(scene:
 def test_an_offline_deal_is_refused_with_a_field_wrong_and_nothing_is_kept(
     scene: Scene, fields: dict[str, str], status: int, code: str
 ) -> None:
-    item = listing(scene.client, scene.seller, org=scene.org)
+    item = listing(scene.client, scene.seller)
     good = {"listing": str(item), "buyer_name": "远景能源有限公司", "price": "150000", "date": "2026-01-07",
             "form": "licence", "industry": "energy"}  # fmt: skip
     answer = scene.record(**{**good, **fields})
@@ -297,15 +316,20 @@ def test_an_offline_deal_is_refused_with_a_field_wrong_and_nothing_is_kept(
 def test_an_offline_deal_needs_its_contract_and_an_item_listed_or_unsold(scene: Scene) -> None:
     fields = {"buyer_name": "远景能源有限公司", "price": 150_000, "date": "2026-01-07", "form": "licence",
               "industry": "energy"}  # fmt: skip
-    item = listing(scene.client, scene.seller, org=scene.org)
+    item = listing(scene.client, scene.seller)
     missing = scene.record(contract=None, listing=item, **fields)
     assert (missing.status_code, missing.json()["error"]["code"]) == (400, "missing_file")
-    for state in ("in_session", "pending", "delisted", "sold"):
-        other = listing(scene.client, scene.seller, org=scene.org, state=state)
+    held, sold, unsold = (listing(scene.client, scene.seller) for _ in range(3))
+    scene.auctioned(held, publish=False)
+    scene.auctioned(sold, unsold, won={sold: 120_000})
+    others = {"pending": listing(scene.client, scene.seller, state="pending"), "sold": sold, "in_session": held,
+              "delisted": listing(scene.client, scene.seller, state="delisted")}  # fmt: skip
+    for state, other in others.items():
+        assert listing_state(scene.client, other) == state
         answer = scene.record(listing=other, **fields)
         assert (answer.status_code, answer.json()["error"]["code"]) == (409, "not_for_sale"), state
         assert listing_state(scene.client, other) == state
-    unsold = listing(scene.client, scene.seller, org=scene.org, state="unsold")
+    assert listing_state(scene.client, unsold) == "unsold"
     assert scene.record(listing=unsold, **fields).status_code == 201
     assert listing_state(scene.client, unsold) == "sold"
 
@@ -314,7 +338,7 @@ def test_the_staff_form_records_a_deal_and_lists_it_and_says_why_it_refuses(scen
     from hallkit import Actor
 
     staff = Actor(scene.client, scene.staff)
-    item = listing(scene.client, scene.seller, org=scene.org, title="一种表单登记的专利")
+    item = listing(scene.client, scene.seller, title="一种表单登记的专利")
     page = staff.get("/staff/offline-deals")
     assert page.status_code == 200 and "一种表单登记的专利" in page.text
     fields = {"listing": str(item), "buyer_name": "远景能源有限公司", "price": "250000", "date": "2026-01-07",
@@ -367,7 +391,7 @@ def test_the_csv_exports_are_utf8_with_a_bom_and_hold_the_figures_and_the_deals(
 
 def test_no_export_cell_is_a_formula_even_for_a_title_that_starts_with_equals(scene: Scene) -> None:
     title = '=HYPERLINK("http://evil.example","点击")'
-    item = listing(scene.client, scene.seller, org=scene.org, title=title)
+    item = listing(scene.client, scene.seller, title=title)
     assert scene.record(listing=item, buyer_name="+cmd|' /C calc'!A0", price=100_000, date="2026-01-07",
                         form="licence", industry="energy").status_code == 201  # fmt: skip
     deals = _csv(scene.get("/staff/figures/export.csv?year=2026&table=deals"))
@@ -412,7 +436,7 @@ def test_every_figures_route_is_refused_to_all_but_staff(scene: Scene, kind: str
     uid = {"anonymous": None, "bidder": scene.bidder, "seller": scene.seller, "auctioneer": scene.auctioneer}[kind]
     headers = {} if uid is None else scene.token(uid)
     client = anonymous(scene.client)
-    item = listing(scene.client, scene.seller, org=scene.org)
+    item = listing(scene.client, scene.seller)
     calls = [("GET", "/staff/figures"), ("GET", "/staff/figures/export.csv"), ("GET", "/staff/figures/export.xlsx"),
              ("GET", "/staff/offline-deals"), ("POST", "/staff/offline-deals"),
              ("GET", "/staff/offline-deals/1/contract"), ("GET", "/api/stats?by=year"), ("POST", "/api/offline-deals")]  # fmt: skip

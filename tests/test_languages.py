@@ -8,6 +8,7 @@ templates with ``class="data"`` (or carries its own ``lang``) and is left out of
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import date, datetime
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Final
 
 import httpx2 as httpx
+import openpyxl
 import pytest
 from hallkit import (
     SHANGHAI,
@@ -54,7 +56,7 @@ PDF: Final = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1
 CJK: Final = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff5e]")
 """Chinese characters and Chinese (full-width) punctuation."""
 WORD: Final = re.compile(r"[A-Za-z]{2,}")
-PROPER: Final = frozenset({"PDF", "JPEG", "PNG", "MiB", "SMS", "JavaScript", "IPC", "CSV", "xlsx"})
+PROPER: Final = frozenset({"PDF", "JPEG", "PNG", "MiB", "SMS", "JavaScript", "IPC", "CSV", "xlsx", "ZL", "Excel"})
 """ASCII words a Chinese page may hold outside data: names of formats and technologies."""
 CHECKED_ATTRIBUTES: Final = ("aria-label", "title", "placeholder", "alt")
 VOID: Final = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
@@ -153,17 +155,21 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         assert decided.status_code == 303
         assert applicant_actor.post("/account/verification", {"kind": "personal", "real_name": "申请人"}).status_code == 303
         shop = _open_shop(client, actors, staff_actor)
+        rejected, listed, batch = _listings(client, actors, staff_actor)
         call(client, client.app.state.dispatcher.run_once)  # type: ignore[attr-defined]
         file_id = call(client, client.app.state.store.fetchone, "SELECT min(id) FROM files")[0]  # type: ignore[attr-defined]
         sessions = _sessions(client, seller_id, seller, staff, auctioneer)
         deal, document, verify_code = _deal(client, bidder_actor, floor[3])
-        offline = _offline_deal(client, staff_actor, seller_id, seller)
+        offline = _offline_deal(client, staff_actor, seller_id)
         params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css",
-                  "application_id": verification, "shop_id": shop, "session_id": sessions[0], "deal_id": deal,
-                  "document_id": document, "verify_code": verify_code, "offline_id": offline}  # fmt: skip
+                  "application_id": verification, "shop_id": shop, "listing_id": rejected, "batch_id": batch,
+                  "session_id": sessions[0], "deal_id": deal, "document_id": document, "verify_code": verify_code,
+                  "offline_id": offline}  # fmt: skip
         more = [*(f"/lots/{lot_id}" for lot_id in floor), f"/lots/{floor[-1]}/register",
                 "/staff/reviews?kind=all&state=all", "/staff/reviews/1", "/staff/reviews?kind=shop",
                 "/staff/reviews?kind=identity&state=approved", "/staff/reviews?kind=verification&state=rejected",
+                "/staff/reviews?kind=listing&state=all", "/staff/reviews?kind=ownership", f"/listings/{listed}",
+                "/seller/listings/new?kind=achievement",
                 f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=bad_state",
                 f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=accepted",
                 f"/lots/{sessions[1]}", f"/staff/sessions/{sessions[2]}", f"/staff/sessions/{sessions[2]}?done=add",
@@ -186,14 +192,14 @@ def _sessions(client: TestClient, seller_id: int, seller: int, staff: int, aucti
     published, _ = call(client, auctions.create, SessionDraft(
         name="新能源低碳专场", industry=Industry.ENERGY, date=date(2026, 1, 9), mode=Mode.TIMED, low_carbon=True,
         publicity_start=at(7, 9), bidding_start=at(9, 10), bidding_end=at(9, 12), stagger=5), staff)  # fmt: skip
-    item = listing(client, seller_id, org=seller, title="一种专场中的储能专利")
+    item = listing(client, seller_id, title="一种专场中的储能专利")
     call(client, auctions.add_lot, published, LotTerms(listing=item, increment=1_000, reserve=150_000))
     (lot,) = call(client, auctions.publish, published)
     draft, _ = call(client, auctions.create, SessionDraft(
         name="周一现场专场", industry=Industry.MATERIALS, date=date(2026, 1, 12), mode=Mode.LIVE,
         auctioneer=auctioneer, publicity_start=at(7, 9), bidding_start=at(12, 10), bidding_end=at(12, 12)), staff)  # fmt: skip
-    call(client, auctions.add_lot, draft, LotTerms(listing=listing(client, seller_id, org=seller), increment=500))
-    listing(client, seller_id, org=seller, title="一种已上架的专利")  # offered by the draft's add form
+    call(client, auctions.add_lot, draft, LotTerms(listing=listing(client, seller_id), increment=500))
+    listing(client, seller_id, title="一种已上架的专利")  # offered by the draft's add form
     return published, lot, draft
 
 
@@ -206,11 +212,11 @@ def _deal(client: TestClient, buyer: Actor, sold: int) -> tuple[int, int, str]:
     return deal, document, code
 
 
-def _offline_deal(client: TestClient, staff: Actor, seller_id: int, seller: int) -> int:
+def _offline_deal(client: TestClient, staff: Actor, seller_id: int) -> int:
     """A deal reached outside the hall, recorded through the staff's form (it qualifies for
     project support), and a listing left for the form to offer: the recorded deal's id."""
-    item = listing(client, seller_id, org=seller, title="一种协议成交的专利")
-    listing(client, seller_id, org=seller, title="一种待登记成交的专利")
+    item = listing(client, seller_id, title="一种协议成交的专利")
+    listing(client, seller_id, title="一种待登记成交的专利")
     fields = {"listing": str(item), "buyer_name": "远景能源有限公司", "price": "300000", "date": "2026-01-06",
               "form": "licence", "industry": "energy"}  # fmt: skip
     assert staff.upload("/staff/offline-deals", "contract", "合同.pdf", PDF, fields).status_code == 303
@@ -240,6 +246,47 @@ def _open_shop(client: TestClient, actors: dict[str, Actor | None], staff: Actor
         decide("shop", decision, "简介不完整")
     shop: int = call(client, store.fetchone, "SELECT id FROM shops")[0]
     return shop
+
+
+def _listings(client: TestClient, actors: dict[str, Actor | None], staff: Actor) -> tuple[int, int, int]:
+    """The seller's listings: one rejected with its reason (and an ownership change asked for),
+    one listed, one agent item pending with its authorisation; and a batch upload with a good
+    and a bad row. The rejected one's id, the listed one's and the batch's."""
+    seller = actors["seller"]
+    assert seller is not None
+    store = client.app.state.store  # type: ignore[attr-defined]
+    base = {"kind": "patent", "title": "一种锂电池健康状态的估计方法", "holder": "示范大学", "inventors": "张三",
+            "application_date": "2021-01-15", "grant_date": "2023-06-20", "ipc": "H01M 10/48", "legal_status": "valid",
+            "abstract": "本发明公开了一种估计方法。", "forms": "transfer", "start_price": "100000", "agreement": "1"}  # fmt: skip
+    made = []
+    for number in ("ZL202110123456.7", "ZL202110000001.6"):
+        assert seller.post("/seller/listings", {**base, "number": number}).status_code == 303
+        made.append(call(client, store.fetchone, "SELECT max(id) FROM listings")[0])
+    for listing, decision in zip(made, ("reject", "approve")):
+        [application] = call(client, store.fetchone, "SELECT max(id) FROM applications WHERE kind = 'listing'"
+                             " AND subject = ?", (listing,))  # fmt: skip
+        answer = staff.post(f"/staff/reviews/{application}", {"decision": decision, "reason": "摘要过于简单"})
+        assert answer.status_code == 303, answer.text
+    agent = {**base, "number": "ZL202110000002.0", "holder": "东南大学"}
+    assert seller.upload("/seller/listings", "authorisation", "授权书.pdf", PDF, agent).status_code == 303
+    asked = seller.upload(f"/seller/listings/{made[0]}/ownership", "authorisation", "授权书.pdf", PDF,
+                          {"ownership": "agent", "note": "实为代理"})  # fmt: skip
+    assert asked.status_code == 303, asked.text
+    template = anonymous(client).get("/api/templates/patents.xlsx").content
+    sent = seller.upload("/seller/batches", "file", "批量.xlsx", template, {"kind": "patent"},
+                         declared="application/octet-stream")  # fmt: skip
+    assert sent.status_code == 400  # only the untouched example row: nothing to import
+    wb = openpyxl.load_workbook(io.BytesIO(template))
+    ws = wb.worksheets[0]
+    ws.cell(3, 1, "ZL202110123456.8")  # a bad check digit
+    ws.cell(2, 2, "一种改过的示例专利")
+    out = io.BytesIO()
+    wb.save(out)
+    sent = seller.upload("/seller/batches", "file", "批量.xlsx", out.getvalue(), {"kind": "patent"},
+                         declared="application/octet-stream")  # fmt: skip
+    assert sent.status_code == 303, sent.text
+    batch: int = call(client, store.fetchone, "SELECT max(id) FROM listing_batches")[0]
+    return made[0], made[1], batch
 
 
 FLOOR: Final[dict[str, tuple[tuple[Action | int, dict[str, str]], ...]]] = {
@@ -335,7 +382,8 @@ def test_every_page_speaks_only_its_language_outside_data(scene: Scene, lang: st
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_what_a_form_answers_speaks_only_its_language_outside_data(scene: Scene, lang: str) -> None:
     """The pages only a post shows: each sign-in page's second step and its refusals, a refused
-    login, a registration refused, the console's confirmation."""
+    login, a registration refused, the console's confirmation, a listing form refused field by
+    field and by the season's rules, a batch upload refused."""
     client = _client(scene, "anonymous", lang)
     answers: dict[str, httpx.Response] = {}
     for n, path in enumerate(("/signup", "/login/code", "/password-reset")):
@@ -355,6 +403,19 @@ def test_what_a_form_answers_speaks_only_its_language_outside_data(scene: Scene,
         f"/console/lots/{lot}/withdraw", data={"csrf": auctioneer.csrf, "req": "w1", "reason": "权利人申请撤回"})
     answers["register: refused without a letter"] = _client(scene, "bidder", lang).post(
         f"/lots/{scene.params['lot_id']}/register", data={"csrf": bidder.csrf})
+    seller = scene.actors["seller"]
+    assert seller
+    answers["listing: every field wrong"] = _client(scene, "seller", lang).post("/seller/listings", data={
+        "csrf": seller.csrf, "kind": "patent", "title": "某专利", "number": "ZL202110123456.8", "grant_date": "2023-02-30",
+        "start_price": "十万", "holder": "东南大学", "season": "1"})  # fmt: skip
+    answers["listing: not eligible for the season"] = _client(scene, "seller", lang).post("/seller/listings", data={
+        "csrf": seller.csrf, "kind": "patent", "title": "一种旧专利", "number": "ZL201810000001.4", "holder": "示范大学",
+        "inventors": "张三", "application_date": "2018-01-15", "grant_date": "2019-06-20", "ipc": "H01M 10/48",
+        "legal_status": "valid", "abstract": "摘要。", "forms": "transfer", "start_price": "100000", "agreement": "1",
+        "season": "1"})  # fmt: skip
+    answers["batch: not a workbook"] = _client(scene, "seller", lang).post(
+        "/seller/batches", data={"csrf": seller.csrf, "kind": "patent"},
+        files={"file": ("a.xlsx", b"hello", "application/octet-stream")})
     staff = scene.actors["staff"]
     assert staff
     answers["offline deal: refused without a buyer"] = _client(scene, "staff", lang).post(

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hallkit import call, hall, lot, org_id, people, user
+from hallkit import call, hall, lot, open_shop, org_id, people, user
 from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -38,8 +38,9 @@ class Everyone:
 
     def __init__(self, client: TestClient) -> None:
         self.client = client
-        self.uid = user(client, "13800000009", "全能", verified=True,
+        self.uid = user(client, "13800000009", "全能", org="全能研究院",
                         roles=(Role.SELLER, Role.AUCTIONEER, Role.STAFF, Role.ADMIN))  # fmt: skip
+        open_shop(client, self.uid, "全能研究院", "institute")  # a seller's handlers need an open shop
 
     def __call__(self) -> dict[str, str]:
         _, token = call(self.client, people(self.client).new_token, self.uid, "params test")

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, ClassVar, Final
 import aiosqlite
 
 from hall.notify import enqueue
+from hall.refusal import Refusal
 from hall.store import reviews as sql
 from hall.store.people import People
 from hall.store.sqlite import SqliteStore
@@ -66,16 +67,9 @@ RECENT: Final = 50
 """Decisions listed under a queue."""
 
 
-class ReviewError(Exception):
+class ReviewError(Refusal):
     """An application or decision refused: an HTTP status, a stable code, and the catalogue
     key (hall/web/i18n.py) of its message with the key's parameters, put into words where shown."""
-
-    def __init__(self, status: int, code: str, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.status = status
-        self.code = code
-        self.key = key
-        self.params = params
 
 
 class Invalid(ReviewError):

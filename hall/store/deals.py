@@ -1,4 +1,4 @@
-"""Deals in the SQLite store (tables ``deals``, ``deal_documents`` and ``deal_steps`` of schema 10):
+"""Deals in the SQLite store (tables ``deals``, ``deal_documents`` and ``deal_steps`` of schema 11):
 SQL only, no rules.
 
 The rules (who may do what in which state) are hall/deals.py's; the functions that write take

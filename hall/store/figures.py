@@ -1,5 +1,5 @@
 """The exchange's figures and the deals reached outside the hall in the SQLite store (table
-``offline_deals`` of schema 11, and reads of ``deals``, ``listings``, ``auction_lots`` and
+``offline_deals`` of schema 12, and reads of ``deals``, ``listings``, ``auction_lots`` and
 ``events``): SQL only, no rules.
 
 The rules (what an offline deal needs, what counts in which figure) are hall/offline_deals.py's

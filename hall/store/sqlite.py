@@ -370,7 +370,41 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE VIRTUAL TABLE patent_catalogue_fts USING fts5(title, holder, number, abstract, tokenize = 'ascii');
     """,
-    # 9: each lot's events in a hash chain (issue 12, hall/record.py): the digest after each
+    # 9: listings (issue 11, hall/store/listings.py): each auction season's entry rules as data
+    # (LS-6, LS-10), an upload's per-row report kept between the upload and the listing of its
+    # good rows (LS-8, owner-bound, expiring), the batch a listing came from, and the
+    # applications to change a listing's ownership status (LS-4).
+    """
+    CREATE TABLE seasons (
+        year INTEGER PRIMARY KEY,
+        rules BLOB NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE listing_batches (
+        id INTEGER PRIMARY KEY,
+        owner INTEGER NOT NULL REFERENCES users(id),
+        shop INTEGER NOT NULL REFERENCES shops(id),
+        kind TEXT NOT NULL,
+        report BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        submitted_at INTEGER
+    );
+    CREATE INDEX listing_batches_owner ON listing_batches (owner, created_at);
+    ALTER TABLE listings ADD COLUMN batch INTEGER REFERENCES listing_batches(id);
+    CREATE TABLE ownership_changes (
+        id INTEGER PRIMARY KEY,
+        listing INTEGER NOT NULL REFERENCES listings(id),
+        ownership TEXT NOT NULL,
+        note TEXT NOT NULL,
+        document INTEGER REFERENCES files(id),
+        state TEXT NOT NULL,
+        created_by INTEGER NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX ownership_changes_listing ON ownership_changes (listing);
+    """,
+    # 10: each lot's events in a hash chain (issue 12, hall/record.py): the digest after each
     # event, stored beside it. The events already stored get theirs here, in this migration's
     # transaction: ``hall_chain`` is a window function ``_migrate`` registers, whose value at
     # each event of a lot (in seq order) is the digest after it. One pass over the events in
@@ -382,7 +416,7 @@ MIGRATIONS: tuple[str, ...] = (
         FROM (SELECT id, hall_chain(body) OVER (PARTITION BY lot ORDER BY seq) AS digest FROM events) AS chained
         WHERE events.id = chained.id;
     """,
-    # 10: issue 12's deals (hall/deals.py): what follows the hammer. One deal per sold lot (the
+    # 11: issue 12's deals (hall/deals.py): what follows the hammer. One deal per sold lot (the
     # UNIQUE lot is what makes deriving it from the journal exactly-once), the documents the
     # parties hand in, and a step row for every change (who, what, when, why). The deal keeps
     # the facts its notice and certificate print, as they stood when it was made, so that a
@@ -455,7 +489,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deal_steps_deal ON deal_steps (deal, id);
     """,
-    # 11: issue 12's deals reached outside the hall (AU-11, hall/offline_deals.py), which count in
+    # 12: issue 12's deals reached outside the hall (AU-11, hall/offline_deals.py), which count in
     # the exchange's figures (hall/figures.py). Like a deal, a row keeps the facts as they stood
     # when staff recorded it (title, seller, the listing's start price), so later edits of the
     # listing do not change past figures; ``session`` is the last published session that offered
@@ -527,7 +561,7 @@ def _write_batch(db: aiosqlite.Connection, rows: list[tuple[int, int, bytes, byt
 
 
 class _Chain:
-    """The ``hall_chain`` window function of migration 9: over a lot's stored events in seq
+    """The ``hall_chain`` window function of migration 10: over a lot's stored events in seq
     order, the digest after each (``hall.record.link`` of the previous one and the event)."""
 
     def __init__(self) -> None:

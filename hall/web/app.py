@@ -35,7 +35,7 @@ from hall.patents import HttpPatentSource, patent_source
 from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import FileStore, PdfChecker
-from hall.web import accounts, admin, auctions as auction_pages, deals as deal_pages, fragments, identities, live, openapi, orientation, pages, patents, reviews, shops
+from hall.web import accounts, admin, auctions as auction_pages, deals as deal_pages, fragments, identities, listings, live, openapi, orientation, pages, patents, reviews, shops
 from hall.web import figures as figure_pages
 from hall.web import inbox as inbox_pages
 from hall.web.errors import Refused, error
@@ -43,8 +43,8 @@ from hall.web.i18n import MESSAGES, lang_of, translate
 from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, answer, route, wants_json
 from hall.web.templating import render
 
-UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities", "/deals/", "/api/deals/",
-                   "/staff/offline-deals", "/api/offline-deals")
+UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities", "/seller/", "/api/listings",
+                   "/deals/", "/api/deals/", "/staff/offline-deals", "/api/offline-deals")
 
 
 class Health(msgspec.Struct):
@@ -153,6 +153,7 @@ def create_app(config: Config | None = None) -> Starlette:
             *figure_pages.routes,
             *live.routes,
             *patents.routes,
+            *listings.routes,
         ],
         middleware=[
             Middleware(IdentityMiddleware, people=people, keys=keys),

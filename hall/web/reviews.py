@@ -47,14 +47,18 @@ ALL: Final = "all"
 # ---------------------------------------------------------------------- plumbing
 
 
-def _reviews(request: Request) -> Reviews:
-    """The app's review service, made on first use (after the lifespan opened the store)."""
-    state = request.app.state
+def reviews_of(state: Any) -> Reviews:
+    """The app's review service (``app.state``'s), made on first use (after the lifespan opened
+    the store)."""
     reviews: Reviews | None = getattr(state, "reviews", None)
     if reviews is None:
         files = FileStore(state.store, state.config, state.pdf)
         reviews = state.reviews = Reviews(state.store, files, state.people, state.runtime)
     return reviews
+
+
+def _reviews(request: Request) -> Reviews:
+    return reviews_of(request.app.state)
 
 
 def _runtime(request: Request) -> Runtime:
@@ -384,7 +388,7 @@ class ReviewsQuery(msgspec.Struct):
     as the staff's page does (anything else is 400 ``bad_request``)."""
 
     kind: Annotated[str, msgspec.Meta(description="all, or one kind: verification, registration, identity, "
-                                                  "shop, listing")] = ALL  # fmt: skip
+                                                  "shop, listing, ownership")] = ALL  # fmt: skip
     state: Annotated[str, msgspec.Meta(description="pending, approved, rejected, withdrawn, or all")] = PENDING
 
 
@@ -434,5 +438,5 @@ routes = [
     route("/api/reviews/{application_id:id}", api_review_decide, name="api_review_decide", methods=("POST",), api=Api(
         tag="reviews", summary="Approve or reject an application", body=DecisionBody, answer=ReviewItem,
         errors={400: ("reason_required",), 403: ("own_application", "own_lot"), 404: ("not_found",),
-                409: ("already_decided", "lot_ended", "admitted")})),
+                409: ("already_decided", "lot_ended", "admitted", "bad_state", "in_auction")})),
 ]  # fmt: skip
