@@ -43,6 +43,7 @@ from hall.listings import ListingAction, ListingDraft, ListingState, after, can
 from hall.refusal import Refusal
 from hall.registration import SHANGHAI, deadline
 from hall.runtime import Runtime
+from hall.store import listings
 from hall.store.auctions import AuctionStore, LotRow, SessionRow
 from hall.store.people import People
 from hall.web.i18n import translate
@@ -370,7 +371,7 @@ class Auctions:
                 raise AuctionError(409, "too_many_lots", "au_err_too_many_lots", max=SESSION_LOTS_MAX)
             start_price = terms.start_price or listing.start_price
             check_terms(terms, start_price, row)
-            if not await self.store.move_listing(tx, listing.id, state, after(state, ListingAction.ENTER_SESSION), now):
+            if not await listings.move(tx, listing.id, state=after(state, ListingAction.ENTER_SESSION), was=state, now=now):
                 raise AuctionError(409, "not_listed", "au_err_not_listed", state=listing.state)
             await self.store.insert_lot(tx, session, listing.id, _columns(terms, start_price))
 
@@ -395,7 +396,7 @@ class Auctions:
                 raise AuctionError(404, "not_found", "au_err_no_lot")
             await self.store.delete_lot(tx, session, listing)
             state = ListingState.IN_SESSION
-            await self.store.move_listing(tx, listing, state, after(state, ListingAction.LEAVE_SESSION), now)
+            await listings.move(tx, listing, state=after(state, ListingAction.LEAVE_SESSION), was=state, now=now)
 
     async def publish(self, session: int) -> list[int]:
         """Create the session's lots in the engine, in publicity (AU-2), and publish it; answers

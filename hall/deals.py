@@ -46,7 +46,7 @@ from hall.money import figures
 from hall.notify import enqueue
 from hall.registration import SHANGHAI
 from hall.runtime import Runtime
-from hall.store.auctions import AuctionStore
+from hall.store import listings as listings_sql
 from hall.store.deals import DealRow, DealStore, DocumentRow
 from hall.store.sqlite import SqliteStore
 from hall.uploads import FileStore, Written
@@ -666,7 +666,7 @@ class Deals:
                                 reason=reason, now=now)  # fmt: skip
             if deal.listing is not None:
                 sold = ListingState.SOLD
-                await AuctionStore.move_listing(tx, deal.listing, sold, after(sold, ListingAction.RELIST), now)
+                await listings_sql.move(tx, deal.listing, state=after(sold, ListingAction.RELIST), was=sold, now=now)
             for user in (deal.buyer, deal.seller):
                 if user is not None:
                     await enqueue(tx, user=user, template="deal_defaulted", title=deal.title, reason=reason)

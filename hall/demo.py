@@ -1,9 +1,14 @@
-"""Demo data: the people of an exchange and a session of lots of the kind a university patent
-auction lists.
+"""Demo data: the people of an exchange and sessions of lots of the kind a university patent
+auction lists, built through the same services as the pages use.
 
-Used by ``hall seed-demo`` (``make run``, load tools, browser tests). The lots are
-deterministic for a given seed, so that two runs describe the same session; the passwords are
-made fresh on every run and printed (see ``seed``).
+Used by ``hall seed-demo`` (``make run``, load tools, browser tests). Each seller's identity and
+shop are applied for and approved by the demo's staff member (``hall.reviews``); each lot starts
+as its seller's listing (``hall.listing_actions``), approved by staff in the review queue, added
+by staff to a session they created and published (``hall.auctions``). A session is published
+when its publicity began, a week before its bidding, with the runtime's clock set back to then:
+publishing closes at the registration deadline (AU-3), which a session bidding now is past. The
+lots are deterministic for a given seed, so that two runs describe the same sessions; the
+passwords are made fresh on every run and printed (see ``seed``).
 
 Bidders are admitted to every demo lot straight through ``Runtime.register_many`` (the
 ``bidders`` table, which gives their bidder numbers), not through the ``registrations`` table
@@ -16,8 +21,10 @@ Beside the timed lots that load tools bid on (``lots``), every seed adds a showc
 newcomer meets every state a lot can be in (``showcase``): auctioneer-run lots waiting for the
 auctioneer to open them, lots in publicity whose registration is open and to which nobody is
 admitted (a newcomer registers there; the auctioneer may open one of them, auctioneer-run, at
-once), and closed lots, one sold and one unsold, which are really
-run through the runtime: opened, bid on and closed by their own clock.
+once), and closed lots, one sold and one unsold, which are really run through the runtime:
+opened, bid on and closed by their own clock, their listings settled by the sessions' listener.
+The first seller's centre also shows items in the states a session does not bring: one pending
+in the staff's queue, one rejected with its reason, one listed and in no session.
 """
 
 from __future__ import annotations
@@ -26,23 +33,30 @@ import contextlib
 import random
 import secrets
 from collections.abc import Iterator, Sequence
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 
 import msgspec
 
 from hall import identities, shops
+from hall import listing_actions as actions
+from hall.auctions import SESSION_LOTS_MAX, Auctions, Industry, LotTerms, SessionDraft, industry_named
 from hall.auth.passwords import hash_password
 from hall.auth.roles import Role
-from hall.demo_patents import seed_patents
-from hall.engine import Accepted, LotSpec, Mode, Outcome, Rejection
-from hall.listing import ItemKind, LotDetails, TransactionForm
+from hall.demo_patents import demo_patents, seed_patents
+from hall.engine import Accepted, Mode, Outcome, Rejection
+from hall.listing import ItemKind, TransactionForm
+from hall.listings import ListingDraft, Maturity
+from hall.patents import LegalStatus, check_digit
 from hall.registration import SHANGHAI
 from hall.reviews import PENDING, Reviews
 from hall.runtime import Clock, Runtime
 from hall.shops import SHOP_TERMS_VERSION, ShopForm
+from hall.store.auctions import AuctionStore
 from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import FileStore, check
+from hall.web.i18n import translate
 
 TITLES: tuple[tuple[str, str], ...] = (
     ("新一代信息技术", "一种基于深度学习的遥感影像变化检测方法"),
@@ -149,49 +163,105 @@ def bidder_org_name(n: int) -> str:
     return f"{city}{brand}{trade}有限公司{suffix}"
 
 
-def demo_details(rng: random.Random, title: str, holder: str) -> LotDetails:
-    """Patent-like particulars: a CN invention-patent number (ZL + year + 8 digits + check
-    digit, the check digit computed as CNIPA does), the seller as right holder (LS-4 "own")."""
-    digits = f"{rng.randrange(2020, 2026)}1{rng.randrange(10**7):07d}"
-    check = sum(int(d) * w for d, w in zip(digits, (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5), strict=True)) % 11
-    kind = ItemKind.PATENT if rng.random() < 0.8 else ItemKind.ACHIEVEMENT
-    return LotDetails(
-        kind=kind,
-        number=f"ZL{digits}.{'X' if check == 10 else check}" if kind is ItemKind.PATENT else "",
-        holder=holder,
-        abstract=f"本{'发明' if kind is ItemKind.PATENT else '成果'}涉及{title.removeprefix('一种')}，"
-                 "具有实施成本低、适用范围广的特点，已完成实验室验证，适合企业转化实施。",
-        form=rng.choice((TransactionForm.TRANSFER, TransactionForm.TRANSFER, TransactionForm.LICENCE)),
+DEMO_IPC: dict[Industry, str] = {
+    Industry.NEW_IT: "G06N 3/08", Industry.BIOMEDICINE: "A61K 9/51", Industry.MANUFACTURING: "B25J 9/16",
+    Industry.ENVIRONMENT: "C02F 3/30", Industry.MATERIALS: "C08K 3/38", Industry.ENERGY: "H01M 10/48",
+}  # fmt: skip
+"""The main IPC class a demo patent of each industry carries."""
+LIVE_INDUSTRY = Industry.MANUFACTURING
+"""The industry the auctioneer-run sessions (``LIVE_SESSION``) are filed under."""
+_INVENTORS = ("王建国", "李晓明", "张丽华", "陈志强", "刘洋", "赵敏", "孙浩然", "周静")
+_MATURITIES = (Maturity.BENCH, Maturity.PILOT, Maturity.PILOT, Maturity.INDUSTRIAL)
+
+
+def industry_of(session: str) -> Industry:
+    """The industry of a demo session name: an industry label names itself (``TITLES``)."""
+    found = industry_named(session)
+    if found is not None:
+        return found
+    if session == LIVE_SESSION:
+        return LIVE_INDUSTRY
+    raise ValueError(f"no industry for the demo session {session!r}")
+
+
+def demo_draft(rng: random.Random, title: str, holder: str, industry: Industry, start_price: int) -> ListingDraft:
+    """What a demo seller submits for one item (LS-2): mostly invention patents with a CN
+    number (ZL + year + 8 digits + check digit, as CNIPA computes it), filed 2019-2022 and
+    granted 18 to 30 months later, sometimes a technology achievement; the seller's
+    organisation as the only right holder (LS-4 ``own``), the agreement accepted."""
+    form = rng.choice((TransactionForm.TRANSFER, TransactionForm.TRANSFER, TransactionForm.LICENCE))
+    if rng.random() >= 0.8:
+        return ListingDraft(
+            kind=ItemKind.ACHIEVEMENT, title=title, holder=holder, field=translate(industry.key, "zh"),
+            maturity=rng.choice(_MATURITIES), forms=[form], start_price=start_price, agreement=True,
+            abstract=f"本成果涉及{title.removeprefix('一种')}，具有实施成本低、适用范围广的特点，"
+                     "已完成中试验证，适合企业转化实施。",
+        )  # fmt: skip
+    filed = date(rng.randrange(2019, 2023), 1, 1) + timedelta(days=rng.randrange(300))
+    digits = f"{filed.year}1{rng.randrange(10**7):07d}"
+    return ListingDraft(
+        kind=ItemKind.PATENT, title=title, number=f"ZL{digits}.{check_digit(digits)}", holder=holder,
+        inventors=rng.sample(_INVENTORS, 2), application_date=filed,
+        grant_date=filed + timedelta(days=rng.randrange(540, 900)), ipc=DEMO_IPC[industry],
+        legal_status=LegalStatus.VALID, forms=[form], start_price=start_price, agreement=True,
+        abstract=f"本发明涉及{title.removeprefix('一种')}，具有实施成本低、适用范围广的特点，"
+                 "已完成实验室验证，适合企业转化实施。",
     )  # fmt: skip
 
 
-def demo_specs(
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One demo item: the seller organisation that lists it, its title and its terms as a lot."""
+
+    org: int
+    title: str
+    start_price: int
+    increment: int
+    reserve: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A session the demo staff create, fill and publish when its publicity starts."""
+
+    name: str
+    mode: Mode
+    publicity_start: int
+    bidding_start: int
+    bidding_end: int
+    items: tuple[Item, ...]
+
+    @property
+    def industry(self) -> Industry:
+        return industry_of(self.name)
+
+
+def demo_plans(
     now: int, *, lots: int, live: bool, duration: int, seller_orgs: Sequence[int], seed: int = 2026
-) -> list[tuple[str, str, LotSpec]]:
-    """``lots`` timed lots, sold in turn by ``seller_orgs`` (org ids): live from a minute ago
-    when ``live``, else opening in a day."""
+) -> list[Plan]:
+    """``lots`` timed items, sold in turn by ``seller_orgs`` (org ids), in one session per
+    industry (named by its label, ``TITLES``; more than ``SESSION_LOTS_MAX`` items of an industry
+    go on in a second session, 新能源（2）…): bidding from a minute ago when ``live``, else from a
+    day on; publicity from a week before."""
     if not seller_orgs:
         raise ValueError("demo lots need at least one seller organisation")
     rng = random.Random(seed)
-    bidding_start = now - MINUTE if live else now + 24 * 60 * MINUTE
-    specs = []
+    bidding_start = now - MINUTE if live else now + DAY
+    end = bidding_start + MINUTE + duration * 1000 if live else bidding_start + duration * 1000
+    by_industry: dict[str, list[Item]] = {}
     for i in range(lots):
         session, title = TITLES[i % len(TITLES)]
         increment = rng.choice((1_000, 2_000, 5_000, 10_000))
         start = increment * rng.randrange(20, 400)
-        spec = LotSpec(
-            seller_org=seller_orgs[i % len(seller_orgs)],
-            start_price=start,
-            increment=increment,
-            reserve=start + increment * rng.randrange(0, 10) if rng.random() < 0.3 else None,
-            publicity_start=bidding_start - 7 * 24 * 60 * MINUTE,
-            bidding_start=bidding_start,
-            end=bidding_start + MINUTE + duration * 1000 if live else bidding_start + duration * 1000,
-            mode=Mode.TIMED,
-        )
+        reserve = start + increment * rng.randrange(0, 10) if rng.random() < 0.3 else None
         suffix = f"（{i // len(TITLES) + 1}）" if lots > len(TITLES) else ""
-        specs.append((session, title + suffix, spec))
-    return specs
+        by_industry.setdefault(session, []).append(Item(seller_orgs[i % len(seller_orgs)], title + suffix, start,
+                                                        increment, reserve))  # fmt: skip
+    return [Plan(name=session if n == 0 else f"{session}（{n + 1}）", mode=Mode.TIMED,
+                 publicity_start=bidding_start - 7 * DAY, bidding_start=bidding_start, bidding_end=end,
+                 items=tuple(items[k:k + SESSION_LOTS_MAX]))
+            for session, items in by_industry.items()
+            for n, k in enumerate(range(0, len(items), SESSION_LOTS_MAX))]  # fmt: skip
 
 
 def _days_ahead_at(now: int, days: int, hour: int) -> int:
@@ -200,23 +270,29 @@ def _days_ahead_at(now: int, days: int, hour: int) -> int:
     return int(datetime.combine(day, time(hour), tzinfo=SHANGHAI).timestamp()) * 1000
 
 
-def showcase_specs(now: int, seller_orgs: Sequence[int], seed: int = 2027) -> list[tuple[str, str, str, LotSpec]]:
-    """The showcase lots' rules as of ``now``: (kind, session, title, spec), in ``SHOWCASE`` order.
+def showcase_plans(now: int, seller_orgs: Sequence[int], seed: int = 2027) -> list[tuple[str, Plan]]:
+    """The showcase's sessions as of ``now``: (kind, plan), their lots in ``SHOWCASE`` order; the
+    ``live`` lots share one auctioneer-run session, every other lot has a session of its own.
 
     Publicity lots bid at 10:00 two days ahead, so their registration (open until 16:00 Beijing
     the day before bidding, AU-3) is open whenever the demo is seeded. The ``live`` lots plan to
     start ten minutes from now. The auctioneer may open any auctioneer-run lot at once, whatever
-    its planned start (the engine checks only its state). Closed lots ran from 50
-    to 20 minutes ago.
+    its planned start (the engine checks only its state). Closed lots ran from 50 to 20 minutes
+    ago. Every session's publicity started a week before its bidding.
     """
     if not seller_orgs:
         raise ValueError("demo lots need at least one seller organisation")
     rng = random.Random(seed)
-    specs = []
+    plans: list[tuple[str, Plan]] = []
     for i, (kind, session, title) in enumerate(SHOWCASE):
         increment = rng.choice((1_000, 2_000, 5_000))
         start = increment * rng.randrange(20, 200)
-        mode = Mode.LIVE if session == LIVE_SESSION else Mode.TIMED
+        with_reserve = kind == "unsold" or (kind == "live" and i % 2 == 1)
+        item = Item(seller_orgs[i % len(seller_orgs)], title, start, increment,
+                    start + 10 * increment if with_reserve else None)  # fmt: skip
+        if plans and kind == "live" and plans[-1][0] == "live":
+            plans[-1] = (kind, replace(plans[-1][1], items=(*plans[-1][1].items, item)))
+            continue
         if kind == "live":
             bidding_start, end = now + 10 * MINUTE, now + 3 * HOUR
         elif kind == "publicity":
@@ -224,20 +300,18 @@ def showcase_specs(now: int, seller_orgs: Sequence[int], seed: int = 2027) -> li
             end = bidding_start + 2 * HOUR
         else:
             bidding_start, end = now - 50 * MINUTE, now - 20 * MINUTE
-        with_reserve = kind == "unsold" or (kind == "live" and i % 2 == 1)
-        specs.append((kind, session, title, LotSpec(
-            seller_org=seller_orgs[i % len(seller_orgs)], start_price=start, increment=increment,
-            reserve=start + 10 * increment if with_reserve else None,
-            publicity_start=min(now, bidding_start) - 7 * DAY, bidding_start=bidding_start, end=end, mode=mode,
-        )))  # fmt: skip
-    return specs
+        plans.append((kind, Plan(name=session, mode=Mode.LIVE if session == LIVE_SESSION else Mode.TIMED,
+                                 publicity_start=bidding_start - 7 * DAY, bidding_start=bidding_start,
+                                 bidding_end=end, items=(item,))))  # fmt: skip
+    return plans
 
 
 @contextlib.contextmanager
 def _clock_at(runtime: Runtime, start: int) -> Iterator[list[int]]:
     """Run ``runtime`` on a clock that stands at ``start`` and moves only when the block sets
-    the list's one item: how the showcase's closed lots run through the real runtime in the
-    past. Only for a runtime nothing else uses meanwhile (``hall seed-demo``'s own)."""
+    the list's one item: how the demo's sessions are published when their publicity began and
+    the showcase's closed lots run through the real runtime in the past. Only for a runtime
+    nothing else uses meanwhile (``hall seed-demo``'s own)."""
     now = [start]
     real: Clock = runtime.clock
     runtime.clock = lambda: now[0]
@@ -247,16 +321,81 @@ def _clock_at(runtime: Runtime, start: int) -> Iterator[list[int]]:
         runtime.clock = real
 
 
-async def _run_closed(
-    runtime: Runtime, session: str, title: str, spec: LotSpec, details: LotDetails,
-    bidders: Sequence[tuple[int, int | None]],
-) -> int:  # fmt: skip
-    """Create a showcase lot that ran from 50 to 20 minutes ago and run it as it would have run:
+def _instant(ms: int) -> datetime:
+    """An epoch-ms instant as the aware Beijing time a session's form gives, exactly."""
+    return (_EPOCH + timedelta(milliseconds=ms)).astimezone(SHANGHAI)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Supply:
+    """The demo's sellers and staff doing what they do on the pages, through the same services:
+    a seller lists an item (``hall.listing_actions``), staff approve it in the review queue
+    (``Reviews.decide``), then create a session, add the items as lots and publish it
+    (``hall.auctions``)."""
+
+    def __init__(self, reviews: Reviews, auctions: Auctions, *, staff: int, auctioneer: int,
+                 sellers: dict[int, int], holders: dict[int, str]) -> None:  # fmt: skip
+        self.reviews = reviews
+        self.auctions = auctions
+        self.staff = staff
+        self.auctioneer = auctioneer
+        self.sellers = sellers
+        """Organisation → its seller's account."""
+        self.holders = holders
+        """Organisation → its name (the right holder of its own items)."""
+        self.rng = random.Random(len(auctions.runtime.lots))
+        self._as_seller: dict[int, actions.Seller] = {}
+
+    async def seller(self, org: int) -> actions.Seller:
+        if org not in self._as_seller:
+            self._as_seller[org] = await actions.seller_of(self.reviews.store, self.sellers[org])
+        return self._as_seller[org]
+
+    async def submit(self, org: int, draft: ListingDraft) -> int:
+        """The organisation's seller lists ``draft``: pending, its application in the queue."""
+        now = self.reviews.runtime.clock()
+        return await actions.create(self.reviews, await self.seller(org), draft, authorisation=None, now=now)
+
+    async def decide(self, listing: int, *, reason: str = "") -> None:
+        """Staff approve the listing's application, or reject it with ``reason``."""
+        (application,) = (await self.reviews.latest(actions.LISTING, [listing])).values()
+        await self.reviews.decide(application.id, reviewer=self.staff, approve=not reason, reason=reason,
+                                  now=self.reviews.runtime.clock())  # fmt: skip
+
+    async def publish(self, plan: Plan) -> list[int]:
+        """The plan's items listed and approved an hour before its publicity starts, then its
+        session created, filled and published when it starts (the runtime's clock is set back
+        meanwhile: publishing closes at the registration deadline, which a session bidding now
+        is past); the lots' ids, in the plan's order."""
+        runtime = self.auctions.runtime
+        with _clock_at(runtime, plan.publicity_start - HOUR) as now:
+            listings = []
+            for item in plan.items:
+                draft = demo_draft(self.rng, item.title, self.holders[item.org], plan.industry, item.start_price)
+                listings.append(await self.submit(item.org, draft))
+                await self.decide(listings[-1])
+            now[0] = plan.publicity_start
+            session, _ = await self.auctions.create(SessionDraft(
+                name=plan.name, industry=plan.industry, date=_instant(plan.bidding_start).date(), mode=plan.mode,
+                publicity_start=_instant(plan.publicity_start), bidding_start=_instant(plan.bidding_start),
+                bidding_end=_instant(plan.bidding_end), auctioneer=self.auctioneer if plan.mode is Mode.LIVE else None,
+            ), self.staff)  # fmt: skip
+            for listing, item in zip(listings, plan.items, strict=True):
+                await self.auctions.add_lot(session, LotTerms(listing=listing, increment=item.increment,
+                                                              reserve=item.reserve))  # fmt: skip
+            return await self.auctions.publish(session)
+
+
+async def _run_closed(runtime: Runtime, lot_id: int, bidders: Sequence[tuple[int, int | None]]) -> None:
+    """Run a published showcase lot that bid from 50 to 20 minutes ago as it would have run:
     its clock opens it, the bidders bid (on a lot without reserve the first outbids the second
     and wins; the one with a reserve stays under it), and its clock closes it at its end. A
     last, late bid is refused, and its answer waits until the close is durable."""
+    spec = runtime.lots[lot_id].spec
     with _clock_at(runtime, spec.bidding_start) as now:
-        lot_id = (await runtime.create_lot(spec, title, session, details)).id  # opens at once: its start has come
+        runtime.wake(lot_id)  # its clock opens it
         await runtime.register_many([(lot_id, user, org) for user, org in bidders])
         order = [0, 1, 0] if spec.reserve is None else [1, 0]
         for n, who in enumerate(order if len(bidders) > 1 else order[: len(bidders)]):
@@ -272,7 +411,24 @@ async def _run_closed(
             late = await runtime.bid(lot_id, user, org, spec.start_price + 10 * spec.increment, "demo-late")
             if not isinstance(late, Rejection):
                 raise RuntimeError(f"demo lot {lot_id} took a bid after its end")
-    return lot_id
+
+
+REJECTION_REASON = "摘要过于简略：请补充技术方案、实施例和应用场景后重新提交"
+"""Why the demo staff sent one demo listing back (the seller centre shows it)."""
+
+
+async def _seller_centre(supply: Supply, org: int) -> None:
+    """Items of the organisation's seller in the states a session does not bring, for the seller
+    centre: one pending (in the staff's queue), one rejected with its reason, one listed and in
+    no session; the seller's own patents from the demo catalogue, as patent lookup fills them."""
+    own = [p for p in demo_patents() if p.holder == supply.holders[org] and p.legal_status is LegalStatus.VALID]
+    _, rejected, listed = [await supply.submit(org, ListingDraft(
+        kind=ItemKind.PATENT, title=p.title, number=p.number, holder=p.holder, inventors=p.inventors.split("；"),
+        application_date=p.application_date, grant_date=p.grant_date, ipc=p.ipc, legal_status=p.legal_status,
+        abstract=p.abstract, forms=[TransactionForm.TRANSFER, TransactionForm.LICENCE], start_price=200_000,
+        agreement=True)) for p in own[:3]]  # fmt: skip  # the first stays pending, for staff to decide
+    await supply.decide(rejected, reason=REJECTION_REASON)
+    await supply.decide(listed)
 
 
 DEMO_CERTIFICATE = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -362,51 +518,59 @@ async def seed(runtime: Runtime, people: People, files: FileStore, *, lots: int,
 
     reviews = Reviews(people.db, files, people, runtime)
     sellers: list[Account] = []
+    seller_ids: list[int] = []
     for i, (org_name, kind) in enumerate(SELLER_ORGS, start=1):
         org = await people.org(org_name, kind)
         phone, password = SELLER_PHONES.format(i), _password()
         seller = await _account(people, phone, hash_password(password), org_name, org, verified=True)
         await _open_shop(reviews, seller=seller, staff=made["staff"], org_name=org_name, kind=kind, phone=phone)
         sellers.append(Account(phone=phone, password=password, name=org_name, org=org))
+        seller_ids.append(seller)
 
-    ids = []
     seller_orgs = [account.org for account in sellers if account.org is not None]
-    holders = {account.org: account.name for account in sellers}
-    rng = random.Random(len(runtime.lots))
-    for session, title, spec in demo_specs(runtime.clock(), lots=lots, live=live, duration=duration,
-                                           seller_orgs=seller_orgs):  # fmt: skip
-        details = demo_details(rng, title, holders[spec.seller_org])
-        ids.append((await runtime.create_lot(spec, title, session, details)).id)
+    auctions = Auctions(AuctionStore(people.db), runtime, people)
+    await auctions.start()  # its listener settles the listings of the closed showcase lots
+    supply = Supply(reviews, auctions, staff=made["staff"], auctioneer=made["auctioneers"],
+                    sellers={account.org: seller for account, seller in zip(sellers, seller_ids, strict=True)
+                             if account.org is not None},
+                    holders={account.org: account.name for account in sellers if account.org is not None})  # fmt: skip
+    try:
+        ids = [lot for plan in demo_plans(runtime.clock(), lots=lots, live=live, duration=duration,
+                                          seller_orgs=seller_orgs) for lot in await supply.publish(plan)]  # fmt: skip
+        for lot_id in ids:
+            runtime.wake(lot_id)  # on the real clock again: a live lot opens
 
-    # One password and ONE argon2 hash for all the bidders: hashing each costs ~50 ms, a minute
-    # for a thousand. The hash embeds its salt, so the accounts share a salt too, which gives
-    # away that their passwords are equal: acceptable for demo accounts, never for real ones.
-    bidder_password = _password()
-    bidder_hash = hash_password(bidder_password)
-    bidder_accounts: list[Account] = []
-    admitted: list[tuple[int, int | None]] = []
-    for n in range(bidders):
-        org_name = bidder_org_name(n)
-        org = await people.org(org_name, "enterprise")
-        phone = BIDDER_PHONES.format(n + 1)
-        user = await _account(people, phone, bidder_hash, org_name, org, verified=True)
-        admitted.append((user, org))
-        bidder_accounts.append(Account(phone=phone, password=bidder_password, name=org_name))
-    # All admissions in one transaction: one commit each (an fsync) made 100 lots × 1,000
-    # bidders take minutes. Each lot numbers its bidders in the order of this list.
-    await runtime.register_many([(lot_id, user, org) for lot_id in ids for user, org in admitted])
+        # One password and ONE argon2 hash for all the bidders: hashing each costs ~50 ms, a minute
+        # for a thousand. The hash embeds its salt, so the accounts share a salt too, which gives
+        # away that their passwords are equal: acceptable for demo accounts, never for real ones.
+        bidder_password = _password()
+        bidder_hash = hash_password(bidder_password)
+        bidder_accounts: list[Account] = []
+        admitted: list[tuple[int, int | None]] = []
+        for n in range(bidders):
+            org_name = bidder_org_name(n)
+            org = await people.org(org_name, "enterprise")
+            phone = BIDDER_PHONES.format(n + 1)
+            user = await _account(people, phone, bidder_hash, org_name, org, verified=True)
+            admitted.append((user, org))
+            bidder_accounts.append(Account(phone=phone, password=bidder_password, name=org_name))
+        # All admissions in one transaction: one commit each (an fsync) made 100 lots × 1,000
+        # bidders take minutes. Each lot numbers its bidders in the order of this list.
+        await runtime.register_many([(lot_id, user, org) for lot_id in ids for user, org in admitted])
 
-    shown: dict[str, list[int]] = {"live": [], "publicity": [], "sold": [], "unsold": []}
-    for kind, session, title, spec in showcase_specs(runtime.clock(), seller_orgs):
-        details = demo_details(rng, title, holders[spec.seller_org])
-        if kind in ("sold", "unsold"):
-            lot_id = await _run_closed(runtime, session, title, spec, details, admitted)
-            kind = "sold" if runtime.lots[lot_id].outcome is Outcome.SOLD else "unsold"  # no bidders: nothing sells
-        else:
-            lot_id = (await runtime.create_lot(spec, title, session, details)).id
-            if kind == "live":
-                await runtime.register_many([(lot_id, user, org) for user, org in admitted])
-        shown[kind].append(lot_id)
+        shown: dict[str, list[int]] = {"live": [], "publicity": [], "sold": [], "unsold": []}
+        for kind, plan in showcase_plans(runtime.clock(), seller_orgs):
+            published = await supply.publish(plan)
+            if kind in ("sold", "unsold"):
+                (lot_id,) = published
+                await _run_closed(runtime, lot_id, admitted)
+                kind = "sold" if runtime.lots[lot_id].outcome is Outcome.SOLD else "unsold"  # no bidders: nothing sells
+            elif kind == "live":
+                await runtime.register_many([(lot_id, user, org) for lot_id in published for user, org in admitted])
+            shown[kind].extend(published)
+        await _seller_centre(supply, seller_orgs[0])
+    finally:
+        await auctions.stop()
 
     await seed_patents(PatentCatalogue(people.db), runtime.clock())  # what patent lookup finds (LS-3)
     return Seeded(lots=ids, bidders=bidder_accounts, sellers=sellers, admins=staff_accounts["admins"],

@@ -31,7 +31,7 @@ from hall.auth.roles import Identity
 from hall.listing import TransactionForm
 from hall.listings import ListingAction, ListingState, after, can
 from hall.runtime import Runtime
-from hall.store.auctions import AuctionStore
+from hall.store import listings as listings_sql
 from hall.store.figures import FigureStore, ItemForSale, OfflineRow
 from hall.store.sqlite import SqliteStore
 from hall.uploads import FileStore
@@ -143,7 +143,7 @@ class OfflineDeals:
                     if named is None:
                         raise Refused(400, "unknown_buyer", "offline_err_unknown_buyer")
                     buyer_name = named
-                moved = await AuctionStore.move_listing(tx, item.id, state, after(state, ListingAction.SELL), now)
+                moved = await listings_sql.move(tx, item.id, state=after(state, ListingAction.SELL), was=state, now=now)
                 assert moved, "the listing's state was read in this transaction"
                 file_id = await self.files.record(tx, who.id, written, now)
                 deal = await self.sql.insert_offline(tx, {

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from hall.auth.roles import Identity, Role
 from hall.config import Config
-from hall.demo import SHOWCASE, Seeded, seed
+from hall.demo import REJECTION_REASON, SHOWCASE, Seeded, seed
 from hall.demo_patents import demo_patents
 from hall.pdfscan import Limits
 from hall.engine import Accepted, Action, Lot, Mode, Outcome, Result, State
@@ -36,8 +36,11 @@ DAY = 24 * 3600 * 1000
 class World:
     """What the store holds after seeding: the lots and every listed account's identity."""
 
-    def __init__(self, lots: dict[int, Lot], identities: dict[str, Identity], org_kinds: dict[int, str]) -> None:
+    def __init__(self, lots: dict[int, Lot], identities: dict[str, Identity], org_kinds: dict[int, str],
+                 titles: dict[int, str], sessions: dict[int, str]) -> None:  # fmt: skip
         self.lots = lots
+        self.titles = titles
+        self.sessions = sessions
         self.identities = identities
         self.org_kinds = org_kinds
 
@@ -64,7 +67,7 @@ async def read_world(db: Path, phones: list[str]) -> World:
             assert found is not None, phone
             identities[phone] = found
         kinds = {int(r[0]): str(r[1]) for r in await store.fetchall("SELECT id, kind FROM orgs")}
-    return World(runtime.lots, identities, kinds)
+    return World(runtime.lots, identities, kinds, runtime.titles, runtime.sessions)
 
 
 @pytest.fixture(scope="module")
@@ -275,8 +278,10 @@ def test_sellers_are_sellers_through_identities_and_shops_staff_approved(seeded:
     assert {(state, kind in ("university", "institute"), identity) for _, _, state, kind, identity in shops} == {
         ("open", True, "approved")}
     staff = out["staff"][0]["phone"]
-    assert sorted(decided) == sorted([(kind, "approved", staff) for kind in ("identity", "shop")
-                                      for _ in out["sellers"]])  # fmt: skip
+    listed = LOTS + len(SHOWCASE) + 1  # every lot's listing, and one listed in no session
+    assert sorted(decided) == sorted([(kind, "approved", staff) for kind in ("identity", "shop") for _ in out["sellers"]]
+                                     + [("listing", "approved", staff)] * listed
+                                     + [("listing", "rejected", staff)])  # fmt: skip
     assert documents == (len(out["sellers"]),)
     assert len(list((db.parent / "files").iterdir())) == len(out["sellers"])  # the certificates exist on disk
 
@@ -294,3 +299,51 @@ def test_the_showcase_sold_lot_has_its_deal_with_the_winner_as_buyer(
         told = {r[0] for r in conn.execute("SELECT user FROM outbox WHERE template = 'deal_notified'")}
     assert [(lot, buyer, state) for lot, buyer, state, _ in deals] == [(sold, winner, "notified")]
     assert told == {winner, deals[0][3]} and deals[0][3] is not None
+# ---------------------------------------------------------------------- the supply side: listings, reviews, sessions
+
+
+def test_every_demo_lot_comes_from_a_staff_approved_listing_of_its_seller_in_a_published_session(
+    seeded: tuple[Path, dict[str, Any]], world: World
+) -> None:
+    """seed-demo builds its lots as the pages do: a seller's listing, approved in the review
+    queue, added to a session staff created and published (issue 11), the timed lots in one
+    session per industry named by its label."""
+    db, out = seeded
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute(
+            "SELECT al.lot, a.name, a.industry, a.mode, a.auctioneer, a.state, a.created_by, l.org, l.title, l.state,"
+            " ap.state, ap.decided_by FROM auction_lots al JOIN auctions a ON a.id = al.auction"
+            " JOIN listings l ON l.id = al.listing"
+            " JOIN applications ap ON ap.kind = 'listing' AND ap.subject = l.id ORDER BY al.lot").fetchall()  # fmt: skip
+    staff = world.identities[out["staff"][0]["phone"]].id
+    auctioneer = world.identities[out["auctioneers"][0]["phone"]].id
+    by_lot = {row[0]: row[1:] for row in rows}
+    assert sorted(by_lot) == sorted(world.lots) and len(rows) == len(world.lots)  # every lot, one listing each
+    states = {**{lot: "in_session" for lot in out["lots"] + out["live_mode_lots"] + out["publicity_lots"]},
+              **{lot: "sold" for lot in out["sold_lots"]}, **{lot: "unsold" for lot in out["unsold_lots"]}}  # fmt: skip
+    for lot, (name, industry, mode, assigned, session_state, creator, org, title, state, decision, decider) in by_lot.items():
+        assert (session_state, creator, decision, decider) == ("published", staff, "approved", staff), lot
+        assert (org, title, name, state) == (world.lots[lot].spec.seller_org, world.titles[lot], world.sessions[lot],
+                                             states[lot])  # fmt: skip
+        assert (mode == "live") == (assigned == auctioneer) == (world.lots[lot].spec.mode is Mode.LIVE)
+    labels = {"新一代信息技术": "new_it", "生物医药": "biomedicine", "智能制造": "manufacturing", "节能环保": "environment",
+              "新材料": "materials", "新能源": "energy"}  # fmt: skip
+    assert {(by_lot[lot][0], by_lot[lot][1]) for lot in out["lots"]} <= set(labels.items())
+
+
+def test_the_first_demo_seller_has_items_pending_rejected_with_its_reason_and_listed_in_no_session(
+    seeded: tuple[Path, dict[str, Any]],
+) -> None:
+    db, out = seeded
+    seller = out["sellers"][0]
+    with TestClient(create_app(Config(db=str(db)))) as client:
+        token = client.post("/api/login", json={"phone": seller["phone"], "password": seller["password"]}).json()["token"]
+        mine = client.get("/api/listings", params={"mine": "1"},
+                          headers={"authorization": f"Bearer {token}"})  # fmt: skip
+        assert mine.status_code == 200, mine.text
+        items = {item["state"]: item for item in mine.json() if item["state"] in ("pending", "rejected", "listed")}
+        assert sorted(items) == ["listed", "pending", "rejected"]
+        assert items["rejected"]["reason"] == REJECTION_REASON
+        assert all(item["holder"] == seller["name"] and item["ownership"] == "own" for item in items.values())
+        centre = client.get("/seller", headers={"authorization": f"Bearer {token}"})
+        assert centre.status_code == 200 and REJECTION_REASON in centre.text

@@ -1,5 +1,6 @@
 """Auction sessions and their lots in the SQLite store (tables ``auctions`` and ``auction_lots``
-of schema 5, and the ``state`` of ``listings``): SQL only, no rules.
+of schema 5; a listing's state moves through ``hall.store.listings.move``, the one
+compare-and-set of every listing move): SQL only, no rules.
 
 The rules (who may add what, when terms freeze) are hall/auctions.py's; the functions that
 write take the caller's transaction (``SqliteStore.transaction``), so that an action's checks
@@ -15,6 +16,8 @@ from typing import Final
 
 import aiosqlite
 
+from hall.listings import ListingState
+from hall.store import listings
 from hall.store.sqlite import SqliteStore
 
 LISTED_MAX: Final = 500
@@ -243,19 +246,11 @@ class AuctionStore:
     async def publish(tx: aiosqlite.Connection, session: int, now: int) -> None:
         await tx.execute("UPDATE auctions SET state = 'published', published_at = ? WHERE id = ?", (now, session))
 
-    @staticmethod
-    async def move_listing(tx: aiosqlite.Connection, listing: int, before: str, after: str, now: int) -> bool:
-        """Move a listing from state ``before`` to ``after``; False (nothing changed) when it
-        was not in ``before``: the compare-and-set every move of a listing here makes."""
-        cur = await tx.execute("UPDATE listings SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
-                               (after, now, listing, before))  # fmt: skip
-        return cur.rowcount == 1
-
-    async def settle_listing(self, lot: int, before: str, after: str, now: int) -> bool:
+    async def settle_listing(self, lot: int, before: ListingState, after: ListingState, now: int) -> bool:
         """The listing behind ``lot`` from ``before`` to ``after`` (a closed lot's outcome);
         idempotent: a second call changes nothing and answers False."""
         async with self.store.transaction() as tx:
             row = await _one(tx, "SELECT listing FROM auction_lots WHERE lot = ?", (lot,))
             if row is None:
                 return False
-            return await self.move_listing(tx, int(row[0]), before, after, now)
+            return await listings.move(tx, int(row[0]), state=after, was=before, now=now)
