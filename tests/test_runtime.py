@@ -516,7 +516,9 @@ async def test_a_lot_whose_whole_session_passed_while_down_opens_and_closes_unso
 
 async def test_a_timed_lot_opens_and_closes_by_its_own_timer(db: Path) -> None:
     now = wall_clock()
-    spec = timed(now, publicity_start=now, bidding_start=now + 200, end=now + 500, window=0)
+    # Wall-clock margins wide enough for a loaded machine: the lot must still be in publicity
+    # once created and registered, and the bid must land before the end.
+    spec = timed(now, publicity_start=now, bidding_start=now + 1500, end=now + 2500, window=0)
     async with running(db, wall_clock) as (runtime, _):
         opened, closed = asyncio.Event(), asyncio.Event()
         heard: list[AnyEvent] = []
@@ -532,10 +534,10 @@ async def test_a_timed_lot_opens_and_closes_by_its_own_timer(db: Path) -> None:
         lot = (await runtime.create_lot(spec)).id
         await runtime.register(lot, 500, None)
         assert runtime.lots[lot].state is State.PUBLICITY
-        await asyncio.wait_for(opened.wait(), 2)
+        await asyncio.wait_for(opened.wait(), 10)
         assert runtime.lots[lot].state is State.LIVE
         assert await runtime.bid(lot, 500, None, START, "r") == Accepted(2, START)
-        await asyncio.wait_for(closed.wait(), 2)
+        await asyncio.wait_for(closed.wait(), 10)
         assert runtime.lots[lot].state is State.CLOSED
     assert [type(e) for e in heard] == [Opened, BidPlaced, Closed]
     assert heard[0].ts >= spec.bidding_start
