@@ -54,6 +54,7 @@ def seed_demo(db: str, lots: int, live: bool, duration: int, bidders: int) -> No
     Accounts are found by phone: a second run reuses them, resets their passwords to the
     printed ones and adds new lots. For demo databases only.
     """
+    from hall.deals import Deals
     from hall.demo import Seeded, seed
     from hall.pdfscan import Limits
     from hall.runtime import Runtime
@@ -68,10 +69,13 @@ def seed_demo(db: str, lots: int, live: bool, duration: int, bidders: int) -> No
         await runtime.start()
         config = Config(db=db)
         files = FileStore(store, config, PdfChecker(config.pdf_workers, Limits(seconds=config.pdf_seconds)))
+        deals = Deals(store, runtime, files)  # the showcase's sold lot gets its deal as on the server
+        await deals.start(remind_every=None)
         try:
             return await seed(runtime, People(store), files, lots=lots, live=live, duration=duration, bidders=bidders)
         finally:
             await runtime.stop()
+            await deals.stop()
             await store.close()
 
     seeded = asyncio.run(run())

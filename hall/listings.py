@@ -392,7 +392,11 @@ class ListingAction(StrEnum):
     LEAVE_SESSION = "leave_session"
     """Staff take it out of a session before publishing (a withdrawn lot did not sell: ``no_sale``)."""
     SELL = "sell"
+    """Its lot closed sold, or staff recorded a deal reached outside the hall (AU-11,
+    hall/offline_deals.py) for an item listed or left unsold: never for one a session holds."""
     NO_SALE = "no_sale"
+    RELIST = "relist"
+    """The buyer defaulted on the deal (hall/deals.py): the item is listed again, as approved."""
 
 
 _S, _A = ListingState, ListingAction
@@ -407,7 +411,10 @@ TRANSITIONS: Final[dict[tuple[ListingState, ListingAction], ListingState]] = {
     (_S.UNSOLD, _A.ENTER_SESSION): _S.IN_SESSION,
     (_S.IN_SESSION, _A.LEAVE_SESSION): _S.LISTED,
     (_S.IN_SESSION, _A.SELL): _S.SOLD,
+    (_S.LISTED, _A.SELL): _S.SOLD,
+    (_S.UNSOLD, _A.SELL): _S.SOLD,
     (_S.IN_SESSION, _A.NO_SALE): _S.UNSOLD,
+    (_S.SOLD, _A.RELIST): _S.LISTED,
 }
 """Every move a listing can make; anything else is refused."""
 

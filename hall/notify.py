@@ -27,6 +27,15 @@ TEMPLATES: Final[dict[str, str]] = {
     "listing_rejected": "【技术产权交易所】您发布的商品《{title}》未通过审核，原因：{reason}。请在卖家中心修改后重新提交。",
     "ownership_approved": "【技术产权交易所】您的商品《{title}》权属状态变更申请已通过，现为{ownership}。",
     "ownership_rejected": "【技术产权交易所】您的商品《{title}》权属状态变更申请未通过，原因：{reason}。",
+    # issue 12: deals (hall/deals.py), each step's SMS in the same transaction as the step
+    "deal_notified": "【技术产权交易所】拍品《{title}》已成交，成交价 {price} 元，成交通知书编号 {notice}。请买卖双方于 {due} 前签署技术交易合同并在线上传（我的竞拍 > 交易记录）。",
+    "deal_contract_reminder": "【技术产权交易所】拍品《{title}》的技术交易合同须于 {due} 前签署并在线上传，请尽快办理。",
+    "deal_contract_refused": "【技术产权交易所】您为拍品《{title}》上传的合同未通过审核，原因：{reason}。请重新上传。",
+    "deal_payment_refused": "【技术产权交易所】您为拍品《{title}》上传的付款凭证未通过审核，原因：{reason}。请重新上传。",
+    "deal_payment_uploaded": "【技术产权交易所】买方已上传拍品《{title}》的付款凭证，请核实到账后在交易记录中确认收款。",
+    "deal_payment_disputed": "【技术产权交易所】卖方对拍品《{title}》的付款凭证提出异议：{reason}。交易所将与您联系核实。",
+    "deal_certified": "【技术产权交易所】拍品《{title}》已完成交割，交易凭证 {certificate} 已出具，可在交易记录中下载。",
+    "deal_defaulted": "【技术产权交易所】拍品《{title}》的交易已被认定违约，原因：{reason}。如有疑问请联系交易所。",
     # SMS codes (hall/store/codes.py): the code is the only secret, the purpose is named so that
     # a code asked for by someone else is recognised for what it is
     "code_signup": "【技术产权交易所】您的注册验证码为 {code}，{minutes} 分钟内有效。如非本人操作，请忽略本短信。",

@@ -7,6 +7,7 @@ token is read from the page's ``<meta name="csrf-token">`` as a browser script w
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sqlite3
@@ -46,6 +47,8 @@ HASH = hash_password("correct horse battery")
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(17)
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(32) + b"\xff\xd9"
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
@@ -308,3 +311,32 @@ def listing_state(client: TestClient, listing_id: int) -> str:
     found = call(client, listings_sql.listing, store, listing_id)
     assert found is not None, listing_id
     return found.state.value
+
+
+def sold(client: TestClient, *, seller_org: int, buyer: int, buyer_org: int | None, price: int = 120_000,
+         title: str = "一种成交的专利") -> int:  # fmt: skip
+    """A lot of ``seller_org`` that ``buyer`` wins at ``price`` now, on the runtime's clock (a
+    ``FakeClock``, which this moves to the close); its deal's id, once the listener made it."""
+    rt = runtime(client)
+    clock = rt.clock
+    assert isinstance(clock, FakeClock), "sold() moves the runtime's FakeClock to the close"
+    spec = LotSpec(seller_org=seller_org, start_price=price, increment=1_000, publicity_start=clock.now - 2 * DAY_MS,
+                   bidding_start=clock.now - HOUR_MS, end=clock.now + 60_000)  # fmt: skip
+    lot_id = call(client, rt.create_lot, spec, title, "新能源").id
+    call(client, rt.register, lot_id, buyer, buyer_org)
+    call(client, rt.bid, lot_id, buyer, buyer_org, price, f"sold-{lot_id}")
+    ends = rt.lots[lot_id].ends_at
+    assert ends is not None
+    clock.now = ends  # minutes later (the bid extended it) the lot closes, and its notice is issued
+    wake(client, lot_id)
+    return deal_of(client, lot_id)
+
+
+def deal_of(client: TestClient, lot_id: int) -> int:
+    """The deal of a sold lot, letting the app's loop run the deals' listener."""
+    for _ in range(400):
+        found = rows(client, "SELECT id FROM deals WHERE lot = ?", (lot_id,))
+        if found:
+            return int(found[0][0])
+        call(client, asyncio.sleep, 0.005)
+    raise AssertionError(f"lot {lot_id} got no deal")

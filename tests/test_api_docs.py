@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 import pytest
-from hallkit import call, listing, lot, org_id, people, rows, user
+from hallkit import PNG, FakeClock, beijing_ms, call, listing, lot, org_id, people, rows, runtime, sold, user
 from openapi_spec_validator import validate
 from starlette.requests import Request
 from starlette.responses import Response
@@ -193,7 +193,7 @@ def test_openapi_json_is_served_to_anyone_and_built_once(client: TestClient, mon
     assert first.json() == json.loads(msgspec.json.encode(build(client.app.routes)))  # type: ignore[attr-defined]
 
 
-REQUIRED_QUERIES: Final = {"/api/patents": {"q": "电池"}}
+REQUIRED_QUERIES: Final = {"/api/patents": {"q": "电池"}, "/api/stats": {"by": "month"}}
 """A query for each GET operation that cannot be called without one."""
 
 
@@ -213,16 +213,39 @@ def test_every_read_answers_as_its_declaration_says(client: TestClient) -> None:
         "bidding_end": "2099-01-09T12:00:00+08:00"})  # fmt: skip
     assert session.status_code == 201, session.text
     ids["session_id"] = session.json()["id"]
+    ids["deal_id"], ids["verify_code"] = _certified_deal(client)
     for (method, path), (_, api) in OPERATIONS.items():
         if method != "GET":
             continue
         response = client.get(path.format_map(ids), params=REQUIRED_QUERIES.get(path), headers=bearer)
         assert response.status_code == api.status, (path, response.text)
-        if api.answer is None:  # a file
-            assert response.headers["content-type"] == api.media, path
+        if api.answer is None:  # a file: its declared type
+            assert response.headers["content-type"].startswith(api.media), path
             continue
         decoded = msgspec.json.decode(response.content, type=api.answer)
         assert msgspec.to_builtins(decoded) == response.json(), path
+
+
+def _certified_deal(client: TestClient) -> tuple[int, str]:
+    """A deal taken to its certificate through the API: (its id, its verification code)."""
+    runtime(client).clock = FakeClock(beijing_ms(2026, 1, 7, 10))
+    buyer = user(client, "13800138002", "买方", org="恒达科技有限公司")
+    seller = user(client, "13800138003", "卖方", org="南京大学")
+    deal = sold(client, seller_org=org_id(client, "南京大学"), buyer=buyer, buyer_org=org_id(client, "恒达科技有限公司"))
+
+    def post(uid: int, step: str, **kwargs: Any) -> None:
+        _, token = call(client, people(client).new_token, uid, "test")
+        answered = client.post(f"/api/deals/{deal}/{step}", headers={"authorization": f"Bearer {token}"}, **kwargs)
+        assert answered.status_code == 200, answered.text
+
+    for uid, step, kwargs in ((buyer, "contract", {"files": {"file": ("合同.png", PNG)}}),
+                              (seller, "contract", {"files": {"file": ("合同.png", PNG)}}),
+                              (buyer, "payment", {"files": {"file": ("回单.png", PNG)}}),
+                              (seller, "confirm-payment", {"json": {}}), (buyer, "handover", {}),
+                              (seller, "handover", {})):  # fmt: skip
+        post(uid, step, **kwargs)
+    [(code,)] = rows(client, "SELECT verify_code FROM deals WHERE id = ?", (deal,))
+    return deal, str(code)
 
 
 # ---------------------------------------------------------------------- docs/api.md
@@ -289,7 +312,7 @@ def check_example(key: tuple[str, str], request: str, answer: str) -> bool:
         if api.query is not None:
             msgspec.convert(query, api.query, strict=False)
         assert int(status) == api.status, f"{key} answers {api.status}, the example {status}"
-        if api.answer is None and api.media != "application/json":  # a file, described in words
+        if api.answer is None and api.media != "application/json":  # a file: its first bytes, or words
             return True
         decoded = msgspec.json.decode(raw, type=api.answer)
         assert msgspec.to_builtins(decoded) == json.loads(raw), f"{key}: a field the answer does not have"

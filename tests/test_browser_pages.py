@@ -10,6 +10,8 @@ browser context, signed in as the person who would open the pages, that walks th
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
@@ -28,11 +30,12 @@ LOTS: Final = ("/lots/{lot}", "/lots/{publicity}", "/lots/{live}", "/lots/{live_
 """A lot page in each state the demo shows: running (timed), in publicity (timed), auctioneer-run
 (every bidder admitted; registration open), sold, unsold."""
 PAGES: Final[dict[str, tuple[str, ...]]] = {
-    "": ("/", "/help", "/login", "/signup", "/login/code", "/password-reset", *LOTS),
+    "": ("/", "/help", "/login", "/signup", "/login/code", "/password-reset", *LOTS, "/verify", "/verify/{code}"),
     "bidders": ("/", "/account", "/account/registrations", "/account/bids", "/account/verification", "/inbox", *LOTS,
-                "/lots/{publicity}/register", "/lots/{lot}/register"),
+                "/lots/{publicity}/register", "/lots/{lot}/register", "/account/deals", "/deals/{deal}"),
     "sellers": ("/account", "/account/identity", "/account/shop", "/lots/{lot}"),
-    "staff": ("/staff/reviews", "/staff/reviews?kind=all&state=all"),
+    "staff": ("/staff/reviews", "/staff/reviews?kind=all&state=all", "/staff/deals", "/deals/{deal}", "/staff/figures",
+              "/staff/offline-deals"),
     "admins": ("/admin/roles",),
     "auctioneers": ("/console", "/console?session={session}", "/lots/{live}"),
 }
@@ -62,6 +65,14 @@ def _problems(page: Page, log: browserkit.PageLog, lang: str, seen: int) -> list
     return found
 
 
+def _deal(demo: DemoHall) -> dict[str, object]:
+    """The demo's sold lot's deal (its first bidder is the buyer) and its verification code."""
+    with contextlib.closing(sqlite3.connect(demo.server.db)) as db:
+        [(deal, code)] = db.execute("SELECT id, verify_code FROM deals WHERE lot = ?",
+                                    (demo.seeded["sold_lots"][0],)).fetchall()  # fmt: skip
+    return {"deal": deal, "code": code}
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("role", list(PAGES), ids=[role or "visitor" for role in PAGES])
 def test_main_pages_fit_a_phone_and_log_no_error(chromium: Browser, demo: DemoHall, role: str, lang: str) -> None:
@@ -72,7 +83,7 @@ def test_main_pages_fit_a_phone_and_log_no_error(chromium: Browser, demo: DemoHa
     seeded = demo.seeded
     fill = {"lot": demo.lots()[0], "publicity": seeded["publicity_lots"][0], "live": seeded["live_mode_lots"][0],
             "live_open": seeded["publicity_lots"][-1], "sold": seeded["sold_lots"][0], "unsold": seeded["unsold_lots"][0],
-            "session": quote(LIVE_SESSION)}  # fmt: skip
+            "session": quote(LIVE_SESSION), **_deal(demo)}  # fmt: skip
     problems: dict[str, list[str]] = {}
     for pattern in PAGES[role]:
         path = pattern.format(**fill)

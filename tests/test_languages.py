@@ -29,10 +29,12 @@ from hallkit import (
     anonymous,
     beijing_ms,
     call,
+    deal_of,
     hall,
     listing,
     org_id,
     page_csrf,
+    rows,
     runtime,
     send_code,
     user,
@@ -54,7 +56,7 @@ PDF: Final = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1
 CJK: Final = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff5e]")
 """Chinese characters and Chinese (full-width) punctuation."""
 WORD: Final = re.compile(r"[A-Za-z]{2,}")
-PROPER: Final = frozenset({"PDF", "JPEG", "PNG", "MiB", "SMS", "JavaScript", "IPC", "xlsx", "ZL", "Excel"})
+PROPER: Final = frozenset({"PDF", "JPEG", "PNG", "MiB", "SMS", "JavaScript", "IPC", "CSV", "xlsx", "ZL", "Excel"})
 """ASCII words a Chinese page may hold outside data: names of formats and technologies."""
 CHECKED_ATTRIBUTES: Final = ("aria-label", "title", "placeholder", "alt")
 VOID: Final = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
@@ -157,9 +159,12 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         call(client, client.app.state.dispatcher.run_once)  # type: ignore[attr-defined]
         file_id = call(client, client.app.state.store.fetchone, "SELECT min(id) FROM files")[0]  # type: ignore[attr-defined]
         sessions = _sessions(client, seller_id, seller, staff, auctioneer)
+        deal, document, verify_code = _deal(client, bidder_actor, floor[3])
+        offline = _offline_deal(client, staff_actor, seller_id)
         params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css",
                   "application_id": verification, "shop_id": shop, "listing_id": rejected, "batch_id": batch,
-                  "session_id": sessions[0]}  # fmt: skip
+                  "session_id": sessions[0], "deal_id": deal, "document_id": document, "verify_code": verify_code,
+                  "offline_id": offline}  # fmt: skip
         more = [*(f"/lots/{lot_id}" for lot_id in floor), f"/lots/{floor[-1]}/register",
                 "/staff/reviews?kind=all&state=all", "/staff/reviews/1", "/staff/reviews?kind=shop",
                 "/staff/reviews?kind=identity&state=approved", "/staff/reviews?kind=verification&state=rejected",
@@ -168,7 +173,11 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
                 f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=bad_state",
                 f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=accepted",
                 f"/lots/{sessions[1]}", f"/staff/sessions/{sessions[2]}", f"/staff/sessions/{sessions[2]}?done=add",
-                "/?industry=energy", "/?q=%E4%B8%93%E5%88%A9", "/?industry=materials&state=live"]  # fmt: skip
+                "/?industry=energy", "/?q=%E4%B8%93%E5%88%A9", "/?industry=materials&state=live",
+                "/staff/deals?state=notified", "/verify?code=bad", f"/verify/{verify_code[:-1]}2",
+                f"/deals/{deal}9", f"/api/deals/{deal}9", "/staff/figures?year=all", "/staff/figures?year=1999",
+                "/staff/offline-deals?done=1", f"/staff/offline-deals/{offline}9/contract", "/api/stats?by=session",
+                "/api/stats?by=week"]  # fmt: skip
         yield Scene(client, actors, params, more)
 
 
@@ -192,6 +201,27 @@ def _sessions(client: TestClient, seller_id: int, seller: int, staff: int, aucti
     call(client, auctions.add_lot, draft, LotTerms(listing=listing(client, seller_id), increment=500))
     listing(client, seller_id, title="一种已上架的专利")  # offered by the draft's add form
     return published, lot, draft
+
+
+def _deal(client: TestClient, buyer: Actor, sold: int) -> tuple[int, int, str]:
+    """The deal the sold auctioneer-run lot got (its listener made it), with the buyer's signed
+    contract handed in: (deal, the contract's document, the verification code)."""
+    deal = deal_of(client, sold)
+    assert buyer.upload(f"/deals/{deal}/contract", "file", "合同.pdf", PDF).status_code == 303
+    [(document, code)] = rows(client, "SELECT max(d.id), verify_code FROM deal_documents d JOIN deals ON deals.id = d.deal")
+    return deal, document, code
+
+
+def _offline_deal(client: TestClient, staff: Actor, seller_id: int) -> int:
+    """A deal reached outside the hall, recorded through the staff's form (it qualifies for
+    project support), and a listing left for the form to offer: the recorded deal's id."""
+    item = listing(client, seller_id, title="一种协议成交的专利")
+    listing(client, seller_id, title="一种待登记成交的专利")
+    fields = {"listing": str(item), "buyer_name": "远景能源有限公司", "price": "300000", "date": "2026-01-06",
+              "form": "licence", "industry": "energy"}  # fmt: skip
+    assert staff.upload("/staff/offline-deals", "contract", "合同.pdf", PDF, fields).status_code == 303
+    found: int = call(client, client.app.state.store.fetchone, "SELECT max(id) FROM offline_deals")[0]  # type: ignore[attr-defined]
+    return found
 
 
 def _open_shop(client: TestClient, actors: dict[str, Actor | None], staff: Actor) -> int:
@@ -386,6 +416,11 @@ def test_what_a_form_answers_speaks_only_its_language_outside_data(scene: Scene,
     answers["batch: not a workbook"] = _client(scene, "seller", lang).post(
         "/seller/batches", data={"csrf": seller.csrf, "kind": "patent"},
         files={"file": ("a.xlsx", b"hello", "application/octet-stream")})
+    staff = scene.actors["staff"]
+    assert staff
+    answers["offline deal: refused without a buyer"] = _client(scene, "staff", lang).post(
+        "/staff/offline-deals", data={"csrf": staff.csrf, "listing": "1", "price": "1", "date": "2026-01-06",
+                                      "form": "licence"})  # fmt: skip
     problems: dict[str, list[str]] = {}
     for name, response in answers.items():
         assert response.status_code < 500 and response.headers["content-type"].startswith("text/html"), name

@@ -319,4 +319,5 @@ def test_every_state_action_and_fixed_value_has_a_label() -> None:
         for value in enum:
             assert choice_key(value) in MESSAGES
     assert {a for _, a in TRANSITIONS} <= set(SELLER_ACTIONS) | set(STAFF_ACTIONS) | {ListingAction.SELL,
-                                                                                      ListingAction.NO_SALE}
+                                                                                      ListingAction.NO_SALE,
+                                                                                      ListingAction.RELIST}

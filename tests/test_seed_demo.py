@@ -286,6 +286,19 @@ def test_sellers_are_sellers_through_identities_and_shops_staff_approved(seeded:
     assert len(list((db.parent / "files").iterdir())) == len(out["sellers"])  # the certificates exist on disk
 
 
+def test_the_showcase_sold_lot_has_its_deal_with_the_winner_as_buyer(
+    seeded: tuple[Path, dict[str, Any]], world: World
+) -> None:
+    """``hall seed-demo`` runs the deals' listener as the server does: the sold lot's deal is
+    waiting for its contract, its notice SMS sent to the first bidder and the seller."""
+    db, out = seeded
+    (sold,) = out["sold_lots"]
+    winner = world.identities[out["bidders"][0]["phone"]].id
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        deals = conn.execute("SELECT lot, buyer, state, seller FROM deals").fetchall()
+        told = {r[0] for r in conn.execute("SELECT user FROM outbox WHERE template = 'deal_notified'")}
+    assert [(lot, buyer, state) for lot, buyer, state, _ in deals] == [(sold, winner, "notified")]
+    assert told == {winner, deals[0][3]} and deals[0][3] is not None
 # ---------------------------------------------------------------------- the supply side: listings, reviews, sessions
 
 

@@ -416,6 +416,105 @@ MIGRATIONS: tuple[str, ...] = (
         FROM (SELECT id, hall_chain(body) OVER (PARTITION BY lot ORDER BY seq) AS digest FROM events) AS chained
         WHERE events.id = chained.id;
     """,
+    # 11: issue 12's deals (hall/deals.py): what follows the hammer. One deal per sold lot (the
+    # UNIQUE lot is what makes deriving it from the journal exactly-once), the documents the
+    # parties hand in, and a step row for every change (who, what, when, why). The deal keeps
+    # the facts its notice and certificate print, as they stood when it was made, so that a
+    # document made again is the same document.
+    """
+    CREATE TABLE deals (
+        id INTEGER PRIMARY KEY,
+        lot INTEGER NOT NULL UNIQUE REFERENCES lots(id),
+        listing INTEGER REFERENCES listings(id),
+        buyer INTEGER NOT NULL REFERENCES users(id),
+        buyer_org INTEGER REFERENCES orgs(id),
+        buyer_name TEXT NOT NULL,
+        bidder_number TEXT NOT NULL,
+        seller INTEGER REFERENCES users(id),
+        seller_org INTEGER REFERENCES orgs(id),
+        seller_name TEXT NOT NULL,
+        price INTEGER NOT NULL,
+        form TEXT NOT NULL,
+        title TEXT NOT NULL,
+        item_number TEXT NOT NULL,
+        item_kind TEXT NOT NULL,
+        session TEXT NOT NULL,
+        closed_at INTEGER NOT NULL,
+        digest TEXT NOT NULL,
+        notice_number TEXT NOT NULL UNIQUE,
+        verify_code TEXT NOT NULL UNIQUE,
+        notified_at INTEGER NOT NULL,
+        contract_due TEXT NOT NULL,
+        remind_at INTEGER NOT NULL,
+        reminded_at INTEGER,
+        state TEXT NOT NULL,
+        contracted_at INTEGER,
+        paid_at INTEGER,
+        buyer_handover_at INTEGER,
+        seller_handover_at INTEGER,
+        certificate_number TEXT UNIQUE,
+        certified_at INTEGER,
+        defaulted_at INTEGER,
+        default_reason TEXT,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX deals_buyer ON deals (buyer);
+    CREATE INDEX deals_seller ON deals (seller);
+    CREATE INDEX deals_state ON deals (state, contract_due);
+    CREATE INDEX deals_reminders ON deals (remind_at) WHERE reminded_at IS NULL AND state = 'notified';
+    CREATE TABLE deal_documents (
+        id INTEGER PRIMARY KEY,
+        deal INTEGER NOT NULL REFERENCES deals(id),
+        kind TEXT NOT NULL,
+        party TEXT NOT NULL,
+        file INTEGER NOT NULL REFERENCES files(id),
+        state TEXT NOT NULL,
+        uploaded_by INTEGER NOT NULL REFERENCES users(id),
+        uploaded_at INTEGER NOT NULL,
+        reason TEXT,
+        decided_by INTEGER REFERENCES users(id),
+        decided_at INTEGER
+    );
+    CREATE INDEX deal_documents_deal ON deal_documents (deal, kind, party);
+    CREATE INDEX deal_documents_disputed ON deal_documents (deal) WHERE state = 'disputed';
+    CREATE TABLE deal_steps (
+        id INTEGER PRIMARY KEY,
+        deal INTEGER NOT NULL REFERENCES deals(id),
+        action TEXT NOT NULL,
+        actor INTEGER REFERENCES users(id),
+        state TEXT NOT NULL,
+        document INTEGER REFERENCES deal_documents(id),
+        reason TEXT,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX deal_steps_deal ON deal_steps (deal, id);
+    """,
+    # 12: issue 12's deals reached outside the hall (AU-11, hall/offline_deals.py), which count in
+    # the exchange's figures (hall/figures.py). Like a deal, a row keeps the facts as they stood
+    # when staff recorded it (title, seller, the listing's start price), so later edits of the
+    # listing do not change past figures; ``session`` is the last published session that offered
+    # the item (NULL: none), ``day`` the deal's Beijing date (YYYY-MM-DD).
+    """
+    CREATE TABLE offline_deals (
+        id INTEGER PRIMARY KEY,
+        listing INTEGER NOT NULL REFERENCES listings(id),
+        industry TEXT NOT NULL,
+        session INTEGER REFERENCES auctions(id),
+        buyer INTEGER REFERENCES users(id),
+        buyer_name TEXT NOT NULL,
+        seller_name TEXT NOT NULL,
+        title TEXT NOT NULL,
+        item_number TEXT NOT NULL,
+        start_price INTEGER NOT NULL,
+        price INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        form TEXT NOT NULL,
+        contract INTEGER NOT NULL REFERENCES files(id),
+        recorded_by INTEGER NOT NULL REFERENCES users(id),
+        recorded_at INTEGER NOT NULL
+    );
+    CREATE INDEX offline_deals_day ON offline_deals (day);
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 
@@ -462,7 +561,7 @@ def _write_batch(db: aiosqlite.Connection, rows: list[tuple[int, int, bytes, byt
 
 
 class _Chain:
-    """The ``hall_chain`` window function of migration 9: over a lot's stored events in seq
+    """The ``hall_chain`` window function of migration 10: over a lot's stored events in seq
     order, the digest after each (``hall.record.link`` of the previous one and the event)."""
 
     def __init__(self) -> None:

@@ -20,9 +20,12 @@ from hall.auctions import Auctions
 from hall.auth.addresses import parse_networks
 from hall.auth.throttle import LoginThrottle
 from hall.config import Config
+from hall.deals import Deals
 from hall.dispatch import Dispatcher
 from hall.engine import AnyEvent, State
+from hall.figures import Figures
 from hall.hub import Hub
+from hall.offline_deals import OfflineDeals
 from hall.pdfscan import Limits
 from hall.runtime import Runtime, wall_clock
 from hall.store import SqliteStore
@@ -31,15 +34,17 @@ from hall.store.codes import PhoneCodes
 from hall.patents import HttpPatentSource, patent_source
 from hall.store.patents import PatentCatalogue
 from hall.store.people import People
-from hall.uploads import PdfChecker
-from hall.web import accounts, admin, auctions as auction_pages, fragments, identities, listings, live, openapi, orientation, pages, patents, reviews, shops
+from hall.uploads import FileStore, PdfChecker
+from hall.web import accounts, admin, auctions as auction_pages, deals as deal_pages, fragments, identities, listings, live, openapi, orientation, pages, patents, reviews, shops
+from hall.web import figures as figure_pages
 from hall.web import inbox as inbox_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
 from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, answer, route, wants_json
 from hall.web.templating import render
 
-UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities", "/seller/", "/api/listings")
+UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities", "/seller/", "/api/listings",
+                   "/deals/", "/api/deals/", "/staff/offline-deals", "/api/offline-deals")
 
 
 class Health(msgspec.Struct):
@@ -113,6 +118,10 @@ def create_app(config: Config | None = None) -> Starlette:
         auctions = app.state.auctions = Auctions(AuctionStore(store), runtime, people)
         auctions.announce = hub.announce
         await auctions.start()
+        deals = app.state.deals = Deals(store, runtime, FileStore(store, config, pdf))
+        await deals.start()
+        app.state.figures = Figures(store, runtime, auctions)
+        app.state.offline_deals = OfflineDeals(store, runtime, FileStore(store, config, pdf))
         runtime.listen(_count_batch)
         dispatcher.start()
         pdf.start()
@@ -125,6 +134,7 @@ def create_app(config: Config | None = None) -> Starlette:
             await dispatcher.stop()
             await runtime.stop()
             await auctions.stop()
+            await deals.stop()
             await store.close()
 
     app = Starlette(
@@ -139,6 +149,8 @@ def create_app(config: Config | None = None) -> Starlette:
             *inbox_pages.routes,
             *reviews.routes, *identities.routes, *shops.routes, *admin.routes,
             *auction_pages.routes,
+            *deal_pages.routes,
+            *figure_pages.routes,
             *live.routes,
             *patents.routes,
             *listings.routes,

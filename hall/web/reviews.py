@@ -27,7 +27,7 @@ from hall.reviews import KINDS, MAX_REASON, PENDING, STATES, Entry, Invalid, Rev
 from hall.reviews import registrations, verifications
 from hall.reviews.verifications import ORG_KINDS, ORGANISATION, PERSONAL
 from hall.runtime import Runtime
-from hall.uploads import FileStore, UploadRefused, Written
+from hall.uploads import FileStore, StoredFile, UploadRefused, Written
 from hall.web.errors import Refused, error, json_body
 from hall.web.i18n import lang_of, text
 from hall.web.openapi import Api
@@ -115,6 +115,12 @@ async def file(request: Request) -> Response:
     stored = await files.get(request.path_params["file_id"])
     if stored is None or (stored.owner != me.id and not me.has(Role.STAFF)):
         raise _not_found("err_no_file")
+    return await attachment(files, stored)
+
+
+async def attachment(files: FileStore, stored: StoredFile) -> Response:
+    """A stored file as a download that no browser renders on the hall's origin (the deals'
+    documents are served the same way, to their parties)."""
     path = files.path(stored)
     try:
         stat = await asyncio.to_thread(os.stat, path)
