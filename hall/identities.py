@@ -24,6 +24,7 @@ from hall.reviews import Application, Document, Fact, Invalid, Kind, ReviewError
 from hall.store import identities as sql
 from hall.store.sqlite import SqliteStore
 from hall.uploads import Written
+from hall.store.rows import one
 
 KIND: Final = "identity"
 ORG_KINDS: Final = ("university", "institute", "soe", "enterprise", "transfer")
@@ -79,13 +80,13 @@ async def apply(reviews: Reviews, *, user: int, kind: str, documents: Sequence[W
         if not 1 <= len(documents) <= MAX_DOCUMENTS:
             raise Invalid("documents", "err_identity_documents", code="missing_file", n=MAX_DOCUMENTS)
         async with reviews.store.transaction() as tx:
-            account = await sql.one(tx, "SELECT verified, org FROM users WHERE id = ?", (user,))
+            account = await one(tx, "SELECT verified, org FROM users WHERE id = ?", (user,))
             if account is None or not account[0]:
                 raise ReviewError(403, "not_verified", "err_identity_not_verified")
             org = account[1] if kind != EXPERT else None
             if kind != EXPERT and org is None:
                 raise ReviewError(403, "org_required", "err_identity_org_required")
-            found = await sql.one(tx, "SELECT id, state FROM identities WHERE user = ? AND kind = ?", (user, kind))
+            found = await one(tx, "SELECT id, state FROM identities WHERE user = ? AND kind = ?", (user, kind))
             if found is not None and found[1] == "pending":
                 raise ReviewError(409, "pending", "err_application_pending")
             if found is not None and found[1] == "approved":

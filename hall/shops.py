@@ -23,6 +23,7 @@ import msgspec
 from hall.reviews import Application, Fact, Invalid, Kind, ReviewError, Reviews, Summary, register, submit, withdraw
 from hall.store import identities as sql
 from hall.store.sqlite import SqliteStore
+from hall.store.rows import one
 
 KIND: Final = "shop"
 SHOP_TERMS_VERSION: Final = "2026-01"
@@ -141,14 +142,14 @@ async def apply(reviews: Reviews, *, user: int, form: ShopForm, now: int) -> int
     """Open a shop: checked, stored pending, its application filed; its id. A rejected or
     closed shop of the account is resubmitted instead (``resubmit``)."""
     async with reviews.store.transaction() as tx:
-        existing = await sql.one(tx, "SELECT id, state FROM shops WHERE owner = ?", (user,))
+        existing = await one(tx, "SELECT id, state FROM shops WHERE owner = ?", (user,))
         if existing is not None:
             if existing[1] not in RESUBMITTABLE:
                 raise ReviewError(409, "shop_exists", "err_shop_exists")
             return await _resubmit(tx, int(existing[0]), user=user, form=form, now=now)
         identity, org, org_name = await _identity_for(tx, user, form.identity)
         checked = _checked(form, org_name=org_name)
-        if org is not None and await sql.one(tx, "SELECT 1 FROM shops WHERE org = ?", (org,)):
+        if org is not None and await one(tx, "SELECT 1 FROM shops WHERE org = ?", (org,)):
             raise ReviewError(409, "org_has_shop", "err_org_has_shop")
         cursor = await tx.execute(
             "INSERT INTO shops (owner, identity, org, name, contact_name, contact_phone, contact_email, intro,"
@@ -170,14 +171,14 @@ async def resubmit(reviews: Reviews, shop_id: int, *, user: int, form: ShopForm,
 
 
 async def _resubmit(tx: aiosqlite.Connection, shop_id: int, *, user: int, form: ShopForm, now: int) -> int:
-    found = await sql.one(tx, "SELECT owner, state FROM shops WHERE id = ?", (shop_id,))
+    found = await one(tx, "SELECT owner, state FROM shops WHERE id = ?", (shop_id,))
     if found is None or found[0] != user:
         raise ReviewError(404, "not_found", "err_no_shop")
     if found[1] not in RESUBMITTABLE:
         raise ReviewError(409, "pending" if found[1] == "pending" else "shop_open", "err_shop_not_resubmittable")
     identity, org, org_name = await _identity_for(tx, user, form.identity)
     checked = _checked(form, org_name=org_name)
-    if org is not None and await sql.one(tx, "SELECT 1 FROM shops WHERE org = ? AND id != ?", (org, shop_id)):
+    if org is not None and await one(tx, "SELECT 1 FROM shops WHERE org = ? AND id != ?", (org, shop_id)):
         raise ReviewError(409, "org_has_shop", "err_org_has_shop")
     await tx.execute(
         "UPDATE shops SET identity = ?, org = ?, name = ?, contact_name = ?, contact_phone = ?, contact_email = ?,"
@@ -192,7 +193,7 @@ async def _resubmit(tx: aiosqlite.Connection, shop_id: int, *, user: int, form: 
 async def close(reviews: Reviews, shop_id: int, *, user: int, now: int) -> None:
     """The owner closes the shop (open or pending): no more listing, and no more seller role."""
     async with reviews.store.transaction() as tx:
-        found = await sql.one(tx, "SELECT owner, state FROM shops WHERE id = ?", (shop_id,))
+        found = await one(tx, "SELECT owner, state FROM shops WHERE id = ?", (shop_id,))
         if found is None or found[0] != user:
             raise ReviewError(404, "not_found", "err_no_shop")
         if found[1] not in (OPEN, "pending"):
@@ -210,7 +211,7 @@ class ShopKind(Kind):
 
     async def approve(self, tx: aiosqlite.Connection, application: Application, prepared: object, *,
                       reviewer: int, now: int) -> Mapping[str, object]:  # fmt: skip
-        row = await sql.one(tx, "SELECT name FROM shops WHERE id = ?", (application.subject,))
+        row = await one(tx, "SELECT name FROM shops WHERE id = ?", (application.subject,))
         assert row is not None
         await sql.set_state(tx, "shops", application.subject, OPEN, now)
         await sql.grant_seller(tx, application.applicant, reviewer, now)
@@ -218,7 +219,7 @@ class ShopKind(Kind):
 
     async def reject(self, tx: aiosqlite.Connection, application: Application, *, reviewer: int, reason: str,
                      now: int) -> Mapping[str, object]:  # fmt: skip
-        row = await sql.one(tx, "SELECT name FROM shops WHERE id = ?", (application.subject,))
+        row = await one(tx, "SELECT name FROM shops WHERE id = ?", (application.subject,))
         assert row is not None
         await sql.set_state(tx, "shops", application.subject, "rejected", now)
         return {"name": row[0]}

@@ -22,6 +22,7 @@ from hall.engine import State
 from hall.registration import beijing
 from hall.reviews import Application, Fact, Kind, ReviewError, Reviews, Summary, not_found, register, submit
 from hall.uploads import Written
+from hall.store.rows import one
 
 KIND: Final = "registration"
 
@@ -64,11 +65,6 @@ def _registration(row: sqlite3.Row) -> Registration:
     return Registration(*row)
 
 
-async def _one(tx: aiosqlite.Connection, sql: str, params: tuple[object, ...]) -> sqlite3.Row | None:
-    async with tx.execute(sql, params) as cur:
-        row: sqlite3.Row | None = await cur.fetchone()
-    return row
-
 
 async def registration(reviews: Reviews, lot: int, user: int) -> Registration | None:
     row = await reviews.store.fetchone(f"{_SQL} WHERE r.lot = ? AND r.user = ?", (lot, user))
@@ -88,7 +84,7 @@ async def submit_letter(reviews: Reviews, *, lot: int, user: int, letter: Writte
     the registration's own state is checked here. Consumes ``letter``."""
     try:
         async with reviews.store.transaction() as tx:
-            found = await _one(tx, "SELECT id, status FROM registrations WHERE lot = ? AND user = ?", (lot, user))
+            found = await one(tx, "SELECT id, status FROM registrations WHERE lot = ? AND user = ?", (lot, user))
             if found is not None and found[1] != "rejected":
                 raise ReviewError(409, str(found[1]) if found[1] == "pending" else "registered",
                                   "err_already_registered")  # fmt: skip
@@ -146,7 +142,7 @@ class RegistrationKind(Kind):
 
     async def reject(self, tx: aiosqlite.Connection, application: Application, *, reviewer: int, reason: str,
                      now: int) -> Mapping[str, object]:  # fmt: skip
-        row = await _one(tx, f"{_SQL} WHERE r.id = ?", (application.subject,))
+        row = await one(tx, f"{_SQL} WHERE r.id = ?", (application.subject,))
         assert row is not None
         found = _registration(row)
         if found.number is not None:

@@ -14,6 +14,7 @@ import aiosqlite
 from hall.reviews import Application, Fact, Kind, ReviewError, Reviews, Summary, register, submit
 from hall.store.people import org_in, verify_in
 from hall.uploads import Written
+from hall.store.rows import one
 
 ORG_KINDS: Final = ("university", "institute", "soe", "enterprise", "transfer", "other")
 """University, research institute, state-owned enterprise, enterprise,
@@ -51,11 +52,6 @@ def _verification(row: sqlite3.Row) -> Verification:
     return Verification(*row)
 
 
-async def _one(tx: aiosqlite.Connection, sql: str, params: tuple[object, ...]) -> sqlite3.Row | None:
-    async with tx.execute(sql, params) as cur:
-        row: sqlite3.Row | None = await cur.fetchone()
-    return row
-
 
 async def verifications_of(reviews: Reviews, user: int) -> list[Verification]:
     rows = await reviews.store.fetchall(f"{_SQL} WHERE v.user = ? ORDER BY v.id DESC", (user,))
@@ -70,12 +66,12 @@ async def apply(
     recorded with the application, or removed from disk. Its verification's id."""
     try:
         async with reviews.store.transaction() as tx:
-            found = await _one(tx, "SELECT verified FROM users WHERE id = ?", (user,))
+            found = await one(tx, "SELECT verified FROM users WHERE id = ?", (user,))
             if found is None:
                 raise ReviewError(404, "not_found", "err_no_account")
             if found[0]:
                 raise ReviewError(409, "already_verified", "err_already_verified")
-            if await _one(tx, "SELECT 1 FROM verifications WHERE user = ? AND status = 'pending'", (user,)):
+            if await one(tx, "SELECT 1 FROM verifications WHERE user = ? AND status = 'pending'", (user,)):
                 raise ReviewError(409, "pending", "err_verification_pending")
             files = await reviews.record(tx, user, [document] if document else [], now)
             cursor = await tx.execute(
@@ -106,7 +102,7 @@ class VerificationKind(Kind):
 
     async def approve(self, tx: aiosqlite.Connection, application: Application, prepared: object, *,
                       reviewer: int, now: int) -> Mapping[str, object]:  # fmt: skip
-        row = await _one(tx, f"{_SQL} WHERE v.id = ?", (application.subject,))
+        row = await one(tx, f"{_SQL} WHERE v.id = ?", (application.subject,))
         assert row is not None
         found = _verification(row)
         org = None

@@ -19,6 +19,7 @@ import aiosqlite
 from hall.listings import ListingState
 from hall.store import listings
 from hall.store.sqlite import SqliteStore
+from hall.store.rows import insert, one
 
 LISTED_MAX: Final = 500
 """Listed items the staff's add-a-lot form offers at once (the newest first)."""
@@ -118,11 +119,6 @@ def _session(row: sqlite3.Row) -> SessionRow:
     return SessionRow(*values)
 
 
-async def _one(tx: aiosqlite.Connection, sql: str, params: Sequence[object]) -> sqlite3.Row | None:
-    async with tx.execute(sql, params) as cur:
-        row: sqlite3.Row | None = await cur.fetchone()
-    return row
-
 
 async def _all(tx: aiosqlite.Connection, sql: str, params: Sequence[object]) -> list[sqlite3.Row]:
     async with tx.execute(sql, params) as cur:
@@ -190,42 +186,35 @@ class AuctionStore:
 
     @staticmethod
     async def session_in(tx: aiosqlite.Connection, session: int) -> SessionRow | None:
-        row = await _one(tx, f"{_SESSION} WHERE id = ?", (session,))
+        row = await one(tx, f"{_SESSION} WHERE id = ?", (session,))
         return None if row is None else _session(row)
 
     @staticmethod
     async def listing_in(tx: aiosqlite.Connection, listing: int) -> ListingRow | None:
-        row = await _one(tx, f"{_LISTING} WHERE id = ?", (listing,))
+        row = await one(tx, f"{_LISTING} WHERE id = ?", (listing,))
         return None if row is None else ListingRow(*row)
 
     @staticmethod
     async def lot_in(tx: aiosqlite.Connection, session: int, listing: int) -> LotRow | None:
-        row = await _one(tx, f"{_LOT} WHERE al.auction = ? AND al.listing = ?", (session, listing))
+        row = await one(tx, f"{_LOT} WHERE al.auction = ? AND al.listing = ?", (session, listing))
         return None if row is None else LotRow(*row)
 
     @staticmethod
     async def draft_holding(tx: aiosqlite.Connection, listing: int) -> int | None:
         """The unpublished session that holds the listing, if any."""
-        row = await _one(tx, "SELECT al.auction FROM auction_lots al JOIN auctions a ON a.id = al.auction "
+        row = await one(tx, "SELECT al.auction FROM auction_lots al JOIN auctions a ON a.id = al.auction "
                              "WHERE al.listing = ? AND a.state != 'published'", (listing,))  # fmt: skip
         return None if row is None else int(row[0])
 
     @staticmethod
     async def insert_session(tx: aiosqlite.Connection, values: dict[str, object]) -> int:
-        columns = ", ".join(values)
-        marks = ", ".join("?" * len(values))
-        cur = await tx.execute(f"INSERT INTO auctions ({columns}) VALUES ({marks})", tuple(values.values()))
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        return await insert(tx, "auctions", values)
 
     @staticmethod
     async def insert_lot(tx: aiosqlite.Connection, session: int, listing: int, terms: dict[str, object]) -> None:
-        row = await _one(tx, "SELECT coalesce(max(position), 0) + 1 FROM auction_lots WHERE auction = ?", (session,))
+        row = await one(tx, "SELECT coalesce(max(position), 0) + 1 FROM auction_lots WHERE auction = ?", (session,))
         assert row is not None
-        values = {"auction": session, "listing": listing, "position": row[0], **terms}
-        columns = ", ".join(values)
-        marks = ", ".join("?" * len(values))
-        await tx.execute(f"INSERT INTO auction_lots ({columns}) VALUES ({marks})", tuple(values.values()))
+        await insert(tx, "auction_lots", {"auction": session, "listing": listing, "position": row[0], **terms})
 
     @staticmethod
     async def update_lot(tx: aiosqlite.Connection, session: int, listing: int, terms: dict[str, object]) -> None:
@@ -250,7 +239,7 @@ class AuctionStore:
         """The listing behind ``lot`` from ``before`` to ``after`` (a closed lot's outcome);
         idempotent: a second call changes nothing and answers False."""
         async with self.store.transaction() as tx:
-            row = await _one(tx, "SELECT listing FROM auction_lots WHERE lot = ?", (lot,))
+            row = await one(tx, "SELECT listing FROM auction_lots WHERE lot = ?", (lot,))
             if row is None:
                 return False
             return await listings.move(tx, int(row[0]), state=after, was=before, now=now)

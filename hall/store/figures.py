@@ -10,7 +10,6 @@ contract's file row are one transaction.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -19,6 +18,7 @@ import aiosqlite
 
 from hall.engine.events import decode
 from hall.store.sqlite import SqliteStore
+from hall.store.rows import insert, one
 
 CHUNK: Final = 400
 """(lot, seq) pairs one query looks up: two parameters each, well under SQLite's limit."""
@@ -85,11 +85,6 @@ _ITEM: Final = """
 """
 
 
-async def _one(tx: aiosqlite.Connection, sql: str, params: Sequence[object]) -> sqlite3.Row | None:
-    async with tx.execute(sql, params) as cur:
-        row: sqlite3.Row | None = await cur.fetchone()
-    return row
-
 
 class FigureStore:
     def __init__(self, store: SqliteStore) -> None:
@@ -136,13 +131,13 @@ class FigureStore:
 
     @staticmethod
     async def item_in(tx: aiosqlite.Connection, listing: int) -> ItemForSale | None:
-        row = await _one(tx, f"{_ITEM} WHERE l.id = ?", (listing,))
+        row = await one(tx, f"{_ITEM} WHERE l.id = ?", (listing,))
         return None if row is None else ItemForSale(*row)
 
     @staticmethod
     async def last_session_in(tx: aiosqlite.Connection, listing: int) -> tuple[int, str] | None:
         """(session, industry) of the last published session that made the item a lot."""
-        row = await _one(tx, "SELECT a.id, a.industry FROM auction_lots al JOIN auctions a ON a.id = al.auction "
+        row = await one(tx, "SELECT a.id, a.industry FROM auction_lots al JOIN auctions a ON a.id = al.auction "
                              "WHERE al.listing = ? AND al.lot IS NOT NULL ORDER BY al.lot DESC LIMIT 1", (listing,))  # fmt: skip
         return None if row is None else (row[0], row[1])
 
@@ -150,14 +145,10 @@ class FigureStore:
     async def buyer_name_in(tx: aiosqlite.Connection, user: int) -> str | None:
         """An account as a buyer: its organisation's name, else its (verified) name; None for no
         such account."""
-        row = await _one(tx, "SELECT coalesce(o.name, u.name) FROM users u LEFT JOIN orgs o ON o.id = u.org "
+        row = await one(tx, "SELECT coalesce(o.name, u.name) FROM users u LEFT JOIN orgs o ON o.id = u.org "
                              "WHERE u.id = ?", (user,))  # fmt: skip
         return None if row is None else str(row[0])
 
     @staticmethod
     async def insert_offline(tx: aiosqlite.Connection, values: dict[str, object]) -> int:
-        columns = ", ".join(values)
-        marks = ", ".join("?" * len(values))
-        cur = await tx.execute(f"INSERT INTO offline_deals ({columns}) VALUES ({marks})", tuple(values.values()))
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        return await insert(tx, "offline_deals", values)

@@ -10,6 +10,7 @@ from typing import Final
 import aiosqlite
 
 from hall.store.sqlite import SqliteStore
+from hall.store.rows import one
 
 IDENTITY_COLUMNS: Final = """
     SELECT i.id, i.user, i.org, o.name, i.kind, i.state, i.created_at, i.updated_at, u.name
@@ -23,11 +24,6 @@ SHOP_COLUMNS: Final = """
 """
 """In the order of ``hall.shops.Shop``'s fields."""
 
-
-async def one(tx: aiosqlite.Connection, sql: str, params: Sequence[object]) -> sqlite3.Row | None:
-    async with tx.execute(sql, params) as cur:
-        row: sqlite3.Row | None = await cur.fetchone()
-    return row
 
 
 async def identity_documents(store: SqliteStore, identities: Sequence[int]) -> list[sqlite3.Row]:

@@ -21,6 +21,7 @@ from hall.batch import Report
 from hall.listing import ItemKind
 from hall.listings import ListingDraft, ListingState, Ownership, SeasonRules
 from hall.store.sqlite import SqliteStore
+from hall.store.rows import one
 
 _draft_encoder: Final = msgspec.msgpack.Encoder()
 _draft_decoder: Final = msgspec.msgpack.Decoder(ListingDraft)
@@ -75,11 +76,6 @@ def _listing(row: sqlite3.Row) -> Listing:
                    int(created_at), int(updated_at), batch)  # fmt: skip
 
 
-async def _one(tx: aiosqlite.Connection, sql: str, params: Sequence[object]) -> sqlite3.Row | None:
-    async with tx.execute(sql, params) as cur:
-        row: sqlite3.Row | None = await cur.fetchone()
-    return row
-
 
 # ---------------------------------------------------------------------- listings
 
@@ -133,7 +129,7 @@ async def set_ownership(tx: aiosqlite.Connection, listing: int, *, ownership: Ow
 
 
 async def listing_in(tx: aiosqlite.Connection, listing: int) -> Listing | None:
-    row = await _one(tx, f"SELECT {COLUMNS} FROM listings l WHERE l.id = ?", (listing,))
+    row = await one(tx, f"SELECT {COLUMNS} FROM listings l WHERE l.id = ?", (listing,))
     return None if row is None else _listing(row)
 
 
@@ -174,7 +170,7 @@ async def season_entered(tx: aiosqlite.Connection, *, year: int, org: int, exclu
     """How many of the organisation's items are in the season of ``year`` (LS-10), ``excluding``
     the one being (re)submitted; counted in the transaction that adds one more."""
     marks = ",".join("?" * len(NOT_ENTERED))
-    row = await _one(
+    row = await one(
         tx,
         f"SELECT count(*) FROM listings WHERE season = ? AND org = ? AND id != ? AND state NOT IN ({marks})",
         (year, org, excluding or 0, *NOT_ENTERED),
@@ -188,7 +184,7 @@ async def season_entered(tx: aiosqlite.Connection, *, year: int, org: int, exclu
 
 async def season_rules(tx: aiosqlite.Connection, year: int) -> SeasonRules:
     """The rules stored for the season of ``year``, or the seeds' rules for that year."""
-    row = await _one(tx, "SELECT rules FROM seasons WHERE year = ?", (year,))
+    row = await one(tx, "SELECT rules FROM seasons WHERE year = ?", (year,))
     return SeasonRules.for_year(year) if row is None else _rules_decoder.decode(row[0])
 
 
@@ -239,7 +235,7 @@ async def insert_batch(tx: aiosqlite.Connection, *, owner: int, shop: int, repor
 
 
 async def batch_in(tx: aiosqlite.Connection, batch: int) -> Batch | None:
-    row = await _one(tx, f"{_BATCH} WHERE id = ?", (batch,))
+    row = await one(tx, f"{_BATCH} WHERE id = ?", (batch,))
     return None if row is None else _batch(row)
 
 
@@ -291,7 +287,7 @@ async def insert_change(tx: aiosqlite.Connection, *, listing: int, ownership: Ow
 
 
 async def change_in(tx: aiosqlite.Connection, change: int) -> OwnershipChange | None:
-    row = await _one(tx, f"{_CHANGE} WHERE id = ?", (change,))
+    row = await one(tx, f"{_CHANGE} WHERE id = ?", (change,))
     return None if row is None else _change(row)
 
 

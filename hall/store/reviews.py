@@ -15,24 +15,20 @@ from typing import Final
 import aiosqlite
 
 from hall.store.sqlite import SqliteStore
+from hall.store.rows import one
 
 COLUMNS: Final = "a.id, a.kind, a.subject, a.applicant, a.state, a.submitted_at, a.decided_at, a.decided_by, a.reason"
 """An application's columns, in the order of ``hall.reviews.Application``'s fields."""
 
 
-async def _one(tx: aiosqlite.Connection, sql: str, params: Sequence[object]) -> sqlite3.Row | None:
-    async with tx.execute(sql, params) as cur:
-        row: sqlite3.Row | None = await cur.fetchone()
-    return row
-
 
 async def has_pending(tx: aiosqlite.Connection, kind: str, subject: int) -> bool:
-    return await _one(tx, "SELECT 1 FROM applications WHERE kind = ? AND subject = ? AND state = 'pending'",
+    return await one(tx, "SELECT 1 FROM applications WHERE kind = ? AND subject = ? AND state = 'pending'",
                       (kind, subject)) is not None  # fmt: skip
 
 
 async def has_any(tx: aiosqlite.Connection, kind: str, subject: int) -> bool:
-    return await _one(tx, "SELECT 1 FROM applications WHERE kind = ? AND subject = ?", (kind, subject)) is not None
+    return await one(tx, "SELECT 1 FROM applications WHERE kind = ? AND subject = ?", (kind, subject)) is not None
 
 
 async def insert(
@@ -56,7 +52,7 @@ async def audit(tx: aiosqlite.Connection, application: int, *, actor: int, actio
 
 
 async def application_in(tx: aiosqlite.Connection, application: int) -> sqlite3.Row | None:
-    return await _one(tx, f"SELECT {COLUMNS} FROM applications a WHERE a.id = ?", (application,))
+    return await one(tx, f"SELECT {COLUMNS} FROM applications a WHERE a.id = ?", (application,))
 
 
 async def decide(tx: aiosqlite.Connection, application: int, *, state: str, reviewer: int, reason: str | None,
