@@ -109,6 +109,12 @@ def people(client: TestClient) -> People:
     return found
 
 
+def bearer_of(client: TestClient, uid: int) -> dict[str, str]:
+    """The ``Authorization`` header of a fresh API token of account ``uid``."""
+    _, secret = call(client, people(client).new_token, uid, "test")
+    return {"authorization": f"Bearer {secret}"}
+
+
 def identity(client: TestClient, uid: int) -> Identity:
     found = call(client, people(client).identity, uid)
     assert found is not None

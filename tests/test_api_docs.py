@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 import pytest
-from hallkit import PNG, FakeClock, beijing_ms, call, listing, lot, org_id, people, rows, runtime, sold, user
+from hallkit import PNG, FakeClock, bearer_of, beijing_ms, call, listing, lot, org_id, people, rows, runtime, sold, user
 from openapi_spec_validator import validate
 from starlette.requests import Request
 from starlette.responses import Response
@@ -234,8 +234,7 @@ def _certified_deal(client: TestClient) -> tuple[int, str]:
     deal = sold(client, seller_org=org_id(client, "南京大学"), buyer=buyer, buyer_org=org_id(client, "恒达科技有限公司"))
 
     def post(uid: int, step: str, **kwargs: Any) -> None:
-        _, token = call(client, people(client).new_token, uid, "test")
-        answered = client.post(f"/api/deals/{deal}/{step}", headers={"authorization": f"Bearer {token}"}, **kwargs)
+        answered = client.post(f"/api/deals/{deal}/{step}", headers=bearer_of(client, uid), **kwargs)
         assert answered.status_code == 200, answered.text
 
     for uid, step, kwargs in ((buyer, "contract", {"files": {"file": ("合同.png", PNG)}}),

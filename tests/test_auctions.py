@@ -24,6 +24,7 @@ from hallkit import (
     Actor,
     FakeClock,
     anonymous,
+    bearer_of,
     beijing_ms,
     call,
     hall,
@@ -62,8 +63,7 @@ class Scene:
     bidder_org: int
 
     def token(self, uid: int) -> dict[str, str]:
-        _, secret = call(self.client, people(self.client).new_token, uid, "test")
-        return {"authorization": f"Bearer {secret}"}
+        return bearer_of(self.client, uid)
 
     def api(self, method: str, path: str, body: object = None, uid: int | None = None) -> httpx.Response:
         headers = self.token(self.staff if uid is None else uid)

@@ -24,6 +24,7 @@ from hallkit import (
     SHANGHAI,
     FakeClock,
     anonymous,
+    bearer_of,
     beijing_ms,
     call,
     deal_of,
@@ -31,7 +32,6 @@ from hallkit import (
     listing,
     listing_state,
     org_id,
-    people,
     rows,
     runtime,
     user,
@@ -63,8 +63,7 @@ class Scene:
     auctioneer: int
 
     def token(self, uid: int) -> dict[str, str]:
-        _, secret = call(self.client, people(self.client).new_token, uid, "test")
-        return {"authorization": f"Bearer {secret}"}
+        return bearer_of(self.client, uid)
 
     def get(self, path: str, uid: int | None = None) -> httpx.Response:
         return anonymous(self.client).get(path, headers=self.token(self.staff if uid is None else uid))
