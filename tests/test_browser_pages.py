@@ -30,12 +30,14 @@ LOTS: Final = ("/lots/{lot}", "/lots/{publicity}", "/lots/{live}", "/lots/{live_
 """A lot page in each state the demo shows: running (timed), in publicity (timed), auctioneer-run
 (every bidder admitted; registration open), sold, unsold."""
 PAGES: Final[dict[str, tuple[str, ...]]] = {
-    "": ("/", "/help", "/login", "/signup", "/login/code", "/password-reset", *LOTS, "/verify", "/verify/{code}"),
+    "": ("/", "/help", "/login", "/signup", "/login/code", "/password-reset", *LOTS, "/verify", "/verify/{code}",
+         "/sessions/{session_id}", "/shops/{shop}", "/listings/{listing}"),
     "bidders": ("/", "/account", "/account/registrations", "/account/bids", "/account/verification", "/inbox", *LOTS,
                 "/lots/{publicity}/register", "/lots/{lot}/register", "/account/deals", "/deals/{deal}"),
-    "sellers": ("/account", "/account/identity", "/account/shop", "/lots/{lot}"),
+    "sellers": ("/account", "/account/identity", "/account/shop", "/lots/{lot}", "/seller", "/seller/listings/new",
+                "/seller/listings/new?kind=achievement", "/seller/batches", "/listings/{listing}"),
     "staff": ("/staff/reviews", "/staff/reviews?kind=all&state=all", "/staff/deals", "/deals/{deal}", "/staff/figures",
-              "/staff/offline-deals"),
+              "/staff/offline-deals", "/staff/sessions", "/staff/sessions/{session_id}", "/staff/reviews/{application}"),
     "admins": ("/admin/roles",),
     "auctioneers": ("/console", "/console?session={session}", "/lots/{live}"),
 }
@@ -65,6 +67,19 @@ def _problems(page: Page, log: browserkit.PageLog, lang: str, seen: int) -> list
     return found
 
 
+def _supply(demo: DemoHall) -> dict[str, object]:
+    """The first demo seller's shop and a listed item of it, a published session, the newest
+    application."""
+    phone = demo.account("sellers")["phone"]
+    with contextlib.closing(sqlite3.connect(demo.server.db)) as db:
+        [(shop,)] = db.execute("SELECT s.id FROM shops s JOIN users u ON u.id = s.owner WHERE u.phone = ?",
+                               (phone,)).fetchall()  # fmt: skip
+        [(listing,)] = db.execute("SELECT min(id) FROM listings WHERE shop = ? AND state = 'listed'", (shop,)).fetchall()
+        [(session,)] = db.execute("SELECT min(id) FROM auctions WHERE state = 'published'").fetchall()
+        [(application,)] = db.execute("SELECT max(id) FROM applications").fetchall()
+    return {"shop": shop, "listing": listing, "session_id": session, "application": application}
+
+
 def _deal(demo: DemoHall) -> dict[str, object]:
     """The demo's sold lot's deal (its first bidder is the buyer) and its verification code."""
     with contextlib.closing(sqlite3.connect(demo.server.db)) as db:
@@ -83,7 +98,7 @@ def test_main_pages_fit_a_phone_and_log_no_error(chromium: Browser, demo: DemoHa
     seeded = demo.seeded
     fill = {"lot": demo.lots()[0], "publicity": seeded["publicity_lots"][0], "live": seeded["live_mode_lots"][0],
             "live_open": seeded["publicity_lots"][-1], "sold": seeded["sold_lots"][0], "unsold": seeded["unsold_lots"][0],
-            "session": quote(LIVE_SESSION), **_deal(demo)}  # fmt: skip
+            "session": quote(LIVE_SESSION), **_deal(demo), **_supply(demo)}  # fmt: skip
     problems: dict[str, list[str]] = {}
     for pattern in PAGES[role]:
         path = pattern.format(**fill)
