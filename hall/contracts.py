@@ -125,8 +125,10 @@ def _clauses(facts: NoticeFacts) -> list[tuple[str, list[str]]]:
             f"因本{noun}发生的争议，双方应协商解决；协商不成的，□ 提交{BLANK}仲裁委员会仲裁　□ 依法向{BLANK}人民法院起诉。",
         ]),
         ("第八条　其他", [
-            f"双方应于 {chinese_date(facts.contract_due)}前"
-            f"（成交通知书出具之日起 {CONTRACT_WORKING_DAYS} 个工作日内）签署本{noun}，并各自在交易平台上传已签署的{noun}。",
+            (f"双方应于 {chinese_date(facts.contract_due)}前（成交通知书出具之日起 {CONTRACT_WORKING_DAYS} 个工作日内）"
+             if facts.contract_due is not None else
+             f"双方应于成交通知书出具之日起 {CONTRACT_WORKING_DAYS} 个工作日内（截止日期由交易所另行通知）")
+            + f"签署本{noun}，并各自在交易平台上传已签署的{noun}。",
             f"本{noun}自双方签字并盖章之日起生效。本{noun}一式{BLANK}份，双方各执{BLANK}份，交易所留存一份，具有同等法律效力。",
             f"未尽事宜，双方可另行签订补充协议：{BLANK}。",
         ]),

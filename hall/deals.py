@@ -51,7 +51,7 @@ from hall.store.deals import DealRow, DealStore, DocumentRow
 from hall.store.sqlite import SqliteStore
 from hall.uploads import FileStore, Written
 from hall.web.errors import Refused
-from hall.workdays import beijing_date, contract_due, overdue_from, working_day_before
+from hall.workdays import CalendarUnknown, beijing_date, contract_due, overdue_from, working_day_before
 
 log = logging.getLogger(__name__)
 
@@ -203,9 +203,23 @@ def remind_at(due: dt.date) -> int:
     return int(dt.datetime.combine(day, dt.time(REMIND_HOUR), tzinfo=SHANGHAI).timestamp()) * 1000
 
 
+def due_of(deal: DealRow) -> dt.date | CalendarUnknown:
+    """The deal's contract due date: as stored, else as the installed calendar gives it now (a
+    deal made before ``chinese-calendar`` knew the year, not yet dated by ``Deals.date``), else
+    the ``CalendarUnknown`` that says which year is missing. Never a guess."""
+    if deal.contract_due is not None:
+        return dt.date.fromisoformat(deal.contract_due)
+    try:
+        return contract_due(deal.notified_at)
+    except CalendarUnknown as unknown:
+        return unknown
+
+
 def is_overdue(deal: DealRow, now: int) -> bool:
-    """A deal still waiting for its contract after the due date's 24:00 Beijing time."""
-    return deal.state == DealState.NOTIFIED and now >= overdue_from(dt.date.fromisoformat(deal.contract_due))
+    """A deal still waiting for its contract after the due date's 24:00 Beijing time; never one
+    whose due date is unknown."""
+    due = due_of(deal)
+    return deal.state == DealState.NOTIFIED and isinstance(due, dt.date) and now >= overdue_from(due)
 
 
 def today(now: int) -> str:
@@ -219,13 +233,16 @@ def numbered(prefix: str, year: int, count: int) -> str:
 
 
 def notice_facts(deal: DealRow) -> NoticeFacts:
-    """The notice's facts, all from the deal as it was made: the same notice every time."""
+    """The notice's facts, all from the deal as it was made: the same notice every time (once
+    dated, the due date is the calendar's and never changes)."""
+    due = due_of(deal)
     return NoticeFacts(
         issuer=ISSUER, number=deal.notice_number, lot=deal.lot, session=deal.session, item_title=deal.title,
         item_number=deal.item_number, item_kind=ItemKind(deal.item_kind), form=TransactionForm(deal.form),
         seller=deal.seller_name, buyer=deal.buyer_name, price=deal.price, closed_at=deal.closed_at,
         digest=deal.digest, verify_code=deal.verify_code, bidder_number=deal.bidder_number,
-        notified_at=deal.notified_at, contract_due=dt.date.fromisoformat(deal.contract_due),
+        notified_at=deal.notified_at, contract_due=due if isinstance(due, dt.date) else None,
+        uncovered_year=None if isinstance(due, dt.date) else due.day.year,
     )  # fmt: skip
 
 
@@ -290,7 +307,8 @@ class StepItem(msgspec.Struct, kw_only=True):
 
 class DealItem(msgspec.Struct, kw_only=True):
     """A deal as its buyer, its seller and staff see it (``GET /api/deals/{id}``). Instants are
-    ISO 8601 with Beijing's offset; ``contract_due`` is the last day for the signed contract."""
+    ISO 8601 with Beijing's offset; ``contract_due`` is the last day for the signed contract, null
+    while the working-day calendar does not know its year."""
 
     id: int
     lot: int
@@ -307,7 +325,7 @@ class DealItem(msgspec.Struct, kw_only=True):
     item_number: str
     notice_number: str
     notified_at: str
-    contract_due: str
+    contract_due: str | None
     overdue: bool
     digest: str
     verify_code: str
@@ -381,9 +399,11 @@ class Deals:
     async def start(self, *, remind_every: float | None = REMIND_EVERY) -> None:
         """Follow closes as they become durable, derive the deals of sold lots that have none
         (after ``Runtime.start``), and start the reminder scheduler (unless ``remind_every`` is
-        None: the tests and ``hall seed-demo`` tick it by hand)."""
+        None: the tests and ``hall seed-demo`` tick it by hand). A deal made without a due date
+        gets one here once the calendar (upgraded since) knows its year, else at a later tick."""
         self.runtime.listen(self._committed)
         await self.reconcile()
+        await self.date()
         if remind_every is not None:
             self._reminders = asyncio.get_running_loop().create_task(self._remind_forever(remind_every))
 
@@ -420,12 +440,18 @@ class Deals:
     async def derive(self, closed: Closed) -> int | None:
         """The deal of a sold lot's close, with its notice number, verification code and due
         date, its first step and both parties' SMS, in one transaction; None when the lot has
-        its deal already. A due date the working-day calendar cannot give raises (``hall.workdays``)."""
+        its deal already. A due date the working-day calendar cannot give (``CalendarUnknown``)
+        does not stop the deal: a sale happened. It is made without one (no reminder, never
+        overdue, flagged to staff), and ``date`` fills it in once the calendar knows the year."""
         if closed.outcome is not Outcome.SOLD or closed.winner is None or closed.price is None:
             raise ValueError(f"lot {closed.lot} did not close sold")
         lot = closed.lot
         now = self.runtime.clock()
-        due = contract_due(now)
+        try:
+            due: dt.date | None = contract_due(now)
+        except CalendarUnknown as unknown:
+            log.warning("deal of lot %s made without a contract due date: %s", lot, unknown, extra={"lot": lot})
+            due = None
         _, digest = await self.store.head(lot)
         spec = self.runtime.lots[lot].spec
         details = self.runtime.details.get(lot, LotDetails())
@@ -444,14 +470,20 @@ class Deals:
                 "item_number": details.number, "item_kind": details.kind.value,
                 "session": self.runtime.sessions.get(lot, ""), "closed_at": closed.ts, "digest": digest.hex(),
                 "notice_number": number, "verify_code": new_verify_code(), "notified_at": now,
-                "contract_due": due.isoformat(), "remind_at": remind_at(due), "state": DealState.NOTIFIED.value,
+                "contract_due": None if due is None else due.isoformat(),
+                "remind_at": None if due is None else remind_at(due), "state": DealState.NOTIFIED.value,
                 "updated_at": now,
             })  # fmt: skip
             if deal is None:
                 return None
             await self.sql.step(tx, deal, action="notified", actor=None, state=DealState.NOTIFIED, now=now)
             for user in (buyer[0], seller.user):
-                if user is not None:
+                if user is None:
+                    continue
+                if due is None:
+                    await enqueue(tx, user=user, template="deal_notified_undated", title=title,
+                                  price=figures(closed.price), notice=number)  # fmt: skip
+                else:
                     await enqueue(tx, user=user, template="deal_notified", title=title, price=figures(closed.price),
                                   notice=number, due=due.isoformat())  # fmt: skip
         log.info("deal %s derived", deal, extra={"lot": lot, "action": "deal_notified"})
@@ -459,9 +491,37 @@ class Deals:
 
     # ------------------------------------------------------------------ reminders (AU-8)
 
+    async def date(self, limit: int = REMIND_BATCH) -> int:
+        """Fill in the due date (and the reminder's time) of deals made while the working-day
+        calendar did not know the year, at most ``limit``, oldest notice first; how many were
+        dated. Each is a compare-and-set on the NULL due date with its step and both parties'
+        SMS in one transaction: dated once. The first the calendar still cannot date stops the
+        pass, since every later notice's due date is later still."""
+        now = self.runtime.clock()
+        dated = 0
+        for deal_id, notified_at in await self.sql.undated(limit):
+            try:
+                due = contract_due(notified_at)
+            except CalendarUnknown:
+                break
+            async with self.store.transaction() as tx:
+                deal = await self.sql.deal_in(tx, deal_id)
+                if deal is None or not await self.sql.date(tx, deal_id, due.isoformat(), remind_at(due)):
+                    continue
+                await self.sql.step(tx, deal_id, action="contract_due_set", actor=None, state=deal.state, now=now)
+                if deal.state == DealState.NOTIFIED:
+                    for user in (deal.buyer, deal.seller):
+                        if user is not None:
+                            await enqueue(tx, user=user, template="deal_contract_due_set", title=deal.title,
+                                          notice=deal.notice_number, due=due.isoformat())  # fmt: skip
+            dated += 1
+        return dated
+
     async def remind(self, limit: int = REMIND_BATCH) -> int:
-        """Send the contract reminders that are due, at most ``limit``; how many were sent. Each
-        is a compare-and-set on ``reminded_at`` with its SMS in one transaction: never twice."""
+        """Date the deals a newer calendar can now date (``date``), then send the contract
+        reminders that are due, at most ``limit``; how many were sent. Each is a compare-and-set
+        on ``reminded_at`` with its SMS in one transaction: never twice."""
+        await self.date(limit)
         now = self.runtime.clock()
         sent = 0
         for deal_id in await self.sql.due_reminders(now, today(now), limit):

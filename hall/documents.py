@@ -124,8 +124,11 @@ class NoticeFacts(DealFacts, frozen=True, kw_only=True):
     bidder_number: Name
     notified_at: int
     """When the notice was issued: its date, and the day the contract's period counts from."""
-    contract_due: date
-    """``hall.workdays.contract_due(notified_at)``, as the deal stores it."""
+    contract_due: date | None
+    """``hall.workdays.contract_due(notified_at)``, as the deal stores it; None while the
+    working-day calendar does not know its year (the notice says so, never a guess)."""
+    uncovered_year: int | None = None
+    """With no ``contract_due``: the year the working-day calendar does not cover."""
 
 
 class CertificateFacts(DealFacts, frozen=True, kw_only=True):
@@ -203,6 +206,14 @@ def _mono(text: str) -> Paragraph:
 def chinese_date(day: date) -> str:
     """A date as the documents write it: ``2026年10月13日``."""
     return f"{day.year}年{day.month}月{day.day}日"
+
+
+def due_text(facts: NoticeFacts) -> str:
+    """The notice's and the contract template's words for the due date: the date, or that it is
+    unknown and why (catalogue ``deal_due_unknown``)."""
+    if facts.contract_due is not None:
+        return f"{chinese_date(facts.contract_due)}（含当日）"
+    return translate("deal_due_unknown", "zh").format(year=facts.uncovered_year)
 
 
 def _day(ms: int) -> str:
@@ -298,10 +309,18 @@ def _heading(facts: DealFacts, title: str) -> list[Flowable]:
 # ------------------------------------------------------------------------------------ the notice
 
 
+def _until(facts: NoticeFacts) -> str:
+    if facts.contract_due is None:
+        return "（截止日期由本所另行通知）"
+    return f"，即 {chinese_date(facts.contract_due)} 24 时前"
+
+
 def notice_pdf(facts: NoticeFacts, base_url: str) -> bytes:
     """The 《网络竞价成交通知书》 (AU-7): who won what at which price, when the contract is due,
     the lot record's digest and the QR code to ``{base_url}/verify/{code}``."""
     facts = _checked(facts, _NOTICE_DECODER)
+    if (facts.contract_due is None) == (facts.uncovered_year is None):
+        raise msgspec.ValidationError("a notice has either its contract due date or the year the calendar does not cover")
     title = translate("doc_notice", "zh")
     story: list[Flowable] = [
         *_heading(facts, title),
@@ -316,12 +335,12 @@ def notice_pdf(facts: NoticeFacts, base_url: str) -> bytes:
             *_item_rows(facts),
             ("竞买号", _p(facts.bidder_number, _CELL)),
             *_price_rows(facts),
-            ("合同签署期限", _p(f"{chinese_date(facts.contract_due)}（含当日）", _CELL)),
+            ("合同签署期限", _p(due_text(facts), _CELL)),
             ("竞价记录摘要", _mono(facts.digest)),
         ]),
         Spacer(1, 4 * mm),
         _p(
-            f"请买受人与委托人自本通知书出具之日起 {CONTRACT_WORKING_DAYS} 个工作日内，即 {chinese_date(facts.contract_due)} 24 时前，"
+            f"请买受人与委托人自本通知书出具之日起 {CONTRACT_WORKING_DAYS} 个工作日内{_until(facts)}，"
             "签署技术交易合同（合同模板可在本平台【我的竞拍 > 交易记录】中下载），并在本平台上传已签署的合同；"
             "按合同约定自行结算成交价款，并上传付款凭证；办理标的交割后在线确认交割，由本所出具交易凭证。",
             _INDENTED,

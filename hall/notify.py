@@ -36,6 +36,9 @@ TEMPLATES: Final[dict[str, str]] = {
     "deal_payment_disputed": "【技术产权交易所】卖方对拍品《{title}》的付款凭证提出异议：{reason}。交易所将与您联系核实。",
     "deal_certified": "【技术产权交易所】拍品《{title}》已完成交割，交易凭证 {certificate} 已出具，可在交易记录中下载。",
     "deal_defaulted": "【技术产权交易所】拍品《{title}》的交易已被认定违约，原因：{reason}。如有疑问请联系交易所。",
+    # a deal made while the working-day calendar did not know the due date's year (hall/deals.py)
+    "deal_notified_undated": "【技术产权交易所】拍品《{title}》已成交，成交价 {price} 元，成交通知书编号 {notice}。合同签署截止日尚无法按工作日计算，确定后将另行通知。",
+    "deal_contract_due_set": "【技术产权交易所】拍品《{title}》（成交通知书编号 {notice}）的合同签署截止日已确定：请买卖双方于 {due} 前签署技术交易合同并在线上传。",
     # SMS codes (hall/store/codes.py): the code is the only secret, the purpose is named so that
     # a code asked for by someone else is recognised for what it is
     "code_signup": "【技术产权交易所】您的注册验证码为 {code}，{minutes} 分钟内有效。如非本人操作，请忽略本短信。",

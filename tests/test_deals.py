@@ -39,6 +39,7 @@ from hallkit import (
 )
 from starlette.testclient import TestClient
 
+from hall import workdays
 from hall.auctions import Industry, LotTerms, SessionDraft
 from hall.auth.roles import Role
 from hall.deals import WHO_MAY, Deals, DealState, Side, Step, refusal, remind_at
@@ -442,6 +443,49 @@ def test_a_deal_past_its_deadline_is_not_reminded_and_stands_out_first_for_staff
     assert f'data-deal="{late}"' not in Actor(scene.client, scene.staff).get("/staff/deals?state=certified").text
     assert Actor(scene.client, scene.staff).get("/staff/deals?state=bogus").status_code == 400
     assert Actor(scene.client, scene.bidder).get("/staff/deals").status_code == 403
+
+
+def test_a_sale_whose_due_date_the_calendar_cannot_give_makes_a_deal_dated_once_the_calendar_knows(
+        scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Sold on Mon 2026-12-28: the fifth working day falls in 2027, a year the calendar does not
+    know (pinned here, whatever ``chinese-calendar`` is installed). The sale stands: the deal is
+    made with no due date, flagged to staff, never reminded nor overdue; once the calendar knows
+    2027 (a weekday-only stand-in for an upgraded package) the tick dates it, once."""
+    monkeypatch.setattr(workdays, "LAST_YEAR", 2026)
+    scene.clock.now = beijing_ms(2026, 12, 28, 10)
+    deal = scene.sold()
+    found = scene.deal(deal)
+    assert found["state"] == "notified" and found["contract_due"] is None and not found["overdue"]
+    assert {uid for uid, _ in scene.sms("deal_notified_undated")} == {scene.bidder, scene.seller}
+    assert scene.sms("deal_notified") == []
+    unknown = "截止日未定：工作日日历尚未收录 2027 年的节假日安排"
+    board = Actor(scene.client, scene.staff).get("/staff/deals")
+    assert re.search(rf'data-deal="{deal}"[^>]*data-due-unknown="1"', board.text) and unknown in board.text
+    assert unknown in Actor(scene.client, scene.bidder).get(f"/deals/{deal}").text
+    notice = Actor(scene.client, scene.bidder).get(f"/api/deals/{deal}/notice.pdf")
+    assert notice.status_code == 200
+    printed = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(notice.content)).pages)
+    assert unknown.replace(" ", "") in printed.replace("\n", "").replace(" ", "")
+    assert Actor(scene.client, scene.bidder).get(f"/api/deals/{deal}/contract-template").status_code == 200
+    scene.clock.now = beijing_ms(2027, 1, 20, 10)  # long past any fifth working day
+    assert call(scene.client, scene.deals().remind) == 0
+    assert not scene.deal(deal)["overdue"] and scene.deal(deal)["contract_due"] is None
+    assert scene.sms("deal_contract_reminder") == []
+
+    monkeypatch.setattr(workdays, "LAST_YEAR", 2027)
+    monkeypatch.setattr(workdays, "is_working_day", lambda day: day.weekday() < 5)
+    scene.clock.now = beijing_ms(2026, 12, 30, 10)
+    assert call(scene.client, scene.deals().remind) == 0  # dated, but its reminder is not due yet
+    assert call(scene.client, scene.deals().remind) == 0
+    dated = scene.deal(deal)
+    assert dated["contract_due"] == "2027-01-04"  # Tue 29 .. Fri 1 January, Mon 4 January
+    assert [s["action"] for s in dated["steps"]] == ["notified", "contract_due_set"]  # once
+    told = scene.sms("deal_contract_due_set")
+    assert {uid for uid, _ in told} == {scene.bidder, scene.seller} and all("2027-01-04" in b for _, b in told)
+    assert unknown not in Actor(scene.client, scene.staff).get("/staff/deals").text
+    scene.clock.now = beijing_ms(2027, 1, 1, 9)  # 09:00 on the working day before
+    assert call(scene.client, scene.deals().remind) == 1
+    assert all("2027-01-04" in body for _, body in scene.sms("deal_contract_reminder"))
 
 
 # ---------------------------------------------------------------------- /verify

@@ -43,9 +43,10 @@ class DealRow:
     notice_number: str
     verify_code: str
     notified_at: int
-    contract_due: str
-    """YYYY-MM-DD (Beijing): the last day for the signed contract."""
-    remind_at: int
+    contract_due: str | None
+    """YYYY-MM-DD (Beijing): the last day for the signed contract; None while the working-day
+    calendar does not know its year (``Deals.remind`` fills it in once it does)."""
+    remind_at: int | None
     reminded_at: int | None
     state: str
     contracted_at: int | None
@@ -140,11 +141,13 @@ class DealStore:
 
     async def listed(self, *, state: str | None, overdue_from_day: str, limit: int) -> list[tuple[DealRow, bool]]:
         """Deals for staff, each with whether its payment is disputed: disputed and overdue ones
-        (``notified`` with a due date before ``overdue_from_day``) first, then the newest."""
+        (``notified`` with a due date before ``overdue_from_day``) first, then those waiting for
+        a contract whose due date is unknown, then the newest."""
         where, params = ("WHERE state = ?", [state]) if state else ("", [])
         rows = await self.store.fetchall(
             f"SELECT {COLUMNS}, {DISPUTED} AS disputed FROM deals {where} ORDER BY disputed DESC, "
-            "(state = 'notified' AND contract_due < ?) DESC, id DESC LIMIT ?",
+            "(state = 'notified' AND contract_due < ?) DESC, (state = 'notified' AND contract_due IS NULL) DESC, "
+            "id DESC LIMIT ?",
             (*params, overdue_from_day, limit),
         )
         return [(DealRow(*r[:-1]), bool(r[-1])) for r in rows]
@@ -173,6 +176,13 @@ class DealStore:
             "SELECT id FROM deals WHERE reminded_at IS NULL AND state = 'notified' AND remind_at <= ? "
             "AND contract_due >= ? ORDER BY remind_at LIMIT ?", (now, overdue_from_day, limit))  # fmt: skip
         return [int(r[0]) for r in rows]
+
+    async def undated(self, limit: int) -> list[tuple[int, int]]:
+        """Deals without a due date (the calendar did not know its year when they were made),
+        oldest notice first, as (id, notified_at): the earliest is the first a newer calendar dates."""
+        rows = await self.store.fetchall(
+            "SELECT id, notified_at FROM deals WHERE contract_due IS NULL ORDER BY notified_at, id LIMIT ?", (limit,))
+        return [(int(r[0]), int(r[1])) for r in rows]
 
     # ------------------------------------------------------------------ inside a transaction
 
@@ -245,6 +255,14 @@ class DealStore:
         assignments = ", ".join(f"{column} = ?" for column in values)
         cur = await tx.execute(f"UPDATE deals SET {assignments} WHERE id = ? AND state = ?",
                                (*values.values(), deal, before))  # fmt: skip
+        return cur.rowcount == 1
+
+    @staticmethod
+    async def date(tx: aiosqlite.Connection, deal: int, due: str, remind_at: int) -> bool:
+        """Give an undated deal its due date and its reminder's time; False when it has them
+        already (a compare-and-set on the NULL: dated once, whoever else tries)."""
+        cur = await tx.execute("UPDATE deals SET contract_due = ?, remind_at = ? WHERE id = ? AND contract_due IS NULL",
+                               (due, remind_at, deal))  # fmt: skip
         return cur.rowcount == 1
 
     @staticmethod

@@ -515,6 +515,69 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX offline_deals_day ON offline_deals (day);
     """,
+    # 13: a deal whose contract due date the working-day calendar cannot give yet (hall/workdays:
+    # a year ``chinese-calendar`` does not know) is made all the same, its ``contract_due`` and
+    # ``remind_at`` NULL until a calendar that knows the year fills them in (``Deals.date``).
+    # SQLite cannot drop a NOT NULL, so the table is rebuilt as migration 4 rebuilt ``outbox``
+    # (foreign keys are off while a migration runs; see ``_migrate``).
+    """
+    CREATE TABLE deals_new (
+        id INTEGER PRIMARY KEY,
+        lot INTEGER NOT NULL UNIQUE REFERENCES lots(id),
+        listing INTEGER REFERENCES listings(id),
+        buyer INTEGER NOT NULL REFERENCES users(id),
+        buyer_org INTEGER REFERENCES orgs(id),
+        buyer_name TEXT NOT NULL,
+        bidder_number TEXT NOT NULL,
+        seller INTEGER REFERENCES users(id),
+        seller_org INTEGER REFERENCES orgs(id),
+        seller_name TEXT NOT NULL,
+        price INTEGER NOT NULL,
+        form TEXT NOT NULL,
+        title TEXT NOT NULL,
+        item_number TEXT NOT NULL,
+        item_kind TEXT NOT NULL,
+        session TEXT NOT NULL,
+        closed_at INTEGER NOT NULL,
+        digest TEXT NOT NULL,
+        notice_number TEXT NOT NULL UNIQUE,
+        verify_code TEXT NOT NULL UNIQUE,
+        notified_at INTEGER NOT NULL,
+        contract_due TEXT,
+        remind_at INTEGER,
+        reminded_at INTEGER,
+        state TEXT NOT NULL,
+        contracted_at INTEGER,
+        paid_at INTEGER,
+        buyer_handover_at INTEGER,
+        seller_handover_at INTEGER,
+        certificate_number TEXT UNIQUE,
+        certified_at INTEGER,
+        defaulted_at INTEGER,
+        default_reason TEXT,
+        updated_at INTEGER NOT NULL
+    );
+    INSERT INTO deals_new (
+        id, lot, listing, buyer, buyer_org, buyer_name, bidder_number, seller, seller_org,
+        seller_name, price, form, title, item_number, item_kind, session, closed_at, digest,
+        notice_number, verify_code, notified_at, contract_due, remind_at, reminded_at, state,
+        contracted_at, paid_at, buyer_handover_at, seller_handover_at, certificate_number,
+        certified_at, defaulted_at, default_reason, updated_at
+    ) SELECT
+        id, lot, listing, buyer, buyer_org, buyer_name, bidder_number, seller, seller_org,
+        seller_name, price, form, title, item_number, item_kind, session, closed_at, digest,
+        notice_number, verify_code, notified_at, contract_due, remind_at, reminded_at, state,
+        contracted_at, paid_at, buyer_handover_at, seller_handover_at, certificate_number,
+        certified_at, defaulted_at, default_reason, updated_at
+    FROM deals;
+    DROP TABLE deals;
+    ALTER TABLE deals_new RENAME TO deals;
+    CREATE INDEX deals_buyer ON deals (buyer);
+    CREATE INDEX deals_seller ON deals (seller);
+    CREATE INDEX deals_state ON deals (state, contract_due);
+    CREATE INDEX deals_reminders ON deals (remind_at) WHERE reminded_at IS NULL AND state = 'notified';
+    CREATE INDEX deals_undated ON deals (notified_at) WHERE contract_due IS NULL;
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 

@@ -9,6 +9,7 @@ stranger to a deal is told it does not exist (404), never that it is someone els
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Final, Literal
 from urllib.parse import quote
@@ -33,6 +34,7 @@ from hall.deals import (
     StepItem,
     VerifyItem,
     certificate_facts,
+    due_of,
     is_overdue,
     next_steps,
     notice_facts,
@@ -92,6 +94,26 @@ def hint(deal: DealRow, side: Side) -> str:
     return f"deal_next_{state.value}"
 
 
+def _due_day(deal: DealRow) -> str | None:
+    """The due date as the API gives it: YYYY-MM-DD, or None while the calendar cannot give it."""
+    due = due_of(deal)
+    return due.isoformat() if isinstance(due, dt.date) else None
+
+
+def _due_shown(request: Request) -> Callable[[DealRow], tuple[str, bool]]:
+    """For the pages: a deal's due date and False, or the sentence saying why it is unknown and
+    True (the pages flag it)."""
+    lang = lang_of(request)
+
+    def shown(deal: DealRow) -> tuple[str, bool]:
+        due = due_of(deal)
+        if isinstance(due, dt.date):
+            return due.isoformat(), False
+        return text("deal_due_unknown", lang, {"year": due.day.year}), True
+
+    return shown
+
+
 def document_item(deal: DealRow, document: DocumentRow) -> DocumentItem:
     return DocumentItem(id=document.id, kind=DocumentKind(document.kind),
                         party="buyer" if document.party == Side.BUYER else "seller",
@@ -107,7 +129,7 @@ async def deal_item(deals: Deals, deal: DealRow, side: Side) -> DealItem:
         id=deal.id, lot=deal.lot, listing=deal.listing, state=DealState(deal.state), price=deal.price,
         buyer=deal.buyer_name, seller=deal.seller_name, bidder_number=deal.bidder_number,
         form=TransactionForm(deal.form), title=deal.title, item_number=deal.item_number,
-        notice_number=deal.notice_number, notified_at=iso(deal.notified_at) or "", contract_due=deal.contract_due,
+        notice_number=deal.notice_number, notified_at=iso(deal.notified_at) or "", contract_due=_due_day(deal),
         overdue=is_overdue(deal, deals.runtime.clock()), digest=deal.digest, verify_code=deal.verify_code, role=side,
         next=next_steps(deal, side, documents), disputed=any(d.state == DocumentState.DISPUTED for d in documents),
         contracted_at=iso(deal.contracted_at), paid_at=iso(deal.paid_at), buyer_handover_at=iso(deal.buyer_handover_at),
@@ -148,7 +170,8 @@ async def my_deals(request: Request) -> Response:
     deals = _deals(request)
     now = deals.runtime.clock()
     shown = [(d, _side(d, me.id)) for d in await deals.sql.of_user(me.id, limit=LIST_LIMIT)]
-    return render(request, "deals/mine.html", deals=shown, hint=hint, overdue=lambda d: is_overdue(d, now))
+    return render(request, "deals/mine.html", deals=shown, hint=hint, overdue=lambda d: is_overdue(d, now),
+                  due=_due_shown(request))  # fmt: skip
 
 
 async def _deal_page(request: Request, status: int = 200, message: str = "") -> Response:
@@ -159,7 +182,7 @@ async def _deal_page(request: Request, status: int = 200, message: str = "") -> 
     return render(request, "deals/deal.html", status_code=status, message=message, deal=deal, side=side.value,
                   documents=documents, steps=await deals.sql.steps(deal.id), by=lambda s: _by(s, deal),
                   next=[s.value for s in next_steps(deal, side, documents)],
-                  overdue=is_overdue(deal, deals.runtime.clock()), code=grouped(deal.verify_code),
+                  overdue=is_overdue(deal, deals.runtime.clock()), code=grouped(deal.verify_code), due=_due_shown(request)(deal),
                   standing=(DocumentState.SUBMITTED.value, DocumentState.DISPUTED.value), refusable=refusable)  # fmt: skip
 
 
@@ -240,7 +263,7 @@ async def staff_deals(request: Request) -> Response:
     now = deals.runtime.clock()
     rows = await deals.sql.listed(state=state, overdue_from_day=today(now), limit=LIST_LIMIT)
     return render(request, "deals/staff.html", rows=rows, state=state or ALL, states=[s.value for s in DealState],
-                  hint=hint, overdue=lambda d: is_overdue(d, now))  # fmt: skip
+                  hint=hint, overdue=lambda d: is_overdue(d, now), due=_due_shown(request))  # fmt: skip
 
 
 async def verify_form(request: Request) -> Response:

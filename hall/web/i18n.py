@@ -1082,6 +1082,9 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "offline_err_form": ("该标的未提供此交易方式", "The listing does not offer this transaction form"),
     "figures_err_year": ("年份须为 {low} 至 {high} 之间的年份", "The year must be from {low} to {high}"),
     "offline_err_industry": ("该标的未进入过拍卖专场，请选择计入的行业专场", "No session offered this item: choose the industry session it counts under"),
+    # a deal whose contract due date the working-day calendar cannot give (hall/deals.py, r-cal)
+    "deal_due_unknown": ("截止日未定：工作日日历尚未收录 {year} 年的节假日安排", "Due date unknown: the working-day calendar does not cover {year}"),
+    "deal_audit_contract_due_set": ("确定合同签署截止日", "Contract due date set"),
 }
 
 
