@@ -23,6 +23,7 @@ from hallkit import (
     Actor,
     FakeClock,
     anonymous,
+    bearer_of,
     beijing_ms,
     call,
     deal_of,
@@ -69,8 +70,7 @@ class Scene:
         return found
 
     def token(self, uid: int) -> dict[str, str]:
-        _, secret = call(self.client, people(self.client).new_token, uid, "test")
-        return {"authorization": f"Bearer {secret}"}
+        return bearer_of(self.client, uid)
 
     def api(self, method: str, path: str, uid: int | None, body: object = None,
             files: dict[str, Any] | None = None) -> httpx.Response:  # fmt: skip

@@ -8,14 +8,13 @@ its step row and its SMS are one transaction.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import aiosqlite
 
 from hall.store.sqlite import SqliteStore
+from hall.store.rows import one
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +112,6 @@ DISPUTED: Final = "EXISTS (SELECT 1 FROM deal_documents dd WHERE dd.deal = deals
 """A deal whose seller disputes the buyer's payment proof, waiting for staff."""
 
 
-async def _one(tx: aiosqlite.Connection, sql: str, params: Sequence[object]) -> sqlite3.Row | None:
-    async with tx.execute(sql, params) as cur:
-        row: sqlite3.Row | None = await cur.fetchone()
-    return row
-
 
 class DealStore:
     def __init__(self, store: SqliteStore) -> None:
@@ -188,12 +182,12 @@ class DealStore:
 
     @staticmethod
     async def deal_in(tx: aiosqlite.Connection, deal: int) -> DealRow | None:
-        row = await _one(tx, f"{_DEAL} WHERE id = ?", (deal,))
+        row = await one(tx, f"{_DEAL} WHERE id = ?", (deal,))
         return None if row is None else DealRow(*row)
 
     @staticmethod
     async def document_in(tx: aiosqlite.Connection, document: int) -> DocumentRow | None:
-        row = await _one(tx, f"{_DOCUMENT} WHERE d.id = ?", (document,))
+        row = await one(tx, f"{_DOCUMENT} WHERE d.id = ?", (document,))
         return None if row is None else DocumentRow(*row)
 
     @staticmethod
@@ -207,7 +201,7 @@ class DealStore:
     async def winner(tx: aiosqlite.Connection, lot: int, number: str) -> tuple[int, int | None, str] | None:
         """The account, organisation and name behind a lot's bidder number (the name is the
         organisation's, else the account's)."""
-        row = await _one(tx, "SELECT b.user, b.org, coalesce(o.name, u.name) FROM bidders b JOIN users u ON u.id = b.user "
+        row = await one(tx, "SELECT b.user, b.org, coalesce(o.name, u.name) FROM bidders b JOIN users u ON u.id = b.user "
                              "LEFT JOIN orgs o ON o.id = b.org WHERE b.lot = ? AND b.number = ?", (lot, number))  # fmt: skip
         return None if row is None else (int(row[0]), row[1], str(row[2]))
 
@@ -217,17 +211,17 @@ class DealStore:
         the shop's is printed); for a lot made without a listing, its seller organisation
         (``org`` of its spec), acted for by the owner of that organisation's shop, else its
         earliest account."""
-        row = await _one(tx, "SELECT l.id, s.owner, l.org, coalesce(o.name, s.name) FROM auction_lots al "
+        row = await one(tx, "SELECT l.id, s.owner, l.org, coalesce(o.name, s.name) FROM auction_lots al "
                              "JOIN listings l ON l.id = al.listing JOIN shops s ON s.id = l.shop "
                              "LEFT JOIN orgs o ON o.id = l.org WHERE al.lot = ?", (lot,))  # fmt: skip
         if row is not None:
             return Seller(listing=int(row[0]), user=int(row[1]), org=row[2], name=str(row[3]))
-        named = await _one(tx, "SELECT name FROM orgs WHERE id = ?", (org,))
+        named = await one(tx, "SELECT name FROM orgs WHERE id = ?", (org,))
         if named is None:
             return Seller(listing=None, user=None, org=None, name="")
-        acting = await _one(tx, "SELECT owner FROM shops WHERE org = ? AND state = 'open'", (org,))
+        acting = await one(tx, "SELECT owner FROM shops WHERE org = ? AND state = 'open'", (org,))
         if acting is None:
-            acting = await _one(tx, "SELECT min(id) FROM users WHERE org = ?", (org,))
+            acting = await one(tx, "SELECT min(id) FROM users WHERE org = ?", (org,))
         user = None if acting is None or acting[0] is None else int(acting[0])
         return Seller(listing=None, user=user, org=org, name=str(named[0]))
 
@@ -235,7 +229,7 @@ class DealStore:
     async def count_numbered(tx: aiosqlite.Connection, column: str, prefix: str) -> int:
         """How many deals have a ``column`` (a document number) starting with ``prefix``."""
         assert column in ("notice_number", "certificate_number")
-        row = await _one(tx, f"SELECT count(*) FROM deals WHERE {column} LIKE ? || '%'", (prefix,))
+        row = await one(tx, f"SELECT count(*) FROM deals WHERE {column} LIKE ? || '%'", (prefix,))
         return int(row[0]) if row else 0
 
     @staticmethod
@@ -244,7 +238,7 @@ class DealStore:
         the same close writes nothing)."""
         columns = ", ".join(values)
         marks = ", ".join("?" * len(values))
-        row = await _one(tx, f"INSERT INTO deals ({columns}) VALUES ({marks}) ON CONFLICT (lot) DO NOTHING RETURNING id",
+        row = await one(tx, f"INSERT INTO deals ({columns}) VALUES ({marks}) ON CONFLICT (lot) DO NOTHING RETURNING id",
                          tuple(values.values()))  # fmt: skip
         return None if row is None else int(row[0])
 
