@@ -578,6 +578,176 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deals_reminders ON deals (remind_at) WHERE reminded_at IS NULL AND state = 'notified';
     CREATE INDEX deals_undated ON deals (notified_at) WHERE contract_due IS NULL;
     """,
+    # 14: issue 13's research crowdsourcing (CR-1 to CR-12, hall/demands.py). A demand's side is
+    # its enterprise (``enterprise`` and its organisation); an entrusted demand is worked by a
+    # technology-transfer organisation (``agency_org``, through an accepted entrustment) on the
+    # enterprise's behalf. ``number`` (ZB + year + 4 digits) is given at the first publication
+    # from ``demand_numbers``, one counter per year that only goes up, so a number is never
+    # reused. ``hidden`` is the JSON list of fields the public must not see (CR-4). A restart
+    # after an unresolved round opens a new ``round`` under the same number; each round's dates
+    # and outcome stay in ``demand_rounds``, and responses, log entries and messages carry the
+    # round they belong to. Dates are Beijing days (YYYY-MM-DD), instants ms since the epoch.
+    """
+    CREATE TABLE entrustments (
+        id INTEGER PRIMARY KEY,
+        enterprise INTEGER NOT NULL REFERENCES users(id),
+        enterprise_org INTEGER REFERENCES orgs(id),
+        agency_org INTEGER NOT NULL REFERENCES orgs(id),
+        note TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL,
+        decided_by INTEGER REFERENCES users(id),
+        decided_at INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX entrustments_enterprise ON entrustments (enterprise);
+    CREATE INDEX entrustments_agency ON entrustments (agency_org, state);
+    CREATE TABLE demand_numbers (
+        year INTEGER PRIMARY KEY,
+        last INTEGER NOT NULL
+    );
+    CREATE TABLE demands (
+        id INTEGER PRIMARY KEY,
+        number TEXT UNIQUE,
+        enterprise INTEGER NOT NULL REFERENCES users(id),
+        enterprise_org INTEGER REFERENCES orgs(id),
+        agency_org INTEGER REFERENCES orgs(id),
+        entrustment INTEGER REFERENCES entrustments(id),
+        title TEXT NOT NULL,
+        industry TEXT NOT NULL,
+        description TEXT NOT NULL,
+        requirements TEXT NOT NULL DEFAULT '',
+        manager TEXT NOT NULL DEFAULT '',
+        service_mode TEXT NOT NULL,
+        investment INTEGER NOT NULL,
+        cooperation TEXT NOT NULL,
+        contact_name TEXT NOT NULL DEFAULT '',
+        contact_phone TEXT NOT NULL DEFAULT '',
+        valid_until TEXT NOT NULL,
+        response_deadline TEXT NOT NULL,
+        hidden TEXT NOT NULL DEFAULT '[]',
+        state TEXT NOT NULL,
+        round INTEGER NOT NULL DEFAULT 1,
+        adopted INTEGER,
+        adopted_at INTEGER,
+        fee INTEGER,
+        resolved_at INTEGER,
+        pick INTEGER NOT NULL DEFAULT 0,
+        views INTEGER NOT NULL DEFAULT 0,
+        batch INTEGER,
+        created_by INTEGER NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        published_at INTEGER
+    );
+    CREATE INDEX demands_state ON demands (state, industry);
+    CREATE INDEX demands_enterprise ON demands (enterprise);
+    CREATE INDEX demands_agency ON demands (agency_org);
+    CREATE TABLE demand_rounds (
+        demand INTEGER NOT NULL REFERENCES demands(id),
+        round INTEGER NOT NULL,
+        valid_until TEXT NOT NULL,
+        response_deadline TEXT NOT NULL,
+        outcome TEXT,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        PRIMARY KEY (demand, round)
+    );
+    CREATE TABLE demand_responses (
+        id INTEGER PRIMARY KEY,
+        demand INTEGER NOT NULL REFERENCES demands(id),
+        round INTEGER NOT NULL,
+        solver INTEGER NOT NULL REFERENCES users(id),
+        solver_org INTEGER REFERENCES orgs(id),
+        summary TEXT NOT NULL,
+        approach TEXT NOT NULL,
+        team TEXT NOT NULL DEFAULT '',
+        budget INTEGER,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX demand_responses_demand ON demand_responses (demand, round);
+    CREATE INDEX demand_responses_solver ON demand_responses (solver);
+    CREATE TABLE demand_response_files (
+        response INTEGER NOT NULL REFERENCES demand_responses(id),
+        file INTEGER NOT NULL REFERENCES files(id),
+        PRIMARY KEY (response, file)
+    );
+    CREATE TABLE demand_messages (
+        id INTEGER PRIMARY KEY,
+        demand INTEGER NOT NULL REFERENCES demands(id),
+        solver INTEGER NOT NULL REFERENCES users(id),
+        author INTEGER NOT NULL REFERENCES users(id),
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX demand_messages_thread ON demand_messages (demand, solver, id);
+    CREATE TABLE demand_log (
+        id INTEGER PRIMARY KEY,
+        demand INTEGER NOT NULL REFERENCES demands(id),
+        round INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        body TEXT NOT NULL,
+        author INTEGER NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX demand_log_demand ON demand_log (demand, id);
+    CREATE TABLE reward_applications (
+        id INTEGER PRIMARY KEY,
+        demand INTEGER NOT NULL REFERENCES demands(id),
+        applicant INTEGER NOT NULL REFERENCES users(id),
+        org INTEGER REFERENCES orgs(id),
+        profile TEXT NOT NULL,
+        declaration TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX reward_applications_demand ON reward_applications (demand);
+    CREATE TABLE reward_files (
+        reward INTEGER NOT NULL REFERENCES reward_applications(id),
+        file INTEGER NOT NULL REFERENCES files(id),
+        PRIMARY KEY (reward, file)
+    );
+    CREATE TABLE roadshows (
+        id INTEGER PRIMARY KEY,
+        demand INTEGER NOT NULL REFERENCES demands(id),
+        round INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        starts_at INTEGER NOT NULL,
+        place TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL,
+        created_by INTEGER NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL,
+        awarded_at INTEGER
+    );
+    CREATE INDEX roadshows_demand ON roadshows (demand);
+    CREATE TABLE roadshow_invites (
+        roadshow INTEGER NOT NULL REFERENCES roadshows(id),
+        response INTEGER NOT NULL REFERENCES demand_responses(id),
+        winner INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (roadshow, response)
+    );
+    CREATE TABLE roadshow_scores (
+        id INTEGER PRIMARY KEY,
+        roadshow INTEGER NOT NULL REFERENCES roadshows(id),
+        response INTEGER NOT NULL REFERENCES demand_responses(id),
+        expert TEXT NOT NULL,
+        score INTEGER NOT NULL,
+        comment TEXT NOT NULL DEFAULT '',
+        recorded_by INTEGER NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX roadshow_scores_roadshow ON roadshow_scores (roadshow, response);
+    CREATE TABLE demand_pushes (
+        solver INTEGER NOT NULL REFERENCES users(id),
+        day TEXT NOT NULL,
+        demand INTEGER NOT NULL REFERENCES demands(id),
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (solver, day)
+    );
+    CREATE VIRTUAL TABLE demand_fts USING fts5(title, body, tokenize = 'ascii');
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 
