@@ -1085,6 +1085,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     # a deal whose contract due date the working-day calendar cannot give (hall/deals.py, r-cal)
     "deal_due_unknown": ("截止日未定：工作日日历尚未收录 {year} 年的节假日安排", "Due date unknown: the working-day calendar does not cover {year}"),
     "deal_audit_contract_due_set": ("确定合同签署截止日", "Contract due date set"),
+    # issue 13, piece A: demands (hall/demand_posting.py, hall/store/demands.py, hall/web/demands.py)
+    "crowd_a_not_found": ("需求不存在", "No such demand"),
 }
 
 
