@@ -28,7 +28,7 @@ import itertools
 import re
 import unicodedata
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -111,6 +111,9 @@ class Column:
     choices: tuple[StrEnum, ...] = ()
     width: int = 16
     example: Example = None
+    key: Callable[[StrEnum], str] = choice_key
+    """The catalogue key of a fixed value's label: the listings' by default; a form of other
+    fixed values (the demands') gives its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,33 +187,36 @@ def write_cell(ws: Worksheet, row: int, column: int, value: _CellSetValue) -> Ce
     return cell
 
 
-def _label(value: StrEnum, lang: str) -> str:
-    return translate(choice_key(value), lang)
+def _label(value: StrEnum, lang: str, key: Callable[[StrEnum], str] = choice_key) -> str:
+    return translate(key(value), lang)
 
 
 def _options(column: Column, lang: str) -> list[str]:
-    """What a column's drop-down offers: its labels, every combination for ``CHOICES``."""
+    """What a column's drop-down offers: its labels, and for ``CHOICES`` every combination
+    when they fit Excel's inline list (else the single labels: its warning lets a cell hold
+    several all the same)."""
     if column.type is CellType.BOOL:
         return [translate("yes", lang), translate("no", lang)]
-    labels = [_label(c, lang) for c in column.choices]
+    labels = [_label(c, lang, column.key) for c in column.choices]
     if column.type is CellType.CHOICE:
         return labels
     sep = "、" if lang == "zh" else "; "
-    combos = (c for n in range(1, len(labels) + 1) for c in itertools.combinations(labels, n))
-    return [sep.join(combo) for combo in combos]
+    combos = [sep.join(c) for n in range(1, len(labels) + 1) for c in itertools.combinations(labels, n)]
+    return combos if len(",".join(combos)) <= 255 else labels
 
 
-def _shown(value: Example, lang: str) -> str | int | date | None:
+def _shown(column: Column, lang: str) -> str | int | date | None:
     """The example's value as a cell shows it."""
+    value = column.example
     match value:
         case bool():
             return translate("yes" if value else "no", lang)
         case StrEnum():
-            return _label(value, lang)
+            return _label(value, lang, column.key)
         case str() | int() | date() | None:
             return value
     sep = "、" if lang == "zh" else "; "
-    return sep.join(_label(v, lang) if isinstance(v, StrEnum) else v for v in value)
+    return sep.join(_label(v, lang, column.key) if isinstance(v, StrEnum) else v for v in value)
 
 
 def build_template(form: Form, lang: str = "zh") -> bytes:
@@ -225,7 +231,7 @@ def build_template(form: Form, lang: str = "zh") -> bytes:
         letter = get_column_letter(i)
         head = write_cell(ws, 1, i, translate(column.header, lang))
         head.font, head.fill = Font(bold=True, color="C00000" if column.required else "000000"), _HEADER_FILL
-        example = write_cell(ws, 2, i, _shown(column.example, lang))
+        example = write_cell(ws, 2, i, _shown(column, lang))
         example.font = _EXAMPLE_FONT
         dimension = ws.column_dimensions[letter]
         dimension.width = column.width
@@ -271,7 +277,7 @@ def _instructions(ws: Worksheet, form: Form, lang: str) -> None:
         write_cell(ws, row, 3, translate(column.note, lang).format(**_LIMITS)).alignment = Alignment(wrap_text=True)
         if column.choices or column.type is CellType.BOOL:
             labels = [translate(k, lang) for k in ("yes", "no")] if column.type is CellType.BOOL else \
-                [_label(c, lang) for c in column.choices]  # fmt: skip
+                [_label(c, lang, column.key) for c in column.choices]  # fmt: skip
             write_cell(ws, row, 4, " / ".join(labels))
     for letter, width in zip("ABCD", (18, 10, 70, 40), strict=True):
         ws.column_dimensions[letter].width = width
@@ -327,7 +333,7 @@ class _Bad(Exception):
 def _choice(column: Column, text: str) -> StrEnum:
     wanted = _fold(text)
     for choice in column.choices:
-        if wanted in (_fold(choice.value), _fold(_label(choice, "zh")), _fold(_label(choice, "en"))):
+        if wanted in (_fold(choice.value), _fold(_label(choice, "zh", column.key)), _fold(_label(choice, "en", column.key))):
             return choice
     raise _Bad("bad_choice")
 
@@ -427,7 +433,7 @@ def _rows(form: Form, wb: openpyxl.Workbook) -> tuple[list[SheetRow], bool]:
         raise _refuse("not_xlsx")
     ws = wb.worksheets[0]
     headers = {_fold(translate(c.header, lang)): c.field for c in form.columns for lang in ("zh", "en")}
-    example = {c.field: _convert(c, _shown(c.example, "zh")) for c in form.columns if c.example is not None}
+    example = {c.field: _convert(c, _shown(c, "zh")) for c in form.columns if c.example is not None}
     positions: dict[str, int] = {}
     rows: list[SheetRow] = []
     skipped = False

@@ -198,29 +198,32 @@ def normalise(draft: ListingDraft) -> ListingDraft:
     )  # fmt: skip
 
 
-def _error(field: str, code: str, params: dict[str, str | int] | None = None) -> FieldError:
+def field_error(field: str, code: str, params: dict[str, str | int] | None = None) -> FieldError:
+    """A field refused with one of the shared ``listing_<code>`` messages (required, too long…):
+    the demands' drafts (hall/demand_posting.py) say them too."""
     return FieldError(field, code, f"listing_{code}", params or {})
 
 
-def _text(errors: list[FieldError], field: str, value: str, limit: int, required: bool) -> None:
+def check_text(errors: list[FieldError], field: str, value: str, limit: int, required: bool) -> None:
+    """A free-text field: present when ``required``, at most ``limit`` characters, no control characters."""
     if not value.strip():
         if required:
-            errors.append(_error(field, "required"))
+            errors.append(field_error(field, "required"))
     elif len(value) > limit:
-        errors.append(_error(field, "too_long", {"max": limit}))
+        errors.append(field_error(field, "too_long", {"max": limit}))
     elif _CONTROL.search(value):
-        errors.append(_error(field, "bad_text"))
+        errors.append(field_error(field, "bad_text"))
 
 
 def _names(errors: list[FieldError], field: str, names: Sequence[str], count: int, limit: int) -> None:
     if len(names) > count:
-        errors.append(_error(field, "too_many", {"max": count}))
+        errors.append(field_error(field, "too_many", {"max": count}))
         return
     seen: set[str] = set()
     for name in names:
-        _text(errors, field, name, limit, required=True)
+        check_text(errors, field, name, limit, required=True)
         if name_key(name) in seen:
-            errors.append(_error(field, "duplicate", {"value": name}))
+            errors.append(field_error(field, "duplicate", {"value": name}))
         seen.add(name_key(name))
 
 
@@ -231,71 +234,71 @@ def validate(draft: ListingDraft, *, on: date | None = None) -> list[FieldError]
     day = on or today()
     errors: list[FieldError] = []
     patent = draft.kind is ItemKind.PATENT
-    _text(errors, "title", draft.title, TITLE_MAX, required=True)
+    check_text(errors, "title", draft.title, TITLE_MAX, required=True)
     if patent:
         number = parse_number(draft.number)
         if not draft.number.strip():
-            errors.append(_error("number", "required"))
+            errors.append(field_error("number", "required"))
         elif number is None:
-            errors.append(_error("number", "bad_number"))
+            errors.append(field_error("number", "bad_number"))
         elif not number.invention:  # LS-1: invention patents only
-            errors.append(_error("number", "not_invention"))
+            errors.append(field_error("number", "not_invention"))
     else:
         number = None
-        _text(errors, "number", draft.number, REGISTRATION_MAX, required=False)
-    _text(errors, "holder", draft.holder, HOLDER_MAX, required=True)
+        check_text(errors, "number", draft.number, REGISTRATION_MAX, required=False)
+    check_text(errors, "holder", draft.holder, HOLDER_MAX, required=True)
     _names(errors, "co_holders", draft.co_holders, HOLDERS_MAX - 1, HOLDER_MAX)
     if name_key(draft.holder) in {name_key(h) for h in draft.co_holders}:
-        errors.append(_error("co_holders", "duplicate", {"value": draft.holder}))
+        errors.append(field_error("co_holders", "duplicate", {"value": draft.holder}))
     if patent:
         if not draft.inventors:
-            errors.append(_error("inventors", "required"))
+            errors.append(field_error("inventors", "required"))
         _names(errors, "inventors", draft.inventors, INVENTORS_MAX, PERSON_MAX)
         _patent_dates(errors, draft, day, number.year if number else None)
         if not draft.ipc.strip():
-            errors.append(_error("ipc", "required"))
+            errors.append(field_error("ipc", "required"))
         elif canonical_ipc(draft.ipc) is None:
-            errors.append(_error("ipc", "bad_ipc"))
+            errors.append(field_error("ipc", "bad_ipc"))
     else:
-        _text(errors, "field", draft.field, FIELD_MAX, required=True)
+        check_text(errors, "field", draft.field, FIELD_MAX, required=True)
         if draft.maturity is None:
-            errors.append(_error("maturity", "required"))
-    _text(errors, "abstract", draft.abstract, ABSTRACT_MAX, required=True)
+            errors.append(field_error("maturity", "required"))
+    check_text(errors, "abstract", draft.abstract, ABSTRACT_MAX, required=True)
     if not draft.forms:
-        errors.append(_error("forms", "required"))
+        errors.append(field_error("forms", "required"))
     elif len(set(draft.forms)) != len(draft.forms):
         errors.append(FieldError("forms", "duplicate", "listing_duplicate_form"))
     if not PRICE_MIN <= draft.start_price <= PRICE_MAX:
-        errors.append(_error("start_price", "price_range", {"min": PRICE_MIN, "max": PRICE_MAX}))
+        errors.append(field_error("start_price", "price_range", {"min": PRICE_MIN, "max": PRICE_MAX}))
     if not draft.agreement:
-        errors.append(_error("agreement", "agreement_required"))
+        errors.append(field_error("agreement", "agreement_required"))
     for field in _ACHIEVEMENT_ONLY if patent else _PATENT_ONLY:
         if getattr(draft, field) not in ("", None, []):
-            errors.append(_error(field, "not_for_kind"))
+            errors.append(field_error(field, "not_for_kind"))
     return errors
 
 
 def _patent_dates(errors: list[FieldError], draft: ListingDraft, day: date, filed: int | None) -> None:
     applied, granted = draft.application_date, draft.grant_date
     if applied is None:
-        errors.append(_error("application_date", "required"))
+        errors.append(field_error("application_date", "required"))
     elif applied > day:
-        errors.append(_error("application_date", "future_date"))
+        errors.append(field_error("application_date", "future_date"))
     elif filed is not None and applied.year != filed:  # the number names the filing year
-        errors.append(_error("application_date", "application_year", {"year": filed}))
+        errors.append(field_error("application_date", "application_year", {"year": filed}))
     match draft.legal_status:
         case None:
-            errors.append(_error("legal_status", "required"))
+            errors.append(field_error("legal_status", "required"))
         case LegalStatus.LAPSED:
-            errors.append(_error("legal_status", "lapsed"))
+            errors.append(field_error("legal_status", "lapsed"))
         case LegalStatus.PENDING if granted is not None:
-            errors.append(_error("grant_date", "grant_date_pending"))
+            errors.append(field_error("grant_date", "grant_date_pending"))
         case LegalStatus.VALID if granted is None:
-            errors.append(_error("grant_date", "required"))
+            errors.append(field_error("grant_date", "required"))
     if granted is not None and granted > day:
-        errors.append(_error("grant_date", "future_date"))
+        errors.append(field_error("grant_date", "future_date"))
     elif granted is not None and applied is not None and granted < applied:
-        errors.append(_error("grant_date", "grant_before_application"))
+        errors.append(field_error("grant_date", "grant_before_application"))
 
 
 # ---------------------------------------------------------------------- ownership (LS-4)

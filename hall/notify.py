@@ -46,6 +46,9 @@ TEMPLATES: Final[dict[str, str]] = {
     "code_reset": "【技术产权交易所】您正在重置密码，验证码为 {code}，{minutes} 分钟内有效。请勿告诉他人。",
     "signup_taken": "【技术产权交易所】该手机号已注册账户，无需重复注册。请直接登录；忘记密码可用短信验证码登录或重置密码。如非本人操作，请忽略本短信。",
     "no_account": "【技术产权交易所】该手机号尚未注册账户，请先注册。如非本人操作，请忽略本短信。",
+    # issue 13, piece A: a demand's review (hall/demand_posting.py), to whoever submitted it
+    "demand_approved": "【技术产权交易所】您提交的科研众包需求《{title}》已审核通过并发布，需求编号 {number}。",
+    "demand_rejected": "【技术产权交易所】您提交的科研众包需求《{title}》未通过审核，原因：{reason}。请修改后重新提交。",
 }
 
 
