@@ -185,6 +185,33 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "staff_offline_deal_contract": frozenset({Role.STAFF}),
     "api_stats": frozenset({Role.STAFF}),
     "api_offline_deal_record": frozenset({Role.STAFF}),
+    # issue 13, piece A: demands (hall/web/demands.py). Who posts, edits and answers is checked in
+    # the handler (an approved enterprise identity, an accepted entrustment, the demand's
+    # relation: hall.store.demands.demand_access), on top of this table
+    "demand_home": Access.ANYONE,
+    "demand_page": Access.ANYONE,
+    "demand_new": Access.SIGNED_IN,
+    "demand_create": Access.SIGNED_IN,
+    "demand_edit": Access.SIGNED_IN,
+    "demand_update": Access.SIGNED_IN,
+    "demand_withdraw": Access.SIGNED_IN,
+    "demand_mine": Access.SIGNED_IN,
+    "demand_batch_page": Access.SIGNED_IN,
+    "demand_batch_upload": Access.SIGNED_IN,
+    "demand_entrustments": Access.SIGNED_IN,
+    "demand_entrust": Access.SIGNED_IN,
+    "demand_entrustment_answer": Access.SIGNED_IN,
+    "api_demand_create": Access.SIGNED_IN,
+    "api_demands": Access.ANYONE,
+    "api_demand": Access.ANYONE,
+    "api_demand_update": Access.SIGNED_IN,
+    "api_demand_withdraw": Access.SIGNED_IN,
+    "api_demand_batch": Access.SIGNED_IN,
+    "api_demand_template": Access.ANYONE,
+    "api_demand_agencies": Access.ANYONE,
+    "api_demand_entrustments": Access.SIGNED_IN,
+    "api_demand_entrust": Access.SIGNED_IN,
+    "api_demand_entrustment_answer": Access.SIGNED_IN,
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 

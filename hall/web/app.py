@@ -36,6 +36,7 @@ from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import FileStore, PdfChecker
 from hall.web import accounts, admin, auctions as auction_pages, deals as deal_pages, fragments, identities, listings, live, openapi, orientation, pages, patents, reviews, shops
+from hall.web import demands
 from hall.web import figures as figure_pages
 from hall.web import inbox as inbox_pages
 from hall.web.errors import Refused, error
@@ -44,7 +45,8 @@ from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, answer
 from hall.web.templating import render
 
 UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities", "/seller/", "/api/listings",
-                   "/deals/", "/api/deals/", "/staff/offline-deals", "/api/offline-deals")
+                   "/deals/", "/api/deals/", "/staff/offline-deals", "/api/offline-deals",
+                   "/demands/batch", "/api/demands/batch")  # issue 13, piece A: the 需求征集表 upload
 
 
 class Health(msgspec.Struct):
@@ -154,6 +156,7 @@ def create_app(config: Config | None = None) -> Starlette:
             *live.routes,
             *patents.routes,
             *listings.routes,
+            *demands.routes,  # issue 13, piece A
         ],
         middleware=[
             Middleware(IdentityMiddleware, people=people, keys=keys),
