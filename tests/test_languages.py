@@ -22,6 +22,7 @@ from typing import Final
 import httpx2 as httpx
 import openpyxl
 import pytest
+from demandkit import approved, demand, entrustment
 from hallkit import (
     SHANGHAI,
     Actor,
@@ -161,15 +162,19 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         sessions = _sessions(client, seller_id, seller, staff, auctioneer)
         deal, document, verify_code = _deal(client, bidder_actor, floor[3])
         offline = _offline_deal(client, staff_actor, seller_id)
+        demands = _demands(client, bidder, seller_id)
         params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css",
                   "application_id": verification, "shop_id": shop, "listing_id": rejected, "batch_id": batch,
                   "session_id": sessions[0], "deal_id": deal, "document_id": document, "verify_code": verify_code,
-                  "offline_id": offline}  # fmt: skip
+                  "offline_id": offline, "demand_id": demands["published"]}  # fmt: skip
         more = [*(f"/lots/{lot_id}" for lot_id in floor), f"/lots/{floor[-1]}/register",
                 "/staff/reviews?kind=all&state=all", "/staff/reviews/1", "/staff/reviews?kind=shop",
                 "/staff/reviews?kind=identity&state=approved", "/staff/reviews?kind=verification&state=rejected",
                 "/staff/reviews?kind=listing&state=all", "/staff/reviews?kind=ownership", f"/listings/{listed}",
                 "/seller/listings/new?kind=achievement",
+                *(f"/demands/{d}" for d in demands.values()), f"/demands/{demands['rejected']}/edit",
+                f"/demands/{demands['unresolved']}/edit", "/demands?state=unresolved", "/demands?q=%E6%A8%A1%E5%85%B7",
+                "/my/demands?state=rejected", "/staff/reviews?kind=demand&state=all",
                 f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=bad_state",
                 f"/console?session=%E6%96%B0%E8%83%BD%E6%BA%90&lot={floor[0]}&result=accepted",
                 f"/lots/{sessions[1]}", f"/staff/sessions/{sessions[2]}", f"/staff/sessions/{sessions[2]}?done=add",
@@ -222,6 +227,19 @@ def _offline_deal(client: TestClient, staff: Actor, seller_id: int) -> int:
     assert staff.upload("/staff/offline-deals", "contract", "合同.pdf", PDF, fields).status_code == 303
     found: int = call(client, client.app.state.store.fetchone, "SELECT max(id) FROM offline_deals")[0]  # type: ignore[attr-defined]
     return found
+
+
+def _demands(client: TestClient, bidder: int, seller: int) -> dict[str, int]:
+    """Issue 13's demands: the bidder's organisation as an enterprise (published with hidden
+    fields, rejected with a reason, unresolved after a round), and the seller's organisation also
+    a transfer organisation that accepted the bidder's entrustment and posted one pending review."""
+    approved(client, bidder, "enterprise")
+    approved(client, seller, "transfer")
+    made = {state: demand(client, bidder, state, title=f"一种{state}的需求", hidden=["investment", "contact"])
+            for state in ("published", "rejected", "unresolved")}  # fmt: skip
+    given = entrustment(client, bidder, seller)
+    made["pending"] = demand(client, seller, "pending", entrustment=given, manager="王经理", title="一种代发的需求")
+    return made
 
 
 def _open_shop(client: TestClient, actors: dict[str, Actor | None], staff: Actor) -> int:
@@ -421,6 +439,11 @@ def test_what_a_form_answers_speaks_only_its_language_outside_data(scene: Scene,
     answers["offline deal: refused without a buyer"] = _client(scene, "staff", lang).post(
         "/staff/offline-deals", data={"csrf": staff.csrf, "listing": "1", "price": "1", "date": "2026-01-06",
                                       "form": "licence"})  # fmt: skip
+    answers["demand: every field wrong"] = _client(scene, "bidder", lang).post("/demands", data={
+        "csrf": bidder.csrf, "title": "某需求", "investment": "十万", "response_deadline": "2026-02-30",
+        "valid_until": "2020-01-01", "service_mode": "commissioned", "hidden": "investment"})  # fmt: skip
+    answers["demand batch: not a workbook"] = _client(scene, "bidder", lang).post(
+        "/demands/batch", data={"csrf": bidder.csrf}, files={"file": ("a.xlsx", b"hello", "application/octet-stream")})
     problems: dict[str, list[str]] = {}
     for name, response in answers.items():
         assert response.status_code < 500 and response.headers["content-type"].startswith("text/html"), name

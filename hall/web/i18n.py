@@ -1192,7 +1192,7 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "crowd_a_note_manager": ("技术转移机构的技术经理人姓名；技术转移机构上传时必填", "The transfer organisation's technology manager; required when it uploads"),
     "crowd_a_note_contact_name": ("联系人姓名", "The contact's name"),
     "crowd_a_note_contact_phone": ("联系电话", "The contact's phone"),
-    "crowd_a_note_hidden": ("不向公众公开的信息，可多选，用顿号分隔", "What the public must not see: several, separated by 、 or ;"),
+    "crowd_a_note_hidden": ("不向公众公开的信息，可多选，用顿号分隔", "What the public must not see: several, separated by commas or semicolons"),
     "crowd_a_note_entrustment": ("技术转移机构填写企业委托的委托编号", "A transfer organisation's entrustment number for the row's enterprise"),
     "crowd_a_commissioned_needs_agency": ("委托服务须由受托的技术转移机构发布", "Commissioned service is posted by an entrusted transfer organisation"),
     "crowd_a_investment_range": ("意向投入金额须为 {min} 至 {max} 元之间的整数", "The intended investment must be a whole number of yuan from {min} to {max}"),
