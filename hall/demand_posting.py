@@ -246,10 +246,11 @@ def checked_draft(draft: DemandDraft, *, agency: bool, now: int) -> DemandDraft:
 
 
 async def create(store: SqliteStore, me: Identity, draft: DemandDraft, *, now: int) -> int:
-    """CR-2, CR-3: a new demand, pending review with its application; its id."""
+    """CR-2, CR-3: a new demand, pending review with its application; its id. The draft is
+    checked before the poster (an agency posts exactly when it names an entrustment)."""
+    draft = checked_draft(draft, agency=draft.entrustment is not None, now=now)
     async with store.transaction() as tx:
         poster = await poster_in(tx, me, draft.entrustment)
-        draft = checked_draft(draft, agency=poster.agency_org is not None, now=now)
         demand = await _insert(tx, poster, draft, now=now)
     return demand
 

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 import pytest
+from demandkit import demand, party
 from hallkit import PNG, FakeClock, bearer_of, beijing_ms, call, listing, lot, org_id, people, rows, runtime, sold, user
 from openapi_spec_validator import validate
 from starlette.requests import Request
@@ -214,6 +215,7 @@ def test_every_read_answers_as_its_declaration_says(client: TestClient) -> None:
     assert session.status_code == 201, session.text
     ids["session_id"] = session.json()["id"]
     ids["deal_id"], ids["verify_code"] = _certified_deal(client)
+    ids["demand_id"] = demand(client, party(client, "13800138004", "甲精密制造有限公司", "enterprise"))
     for (method, path), (_, api) in OPERATIONS.items():
         if method != "GET":
             continue

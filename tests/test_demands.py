@@ -325,7 +325,7 @@ def test_an_entrusted_organisation_posts_and_works_the_demand_and_the_enterprise
                                                                     service_mode="commissioned"))  # fmt: skip
     assert posted.status_code == 201, posted.text
     demand_id = posted.json()["id"]
-    assert crowd.api("POST", "/api/demands", "solver", json=body(entrustment=made)).status_code == 403
+    assert crowd.api("POST", "/api/demands", "solver", json=body(entrustment=made, manager="王经理")).status_code == 403
 
     seen = crowd.api("GET", f"/api/demands/{demand_id}", "enterprise").json()
     assert (seen["relation"], seen["enterprise"], seen["agency"], seen["next_actions"]) == ("side", ENTERPRISE, AGENCY, [])
