@@ -207,8 +207,10 @@ class Poster:
 
 async def is_enterprise(db: aiosqlite.Connection | SqliteStore, user: int) -> bool:
     """Whether the account holds an approved enterprise (or state-owned enterprise) identity."""
-    query = f"SELECT 1 FROM identities WHERE user = ? AND state = 'approved' AND kind IN {ENTERPRISE_KINDS!r}"
-    found = await (db.fetchone(query, (user,)) if isinstance(db, SqliteStore) else one(db, query, (user,)))
+    query = (f"SELECT 1 FROM identities WHERE user = ? AND state = 'approved'"
+             f" AND kind IN ({','.join('?' * len(ENTERPRISE_KINDS))})")
+    params = (user, *ENTERPRISE_KINDS)
+    found = await (db.fetchone(query, params) if isinstance(db, SqliteStore) else one(db, query, params))
     return found is not None
 
 
@@ -528,7 +530,8 @@ async def upload(store: SqliteStore, me: Identity, data: bytes, *, now: int) -> 
             try:
                 poster = await poster_in(tx, me, draft.entrustment)
             except Refused as refused:
-                errors.append(CellError(header["entrustment"], refused.code, refused.key))
+                if header["entrustment"] not in broken:  # a number that did not read is reported once
+                    errors.append(CellError(header["entrustment"], refused.code, refused.key))
             for error in validate(draft, on=on, agency=poster is not None and poster.agency_org is not None):
                 if header[error.field] not in broken:
                     errors.append(CellError(header[error.field], error.code, error.key, error.params))

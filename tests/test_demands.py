@@ -101,6 +101,8 @@ def test_an_enterprise_posts_a_demand_that_only_staff_approval_numbers_and_publi
     assert mine["number"] is None and mine["relation"] == "side" and mine["next_actions"] == ["withdraw"]
     assert crowd.api("GET", "/api/demands", None).json()["total"] == 0
 
+    queue = crowd.actor("staff").get("/staff/reviews?kind=demand").text
+    assert f'href="/demands/{demand_id}"' in queue and "锂电池极片缺陷在线检测技术" in queue
     crowd.decide(demand_id)
     public = crowd.api("GET", f"/api/demands/{demand_id}", None).json()
     assert public["number"] == "ZB20260001" and public["state"] == "published" and public["takes_responses"]
