@@ -59,7 +59,9 @@ MAX_FIELD: Final = 5000
 # ---------------------------------------------------------------------- wire shapes
 
 
-class DemandCreated(msgspec.Struct):
+class DemandStatus(msgspec.Struct):
+    """A demand's id and the state a change left it in (posted: ``pending``; withdrawn)."""
+
     id: int
     state: DemandState
 
@@ -132,11 +134,6 @@ class DemandBatchAnswer(msgspec.Struct):
     """The demands posted (pending review): empty when any row is bad (nothing is posted)."""
 
 
-class Ok(msgspec.Struct):
-    id: int
-    state: str
-
-
 class EntrustBody(msgspec.Struct, forbid_unknown_fields=True):
     agency_org: Annotated[int, msgspec.Meta(ge=1, le=params.ID_MAX)]
     """One of ``GET /api/agencies``."""
@@ -196,10 +193,6 @@ async def _reason(request: Request, found: DemandRow) -> str | None:
 def demand_out(found: DemandRow, who: Relation, *, now: int, reason: str | None = None) -> DemandOut:
     """The demand as ``who`` may see it: the hidden fields left out for the public (CR-4)."""
     withheld = found.withheld(who)
-
-    def shown(field: str, value: str | int) -> str | int | UnsetType:
-        return UNSET if field in withheld else value
-
     out = DemandOut(
         id=found.id, number=found.number, state=found.state, round=found.round, title=found.title,
         industry=found.industry, description=found.description, service_mode=found.service_mode,
@@ -209,10 +202,14 @@ def demand_out(found: DemandRow, who: Relation, *, now: int, reason: str | None 
                                         adopted_at=found.adopted_at, now=now),
         selection_closes=iso(selection_closes(found.response_deadline)) or "",
     )  # fmt: skip
-    out.enterprise = UNSET if "enterprise" in withheld else found.enterprise_name
-    out.investment = UNSET if "investment" in withheld else found.investment
-    for field, value in (("requirements", found.requirements), ("manager", found.manager)):
-        setattr(out, field, shown(field, value))
+    if "enterprise" not in withheld:
+        out.enterprise = found.enterprise_name
+    if "investment" not in withheld:
+        out.investment = found.investment
+    if "requirements" not in withheld:
+        out.requirements = found.requirements
+    if "manager" not in withheld:
+        out.manager = found.manager
     if "contact" not in withheld:
         out.contact_name, out.contact_phone = found.contact_name, found.contact_phone
     if sees_private(who):
@@ -471,7 +468,7 @@ async def demand_entrustment_answer(request: Request) -> Response:
 async def api_demand_create(request: Request) -> Response:
     draft = await json_body(request, DemandDraft)
     demand_id = await posting.create(request.app.state.store, _signed_in(request), draft, now=_now(request))
-    return answer(DemandCreated(demand_id, DemandState.PENDING), status=201)
+    return answer(DemandStatus(demand_id, DemandState.PENDING), status=201)
 
 
 async def api_demands(request: Request) -> Response:
@@ -500,7 +497,7 @@ async def api_demand_update(request: Request) -> Response:
 async def api_demand_withdraw(request: Request) -> Response:
     demand_id: int = request.path_params["demand_id"]
     await posting.withdraw(request.app.state.store, _signed_in(request), demand_id, now=_now(request))
-    return answer(Ok(demand_id, DemandState.WITHDRAWN.value))
+    return answer(DemandStatus(demand_id, DemandState.WITHDRAWN))
 
 
 async def api_demand_batch(request: Request) -> Response:
@@ -569,7 +566,7 @@ routes = [
           methods=("POST",)),
     route("/api/demands", api_demand_create, name="api_demand_create", methods=("POST",),
           api=Api(tag=TAG, summary="Post a demand (CR-2, CR-3): pending until staff approve it (kind demand)",
-                  body=DemandDraft, answer=DemandCreated, status=201,
+                  body=DemandDraft, answer=DemandStatus, status=201,
                   errors={**_POST_ERRORS, 415: ("unsupported_media_type",)})),
     route("/api/demands", api_demands, name="api_demands",
           api=Api(tag=TAG, summary="Published demands by state, industry and words; with mine=1 your own",
@@ -586,7 +583,7 @@ routes = [
           api=Api(tag=TAG, summary="Edit a rejected demand, or restart an unresolved one, and submit it again",
                   body=DemandDraft, answer=DemandOut, errors={**_EDIT_ERRORS, 415: ("unsupported_media_type",)})),
     route("/api/demands/{demand_id:id}/withdraw", api_demand_withdraw, name="api_demand_withdraw", methods=("POST",),
-          api=Api(tag=TAG, summary="Withdraw a demand while it is pending review", answer=Ok,
+          api=Api(tag=TAG, summary="Withdraw a demand while it is pending review", answer=DemandStatus,
                   errors={403: ("not_yours",), 404: ("not_found",), 409: ("bad_state",)})),
     route("/api/templates/demands.xlsx", api_demand_template, name="api_demand_template",
           api=Api(tag=TAG, summary="The 需求征集表 template (CR-11)", media=XLSX)),
