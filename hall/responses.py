@@ -71,16 +71,6 @@ PAGE: Final = 50
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-class ResponseState:
-    """A response's states: ``submitted``; ``adopted``; ``declined`` (another was adopted);
-    ``released`` (its adoption was withdrawn before the deadline, CR-8)."""
-
-    SUBMITTED: Final = "submitted"
-    ADOPTED: Final = "adopted"
-    DECLINED: Final = "declined"
-    RELEASED: Final = "released"
-
-
 # ---------------------------------------------------------------------- the API's bodies and answers
 
 

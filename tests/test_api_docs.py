@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 import pytest
+from demandkit_b import published_demand
 from hallkit import PNG, FakeClock, bearer_of, beijing_ms, call, listing, lot, org_id, people, rows, runtime, sold, user
 from openapi_spec_validator import validate
 from starlette.requests import Request
@@ -214,6 +216,8 @@ def test_every_read_answers_as_its_declaration_says(client: TestClient) -> None:
     assert session.status_code == 201, session.text
     ids["session_id"] = session.json()["id"]
     ids["deal_id"], ids["verify_code"] = _certified_deal(client)
+    ids["demand_id"] = published_demand(client, user(client, "13800138004", "需求方", org="需求企业有限公司"),
+                                        deadline=date(2026, 3, 20))  # fmt: skip
     for (method, path), (_, api) in OPERATIONS.items():
         if method != "GET":
             continue

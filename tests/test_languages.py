@@ -22,12 +22,14 @@ from typing import Final
 import httpx2 as httpx
 import openpyxl
 import pytest
+from demandkit_b import approved_identity, published_demand
 from hallkit import (
     SHANGHAI,
     Actor,
     FakeClock,
     anonymous,
     beijing_ms,
+    bearer_of,
     call,
     deal_of,
     hall,
@@ -161,10 +163,11 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         sessions = _sessions(client, seller_id, seller, staff, auctioneer)
         deal, document, verify_code = _deal(client, bidder_actor, floor[3])
         offline = _offline_deal(client, staff_actor, seller_id)
+        demand, response = _crowd(client, bidder, seller_id)
         params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css",
                   "application_id": verification, "shop_id": shop, "listing_id": rejected, "batch_id": batch,
                   "session_id": sessions[0], "deal_id": deal, "document_id": document, "verify_code": verify_code,
-                  "offline_id": offline}  # fmt: skip
+                  "offline_id": offline, "demand_id": demand, "response_id": response}  # fmt: skip
         more = [*(f"/lots/{lot_id}" for lot_id in floor), f"/lots/{floor[-1]}/register",
                 "/staff/reviews?kind=all&state=all", "/staff/reviews/1", "/staff/reviews?kind=shop",
                 "/staff/reviews?kind=identity&state=approved", "/staff/reviews?kind=verification&state=rejected",
@@ -177,7 +180,7 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
                 "/staff/deals?state=notified", "/verify?code=bad", f"/verify/{verify_code[:-1]}2",
                 f"/deals/{deal}9", f"/api/deals/{deal}9", "/staff/figures?year=all", "/staff/figures?year=1999",
                 "/staff/offline-deals?done=1", f"/staff/offline-deals/{offline}9/contract", "/api/stats?by=session",
-                "/api/stats?by=week"]  # fmt: skip
+                "/api/stats?by=week", f"/demands/{demand}/messages?solver={seller_id}"]  # fmt: skip
         yield Scene(client, actors, params, more)
 
 
@@ -222,6 +225,25 @@ def _offline_deal(client: TestClient, staff: Actor, seller_id: int) -> int:
     assert staff.upload("/staff/offline-deals", "contract", "合同.pdf", PDF, fields).status_code == 303
     found: int = call(client, client.app.state.store.fetchone, "SELECT max(id) FROM offline_deals")[0]  # type: ignore[attr-defined]
     return found
+
+
+def _crowd(client: TestClient, enterprise: int, solver: int) -> tuple[int, int]:
+    """A published demand of the bidder's enterprise (piece B's kit) to which the seller (an
+    approved university) responded with an attachment and asked a question that was answered,
+    with a log entry: (the demand, the response)."""
+    approved_identity(client, enterprise, "enterprise")
+    demand = published_demand(client, enterprise, deadline=date(2026, 1, 20))
+    sent = client.post(f"/api/demands/{demand}/responses", headers=bearer_of(client, solver),
+                       data={"summary": "一种检测方案", "approach": "相控阵超声", "team": "", "budget": "100000"},
+                       files=[("attachments", ("方案.pdf", PDF, "application/pdf"))])  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    for uid, body in ((solver, {"body": "请问材质？"}), (enterprise, {"body": "镍基合金", "solver": solver})):
+        assert client.post(f"/api/demands/{demand}/messages", headers=bearer_of(client, uid), json=body).status_code == 201
+    logged = client.post(f"/api/demands/{demand}/log", headers=bearer_of(client, enterprise),
+                         json={"day": "2026-01-06", "body": "电话沟通"})  # fmt: skip
+    assert logged.status_code == 201, logged.text
+    client.cookies.clear()
+    return demand, int(sent.json()["id"])
 
 
 def _open_shop(client: TestClient, actors: dict[str, Actor | None], staff: Actor) -> int:

@@ -468,3 +468,17 @@ def test_the_inbox_api_pages_the_callers_own_messages_newest_first(scene: Scene)
     assert _ok(s.call(s.rival, "GET", "/api/inbox")) == {"messages": [], "unread": 0, "next_before": None}
     _refused(s.call(s.enterprise, "GET", "/api/inbox", params={"limit": 0}), 400, "bad_request")
     assert s.call(None, "GET", "/api/inbox").status_code == 401
+
+
+def test_what_solvers_and_the_side_type_comes_back_escaped(scene: Scene) -> None:
+    s = scene
+    demand = _entrusted(s)
+    script = "<script>alert(1)</script>"
+    _ok(s.respond(s.solver, demand, summary=script), 201)
+    _ok(s.call(s.solver, "POST", f"/api/demands/{demand}/messages", json={"body": script}), 201)
+    _ok(s.call(s.agency, "POST", f"/api/demands/{demand}/log", json={"day": "2026-03-02", "body": script}), 201)
+    for uid, path in ((s.enterprise, f"/demands/{demand}/responses"), (s.solver, "/my/responses"),
+                      (s.enterprise, f"/demands/{demand}/messages?solver={s.solver}"),
+                      (s.solver, f"/demands/{demand}/messages"), (s.agency, f"/demands/{demand}/log")):  # fmt: skip
+        page = Actor(s.client, uid).get(path)
+        assert page.status_code == 200 and script not in page.text and "&lt;script&gt;" in page.text, path
