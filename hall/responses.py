@@ -48,7 +48,7 @@ from hall.engine.spec import MAX_AMOUNT
 from hall.notify import TEMPLATES, enqueue
 from hall.reviews import Application, Fact, Kind, Reviews, Summary, register, submit
 from hall.store import responses as sql
-from hall.store.responses import DemandRow, access, demand_in, parties, relation_to
+from hall.store.responses import DemandRow, access, current, parties
 from hall.store.sqlite import SqliteStore
 from hall.uploads import Written
 from hall.web.errors import Refused
@@ -270,8 +270,8 @@ async def respond(reviews: Reviews, demand_id: int, me: Identity, answer: Soluti
             raise _refused(400, "too_many_files", "too_many_files", n=MAX_FILES)
         await access(reviews.store, demand_id, me)  # 404 for a demand the caller may not see
         async with reviews.store.transaction() as tx:
-            demand = await demand_in(tx, demand_id)
-            who = relation_to(demand, me)
+            demand = await current(tx, demand_id)
+            who = demand.relation(me)
             if who is not Relation.PUBLIC:
                 code = "own_demand" if who in (Relation.SIDE, Relation.AGENCY) else "not_party"
                 raise _refused(403, code, code)
@@ -314,7 +314,7 @@ async def adopt(store: SqliteStore, response_id: int, me: Identity, now: int) ->
     found, _, who = await visible_response(store, response_id, me)
     _acting(who)
     async with store.transaction() as tx:
-        demand = await demand_in(tx, found.demand)
+        demand = await current(tx, found.demand)
         if not may_adopt(demand.state, demand.response_deadline, adopted_at=demand.adopted_at, now=now):
             if demand.adopted_at is not None and demand.state is DemandState.PUBLISHED:
                 raise _refused(409, "adopted", "adopted")
@@ -326,7 +326,7 @@ async def adopt(store: SqliteStore, response_id: int, me: Identity, now: int) ->
         for solver in others:
             if solver != found.solver:
                 await sql.notice(tx, solver, _said("crowd_b_not_adopted", demand), now)
-        return await demand_in(tx, demand.id)
+        return await current(tx, demand.id)
 
 
 # ---------------------------------------------------------------------- 立即咨询 (CR-5, CR-6)
@@ -340,7 +340,7 @@ async def send_message(store: SqliteStore, demand_id: int, me: Identity, body: s
     text = clean("body", body, MESSAGE_MAX)
     demand, who = await access(store, demand_id, me)
     async with store.transaction() as tx:
-        demand = await demand_in(tx, demand.id)
+        demand = await current(tx, demand.id)
         if who is Relation.PUBLIC:
             if solver not in (None, me.id):
                 raise _refused(404, "not_found", "no_thread")
@@ -383,7 +383,7 @@ async def add_log(store: SqliteStore, demand_id: int, me: Identity, day: dt.date
     demand, who = await access(store, demand_id, me)
     _acting(who)
     async with store.transaction() as tx:
-        demand = await demand_in(tx, demand.id)
+        demand = await current(tx, demand.id)
         if demand.state not in sql.PUBLIC_STATES:
             raise _refused(409, "bad_state", "not_published")
         return await sql.add_log(tx, demand=demand, day=day, body=text, author=me.id, now=now)
@@ -401,7 +401,7 @@ async def set_outcome(store: SqliteStore, demand_id: int, me: Identity, body: Ou
     demand, who = await access(store, demand_id, me)
     _acting(who)
     async with store.transaction() as tx:
-        demand = await demand_in(tx, demand.id)
+        demand = await current(tx, demand.id)
         if demand.state is not DemandState.PUBLISHED:
             raise _refused(409, "bad_state", "outcome_state")
         if body.resolved:
@@ -420,7 +420,7 @@ async def set_outcome(store: SqliteStore, demand_id: int, me: Identity, body: Ou
                 await sql.notice(tx, adopted.solver, _said("crowd_b_released", demand), now)
         else:
             await sql.end_unresolved(tx, demand, now)
-        return await demand_in(tx, demand.id)
+        return await current(tx, demand.id)
 
 
 # ---------------------------------------------------------------------- reward applications (CR-9)

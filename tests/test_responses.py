@@ -433,6 +433,8 @@ def test_a_reward_application_is_for_a_resolved_demand_and_reviewed_by_staff(sce
     queue = _ok(s.call(s.staff, "GET", "/api/reviews", params={"kind": "reward"}))
     assert [(q["kind"], q["title"]) for q in queue] == [("reward", "高温合金叶片的无损检测方法")] * 2
     staff = Actor(s.client, s.staff)
+    queue_page = staff.get("/staff/reviews?kind=reward")
+    assert queue_page.status_code == 200 and "高温合金叶片的无损检测方法" in queue_page.text
     reward = applied["id"]
     assert staff.post(f"/staff/reviews/{application(s.client, 'reward', reward)}",
                       {"decision": "reject", "reason": "合同未盖章"}).status_code == 303  # fmt: skip

@@ -23,10 +23,18 @@ from typing import Final
 import aiosqlite
 
 from hall.auth.roles import Identity
-from hall.demands import DemandState, Relation, ServiceMode, relation, sees_private
+from hall.demands import DemandState, Relation, ServiceMode, relation
 from hall.store.rows import insert, one
 from hall.store.sqlite import SqliteStore
 from hall.web.errors import Refused
+
+# ---------------------------------------------------------------------- until piece A lands
+# Piece A's hall/store/demands.py has the same names with the same shapes (DemandRow with these
+# attributes and ``relation``; ``PUBLIC_STATES``; ``demand_in(tx, id) -> DemandRow | None``;
+# ``demand_access``): the lead replaces this block with
+#     from hall.store.demands import PUBLIC_STATES, DemandRow, demand_in, not_found as no_demand
+#     from hall.store.demands import demand_access as access
+# and nothing else changes.
 
 PUBLIC_STATES: Final = (DemandState.PUBLISHED, DemandState.RESOLVED, DemandState.UNRESOLVED)
 """A demand in these states has been published: anyone may see it (without its hidden fields)."""
@@ -53,6 +61,9 @@ class DemandRow:
     created_by: int
     hidden: tuple[str, ...]
 
+    def relation(self, me: Identity | None) -> Relation:
+        return relation(me, enterprise=self.enterprise, enterprise_org=self.enterprise_org, agency_org=self.agency_org)
+
 
 _DEMAND: Final = ("SELECT id, number, enterprise, enterprise_org, agency_org, title, service_mode, response_deadline,"
                   " state, round, adopted, adopted_at, fee, resolved_at, created_by, hidden FROM demands WHERE id = ?")  # fmt: skip
@@ -69,31 +80,34 @@ def no_demand() -> Refused:
     return Refused(404, "not_found", "crowd_b_err_no_demand")
 
 
-async def demand_in(tx: aiosqlite.Connection, demand_id: int) -> DemandRow:
-    """The demand as it stands inside a write transaction, where the checks are made again."""
+async def demand_in(tx: aiosqlite.Connection, demand_id: int) -> DemandRow | None:
     row = await one(tx, _DEMAND, (demand_id,))
-    if row is None:
-        raise no_demand()
-    return _demand(row)
-
-
-def relation_to(demand: DemandRow, me: Identity | None) -> Relation:
-    return relation(me, enterprise=demand.enterprise, enterprise_org=demand.enterprise_org,
-                    agency_org=demand.agency_org)  # fmt: skip
+    return None if row is None else _demand(row)
 
 
 async def access(store: SqliteStore, demand_id: int, me: Identity | None) -> tuple[DemandRow, Relation]:
     """The demand and where ``me`` stands towards it; 404 ``not_found`` for a demand that does
     not exist or that the caller may not see (one never published is its side's, its agency's
-    and staff's only). Piece A's ``demand_access`` replaces this one."""
+    and staff's only)."""
     row = await store.fetchone(_DEMAND, (demand_id,))
     if row is None:
         raise no_demand()
     demand = _demand(row)
-    who = relation_to(demand, me)
-    if demand.state not in PUBLIC_STATES and not sees_private(who):
+    who = demand.relation(me)
+    if who is Relation.PUBLIC and demand.state not in PUBLIC_STATES:
         raise no_demand()
     return demand, who
+
+
+# ---------------------------------------------------------------------- the demand, in a write
+
+
+async def current(tx: aiosqlite.Connection, demand_id: int) -> DemandRow:
+    """The demand as it stands inside a write transaction, where the checks are made again."""
+    found = await demand_in(tx, demand_id)
+    if found is None:
+        raise no_demand()
+    return found
 
 
 def parties(demand: DemandRow) -> list[int]:

@@ -34,6 +34,7 @@ from hall.responses import (
     ResponseItem,
     RewardItem,
 )
+from hall.engine.spec import MAX_AMOUNT
 from hall.reviews import Reviews
 from hall.store import responses as sql
 from hall.store.responses import DemandRow, access
@@ -101,6 +102,7 @@ def _page_number(request: Request) -> int:
 
 
 def _text(form: FormData, key: str) -> str:
+    """A form field as typed: ``hall.responses.clean`` checks it, keeping its line breaks."""
     value = form.get(key)
     return value if isinstance(value, str) else ""
 
@@ -424,8 +426,9 @@ async def outcome_page(request: Request) -> Response:
         return await _outcome_page(request)
     form = await _form(request)
     resolved = _text(form, "resolved") == "1"
+    typed = _text(form, "fee").strip()
     try:
-        fee = whole(_text(form, "fee"), "fee", high=10**12) if resolved else None
+        fee = whole(typed, "fee", high=MAX_AMOUNT) if resolved and typed else None
         await responses.set_outcome(_reviews(request).store, request.path_params["demand_id"], _me(request),
                                     OutcomeBody(resolved=resolved, fee=fee), _now(request))  # fmt: skip
     except Refused as exc:
