@@ -164,6 +164,7 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         deal, document, verify_code = _deal(client, bidder_actor, floor[3])
         offline = _offline_deal(client, staff_actor, seller_id)
         demand, response = _crowd(client, bidder, seller_id)
+        unanswered = published_demand(client, bidder, deadline=date(2026, 1, 20), seq=2)  # the seller sees the form
         params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css",
                   "application_id": verification, "shop_id": shop, "listing_id": rejected, "batch_id": batch,
                   "session_id": sessions[0], "deal_id": deal, "document_id": document, "verify_code": verify_code,
@@ -180,7 +181,8 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
                 "/staff/deals?state=notified", "/verify?code=bad", f"/verify/{verify_code[:-1]}2",
                 f"/deals/{deal}9", f"/api/deals/{deal}9", "/staff/figures?year=all", "/staff/figures?year=1999",
                 "/staff/offline-deals?done=1", f"/staff/offline-deals/{offline}9/contract", "/api/stats?by=session",
-                "/api/stats?by=week", f"/demands/{demand}/messages?solver={seller_id}"]  # fmt: skip
+                "/api/stats?by=week", f"/demands/{demand}/messages?solver={seller_id}",
+                f"/demands/{unanswered}/respond", f"/demands/{unanswered}/outcome"]  # fmt: skip
         yield Scene(client, actors, params, more)
 
 

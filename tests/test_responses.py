@@ -484,3 +484,76 @@ def test_what_solvers_and_the_side_type_comes_back_escaped(scene: Scene) -> None
                       (s.solver, f"/demands/{demand}/messages"), (s.agency, f"/demands/{demand}/log")):  # fmt: skip
         page = Actor(s.client, uid).get(path)
         assert page.status_code == 200 and script not in page.text and "&lt;script&gt;" in page.text, path
+
+
+def test_no_page_or_answer_of_a_solver_shows_a_hidden_field(scene: Scene) -> None:
+    s = scene
+    demand = _entrusted(s, hidden=("enterprise", "investment", "contact", "manager", "requirements"))
+    _ok(s.respond(s.solver, demand), 201)
+    _ok(s.call(s.solver, "POST", f"/api/demands/{demand}/messages", json={"body": "请问？"}), 201)
+    _ok(s.call(s.agency, "POST", f"/api/demands/{demand}/messages", json={"body": "请看附件。", "solver": s.solver}), 201)
+    hidden = (ENTERPRISE, INVESTMENT, "3,000,000", "李工", "13900000000", "王经理", "检出率不低于95%")
+    for uid in (s.solver, s.rival):
+        actor = Actor(s.client, uid)
+        for path in ("respond", "responses", "messages", "log", "outcome", "reward"):
+            page = actor.get(f"/demands/{demand}/{path}")
+            assert page.status_code in (200, 403), (path, page.status_code)
+            assert not [h for h in hidden if h in page.text], (uid, path)
+        shown = [actor.get("/my/responses").text]
+        for path in ("responses", "messages"):
+            shown.append(s.call(uid, "GET", f"/api/demands/{demand}/{path}").text)
+        shown += [s.call(uid, "GET", "/api/me/responses").text, s.call(uid, "GET", "/api/inbox").text]
+        assert not [h for text in shown for h in hidden if h in text], uid
+
+
+def test_two_adoptions_at_once_leave_exactly_one_adopted(scene: Scene) -> None:
+    import asyncio
+
+    from hall import responses
+    from hall.auth.roles import Identity
+
+    s = scene
+    demand = _entrusted(s)
+    first = _ok(s.respond(s.solver, demand), 201)["id"]
+    second = _ok(s.respond(s.rival, demand), 201)["id"]
+    store = s.client.app.state.store  # type: ignore[attr-defined]
+    side: Identity = call(s.client, s.client.app.state.people.identity, s.enterprise)  # type: ignore[attr-defined]
+
+    async def race() -> list[object]:
+        return await asyncio.gather(*(responses.adopt(store, r, side, s.clock.now) for r in (first, second)),
+                                    return_exceptions=True)  # fmt: skip
+
+    results = call(s.client, race)
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert [getattr(r, "code", None) for r in results if isinstance(r, BaseException)] == ["adopted"]
+    assert rows(s.client, "SELECT count(*) FROM demand_responses WHERE state = 'adopted'") == [(1,)]
+    assert len(rows(s.client, "SELECT id FROM outbox WHERE template = 'crowd_b_adopted'")) == 1
+
+
+def test_the_pages_say_why_one_may_not_respond_and_offer_the_forms_to_whom_they_belong(scene: Scene) -> None:
+    s = scene
+    demand = _entrusted(s)
+    bare = Actor(s.client, user(s.client, "13800000009", "吴先生", verified=True))
+    page = bare.get(f"/demands/{demand}/respond")
+    assert 'data-why="no_identity"' in page.text and "/account/identity" in page.text
+    assert 'data-why="own_demand"' in Actor(s.client, s.agency).get(f"/demands/{demand}/respond").text
+    form = Actor(s.client, s.solver).get(f"/demands/{demand}/respond")
+    assert 'name="approach"' in form.text and 'name="attachments"' in form.text
+    refused = Actor(s.client, s.solver).post(f"/demands/{demand}/respond", {"summary": "", "approach": "x"})
+    assert refused.status_code == 400 and 'data-code="invalid"' in refused.text
+    side = Actor(s.client, s.enterprise)
+    outcome = side.get(f"/demands/{demand}/outcome")
+    assert 'data-outcome="unresolved"' in outcome.text and 'data-outcome="resolved"' not in outcome.text
+    nothing = side.post(f"/demands/{demand}/outcome", {"resolved": "0"})
+    assert nothing.status_code == 409 and 'data-code="nothing_adopted"' in nothing.text
+    assert 'data-outcome="resolved"' in Actor(s.client, s.agency).get(f"/demands/{demand}/outcome").text
+    agency = Actor(s.client, s.agency)
+    assert agency.post(f"/demands/{demand}/outcome", {"resolved": "1", "fee": "120000"}).status_code == 303
+    reward = agency.get(f"/demands/{demand}/reward")
+    assert 'name="proofs"' in reward.text
+    sent = agency.post(f"/demands/{demand}/reward", {"profile": "中心简介", "declaration": "属实"},
+                       files={"proofs": ("合同.pdf", PDF, "application/pdf")})  # fmt: skip
+    assert sent.status_code == 303, sent.text
+    after = agency.get(f"/demands/{demand}/reward")
+    assert 'data-state="pending"' in after.text and 'name="proofs"' not in after.text
+    assert 'name="proofs"' not in Actor(s.client, s.rival).get(f"/demands/{demand}/reward").text

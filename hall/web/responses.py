@@ -50,6 +50,7 @@ from hall.workdays import beijing_date
 
 D: Final = "/demands/{demand_id:id}"
 A: Final = "/api/demands/{demand_id:id}"
+SOLUTION_FIELDS: Final = ("summary", "approach", "team", "budget")
 INBOX_PAGE: Final = 50
 INBOX_MAX: Final = 100
 
@@ -211,10 +212,10 @@ async def _respond(request: Request, form: FormData) -> int:
 
 async def respond_page(request: Request) -> Response:
     demand, who = await _access(request)
-    values: dict[str, str] = {}
+    values = dict.fromkeys(SOLUTION_FIELDS, "")
     if request.method == "POST":
         form = await _form(request)
-        values = {k: _text(form, k) for k in ("summary", "approach", "team", "budget")}
+        values = {k: _text(form, k) for k in SOLUTION_FIELDS}
         try:
             await _respond(request, form)
         except (Refused, UploadRefused) as exc:
