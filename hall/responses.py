@@ -202,7 +202,8 @@ def _acting(who: Relation) -> None:
         raise _refused(403, "not_party", "not_party")
 
 
-def _private(who: Relation) -> None:
+def private(who: Relation) -> None:
+    """The responses' log and outcome are read by the side, its agency and staff only."""
     if not sees_private(who):
         raise _refused(403, "not_party", "not_party")
 
@@ -245,17 +246,21 @@ def solution(summary: str, approach: str, team: str, budget: str) -> Solution:
                     team=clean("team", team, TEAM_MAX, required=False), budget=int(budget) if budget else None)  # fmt: skip
 
 
-async def may_respond(store: SqliteStore, demand: DemandRow, who: Relation, me: Identity, now: int) -> str | None:
-    """Why ``me`` may not respond now (a refusal's code), or None: the check the page makes
-    before offering the form, and ``respond`` makes again in its transaction."""
+REFUSALS: Final = {"own_demand": 403, "not_party": 403, "no_identity": 403, "closed": 409, "responded": 409}
+"""Why a response is refused, with its status."""
+
+
+async def why_not(db: aiosqlite.Connection, demand: DemandRow, who: Relation, me: Identity, now: int) -> str | None:
+    """Why ``me`` may not respond to ``demand`` now (a key of ``REFUSALS``), or None. The page
+    asks on the reader before offering the form; ``respond`` asks again in its transaction."""
     if who is not Relation.PUBLIC:
         return "own_demand" if who in (Relation.SIDE, Relation.AGENCY) else "not_party"
+    if not await sql.has_approved_identity(db, me.id):
+        return "no_identity"
     if not takes_responses(demand.state, demand.service_mode, demand.response_deadline, adopted_at=demand.adopted_at,
                            now=now):  # fmt: skip
         return "closed"
-    if not await sql.has_approved_identity(store.reader, me.id):
-        return "no_identity"
-    if await sql.responded(store.reader, demand.id, demand.round, me.id):
+    if await sql.responded(db, demand.id, demand.round, me.id):
         return "responded"
     return None
 
@@ -271,17 +276,9 @@ async def respond(reviews: Reviews, demand_id: int, me: Identity, answer: Soluti
         await access(reviews.store, demand_id, me)  # 404 for a demand the caller may not see
         async with reviews.store.transaction() as tx:
             demand = await current(tx, demand_id)
-            who = demand.relation(me)
-            if who is not Relation.PUBLIC:
-                code = "own_demand" if who in (Relation.SIDE, Relation.AGENCY) else "not_party"
-                raise _refused(403, code, code)
-            if not await sql.has_approved_identity(tx, me.id):
-                raise _refused(403, "no_identity", "no_identity")
-            if not takes_responses(demand.state, demand.service_mode, demand.response_deadline,
-                                   adopted_at=demand.adopted_at, now=now):  # fmt: skip
-                raise _refused(409, "closed", "closed")
-            if await sql.responded(tx, demand.id, demand.round, me.id):
-                raise _refused(409, "responded", "responded")
+            why = await why_not(tx, demand, demand.relation(me), me, now)
+            if why is not None:
+                raise _refused(REFUSALS[why], why, why)
             files = await reviews.record(tx, me.id, attachments, now)
             response_id = await sql.add_response(tx, demand=demand, solver=me.id, solver_org=me.org,
                                                  summary=answer.summary, approach=answer.approach, team=answer.team,

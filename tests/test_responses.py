@@ -557,3 +557,13 @@ def test_the_pages_say_why_one_may_not_respond_and_offer_the_forms_to_whom_they_
     after = agency.get(f"/demands/{demand}/reward")
     assert 'data-state="pending"' in after.text and 'name="proofs"' not in after.text
     assert 'name="proofs"' not in Actor(s.client, s.rival).get(f"/demands/{demand}/reward").text
+
+
+def test_the_side_sees_its_threads_listed_and_opens_each(scene: Scene) -> None:
+    s = scene
+    demand = _entrusted(s)
+    for uid, body in ((s.solver, "第一个问题"), (s.rival, "第二个问题"), (s.solver, "补充问题")):
+        _ok(s.call(uid, "POST", f"/api/demands/{demand}/messages", json={"body": body}), 201)
+    listing = Actor(s.client, s.enterprise).get(f"/demands/{demand}/messages")
+    assert listing.text.index(f'data-thread="{s.solver}"') < listing.text.index(f'data-thread="{s.rival}"')
+    assert "第一个问题" not in listing.text  # the list names the threads; a thread shows its messages

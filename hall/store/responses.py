@@ -294,6 +294,22 @@ async def messages(store: SqliteStore, demand: int, *, solver: int | None, befor
     return [MessageRow(*r) for r in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class ThreadRow:
+    solver: int
+    solver_name: str
+    messages: int
+    last_at: int
+
+
+async def threads(store: SqliteStore, demand: int, *, limit: int, offset: int) -> list[ThreadRow]:
+    """A demand's threads, the latest written in first."""
+    rows = await store.fetchall(
+        "SELECT m.solver, u.name, count(*), max(m.created_at) FROM demand_messages m JOIN users u ON u.id = m.solver"
+        " WHERE m.demand = ? GROUP BY m.solver ORDER BY max(m.id) DESC LIMIT ? OFFSET ?", (demand, limit, offset))  # fmt: skip
+    return [ThreadRow(*r) for r in rows]
+
+
 async def thread_exists(tx: aiosqlite.Connection, demand: int, solver: int) -> bool:
     return await one(tx, "SELECT 1 FROM demand_messages WHERE demand = ? AND solver = ?", (demand, solver)) is not None
 

@@ -1132,6 +1132,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "crowd_b_adopted": ("已采纳的应答", "Adopted response"),
     "crowd_b_threads": ("咨询会话", "Threads"),
     "crowd_b_no_messages": ("暂无咨询消息。", "No message yet."),
+    "crowd_b_thread_messages": ("消息数", "Messages"),
+    "crowd_b_thread_last": ("最近消息时间", "Last message"),
     "crowd_b_by": ("发送方", "From"),
     "crowd_b_demand_side": ("需求方", "Demand side"),
     "crowd_b_send": ("发送", "Send"),

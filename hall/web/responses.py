@@ -224,7 +224,7 @@ async def respond_page(request: Request) -> Response:
             status, code, message = _said(request, exc)
             return _page(request, "respond.html", demand, who, status, message, code, why=None, values=values)
         return RedirectResponse("/my/responses?done=1", status_code=303)
-    why = await responses.may_respond(_reviews(request).store, demand, who, _me(request), _now(request))
+    why = await responses.why_not(_reviews(request).store.reader, demand, who, _me(request), _now(request))
     return _page(request, "respond.html", demand, who, why=why, values=values)
 
 
@@ -284,20 +284,21 @@ async def response_file(request: Request) -> Response:
     return await attachment(reviews.files, stored)
 
 
-async def my_responses(request: Request) -> Response:
+async def _mine(request: Request, page: int) -> list[ResponseItem]:
     """A solver's own responses and their states, newest first."""
     reviews = _reviews(request)
-    page = _page_number(request)
     rows = await sql.responses_of_solver(reviews.store, _me(request).id, limit=PAGE, offset=(page - 1) * PAGE)
-    return render(request, "responses/mine.html", items=await response_items(reviews, rows), page=page, page_size=PAGE,
+    return await response_items(reviews, rows)
+
+
+async def my_responses(request: Request) -> Response:
+    page = _page_number(request)
+    return render(request, "responses/mine.html", items=await _mine(request, page), page=page, page_size=PAGE,
                   done=request.query_params.get("done") == "1")  # fmt: skip
 
 
 async def api_my_responses(request: Request) -> Response:
-    reviews = _reviews(request)
-    page = _page_number(request)
-    rows = await sql.responses_of_solver(reviews.store, _me(request).id, limit=PAGE, offset=(page - 1) * PAGE)
-    return answer(await response_items(reviews, rows))
+    return answer(await _mine(request, _page_number(request)))
 
 
 # ---------------------------------------------------------------------- 立即咨询
@@ -330,14 +331,15 @@ async def messages_page(request: Request) -> Response:
             target = f"/demands/{demand.id}/messages" + (f"?solver={chosen}" if chosen and sees_private(who) else "")
             return RedirectResponse(target, status_code=303)
         solver = chosen
-    rows = await responses.thread_messages(_reviews(request).store, demand, who, me, solver=solver, before=before,
-                                           limit=limit)  # fmt: skip
-    threads: dict[int, str] = {}
-    if sees_private(who) and solver is None:
-        for row in rows:
-            threads.setdefault(row.solver, row.solver_name)
+    store = _reviews(request).store
+    if sees_private(who) and solver is None:  # the list of threads; one of them is opened by its solver
+        page = _page_number(request)
+        threads = await sql.threads(store, demand.id, limit=PAGE, offset=(page - 1) * PAGE)
+        return _page(request, "messages.html", demand, who, status, message, code, items=[], solver=None,
+                     threads=threads, page=page, page_size=PAGE, acting=False, consulting=False)  # fmt: skip
+    rows = await responses.thread_messages(store, demand, who, me, solver=solver, before=before, limit=limit)
     return _page(request, "messages.html", demand, who, status, message, code,
-                 items=[message_item(r) for r in reversed(rows)], solver=solver, threads=threads,
+                 items=[message_item(r) for r in reversed(rows)], solver=solver, threads=[], page=1, page_size=PAGE,
                  acting=who in (Relation.SIDE, Relation.AGENCY), consulting=who is Relation.PUBLIC)  # fmt: skip
 
 
@@ -364,8 +366,7 @@ async def api_message(request: Request) -> Response:
 
 async def _log_page(request: Request, status: int = 200, message: str = "", code: str = "") -> Response:
     demand, who = await _access(request)
-    if not sees_private(who):
-        raise Refused(403, "not_party", "crowd_b_err_not_party")
+    responses.private(who)
     page = _page_number(request)
     rows = await sql.log(_reviews(request).store, demand.id, limit=PAGE, offset=(page - 1) * PAGE)
     today = beijing_date(_now(request)).isoformat()
@@ -393,8 +394,7 @@ async def log_page(request: Request) -> Response:
 
 async def api_log(request: Request) -> Response:
     demand, who = await _access(request)
-    if not sees_private(who):
-        raise Refused(403, "not_party", "crowd_b_err_not_party")
+    responses.private(who)
     rows = await sql.log(_reviews(request).store, demand.id, limit=PAGE, offset=(_page_number(request) - 1) * PAGE)
     return answer([log_item(r) for r in rows])
 
@@ -414,8 +414,7 @@ async def api_log_add(request: Request) -> Response:
 
 async def _outcome_page(request: Request, status: int = 200, message: str = "", code: str = "") -> Response:
     demand, who = await _access(request)
-    if not sees_private(who):
-        raise Refused(403, "not_party", "crowd_b_err_not_party")
+    responses.private(who)
     enters_fee = who is (Relation.AGENCY if demand.agency_org is not None else Relation.SIDE)
     return _page(request, "outcome.html", demand, who, status, message, code, enters_fee=enters_fee,
                  acting=who in (Relation.SIDE, Relation.AGENCY), published=demand.state is DemandState.PUBLISHED,
@@ -441,8 +440,7 @@ async def outcome_page(request: Request) -> Response:
 
 async def api_outcome(request: Request) -> Response:
     demand, who = await _access(request)
-    if not sees_private(who):
-        raise Refused(403, "not_party", "crowd_b_err_not_party")
+    responses.private(who)
     return answer(responses.status(demand, _now(request)))
 
 
