@@ -69,3 +69,21 @@ def published_demand(client: TestClient, enterprise: int, *, deadline: date, tit
             return demand
 
     return call(client, run)
+
+
+def restarted(client: TestClient, demand: int, *, deadline: date) -> None:
+    """The demand edited and restarted after an unresolved round, as piece A's approval of a
+    restart leaves it: published again under the same number, round + 1 with its new dates."""
+
+    async def run() -> None:
+        store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
+        now = runtime(client).clock()
+        async with store.transaction() as tx:
+            await tx.execute("UPDATE demands SET state = 'published', round = round + 1, response_deadline = ?,"
+                             " adopted = NULL, adopted_at = NULL, updated_at = ? WHERE id = ?",
+                             (deadline.isoformat(), now, demand))  # fmt: skip
+            await tx.execute("INSERT INTO demand_rounds (demand, round, valid_until, response_deadline, started_at)"
+                             " SELECT id, round, valid_until, response_deadline, ? FROM demands WHERE id = ?",
+                             (now, demand))  # fmt: skip
+
+    call(client, run)

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import httpx2 as httpx
 import pytest
-from demandkit_b import approved_identity, party, published_demand
+from demandkit_b import approved_identity, party, published_demand, restarted
 from hallkit import PDF, PNG, Actor, FakeClock, application, bearer_of, beijing_ms, call, hall, rows, runtime, user
 from starlette.testclient import TestClient
 
@@ -567,3 +567,28 @@ def test_the_side_sees_its_threads_listed_and_opens_each(scene: Scene) -> None:
     listing = Actor(s.client, s.enterprise).get(f"/demands/{demand}/messages")
     assert listing.text.index(f'data-thread="{s.solver}"') < listing.text.index(f'data-thread="{s.rival}"')
     assert "第一个问题" not in listing.text  # the list names the threads; a thread shows its messages
+
+
+def test_an_adoption_in_the_deadlines_last_moment_closes_responses_at_once(scene: Scene) -> None:
+    s = scene
+    demand = _entrusted(s)
+    chosen = _ok(s.respond(s.solver, demand), 201)["id"]
+    s.clock.now = CLOSES - 1
+    assert _ok(s.call(s.enterprise, "GET", f"/api/demands/{demand}/outcome"))["takes_responses"] is True
+    _ok(s.call(s.enterprise, "POST", f"/api/responses/{chosen}/adopt"))
+    _refused(s.respond(s.rival, demand), 409, "closed")
+
+
+def test_a_restarted_demand_takes_new_responses_and_keeps_the_earlier_rounds(scene: Scene) -> None:
+    s = scene
+    demand = _entrusted(s)
+    first = _ok(s.respond(s.solver, demand), 201)["id"]
+    s.clock.now = CLOSES
+    _ok(s.call(s.agency, "POST", f"/api/demands/{demand}/outcome", json={"resolved": False}))
+    restarted(s.client, demand, deadline=date(2026, 4, 30))
+    second = _ok(s.respond(s.solver, demand, summary="第二轮的改进方案"), 201)["id"]
+    listed = _ok(s.call(s.enterprise, "GET", f"/api/demands/{demand}/responses"))
+    assert [(r["id"], r["round"]) for r in listed] == [(second, 2), (first, 1)]
+    _refused(s.call(s.enterprise, "POST", f"/api/responses/{first}/adopt"), 409, "old_round")
+    assert _ok(s.call(s.enterprise, "POST", f"/api/responses/{second}/adopt"))["round"] == 2
+    assert rows(s.client, "SELECT round, outcome FROM demand_rounds ORDER BY round") == [(1, "unresolved"), (2, None)]
