@@ -48,7 +48,7 @@ from hall.engine.spec import MAX_AMOUNT
 from hall.notify import TEMPLATES, enqueue
 from hall.reviews import Application, Fact, Kind, Reviews, Summary, register, submit
 from hall.store import responses as sql
-from hall.store.responses import DemandRow, access, current, parties
+from hall.store.responses import DemandRow, current, demand_access, parties
 from hall.store.sqlite import SqliteStore
 from hall.uploads import Written
 from hall.web.errors import Refused
@@ -273,7 +273,7 @@ async def respond(reviews: Reviews, demand_id: int, me: Identity, answer: Soluti
     try:
         if len(attachments) > MAX_FILES:
             raise _refused(400, "too_many_files", "too_many_files", n=MAX_FILES)
-        await access(reviews.store, demand_id, me)  # 404 for a demand the caller may not see
+        await demand_access(reviews.store, demand_id, me)  # 404 for a demand the caller may not see
         async with reviews.store.transaction() as tx:
             demand = await current(tx, demand_id)
             why = await why_not(tx, demand, demand.relation(me), me, now)
@@ -298,7 +298,7 @@ async def visible_response(store: SqliteStore, response_id: int, me: Identity) -
     found = await sql.response(store, response_id)
     if found is None:
         raise _refused(404, "not_found", "no_response")
-    demand, who = await access(store, found.demand, me)
+    demand, who = await demand_access(store, found.demand, me)
     if not sees_private(who) and found.solver != me.id:
         raise _refused(404, "not_found", "no_response")
     return found, demand, who
@@ -335,7 +335,7 @@ async def send_message(store: SqliteStore, demand_id: int, me: Identity, body: s
     (which its first message opens) while the demand is published; the side or its agency
     answers in a thread a solver opened. The other side is told in its inbox."""
     text = clean("body", body, MESSAGE_MAX)
-    demand, who = await access(store, demand_id, me)
+    demand, who = await demand_access(store, demand_id, me)
     async with store.transaction() as tx:
         demand = await current(tx, demand.id)
         if who is Relation.PUBLIC:
@@ -377,7 +377,7 @@ async def add_log(store: SqliteStore, demand_id: int, me: Identity, day: dt.date
     text = clean("log", body, LOG_MAX)
     if day > beijing_date(now) or day.year < 2000:
         raise _refused(400, "invalid", "log_day")
-    demand, who = await access(store, demand_id, me)
+    demand, who = await demand_access(store, demand_id, me)
     _acting(who)
     async with store.transaction() as tx:
         demand = await current(tx, demand.id)
@@ -395,7 +395,7 @@ async def set_outcome(store: SqliteStore, demand_id: int, me: Identity, body: Ou
         raise Refused(400, "invalid", "crowd_b_err_fee_required", field="fee")
     if not body.resolved and body.fee is not None:
         raise Refused(400, "invalid", "crowd_b_err_fee_unresolved", field="fee")
-    demand, who = await access(store, demand_id, me)
+    demand, who = await demand_access(store, demand_id, me)
     _acting(who)
     async with store.transaction() as tx:
         demand = await current(tx, demand.id)
@@ -445,7 +445,7 @@ async def apply_reward(reviews: Reviews, demand_id: int, me: Identity, *, profil
         declaration = clean("declaration", declaration, DECLARATION_MAX)
         if not 1 <= len(proofs) <= MAX_FILES:
             raise Refused(400, "missing_file", "crowd_b_err_proofs", {"n": MAX_FILES}, field="proofs")
-        demand, who = await access(reviews.store, demand_id, me)
+        demand, who = await demand_access(reviews.store, demand_id, me)
         if not await may_apply(reviews.store, demand, who, me):
             if demand.state is not DemandState.RESOLVED:
                 raise _refused(409, "not_resolved", "not_resolved")

@@ -12,6 +12,7 @@ from datetime import date
 from hallkit import call, identity, runtime, user
 from starlette.testclient import TestClient
 
+from hall.demands import beijing_year, number
 from hall.store.sqlite import SqliteStore
 
 
@@ -39,10 +40,11 @@ def party(client: TestClient, phone: str, name: str, org: str, kind: str) -> int
 
 def published_demand(client: TestClient, enterprise: int, *, deadline: date, title: str = "高温合金叶片的无损检测方法",
                      agency: int | None = None, mode: str = "cooperation",
-                     hidden: tuple[str, ...] = ("enterprise", "investment"), seq: int = 1) -> int:  # fmt: skip
+                     hidden: tuple[str, ...] = ("enterprise", "investment")) -> int:  # fmt: skip
     """A demand of ``enterprise``'s account (posted by ``agency``'s account on its behalf when
     given: an entrusted demand worked by that account's organisation), published now with the
-    number ZB + year + ``seq`` and the response deadline ``deadline``; its id."""
+    response deadline ``deadline`` and the year's next ZB number (from ``demand_numbers``, as
+    the approval takes it, so that demands made here and by piece A's flow never collide)."""
 
     enterprise_org = identity(client, enterprise).org
     agency_org = identity(client, agency).org if agency is not None else None
@@ -50,7 +52,12 @@ def published_demand(client: TestClient, enterprise: int, *, deadline: date, tit
     async def run() -> int:
         store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
         now = runtime(client).clock()
+        year = beijing_year(now)
         async with store.transaction() as tx:
+            cursor = await tx.execute("INSERT INTO demand_numbers (year, last) VALUES (?, 1)"
+                                      " ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last", (year,))  # fmt: skip
+            sequence = await cursor.fetchone()
+            assert sequence is not None
             cursor = await tx.execute(
                 "INSERT INTO demands (number, enterprise, enterprise_org, agency_org, title, industry, description,"
                 " requirements, manager, service_mode, investment, cooperation, contact_name, contact_phone,"
@@ -58,7 +65,7 @@ def published_demand(client: TestClient, enterprise: int, *, deadline: date, tit
                 " published_at) VALUES (?, ?, ?, ?, ?, 'materials', '需要一种可在线检测叶片内部缺陷的方法。',"
                 " '检出率不低于95%', '王经理', ?, 3000000, 'joint_development', '李工', '13900000000', ?, ?, ?,"
                 " 'published', 1, ?, ?, ?, ?)",
-                (f"ZB{date.today().year}{seq:04d}", enterprise, enterprise_org, agency_org, title, mode,
+                (number(year, sequence[0]), enterprise, enterprise_org, agency_org, title, mode,
                  date(deadline.year + 1, 12, 31).isoformat(), deadline.isoformat(), json.dumps(list(hidden)),
                  agency or enterprise, now, now, now))  # fmt: skip
             demand = cursor.lastrowid

@@ -164,7 +164,7 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         deal, document, verify_code = _deal(client, bidder_actor, floor[3])
         offline = _offline_deal(client, staff_actor, seller_id)
         demand, response = _crowd(client, bidder, seller_id)
-        unanswered = published_demand(client, bidder, deadline=date(2026, 1, 20), seq=2)  # the seller sees the form
+        unanswered = published_demand(client, bidder, deadline=date(2026, 1, 20))  # the seller sees the form
         params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css",
                   "application_id": verification, "shop_id": shop, "listing_id": rejected, "batch_id": batch,
                   "session_id": sessions[0], "deal_id": deal, "document_id": document, "verify_code": verify_code,

@@ -253,7 +253,7 @@ def test_responses_are_taken_to_the_last_moment_of_the_deadline_day_and_not_afte
 
 def test_adoption_stays_open_until_two_weeks_after_the_deadline(scene: Scene) -> None:
     s = scene
-    late, closed = _entrusted(s), _entrusted(s, seq=2)
+    late, closed = _entrusted(s), _entrusted(s)
     one = _ok(s.respond(s.solver, late), 201)["id"]
     two = _ok(s.respond(s.solver, closed), 201)["id"]
     s.clock.now = SELECTION - 1
@@ -320,7 +320,7 @@ def test_unresolved_after_the_deadline_ends_the_round(scene: Scene) -> None:
 
 def test_an_entrusted_demands_fee_is_entered_by_its_agency_and_qualifies_from_200000_yuan(scene: Scene) -> None:
     s = scene
-    big, small = _entrusted(s), _entrusted(s, seq=2)
+    big, small = _entrusted(s), _entrusted(s)
     url = f"/api/demands/{big}/outcome"
     _refused(s.call(s.enterprise, "POST", url, json={"resolved": True, "fee": 250_000}), 403, "fee_by_agency")
     _refused(s.call(s.agency, "POST", url, json={"resolved": True}), 400, "invalid")

@@ -6,9 +6,9 @@ Writes take the caller's transaction (``tx``), so that a change, its notices and
 committed together; reads go through the store's reader. Every list a client can drive is
 bounded by a LIMIT.
 
-``access`` is the one permission check of this piece (which demand, and where the caller
-stands towards it). It is written here until ``hall.store.demands.demand_access`` (piece A)
-lands; it has that function's shape, so the lead swaps one import for the other.
+``demand_access`` is the one permission check of this piece (which demand, and where the
+caller stands towards it). It is written here until piece A's ``hall.store.demands`` lands, with
+the same names and shapes, so that the lead swaps one block for one import (see below).
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from hall.web.errors import Refused
 # ---------------------------------------------------------------------- until piece A lands
 # Piece A's hall/store/demands.py has the same names with the same shapes (DemandRow with these
 # attributes and ``relation``; ``PUBLIC_STATES``; ``demand_in(tx, id) -> DemandRow | None``;
-# ``demand_access``): the lead replaces this block with
-#     from hall.store.demands import PUBLIC_STATES, DemandRow, demand_in, not_found as no_demand
-#     from hall.store.demands import demand_access as access
-# and nothing else changes.
+# ``not_found``; ``demand_access``): the lead replaces this block with
+#     from hall.store.demands import DemandRow as DemandRow, PUBLIC_STATES as PUBLIC_STATES
+#     from hall.store.demands import demand_access as demand_access, demand_in, not_found
+# and nothing else changes (tried on a merge of i13-demands at 6d54ba3: mypy clean, tests pass).
 
 PUBLIC_STATES: Final = (DemandState.PUBLISHED, DemandState.RESOLVED, DemandState.UNRESOLVED)
 """A demand in these states has been published: anyone may see it (without its hidden fields)."""
@@ -76,7 +76,7 @@ def _demand(row: sqlite3.Row) -> DemandRow:
                      resolved_at=row[13], created_by=row[14], hidden=tuple(json.loads(row[15])))  # fmt: skip
 
 
-def no_demand() -> Refused:
+def not_found() -> Refused:
     return Refused(404, "not_found", "crowd_b_err_no_demand")
 
 
@@ -85,17 +85,17 @@ async def demand_in(tx: aiosqlite.Connection, demand_id: int) -> DemandRow | Non
     return None if row is None else _demand(row)
 
 
-async def access(store: SqliteStore, demand_id: int, me: Identity | None) -> tuple[DemandRow, Relation]:
+async def demand_access(store: SqliteStore, demand_id: int, me: Identity | None) -> tuple[DemandRow, Relation]:
     """The demand and where ``me`` stands towards it; 404 ``not_found`` for a demand that does
     not exist or that the caller may not see (one never published is its side's, its agency's
     and staff's only)."""
     row = await store.fetchone(_DEMAND, (demand_id,))
     if row is None:
-        raise no_demand()
+        raise not_found()
     demand = _demand(row)
     who = demand.relation(me)
     if who is Relation.PUBLIC and demand.state not in PUBLIC_STATES:
-        raise no_demand()
+        raise not_found()
     return demand, who
 
 
@@ -106,7 +106,7 @@ async def current(tx: aiosqlite.Connection, demand_id: int) -> DemandRow:
     """The demand as it stands inside a write transaction, where the checks are made again."""
     found = await demand_in(tx, demand_id)
     if found is None:
-        raise no_demand()
+        raise not_found()
     return found
 
 

@@ -37,7 +37,7 @@ from hall.responses import (
 from hall.engine.spec import MAX_AMOUNT
 from hall.reviews import Reviews
 from hall.store import responses as sql
-from hall.store.responses import DemandRow, access
+from hall.store.responses import DemandRow, demand_access
 from hall.uploads import UploadRefused, Written
 from hall.web.errors import Refused, json_body
 from hall.web.i18n import lang_of, text
@@ -95,7 +95,7 @@ class InboxPage(msgspec.Struct):
 
 
 async def _access(request: Request) -> tuple[DemandRow, Relation]:
-    return await access(_reviews(request).store, request.path_params["demand_id"], request.state.identity)
+    return await demand_access(_reviews(request).store, request.path_params["demand_id"], request.state.identity)
 
 
 def _page_number(request: Request) -> int:
