@@ -49,6 +49,16 @@ TEMPLATES: Final[dict[str, str]] = {
     # issue 13, piece A: a demand's review (hall/demand_posting.py), to whoever submitted it
     "demand_approved": "【技术产权交易所】您提交的科研众包需求《{title}》已审核通过并发布，需求编号 {number}。",
     "demand_rejected": "【技术产权交易所】您提交的科研众包需求《{title}》未通过审核，原因：{reason}。请修改后重新提交。",
+    # issue 13, piece B (hall/responses.py): only the adoption and the reward decisions go out as SMS;
+    # the rest are inbox-only notices (hall.store.responses.notice). None names a hidden field (CR-4).
+    "crowd_b_adopted": "【技术产权交易所】您为需求《{title}》（{number}）提交的解决方案已被采纳，需求方将与您联系。",
+    "crowd_b_not_adopted": "【技术产权交易所】需求《{title}》（{number}）已采纳其他解决方案，感谢您的应答。",
+    "crowd_b_released": "【技术产权交易所】需求《{title}》（{number}）的需求方撤销了对您方案的采纳，需求重新接受应答。",
+    "crowd_b_response": "【技术产权交易所】您的需求《{title}》（{number}）收到新的应答，请在“提交给我的应答”中查看。",
+    "crowd_b_message_to_side": "【技术产权交易所】您的需求《{title}》（{number}）收到新的咨询消息，请在“立即咨询”中查看。",
+    "crowd_b_message_to_solver": "【技术产权交易所】需求《{title}》（{number}）的需求方回复了您的咨询。",
+    "crowd_b_reward_approved": "【技术产权交易所】您为需求《{title}》提交的奖励申请已审核通过。",
+    "crowd_b_reward_rejected": "【技术产权交易所】您为需求《{title}》提交的奖励申请未通过，原因：{reason}。请修改后重新提交。",
 }
 
 

@@ -29,6 +29,7 @@ from hallkit import (
     FakeClock,
     anonymous,
     beijing_ms,
+    bearer_of,
     call,
     deal_of,
     hall,
@@ -163,10 +164,12 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         deal, document, verify_code = _deal(client, bidder_actor, floor[3])
         offline = _offline_deal(client, staff_actor, seller_id)
         demands = _demands(client, bidder, seller_id)
+        crowd, response = _crowd(client, bidder, seller_id)
+        unanswered = demand(client, bidder, response_deadline=date(2026, 1, 20))  # the seller sees the form
         params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css",
                   "application_id": verification, "shop_id": shop, "listing_id": rejected, "batch_id": batch,
                   "session_id": sessions[0], "deal_id": deal, "document_id": document, "verify_code": verify_code,
-                  "offline_id": offline, "demand_id": demands["published"]}  # fmt: skip
+                  "offline_id": offline, "demand_id": crowd, "response_id": response}  # fmt: skip
         more = [*(f"/lots/{lot_id}" for lot_id in floor), f"/lots/{floor[-1]}/register",
                 "/staff/reviews?kind=all&state=all", "/staff/reviews/1", "/staff/reviews?kind=shop",
                 "/staff/reviews?kind=identity&state=approved", "/staff/reviews?kind=verification&state=rejected",
@@ -182,7 +185,8 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
                 "/staff/deals?state=notified", "/verify?code=bad", f"/verify/{verify_code[:-1]}2",
                 f"/deals/{deal}9", f"/api/deals/{deal}9", "/staff/figures?year=all", "/staff/figures?year=1999",
                 "/staff/offline-deals?done=1", f"/staff/offline-deals/{offline}9/contract", "/api/stats?by=session",
-                "/api/stats?by=week"]  # fmt: skip
+                "/api/stats?by=week", f"/demands/{crowd}/messages?solver={seller_id}",
+                f"/demands/{unanswered}/respond", f"/demands/{unanswered}/outcome"]  # fmt: skip
         yield Scene(client, actors, params, more)
 
 
@@ -240,6 +244,24 @@ def _demands(client: TestClient, bidder: int, seller: int) -> dict[str, int]:
     given = entrustment(client, bidder, seller)
     made["pending"] = demand(client, seller, "pending", entrustment=given, manager="王经理", title="一种代发的需求")
     return made
+
+
+def _crowd(client: TestClient, enterprise: int, solver: int) -> tuple[int, int]:
+    """A published demand of the bidder's enterprise to which the seller (an
+    approved university) responded with an attachment and asked a question that was answered,
+    with a log entry: (the demand, the response)."""
+    demand_id = demand(client, enterprise, response_deadline=date(2026, 1, 20), title="高温合金叶片的无损检测方法")
+    sent = client.post(f"/api/demands/{demand_id}/responses", headers=bearer_of(client, solver),
+                       data={"summary": "一种检测方案", "approach": "相控阵超声", "team": "", "budget": "100000"},
+                       files=[("attachments", ("方案.pdf", PDF, "application/pdf"))])  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    for uid, body in ((solver, {"body": "请问材质？"}), (enterprise, {"body": "镍基合金", "solver": solver})):
+        assert client.post(f"/api/demands/{demand_id}/messages", headers=bearer_of(client, uid), json=body).status_code == 201
+    logged = client.post(f"/api/demands/{demand_id}/log", headers=bearer_of(client, enterprise),
+                         json={"day": "2026-01-06", "body": "电话沟通"})  # fmt: skip
+    assert logged.status_code == 201, logged.text
+    client.cookies.clear()
+    return demand_id, int(sent.json()["id"])
 
 
 def _open_shop(client: TestClient, actors: dict[str, Actor | None], staff: Actor) -> int:

@@ -212,6 +212,30 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "api_demand_entrustments": Access.SIGNED_IN,
     "api_demand_entrust": Access.SIGNED_IN,
     "api_demand_entrustment_answer": Access.SIGNED_IN,
+    # issue 13, piece B: responses, 立即咨询, adoption, log, outcome, rewards (hall/web/responses.py); who stands
+    # where towards the demand (side, agency, staff, solver) is checked in the handler
+    "response_respond": Access.SIGNED_IN,
+    "response_list": Access.SIGNED_IN,
+    "response_adopt": Access.SIGNED_IN,
+    "response_file": Access.SIGNED_IN,
+    "response_messages": Access.SIGNED_IN,
+    "response_log": Access.SIGNED_IN,
+    "response_outcome": Access.SIGNED_IN,
+    "response_reward": Access.SIGNED_IN,
+    "response_mine": Access.SIGNED_IN,
+    "api_response_create": Access.SIGNED_IN,
+    "api_response_list": Access.SIGNED_IN,
+    "api_response_adopt": Access.SIGNED_IN,
+    "api_response_message": Access.SIGNED_IN,
+    "api_response_messages": Access.SIGNED_IN,
+    "api_response_log_add": Access.SIGNED_IN,
+    "api_response_log": Access.SIGNED_IN,
+    "api_response_outcome_set": Access.SIGNED_IN,
+    "api_response_outcome": Access.SIGNED_IN,
+    "api_response_reward_apply": Access.SIGNED_IN,
+    "api_response_rewards": Access.SIGNED_IN,
+    "api_response_mine": Access.SIGNED_IN,
+    "api_inbox": Access.SIGNED_IN,
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 

@@ -39,14 +39,14 @@ from hall.web import accounts, admin, auctions as auction_pages, deals as deal_p
 from hall.web import demands
 from hall.web import figures as figure_pages
 from hall.web import inbox as inbox_pages
+from hall.web import responses as response_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
 from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, answer, route, wants_json
 from hall.web.templating import render
 
 UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities", "/seller/", "/api/listings",
-                   "/deals/", "/api/deals/", "/staff/offline-deals", "/api/offline-deals",
-                   "/demands/batch", "/api/demands/batch")  # issue 13, piece A: the 需求征集表 upload
+                   "/deals/", "/api/deals/", "/staff/offline-deals", "/api/offline-deals", "/demands/", "/api/demands/")
 
 
 class Health(msgspec.Struct):
@@ -157,6 +157,7 @@ def create_app(config: Config | None = None) -> Starlette:
             *patents.routes,
             *listings.routes,
             *demands.routes,  # issue 13, piece A
+            *response_pages.routes,
         ],
         middleware=[
             Middleware(IdentityMiddleware, people=people, keys=keys),

@@ -20,7 +20,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
-from hall import identities, shops
+from hall import identities, responses, shops
 from hall.auth.roles import Identity, Role
 from hall.registration import beijing, deadline, eligibility
 from hall.reviews import KINDS, MAX_REASON, PENDING, STATES, Entry, Invalid, ReviewError, Reviews
@@ -36,7 +36,7 @@ from hall.web.templating import iso, local_path, render
 
 MAX_REAL_NAME: Final = 50
 MAX_ORG_NAME: Final = 100
-KIND_MODULES: Final = (verifications, registrations, identities, shops)
+KIND_MODULES: Final = (verifications, registrations, identities, shops, responses)
 """Every kind of application the app reviews: importing a kind's module registers it with the
 mechanism (``hall.reviews.register``), so the queue, the decision and the API know it."""
 QUEUE: Final = "/staff/reviews"
