@@ -46,6 +46,9 @@ TEMPLATES: Final[dict[str, str]] = {
     "code_reset": "【技术产权交易所】您正在重置密码，验证码为 {code}，{minutes} 分钟内有效。请勿告诉他人。",
     "signup_taken": "【技术产权交易所】该手机号已注册账户，无需重复注册。请直接登录；忘记密码可用短信验证码登录或重置密码。如非本人操作，请忽略本短信。",
     "no_account": "【技术产权交易所】该手机号尚未注册账户，请先注册。如非本人操作，请忽略本短信。",
+    # issue 13, piece C: a published demand pushed to a matched solver (hall/store/matching.py);
+    # its public title and number only, never a field its side hid (CR-4)
+    "demand_pushed": "【技术产权交易所】为您推荐科研众包需求《{title}》（编号 {number}），可登录后在“推荐给我”中查看并应答。",
 }
 
 

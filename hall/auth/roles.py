@@ -185,6 +185,14 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "staff_offline_deal_contract": frozenset({Role.STAFF}),
     "api_stats": frozenset({Role.STAFF}),
     "api_offline_deal_record": frozenset({Role.STAFF}),
+    # issue 13, piece C: matching (hall/web/matching.py); a demand's matches are its side's, its
+    # agency's and staff's (checked in the handler), recommendations the signed-in solver's own
+    "matching_hot": Access.ANYONE,
+    "matching_api_hot": Access.ANYONE,
+    "matching_patents": Access.SIGNED_IN,
+    "matching_api_patents": Access.SIGNED_IN,
+    "matching_recommendations": Access.SIGNED_IN,
+    "matching_api_recommendations": Access.SIGNED_IN,
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 

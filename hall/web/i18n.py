@@ -1085,6 +1085,30 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     # a deal whose contract due date the working-day calendar cannot give (hall/deals.py, r-cal)
     "deal_due_unknown": ("截止日未定：工作日日历尚未收录 {year} 年的节假日安排", "Due date unknown: the working-day calendar does not cover {year}"),
     "deal_audit_contract_due_set": ("确定合同签署截止日", "Contract due date set"),
+    # issue 13, piece C: matching, recommendations and hot lists (hall/web/matching.py)
+    "crowd_c_recommendations": ("推荐给我", "Recommended for me"),
+    "crowd_c_recommendations_intro": ("根据您的身份、店铺和已发布商品，为您推荐可能匹配的科研众包需求。", "Crowdsourcing demands that may match your identity, shop and listed items."),
+    "crowd_c_no_recommendations": ("暂无匹配的需求。发布更多商品可获得更准确的推荐。", "No matching demands yet. List more items for better recommendations."),
+    "crowd_c_not_solver": ("通过身份认证（高校、科研院所、企业、技术转移机构或专家）后即可获得需求推荐。", "Recommendations need an approved identity (university, institute, enterprise, transfer organisation or expert)."),
+    "crowd_c_apply_identity": ("申请身份认证", "Apply for an identity"),
+    "crowd_c_hot": ("热门需求榜", "Hot demands"),
+    "crowd_c_hot_intro": ("各行业的热门需求：置顶推荐优先，其次按应答数和浏览量排序。", "Each industry's hot demands: staff picks first, then by responses and views."),
+    "crowd_c_no_hot": ("该行业暂无已发布的需求。", "No published demands in this industry yet."),
+    "crowd_c_all_industries": ("全部行业", "All industries"),
+    "crowd_c_number": ("需求编号", "Demand number"),
+    "crowd_c_title": ("名称", "Title"),
+    "crowd_c_industry": ("行业", "Industry"),
+    "crowd_c_deadline": ("应答截止日", "Response deadline"),
+    "crowd_c_picked": ("置顶推荐", "Staff pick"),
+    "crowd_c_matches": ("可能解决需求的专利与成果", "Patents and achievements that might solve the demand"),
+    "crowd_c_matches_intro": ("按需求公开内容与专利、成果的文本相关度排序，同行业优先。", "Ranked by how closely their text matches the demand's public text, the same industry first."),
+    "crowd_c_back_to_demand": ("返回需求", "Back to the demand"),
+    "crowd_c_items": ("本所挂牌的专利与成果", "Items listed on the exchange"),
+    "crowd_c_patents": ("专利库中的专利", "Patents in the catalogue"),
+    "crowd_c_item_number": ("编号", "Number"),
+    "crowd_c_score": ("匹配度", "Match"),
+    "crowd_c_no_matches": ("未找到相关内容。", "Nothing related found."),
+    "crowd_c_bad_industry": ("行业无效", "Unknown industry"),
 }
 
 
