@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 import pytest
+from demandkit_c import account, published_demand
 from hallkit import PNG, FakeClock, bearer_of, beijing_ms, call, listing, lot, org_id, people, rows, runtime, sold, user
 from openapi_spec_validator import validate
 from starlette.requests import Request
@@ -26,6 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from hall.auctions import Industry
 from hall.auth.roles import PERMISSIONS, Role, describe
 from hall.config import Config
 from hall.web import openapi
@@ -214,6 +216,7 @@ def test_every_read_answers_as_its_declaration_says(client: TestClient) -> None:
     assert session.status_code == 201, session.text
     ids["session_id"] = session.json()["id"]
     ids["deal_id"], ids["verify_code"] = _certified_deal(client)
+    ids["demand_id"] = _demand(client)
     for (method, path), (_, api) in OPERATIONS.items():
         if method != "GET":
             continue
@@ -224,6 +227,19 @@ def test_every_read_answers_as_its_declaration_says(client: TestClient) -> None:
             continue
         decoded = msgspec.json.decode(response.content, type=api.answer)
         assert msgspec.to_builtins(decoded) == response.json(), path
+
+
+def _demand(client: TestClient) -> int:
+    """A published demand (issue 13), made as piece C's tests make one."""
+    store = client.app.state.store  # type: ignore[attr-defined]
+
+    async def run() -> int:
+        async with store.transaction() as tx:
+            side = await account(tx, "13800138009", "需求方", 0, org="示范企业有限公司")
+            return await published_demand(tx, enterprise=side, title="动力电池热失控预警", industry=Industry.ENERGY,
+                                          description="需要动力电池热失控早期预警方案。", now=beijing_ms(2026, 3, 2))  # fmt: skip
+
+    return call(client, run)
 
 
 def _certified_deal(client: TestClient) -> tuple[int, str]:

@@ -22,6 +22,7 @@ from typing import Final
 import httpx2 as httpx
 import openpyxl
 import pytest
+from demandkit_c import published_demand
 from hallkit import (
     SHANGHAI,
     Actor,
@@ -161,10 +162,11 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         sessions = _sessions(client, seller_id, seller, staff, auctioneer)
         deal, document, verify_code = _deal(client, bidder_actor, floor[3])
         offline = _offline_deal(client, staff_actor, seller_id)
+        demand = _demand(client, bidder)
         params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css",
                   "application_id": verification, "shop_id": shop, "listing_id": rejected, "batch_id": batch,
                   "session_id": sessions[0], "deal_id": deal, "document_id": document, "verify_code": verify_code,
-                  "offline_id": offline}  # fmt: skip
+                  "offline_id": offline, "demand_id": demand}  # fmt: skip
         more = [*(f"/lots/{lot_id}" for lot_id in floor), f"/lots/{floor[-1]}/register",
                 "/staff/reviews?kind=all&state=all", "/staff/reviews/1", "/staff/reviews?kind=shop",
                 "/staff/reviews?kind=identity&state=approved", "/staff/reviews?kind=verification&state=rejected",
@@ -177,8 +179,21 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
                 "/staff/deals?state=notified", "/verify?code=bad", f"/verify/{verify_code[:-1]}2",
                 f"/deals/{deal}9", f"/api/deals/{deal}9", "/staff/figures?year=all", "/staff/figures?year=1999",
                 "/staff/offline-deals?done=1", f"/staff/offline-deals/{offline}9/contract", "/api/stats?by=session",
-                "/api/stats?by=week"]  # fmt: skip
+                "/api/stats?by=week", "/demands/hot?industry=energy", "/demands/hot?industry=steel"]  # fmt: skip
         yield Scene(client, actors, params, more)
+
+
+def _demand(client: TestClient, enterprise: int) -> int:
+    """A published demand of the bidder's company (issue 13) that the seller's listed battery
+    patent matches: its patents page and the seller's recommendations list something."""
+    store = client.app.state.store  # type: ignore[attr-defined]
+
+    async def run() -> int:
+        async with store.transaction() as tx:
+            return await published_demand(tx, enterprise=enterprise, title="锂电池健康状态估计", industry=Industry.ENERGY,
+                                          description="储能电站需要锂电池健康状态的在线估计方法。", now=NOW, pick=1)  # fmt: skip
+
+    return call(client, run)
 
 
 def _sessions(client: TestClient, seller_id: int, seller: int, staff: int, auctioneer: int) -> tuple[int, int, int]:
