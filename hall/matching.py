@@ -36,7 +36,7 @@ from hall.registration import SHANGHAI
 
 MAX_TERMS: Final = 24
 """Terms one ranking query uses at most: bounds the index work of a request."""
-MAX_LOOKED_UP: Final = 64
+MAX_LOOKED_UP: Final = 128
 """Terms whose document counts are looked up (the most frequent of the text) before choosing."""
 TITLE_WEIGHT: Final = 3
 """A title's pair counts as this many of the body's."""

@@ -9,7 +9,9 @@ top 5, printed with two broken rankers' figures beside it (``pytest -s`` shows t
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Final
 
@@ -28,6 +30,7 @@ from hall.matching import (COMMON_FLOOR, MAX_TERMS, PUSH_SOLVERS, Scored, blend,
                            industry_of_ipc, query_terms)  # fmt: skip
 from hall.patents import Patent, check_digit
 from hall.store import matching as sql
+from hall.store import sqlite as sqlite_module
 from hall.store.patents import PatentCatalogue, grams
 from hall.store.rows import insert
 from hall.store.sqlite import SqliteStore
@@ -313,3 +316,45 @@ async def test_the_hot_list_puts_picks_then_responses_then_views(store: SqliteSt
     lists = await sql.hot_lists(store, 2)
     assert [d.id for d in lists[Industry.MATERIALS]] == [picked, answered]
     assert [d.id for d in lists[Industry.ENERGY]] == [elsewhere] and lists[Industry.BIOMEDICINE] == []
+
+
+async def test_migration_15_indexes_the_listings_and_solvers_already_there(tmp_path: Path) -> None:
+    """A database made before matching existed: its listed items and solvers are found at the
+    first ranking after the upgrade."""
+    db = tmp_path / "old.db"
+    before = next(i for i, script in enumerate(sqlite_module.MIGRATIONS) if "match_stale" in script)
+    draft = ListingDraft(kind=ItemKind.PATENT, title="一种锂离子电池热失控早期预警方法", holder="电池研究院",
+                         abstract="热失控预警。", ipc="H01M 10/48", start_price=100_000, agreement=True)  # fmt: skip
+    with closing(sqlite3.connect(db)) as conn:
+        conn.create_window_function("hall_chain", 1, sqlite_module._Chain)  # migration 10's, as ``_migrate`` does
+        for script in sqlite_module.MIGRATIONS[:before]:
+            conn.executescript(script)
+        conn.execute(f"PRAGMA user_version={before}")
+        conn.executescript(f"""
+            INSERT INTO orgs (id, name, kind, created_at) VALUES (1, '电池研究院', 'institute', {NOW});
+            INSERT INTO users (id, phone, password_hash, name, org, verified, created_at)
+                VALUES (1, '13800000002', 'x', '研究员', 1, 1, {NOW});
+            INSERT INTO identities (id, user, org, kind, state, created_at, updated_at)
+                VALUES (1, 1, 1, 'institute', 'approved', {NOW}, {NOW});
+            INSERT INTO shops (id, owner, identity, org, name, contact_name, contact_phone, terms_version,
+                terms_accepted_at, state, created_at, updated_at)
+                VALUES (1, 1, 1, 1, '电池研究院', '联系人', '13900000000', '2026-01', {NOW}, 'open', {NOW}, {NOW});
+        """)
+        conn.execute("INSERT INTO listings (shop, org, kind, title, holder, ownership, draft, start_price,"
+                     " agreement_version, agreement_at, state, created_by, created_at, updated_at)"
+                     " VALUES (1, 1, 'patent', ?, '电池研究院', 'own', ?, 100000, '2026-01', ?, 'listed', 1, ?, ?)",
+                     (draft.title, _encode(draft), NOW, NOW, NOW))  # fmt: skip
+        conn.commit()
+    old = SqliteStore(db)
+    await old.open()
+    try:
+        async with old.transaction() as tx:
+            side = await account(tx, "13800000001", "需求方", NOW, org="示范企业有限公司")
+            demand = await published_demand(tx, enterprise=side, industry=Industry.ENERGY, now=NOW,
+                                            title="电池热失控预警", description="动力电池热失控预警。")  # fmt: skip
+        found = await sql.parties(old.reader, demand)
+        assert found is not None
+        assert [m.title for m in (await sql.matches_for(old, found, 5)).items] == [draft.title]
+        assert [d.id for d in await sql.recommended(old, me(1), 5) or []] == [demand]
+    finally:
+        await old.close()

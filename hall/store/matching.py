@@ -36,7 +36,7 @@ from hall.store.patents import grams
 from hall.store.rows import one
 from hall.store.sqlite import SqliteStore
 
-REFRESH_BATCH: Final = 500
+REFRESH_BATCH: Final = 200
 """Stale listings and solvers one refresh re-indexes at most."""
 PROFILE_LISTINGS: Final = 50
 """A solver's newest public listings that make its profile."""

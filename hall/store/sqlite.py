@@ -793,7 +793,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER match_user_changed AFTER UPDATE OF name, org ON users BEGIN
         INSERT OR IGNORE INTO match_stale VALUES ('solver', NEW.id);
     END;
-    INSERT OR IGNORE INTO match_stale SELECT 'listing', id FROM listings;
+    INSERT OR IGNORE INTO match_stale SELECT 'listing', id FROM listings WHERE state = 'listed';
     INSERT OR IGNORE INTO match_stale SELECT 'solver', user FROM identities WHERE state = 'approved';
     CREATE VIRTUAL TABLE patent_vocab USING fts5vocab(patent_catalogue_fts, row);
     CREATE VIRTUAL TABLE listing_vocab USING fts5vocab(listing_fts, row);
