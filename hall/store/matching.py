@@ -315,8 +315,10 @@ async def recommended(store: SqliteStore, me: Identity, limit: int) -> list[Dema
     cards = []
     for id_, score in ranked:
         row = rows.get(id_)
-        if row is None or relation(me, enterprise=row[7], enterprise_org=row[8], agency_org=row[9]) is not Relation.PUBLIC:
+        if row is None:
             continue
+        if relation(me, enterprise=row[7], enterprise_org=row[8], agency_org=row[9]) is not Relation.PUBLIC:
+            continue  # its own demand (or staff's: staff see every demand elsewhere)
         cards.append(_card(row, score))
         if len(cards) == max(1, min(limit, LIST_MAX)):
             break
