@@ -46,6 +46,7 @@ from hall.listings import PERSON_MAX, PRICE_MAX, PRICE_MIN, TITLE_MAX, FieldErro
 from hall.reviews import Application, Fact, Kind, ReviewError, Reviews, Summary, register, submit
 from hall.reviews import withdraw as withdraw_application
 from hall.store import demands as sql
+from hall.store.matching import push_published
 from hall.store.demands import DemandRow
 from hall.store.rows import one
 from hall.store.sqlite import SqliteStore
@@ -418,6 +419,7 @@ class DemandKind(Kind):
                       reviewer: int, now: int) -> Mapping[str, object]:  # fmt: skip
         found = await self._pending(tx, application)
         given, _ = await sql.publish(tx, found, now=now)
+        await push_published(tx, found.id, now)  # CR-10: indexed by publish, pushed in the same commit
         if found.enterprise != application.applicant:
             await notice(tx, [found.enterprise], "crowd_a_notice_published", now, title=found.title, number=given)
         return {"title": found.title, "number": given}

@@ -59,6 +59,9 @@ TEMPLATES: Final[dict[str, str]] = {
     "crowd_b_message_to_solver": "【技术产权交易所】需求《{title}》（{number}）的需求方回复了您的咨询。",
     "crowd_b_reward_approved": "【技术产权交易所】您为需求《{title}》提交的奖励申请已审核通过。",
     "crowd_b_reward_rejected": "【技术产权交易所】您为需求《{title}》提交的奖励申请未通过，原因：{reason}。请修改后重新提交。",
+    # issue 13, piece C: a published demand pushed to a matched solver (hall/store/matching.py);
+    # its public title and number only, never a field its side hid (CR-4)
+    "demand_pushed": "【技术产权交易所】为您推荐科研众包需求《{title}》（编号 {number}），可登录后在“推荐给我”中查看并应答。",
 }
 
 

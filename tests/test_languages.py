@@ -185,7 +185,8 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
                 "/staff/deals?state=notified", "/verify?code=bad", f"/verify/{verify_code[:-1]}2",
                 f"/deals/{deal}9", f"/api/deals/{deal}9", "/staff/figures?year=all", "/staff/figures?year=1999",
                 "/staff/offline-deals?done=1", f"/staff/offline-deals/{offline}9/contract", "/api/stats?by=session",
-                "/api/stats?by=week", f"/demands/{crowd}/messages?solver={seller_id}",
+                "/api/stats?by=week", "/demands/hot?industry=energy", "/demands/hot?industry=steel",
+                f"/demands/{crowd}/messages?solver={seller_id}",
                 f"/demands/{unanswered}/respond", f"/demands/{unanswered}/outcome"]  # fmt: skip
         yield Scene(client, actors, params, more)
 
@@ -250,7 +251,7 @@ def _crowd(client: TestClient, enterprise: int, solver: int) -> tuple[int, int]:
     """A published demand of the bidder's enterprise to which the seller (an
     approved university) responded with an attachment and asked a question that was answered,
     with a log entry: (the demand, the response)."""
-    demand_id = demand(client, enterprise, response_deadline=date(2026, 1, 20), title="高温合金叶片的无损检测方法")
+    demand_id = demand(client, enterprise, response_deadline=date(2026, 1, 20), title="锂电池健康状态估计")
     sent = client.post(f"/api/demands/{demand_id}/responses", headers=bearer_of(client, solver),
                        data={"summary": "一种检测方案", "approach": "相控阵超声", "team": "", "budget": "100000"},
                        files=[("attachments", ("方案.pdf", PDF, "application/pdf"))])  # fmt: skip

@@ -236,6 +236,14 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "api_response_rewards": Access.SIGNED_IN,
     "api_response_mine": Access.SIGNED_IN,
     "api_inbox": Access.SIGNED_IN,
+    # issue 13, piece C: matching (hall/web/matching.py); a demand's matches are its side's, its
+    # agency's and staff's (checked in the handler), recommendations the signed-in solver's own
+    "matching_hot": Access.ANYONE,
+    "matching_api_hot": Access.ANYONE,
+    "matching_patents": Access.SIGNED_IN,
+    "matching_api_patents": Access.SIGNED_IN,
+    "matching_recommendations": Access.SIGNED_IN,
+    "matching_api_recommendations": Access.SIGNED_IN,
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 

@@ -748,6 +748,58 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE VIRTUAL TABLE demand_fts USING fts5(title, body, tokenize = 'ascii');
     """,
+    # 15: issue 13's matching (hall/matching.py, hall/store/matching.py, piece C). Two indexes of
+    # public text as character pairs (``hall.store.patents.grams``), as the patent catalogue's:
+    # the exchange's listed items (``listing_fts``, rowid = listing id) and the solvers, accounts
+    # with an approved identity (``solver_fts``, rowid = user id: their shop introduction and
+    # public listings, never names), each with its industries beside the text. The
+    # index text is made in Python, so the triggers only mark what changed in ``match_stale``;
+    # ``hall.store.matching.refresh`` re-indexes the marked rows, a bounded number at a time,
+    # before each ranking. Every listing and solver there is now is marked here, so the first
+    # refresh fills both indexes. The ``fts5vocab`` tables give each term's document count,
+    # with which a ranking leaves out the terms nearly every row holds (一种, 方法).
+    """
+    CREATE VIRTUAL TABLE listing_fts USING fts5(title, abstract, industry UNINDEXED, tokenize = 'ascii');
+    CREATE VIRTUAL TABLE solver_fts USING fts5(profile, industries UNINDEXED, tokenize = 'ascii');
+    CREATE TABLE match_stale (
+        kind TEXT NOT NULL,
+        id INTEGER NOT NULL,
+        PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER match_listing_added AFTER INSERT ON listings BEGIN
+        INSERT OR IGNORE INTO match_stale VALUES ('listing', NEW.id);
+        INSERT OR IGNORE INTO match_stale SELECT 'solver', owner FROM shops WHERE id = NEW.shop;
+        INSERT OR IGNORE INTO match_stale SELECT 'solver', user FROM identities WHERE org = NEW.org;
+    END;
+    CREATE TRIGGER match_listing_changed AFTER UPDATE ON listings BEGIN
+        INSERT OR IGNORE INTO match_stale VALUES ('listing', NEW.id);
+        INSERT OR IGNORE INTO match_stale SELECT 'solver', owner FROM shops WHERE id IN (OLD.shop, NEW.shop);
+        INSERT OR IGNORE INTO match_stale SELECT 'solver', user FROM identities WHERE org IN (OLD.org, NEW.org);
+    END;
+    CREATE TRIGGER match_identity_added AFTER INSERT ON identities BEGIN
+        INSERT OR IGNORE INTO match_stale VALUES ('solver', NEW.user);
+    END;
+    CREATE TRIGGER match_identity_changed AFTER UPDATE ON identities BEGIN
+        INSERT OR IGNORE INTO match_stale VALUES ('solver', OLD.user);
+        INSERT OR IGNORE INTO match_stale VALUES ('solver', NEW.user);
+    END;
+    CREATE TRIGGER match_shop_added AFTER INSERT ON shops BEGIN
+        INSERT OR IGNORE INTO match_stale VALUES ('solver', NEW.owner);
+    END;
+    CREATE TRIGGER match_shop_changed AFTER UPDATE ON shops BEGIN
+        INSERT OR IGNORE INTO match_stale VALUES ('solver', OLD.owner);
+        INSERT OR IGNORE INTO match_stale VALUES ('solver', NEW.owner);
+    END;
+    CREATE TRIGGER match_user_changed AFTER UPDATE OF name, org ON users BEGIN
+        INSERT OR IGNORE INTO match_stale VALUES ('solver', NEW.id);
+    END;
+    INSERT OR IGNORE INTO match_stale SELECT 'listing', id FROM listings WHERE state = 'listed';
+    INSERT OR IGNORE INTO match_stale SELECT 'solver', user FROM identities WHERE state = 'approved';
+    CREATE VIRTUAL TABLE patent_vocab USING fts5vocab(patent_catalogue_fts, row);
+    CREATE VIRTUAL TABLE listing_vocab USING fts5vocab(listing_fts, row);
+    CREATE VIRTUAL TABLE solver_vocab USING fts5vocab(solver_fts, row);
+    CREATE VIRTUAL TABLE demand_vocab USING fts5vocab(demand_fts, row);
+    """,
 )
 """Schema versions in order; ``PRAGMA user_version`` says how many have run. Append only."""
 
