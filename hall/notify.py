@@ -46,6 +46,11 @@ TEMPLATES: Final[dict[str, str]] = {
     "code_reset": "【技术产权交易所】您正在重置密码，验证码为 {code}，{minutes} 分钟内有效。请勿告诉他人。",
     "signup_taken": "【技术产权交易所】该手机号已注册账户，无需重复注册。请直接登录；忘记密码可用短信验证码登录或重置密码。如非本人操作，请忽略本短信。",
     "no_account": "【技术产权交易所】该手机号尚未注册账户，请先注册。如非本人操作，请忽略本短信。",
+    # issue 13, piece D: roadshows (hall/roadshows.py). Texts to solvers name the demand's title
+    # (never a hideable field, CR-4) and what staff wrote of the roadshow.
+    "roadshow_invited": "【技术产权交易所】您对需求《{demand}》的应答受邀参加路演《{title}》，时间：{when}（北京时间），地点：{place}。",
+    "roadshow_won": "【技术产权交易所】恭喜！您对需求《{demand}》的应答在路演《{title}》中获评优胜。",
+    "roadshow_not_won": "【技术产权交易所】需求《{demand}》的路演《{title}》已评出优胜者，您的应答未获评优胜，感谢参与。",
 }
 
 
@@ -73,5 +78,14 @@ async def _insert(tx: aiosqlite.Connection, user: int | None, phone: str, templa
         " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
         (user, phone, template, body, now, now),
     )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def notice(tx: aiosqlite.Connection, *, user: int, template: str, now: int, **params: object) -> int:
+    """An inbox-only notice to ``user`` in the caller's transaction (an ``inbox`` row whose
+    ``outbox`` is NULL: read in the hall, never sent as an SMS); its inbox id."""
+    cursor = await tx.execute("INSERT INTO inbox (user, outbox, body, created_at) VALUES (?, NULL, ?, ?)",
+                              (user, TEMPLATES[template].format(**params), now))  # fmt: skip
     assert cursor.lastrowid is not None
     return cursor.lastrowid

@@ -38,6 +38,7 @@ from hall.uploads import FileStore, PdfChecker
 from hall.web import accounts, admin, auctions as auction_pages, deals as deal_pages, fragments, identities, listings, live, openapi, orientation, pages, patents, reviews, shops
 from hall.web import figures as figure_pages
 from hall.web import inbox as inbox_pages
+from hall.web import roadshows as roadshow_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
 from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, answer, route, wants_json
@@ -154,6 +155,7 @@ def create_app(config: Config | None = None) -> Starlette:
             *live.routes,
             *patents.routes,
             *listings.routes,
+            *roadshow_pages.routes,
         ],
         middleware=[
             Middleware(IdentityMiddleware, people=people, keys=keys),
