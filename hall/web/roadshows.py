@@ -238,7 +238,7 @@ async def roadshow_pick(request: Request) -> Response:
 class RoadshowsQuery(msgspec.Struct):
     """The filters of ``GET /api/roadshows``, for /openapi.json (read with ``params.whole``)."""
 
-    demand: Annotated[int | None, msgspec.Meta(ge=1, description="only this demand's roadshows")] = None
+    demand: Annotated[int, msgspec.Meta(ge=1, description="only this demand's roadshows")] | None = None
     page: Annotated[int, msgspec.Meta(ge=1, le=PAGE_MAX, description="20 roadshows a page, newest first")] = 1
 
 
