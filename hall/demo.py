@@ -99,6 +99,13 @@ AUCTIONEER_PHONES = "139000002{:02d}"  # 13900000201
 SELLER_PHONES = "139000003{:02d}"  # 13900000301 …
 BIDDER_PHONES = "1390001{:04d}"  # 13900010001 … 13900019999
 MAX_BIDDERS = 9999
+AGENCY_PHONES = "139000004{:02d}"  # 13900000401
+AGENCY_ORGS: tuple[str, ...] = ("江苏省技术转移中心",)
+"""The technology-transfer organisations (CR-1, CR-2) enterprises may entrust, one account each."""
+ENTERPRISES_MAX = 20
+"""Bidders (the first ones) whose enterprise identity the demo has staff approve, so that they can
+post demands and respond (issue 13): every bidder of a default seed; load seeds with a thousand
+bidders need no crowdsourcing and skip a thousand reviews."""
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE
@@ -151,6 +158,13 @@ class Seeded(msgspec.Struct, frozen=True, kw_only=True):
     """Closed today, sold: the first bidder won, the second was outbid."""
     unsold_lots: list[int] = []
     """Closed today below the reserve: every bidder on it did not win."""
+    enterprises: list[Account] = []
+    """Bidders (the first ``ENTERPRISES_MAX``) holding an approved ``enterprise`` identity: they
+    post demands and respond to others' (research crowdsourcing). The same accounts as in
+    ``bidders``, with the same password."""
+    agencies: list[Account] = []
+    """Technology-transfer organisations' accounts, each with an approved ``transfer`` identity:
+    enterprises entrust them with their demands."""
 
 
 def bidder_org_name(n: int) -> str:
@@ -443,6 +457,20 @@ async def _approve_latest(reviews: Reviews, kind: str, subject: int, staff: int)
         await reviews.decide(latest.id, reviewer=staff, approve=True, reason="", now=reviews.runtime.clock())
 
 
+async def _approved_identity(reviews: Reviews, *, user: int, kind: str, staff: int, certificate: str) -> None:
+    """The account's identity of ``kind`` (AC-3) as anyone gets one: applied for with a
+    certificate, approved by staff in the review queue. A second run finds it and leaves it."""
+    held = {i.kind: i for i in await identities.identities_of(reviews.store, user)}
+    identity = held.get(kind)
+    if identity is None or identity.state == "rejected":
+        written = await reviews.files.write(check(DEMO_CERTIFICATE, certificate))
+        identity_id = await identities.apply(reviews, user=user, kind=kind, documents=[written],
+                                             now=reviews.runtime.clock())  # fmt: skip
+    else:
+        identity_id = identity.id
+    await _approve_latest(reviews, identities.KIND, identity_id, staff)
+
+
 async def _open_shop(reviews: Reviews, *, seller: int, staff: int, org_name: str, kind: str, phone: str) -> None:
     """The seller's identity and open shop (AC-3, AC-4), through the same services and staff
     decisions as anyone's: apply with a certificate, staff approve; open the shop, staff approve
@@ -450,14 +478,7 @@ async def _open_shop(reviews: Reviews, *, seller: int, staff: int, org_name: str
     if await shops.open_shop_of(reviews.store, seller) is not None:
         return
     now = reviews.runtime.clock()
-    held = {i.kind: i for i in await identities.identities_of(reviews.store, seller)}
-    identity = held.get(kind)
-    if identity is None or identity.state == "rejected":
-        written = await reviews.files.write(check(DEMO_CERTIFICATE, "事业单位法人证书.pdf"))
-        identity_id = await identities.apply(reviews, user=seller, kind=kind, documents=[written], now=now)
-    else:
-        identity_id = identity.id
-    await _approve_latest(reviews, identities.KIND, identity_id, staff)
+    await _approved_identity(reviews, user=seller, kind=kind, staff=staff, certificate="事业单位法人证书.pdf")
     shop = await shops.shop_of(reviews.store, seller)
     if shop is None or shop.state in shops.RESUBMITTABLE:
         form = ShopForm(name=org_name, contact_name="技术转移中心", contact_phone=phone,
@@ -527,6 +548,15 @@ async def seed(runtime: Runtime, people: People, files: FileStore, *, lots: int,
         sellers.append(Account(phone=phone, password=password, name=org_name, org=org))
         seller_ids.append(seller)
 
+    agencies: list[Account] = []
+    for i, org_name in enumerate(AGENCY_ORGS, start=1):
+        org = await people.org(org_name, "transfer")
+        phone, password = AGENCY_PHONES.format(i), _password()
+        agency = await _account(people, phone, hash_password(password), org_name, org, verified=True)
+        await _approved_identity(reviews, user=agency, kind="transfer", staff=made["staff"],
+                                 certificate="事业单位法人证书.pdf")  # fmt: skip
+        agencies.append(Account(phone=phone, password=password, name=org_name, org=org))
+
     seller_orgs = [account.org for account in sellers if account.org is not None]
     auctions = Auctions(AuctionStore(people.db), runtime, people)
     await auctions.start()  # its listener settles the listings of the closed showcase lots
@@ -554,6 +584,9 @@ async def seed(runtime: Runtime, people: People, files: FileStore, *, lots: int,
             user = await _account(people, phone, bidder_hash, org_name, org, verified=True)
             admitted.append((user, org))
             bidder_accounts.append(Account(phone=phone, password=bidder_password, name=org_name))
+            if n < ENTERPRISES_MAX:
+                await _approved_identity(reviews, user=user, kind="enterprise", staff=made["staff"],
+                                         certificate="营业执照.pdf")  # fmt: skip
         # All admissions in one transaction: one commit each (an fsync) made 100 lots × 1,000
         # bidders take minutes. Each lot numbers its bidders in the order of this list.
         await runtime.register_many([(lot_id, user, org) for lot_id in ids for user, org in admitted])
@@ -576,4 +609,5 @@ async def seed(runtime: Runtime, people: People, files: FileStore, *, lots: int,
     return Seeded(lots=ids, bidders=bidder_accounts, sellers=sellers, admins=staff_accounts["admins"],
                   staff=staff_accounts["staff"], auctioneers=staff_accounts["auctioneers"],
                   live_mode_lots=shown["live"], publicity_lots=shown["publicity"], sold_lots=shown["sold"],
-                  unsold_lots=shown["unsold"])  # fmt: skip
+                  unsold_lots=shown["unsold"], enterprises=bidder_accounts[:ENTERPRISES_MAX],
+                  agencies=agencies)  # fmt: skip
