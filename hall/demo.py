@@ -33,16 +33,18 @@ import contextlib
 import random
 import secrets
 from collections.abc import Iterator, Sequence
+from typing import Protocol
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import msgspec
 
-from hall import identities, shops
+from hall import identities, roadshows, shops
 from hall import listing_actions as actions
 from hall.auctions import SESSION_LOTS_MAX, Auctions, Industry, LotTerms, SessionDraft, industry_named
 from hall.auth.passwords import hash_password
-from hall.auth.roles import Role
+from hall.auth.roles import Identity, Role
+from hall.demands import Cooperation
 from hall.demo_patents import demo_patents, seed_patents
 from hall.engine import Accepted, Mode, Outcome, Rejection
 from hall.listing import ItemKind, TransactionForm
@@ -55,6 +57,7 @@ from hall.shops import SHOP_TERMS_VERSION, ShopForm
 from hall.store.auctions import AuctionStore
 from hall.store.patents import PatentCatalogue
 from hall.store.people import People
+from hall.store.sqlite import SqliteStore
 from hall.uploads import FileStore, check
 from hall.web.i18n import translate
 
@@ -611,3 +614,129 @@ async def seed(runtime: Runtime, people: People, files: FileStore, *, lots: int,
                   live_mode_lots=shown["live"], publicity_lots=shown["publicity"], sold_lots=shown["sold"],
                   unsold_lots=shown["unsold"], enterprises=bidder_accounts[:ENTERPRISES_MAX],
                   agencies=agencies)  # fmt: skip
+
+
+# ---------------------------------------------------------------------- research crowdsourcing (issue 13)
+
+
+@dataclass(frozen=True, slots=True)
+class DemandSpec:
+    """What a demo enterprise posts: the fields of piece A's demand draft
+    (``hall.demand_posting.DemandDraft``) that the demo fills."""
+
+    title: str
+    industry: Industry
+    description: str
+    requirements: str
+    investment: int
+    cooperation: Cooperation
+    response_deadline: date
+    valid_until: date
+    hidden: tuple[str, ...] = ()
+
+
+class CrowdHands(Protocol):
+    """The actions of pieces A (posting, review) and B (responses, adoption, outcome) as the
+    demo calls them, each at the instant ``now`` it is given (so that a demand's whole history
+    can be played in the past). The lead binds them to the real functions once A and B are
+    merged: ``post`` to ``hall.demand_posting.create`` with a ``DemandDraft`` of the spec's
+    fields, ``decide`` to ``Reviews.decide`` of the demand's pending ``demand`` application,
+    ``withdraw`` to ``hall.demand_posting.withdraw``, ``respond`` to ``hall.responses.respond``
+    (no attachments), ``adopt`` to ``hall.responses.adopt`` and ``outcome`` to
+    ``hall.responses.set_outcome`` (``fee`` None: unresolved)."""
+
+    async def post(self, me: Identity, spec: DemandSpec, *, now: int) -> int: ...
+
+    async def decide(self, demand: int, *, approve: bool, reason: str, now: int) -> None: ...
+
+    async def withdraw(self, me: Identity, demand: int, *, now: int) -> None: ...
+
+    async def respond(self, me: Identity, demand: int, summary: str, *, now: int) -> int: ...
+
+    async def adopt(self, me: Identity, response: int, *, now: int) -> None: ...
+
+    async def outcome(self, me: Identity, demand: int, *, fee: int | None, now: int) -> None: ...
+
+
+DEMANDS: tuple[tuple[str, Industry, str, str], ...] = (
+    ("pending", Industry.MATERIALS, "高导热绝缘封装材料的国产化替代", "导热系数不低于 5 W/(m·K)，击穿强度不低于 20 kV/mm"),
+    ("rejected", Industry.ENVIRONMENT, "印染废水深度处理与回用技术", "出水 COD 低于 50 mg/L，回用率不低于 60%"),
+    ("withdrawn", Industry.NEW_IT, "工业视觉缺陷检测算法", "漏检率低于 0.1%，单件检测时间低于 200 毫秒"),
+    ("published", Industry.ENERGY, "锂电池快充条件下的热管理方案", "4C 快充时电芯温差不超过 5 ℃，循环寿命不低于 3000 次"),
+    ("adopted", Industry.MANUFACTURING, "数控机床主轴热误差在线补偿", "补偿后主轴热漂移不超过 5 μm"),
+    ("resolved", Industry.BIOMEDICINE, "中药复方制剂的缓释工艺开发", "12 小时体外释放度符合药典要求，中试批量不低于 10 kg"),
+    ("unresolved", Industry.ENERGY, "风光储微电网的能量调度优化", "弃风弃光率降低 10 个百分点以上"),
+)
+"""The demo's demands, one in each state a demand's side meets: (state, industry, title,
+requirements). ``adopted`` is published with a response adopted (closed to new responses)."""
+DEMAND_REJECTION = "需求描述过于笼统：请补充现有工艺、技术指标和应用场景后重新提交"
+"""Why the demo staff sent one demo demand back."""
+DEMO_FEE = 300_000
+"""The service fee of the resolved demo demand: qualifying for project support (CR-12)."""
+ROADSHOW_PLACE = "南京市鼓楼区科技会堂三楼路演厅"
+
+
+def _day(ms_: int) -> date:
+    return datetime.fromtimestamp(ms_ / 1000, SHANGHAI).date()
+
+
+async def seed_demands(hands: CrowdHands, store: SqliteStore, *, enterprise: Identity, solvers: Sequence[Identity],
+                       staff: int, now: int) -> dict[str, list[int]]:  # fmt: skip
+    """A demand of ``enterprise`` in every state (``DEMANDS``), played through pieces A's and B's
+    actions (``hands``) and this piece's roadshows, each step at the instant it would have
+    happened: the published one with two responses, a roadshow three days ahead and the staff's
+    first pick; the adopted one with two responses and the first adopted; the resolved one with
+    a roadshow that was scored and awarded, its winner adopted and the fee entered; the
+    unresolved one posted forty days ago, past its deadline with nothing adopted. Solvers are
+    accounts with an approved identity (two at least). The demands' ids by state."""
+    if len(solvers) < 2:
+        raise ValueError("the demo's demands need two solvers")
+    made: dict[str, list[int]] = {}
+    for state, industry, title, requirements in DEMANDS:
+        start = {"published": now - 2 * DAY, "adopted": now - 3 * DAY, "resolved": now - 10 * DAY,
+                 "unresolved": now - 40 * DAY}.get(state, now)  # fmt: skip
+        deadline = _day(start) + timedelta(days=20)
+        spec = DemandSpec(title=title, industry=industry, requirements=requirements, investment=500_000,
+                          cooperation=Cooperation.JOINT_DEVELOPMENT, response_deadline=deadline,
+                          valid_until=deadline + timedelta(days=60), hidden=("enterprise", "contact"),
+                          description=f"我公司在{title.removesuffix('方案')}方面存在技术瓶颈，现公开征集解决方案，"
+                                      "欢迎高校、科研院所和企业应答。")  # fmt: skip
+        demand = await hands.post(enterprise, spec, now=start)
+        made[state] = [demand]
+        if state in ("pending", "withdrawn", "rejected"):
+            if state == "withdrawn":
+                await hands.withdraw(enterprise, demand, now=start)
+            elif state == "rejected":
+                await hands.decide(demand, approve=False, reason=DEMAND_REJECTION, now=start)
+            continue
+        await hands.decide(demand, approve=True, reason="", now=start)
+        answered = [await hands.respond(solver, demand, f"{title.removesuffix('方案')}的解决方案", now=start + HOUR)
+                    for solver in (solvers[:1] if state == "unresolved" else solvers[:2])]  # fmt: skip
+        if state == "published":
+            draft = roadshows.RoadshowDraft(demand=demand, title=f"{industry_label(industry)}需求路演",
+                                            starts_at=_instant(_days_ahead_at(now, 3, 14)), place=ROADSHOW_PLACE,
+                                            responses=answered)  # fmt: skip
+            await roadshows.schedule(store, draft, staff=staff, now=now)
+            await roadshows.pick(store, demand, 1, now=now)
+        elif state == "adopted":
+            await hands.adopt(enterprise, answered[0], now=now - DAY)
+        elif state == "resolved":
+            shows_at = _days_ahead_at(start, 2, 14)
+            draft = roadshows.RoadshowDraft(demand=demand, title=f"{industry_label(industry)}需求路演",
+                                            starts_at=_instant(shows_at), place=ROADSHOW_PLACE, responses=answered)  # fmt: skip
+            roadshow = await roadshows.schedule(store, draft, staff=staff, now=start + DAY)
+            for expert, marks in (("王教授", (92, 78)), ("李研究员", (88, 81))):
+                for response, mark in zip(answered, marks, strict=True):
+                    body = roadshows.ScoreBody(response=response, expert=expert, score=mark, comment="技术路线可行")
+                    await roadshows.record_score(store, roadshow, body, staff=staff, now=shows_at + HOUR)
+            await roadshows.award(store, roadshow, answered[:1], now=shows_at + 2 * HOUR)
+            await hands.adopt(enterprise, answered[0], now=start + 3 * DAY)
+            await hands.outcome(enterprise, demand, fee=DEMO_FEE, now=start + 4 * DAY)
+        elif state == "unresolved":
+            await hands.outcome(enterprise, demand, fee=None, now=now)
+    return made
+
+
+def industry_label(industry: Industry) -> str:
+    """The industry's Chinese label (a demo text is Chinese)."""
+    return translate(industry.key, "zh")
