@@ -274,7 +274,8 @@ async def roadshow_of(store: SqliteStore, roadshow_id: int, me: Identity | None)
 
 
 async def listed(store: SqliteStore, *, demand_id: int | None, page: int) -> list[RoadshowOut]:
-    """Every roadshow, newest first (only ``demand_id``'s when given), as staff see them."""
+    """Every roadshow, newest first (only ``demand_id``'s when given), as staff see them: for
+    the staff's routes only (the permission table lets no one else call them)."""
     rows = await sql.roadshows(store, demand_id=demand_id, limit=PAGE, offset=(page - 1) * PAGE)
     demands = await sql.demands(store, [r.demand for r in rows])
     out: list[RoadshowOut] = []
@@ -303,13 +304,13 @@ async def schedule(store: SqliteStore, draft: RoadshowDraft, *, staff: int, now:
             raise RoadshowError(409, "not_published", "crowd_d_err_not_published")
         if await sql.round_awarded(tx, demand.id, demand.round):
             raise RoadshowError(409, "already_awarded", "crowd_d_err_already_awarded")
-        choices = {c.id: c for c in await sql.round_responses(tx, demand.id, demand.round, limit=10**6)}
-        if any(response not in choices for response in invited):
+        solvers = await sql.invitable(tx, demand.id, demand.round, invited)
+        if len(solvers) != len(invited):
             raise RoadshowError(400, "not_invitable", "crowd_d_err_not_invitable")
         title, place = draft.title.strip(), draft.place.strip()
         roadshow_id = await sql.add_roadshow(tx, demand=demand, title=title, starts_at=starts_at, place=place,
                                              responses=invited, by=staff, now=now)  # fmt: skip
-        for solver in dict.fromkeys(choices[r].solver for r in invited):
+        for solver in dict.fromkeys(solvers[r] for r in invited):
             await notify.enqueue(tx, user=solver, template="roadshow_invited", demand=demand.title, title=title,
                                  when=beijing(starts_at), place=place)  # fmt: skip
     return roadshow_id

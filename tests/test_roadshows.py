@@ -303,6 +303,7 @@ def test_staff_schedule_score_and_award_from_the_pages(world: World) -> None:
     refused = staff.post("/staff/roadshows", {"demand": str(world.demand), "title": "储能专场路演", "place": PLACE,
                                               "starts_at": "2026-01-20T14:00", "responses": []})  # fmt: skip
     assert refused.status_code == 400 and 'class="message"' in refused.text
+    assert f'value="{world.b}"' in refused.text and 'value="储能专场路演"' in refused.text  # the form again, as typed
     made = staff.post("/staff/roadshows", {"demand": str(world.demand), "title": "储能专场路演", "place": PLACE,
                                            "starts_at": "2026-01-20T14:00", "responses": [str(world.a), str(world.b)]})  # fmt: skip
     assert made.status_code == 303, made.text

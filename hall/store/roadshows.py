@@ -198,6 +198,14 @@ async def round_responses(source: Reader, demand_id: int, round_: int, limit: in
     return [ResponseChoice(*r) for r in rows]
 
 
+async def invitable(tx: aiosqlite.Connection, demand_id: int, round_: int, ids: Sequence[int]) -> dict[int, int]:
+    """Of the responses ``ids``, those of the demand's round, each with its solver's account."""
+    marks = ",".join("?" * len(ids))
+    found = await tx.execute_fetchall(f"SELECT id, solver FROM demand_responses WHERE demand = ? AND round = ?"
+                                      f" AND id IN ({marks})", (demand_id, round_, *ids))  # fmt: skip
+    return {int(r[0]): int(r[1]) for r in found}
+
+
 async def round_awarded(tx: aiosqlite.Connection, demand_id: int, round_: int) -> bool:
     found = await one(tx, "SELECT 1 FROM roadshows WHERE demand = ? AND round = ? AND state = 'awarded'",
                       (demand_id, round_))  # fmt: skip

@@ -108,15 +108,16 @@ def _numbers(form: FormData, name: str) -> list[int | str]:
 
 
 async def _staff_list(request: Request, status: int = 200, message: str = "",
-                      values: Mapping[str, object] | None = None) -> Response:  # fmt: skip
+                      form: FormData | None = None) -> Response:  # fmt: skip
     """Every roadshow, newest first, and the form that schedules one: first a published demand,
-    then (``?demand=``) its current round's responses to invite."""
+    then (``?demand=``, or the refused form's) its current round's responses to invite."""
     store = _store(request)
     page = _page(request)
-    chosen_id = whole((values or {}).get("demand") or request.query_params.get("demand"), "demand", default=0)
+    chosen_id = whole((form or request.query_params).get("demand"), "demand", default=0)
     chosen = await sql.demand(store, chosen_id) if chosen_id else None
+    values = {k: _text(form, k) for k in ("title", "place", "starts_at")} if form is not None else {}
     choices = await sql.round_responses(store, chosen.id, chosen.round, rs.CHOICES_MAX) if chosen else []
-    return render(request, "roadshows/staff_list.html", status_code=status, message=message, values=values or {},
+    return render(request, "roadshows/staff_list.html", status_code=status, message=message, values=values,
                   roadshows=await rs.listed(store, demand_id=None, page=page), page=page, per_page=rs.PAGE,
                   demands=await sql.published(store, 200), chosen=chosen, choices=choices,
                   title_max=rs.TITLE_MAX, place_max=rs.PLACE_MAX, invites_max=rs.INVITES_MAX)  # fmt: skip
@@ -134,7 +135,7 @@ async def roadshow_schedule(request: Request) -> Response:
         draft: RoadshowDraft = _convert(request, values, RoadshowDraft)
         roadshow_id = await rs.schedule(_store(request), draft, staff=_me(request).id, now=_now(request))
     except RoadshowError as exc:
-        return await _staff_list(request, exc.status, text(exc.key, lang_of(request), exc.params), values)
+        return await _staff_list(request, exc.status, text(exc.key, lang_of(request), exc.params), form)
     return RedirectResponse(f"/staff/roadshows/{roadshow_id}?done=schedule", status_code=303)
 
 
