@@ -33,16 +33,18 @@ import contextlib
 import random
 import secrets
 from collections.abc import Iterator, Sequence
+from typing import Protocol
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import msgspec
 
-from hall import identities, shops
+from hall import identities, roadshows, shops
 from hall import listing_actions as actions
 from hall.auctions import SESSION_LOTS_MAX, Auctions, Industry, LotTerms, SessionDraft, industry_named
 from hall.auth.passwords import hash_password
-from hall.auth.roles import Role
+from hall.auth.roles import Identity, Role
+from hall.demands import Cooperation
 from hall.demo_patents import demo_patents, seed_patents
 from hall.engine import Accepted, Mode, Outcome, Rejection
 from hall.listing import ItemKind, TransactionForm
@@ -55,6 +57,7 @@ from hall.shops import SHOP_TERMS_VERSION, ShopForm
 from hall.store.auctions import AuctionStore
 from hall.store.patents import PatentCatalogue
 from hall.store.people import People
+from hall.store.sqlite import SqliteStore
 from hall.uploads import FileStore, check
 from hall.web.i18n import translate
 
@@ -99,6 +102,13 @@ AUCTIONEER_PHONES = "139000002{:02d}"  # 13900000201
 SELLER_PHONES = "139000003{:02d}"  # 13900000301 …
 BIDDER_PHONES = "1390001{:04d}"  # 13900010001 … 13900019999
 MAX_BIDDERS = 9999
+AGENCY_PHONES = "139000004{:02d}"  # 13900000401
+AGENCY_ORGS: tuple[str, ...] = ("江苏省技术转移中心",)
+"""The technology-transfer organisations (CR-1, CR-2) enterprises may entrust, one account each."""
+ENTERPRISES_MAX = 20
+"""Bidders (the first ones) whose enterprise identity the demo has staff approve, so that they can
+post demands and respond (issue 13): every bidder of a default seed; load seeds with a thousand
+bidders need no crowdsourcing and skip a thousand reviews."""
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE
@@ -151,6 +161,13 @@ class Seeded(msgspec.Struct, frozen=True, kw_only=True):
     """Closed today, sold: the first bidder won, the second was outbid."""
     unsold_lots: list[int] = []
     """Closed today below the reserve: every bidder on it did not win."""
+    enterprises: list[Account] = []
+    """Bidders (the first ``ENTERPRISES_MAX``) holding an approved ``enterprise`` identity: they
+    post demands and respond to others' (research crowdsourcing). The same accounts as in
+    ``bidders``, with the same password."""
+    agencies: list[Account] = []
+    """Technology-transfer organisations' accounts, each with an approved ``transfer`` identity:
+    enterprises entrust them with their demands."""
 
 
 def bidder_org_name(n: int) -> str:
@@ -443,6 +460,20 @@ async def _approve_latest(reviews: Reviews, kind: str, subject: int, staff: int)
         await reviews.decide(latest.id, reviewer=staff, approve=True, reason="", now=reviews.runtime.clock())
 
 
+async def _approved_identity(reviews: Reviews, *, user: int, kind: str, staff: int, certificate: str) -> None:
+    """The account's identity of ``kind`` (AC-3) as anyone gets one: applied for with a
+    certificate, approved by staff in the review queue. A second run finds it and leaves it."""
+    held = {i.kind: i for i in await identities.identities_of(reviews.store, user)}
+    identity = held.get(kind)
+    if identity is None or identity.state == "rejected":
+        written = await reviews.files.write(check(DEMO_CERTIFICATE, certificate))
+        identity_id = await identities.apply(reviews, user=user, kind=kind, documents=[written],
+                                             now=reviews.runtime.clock())  # fmt: skip
+    else:
+        identity_id = identity.id
+    await _approve_latest(reviews, identities.KIND, identity_id, staff)
+
+
 async def _open_shop(reviews: Reviews, *, seller: int, staff: int, org_name: str, kind: str, phone: str) -> None:
     """The seller's identity and open shop (AC-3, AC-4), through the same services and staff
     decisions as anyone's: apply with a certificate, staff approve; open the shop, staff approve
@@ -450,14 +481,7 @@ async def _open_shop(reviews: Reviews, *, seller: int, staff: int, org_name: str
     if await shops.open_shop_of(reviews.store, seller) is not None:
         return
     now = reviews.runtime.clock()
-    held = {i.kind: i for i in await identities.identities_of(reviews.store, seller)}
-    identity = held.get(kind)
-    if identity is None or identity.state == "rejected":
-        written = await reviews.files.write(check(DEMO_CERTIFICATE, "事业单位法人证书.pdf"))
-        identity_id = await identities.apply(reviews, user=seller, kind=kind, documents=[written], now=now)
-    else:
-        identity_id = identity.id
-    await _approve_latest(reviews, identities.KIND, identity_id, staff)
+    await _approved_identity(reviews, user=seller, kind=kind, staff=staff, certificate="事业单位法人证书.pdf")
     shop = await shops.shop_of(reviews.store, seller)
     if shop is None or shop.state in shops.RESUBMITTABLE:
         form = ShopForm(name=org_name, contact_name="技术转移中心", contact_phone=phone,
@@ -527,6 +551,15 @@ async def seed(runtime: Runtime, people: People, files: FileStore, *, lots: int,
         sellers.append(Account(phone=phone, password=password, name=org_name, org=org))
         seller_ids.append(seller)
 
+    agencies: list[Account] = []
+    for i, org_name in enumerate(AGENCY_ORGS, start=1):
+        org = await people.org(org_name, "transfer")
+        phone, password = AGENCY_PHONES.format(i), _password()
+        agency = await _account(people, phone, hash_password(password), org_name, org, verified=True)
+        await _approved_identity(reviews, user=agency, kind="transfer", staff=made["staff"],
+                                 certificate="事业单位法人证书.pdf")  # fmt: skip
+        agencies.append(Account(phone=phone, password=password, name=org_name, org=org))
+
     seller_orgs = [account.org for account in sellers if account.org is not None]
     auctions = Auctions(AuctionStore(people.db), runtime, people)
     await auctions.start()  # its listener settles the listings of the closed showcase lots
@@ -554,6 +587,9 @@ async def seed(runtime: Runtime, people: People, files: FileStore, *, lots: int,
             user = await _account(people, phone, bidder_hash, org_name, org, verified=True)
             admitted.append((user, org))
             bidder_accounts.append(Account(phone=phone, password=bidder_password, name=org_name))
+            if n < ENTERPRISES_MAX:
+                await _approved_identity(reviews, user=user, kind="enterprise", staff=made["staff"],
+                                         certificate="营业执照.pdf")  # fmt: skip
         # All admissions in one transaction: one commit each (an fsync) made 100 lots × 1,000
         # bidders take minutes. Each lot numbers its bidders in the order of this list.
         await runtime.register_many([(lot_id, user, org) for lot_id in ids for user, org in admitted])
@@ -576,4 +612,131 @@ async def seed(runtime: Runtime, people: People, files: FileStore, *, lots: int,
     return Seeded(lots=ids, bidders=bidder_accounts, sellers=sellers, admins=staff_accounts["admins"],
                   staff=staff_accounts["staff"], auctioneers=staff_accounts["auctioneers"],
                   live_mode_lots=shown["live"], publicity_lots=shown["publicity"], sold_lots=shown["sold"],
-                  unsold_lots=shown["unsold"])  # fmt: skip
+                  unsold_lots=shown["unsold"], enterprises=bidder_accounts[:ENTERPRISES_MAX],
+                  agencies=agencies)  # fmt: skip
+
+
+# ---------------------------------------------------------------------- research crowdsourcing (issue 13)
+
+
+@dataclass(frozen=True, slots=True)
+class DemandSpec:
+    """What a demo enterprise posts: the fields of piece A's demand draft
+    (``hall.demand_posting.DemandDraft``) that the demo fills."""
+
+    title: str
+    industry: Industry
+    description: str
+    requirements: str
+    investment: int
+    cooperation: Cooperation
+    response_deadline: date
+    valid_until: date
+    hidden: tuple[str, ...] = ()
+
+
+class CrowdHands(Protocol):
+    """The actions of pieces A (posting, review) and B (responses, adoption, outcome) as the
+    demo calls them, each at the instant ``now`` it is given (so that a demand's whole history
+    can be played in the past). The lead binds them to the real functions once A and B are
+    merged: ``post`` to ``hall.demand_posting.create`` with a ``DemandDraft`` of the spec's
+    fields, ``decide`` to ``Reviews.decide`` of the demand's pending ``demand`` application,
+    ``withdraw`` to ``hall.demand_posting.withdraw``, ``respond`` to ``hall.responses.respond``
+    (no attachments), ``adopt`` to ``hall.responses.adopt`` and ``outcome`` to
+    ``hall.responses.set_outcome`` (``fee`` None: unresolved)."""
+
+    async def post(self, me: Identity, spec: DemandSpec, *, now: int) -> int: ...
+
+    async def decide(self, demand: int, *, approve: bool, reason: str, now: int) -> None: ...
+
+    async def withdraw(self, me: Identity, demand: int, *, now: int) -> None: ...
+
+    async def respond(self, me: Identity, demand: int, summary: str, *, now: int) -> int: ...
+
+    async def adopt(self, me: Identity, response: int, *, now: int) -> None: ...
+
+    async def outcome(self, me: Identity, demand: int, *, fee: int | None, now: int) -> None: ...
+
+
+DEMANDS: tuple[tuple[str, Industry, str, str], ...] = (
+    ("pending", Industry.MATERIALS, "高导热绝缘封装材料的国产化替代", "导热系数不低于 5 W/(m·K)，击穿强度不低于 20 kV/mm"),
+    ("rejected", Industry.ENVIRONMENT, "印染废水深度处理与回用技术", "出水 COD 低于 50 mg/L，回用率不低于 60%"),
+    ("withdrawn", Industry.NEW_IT, "工业视觉缺陷检测算法", "漏检率低于 0.1%，单件检测时间低于 200 毫秒"),
+    ("published", Industry.ENERGY, "锂电池快充条件下的热管理方案", "4C 快充时电芯温差不超过 5 ℃，循环寿命不低于 3000 次"),
+    ("adopted", Industry.MANUFACTURING, "数控机床主轴热误差在线补偿", "补偿后主轴热漂移不超过 5 μm"),
+    ("resolved", Industry.BIOMEDICINE, "中药复方制剂的缓释工艺开发", "12 小时体外释放度符合药典要求，中试批量不低于 10 kg"),
+    ("unresolved", Industry.ENERGY, "风光储微电网的能量调度优化", "弃风弃光率降低 10 个百分点以上"),
+)
+"""The demo's demands, one in each state a demand's side meets: (state, industry, title,
+requirements). ``adopted`` is published with a response adopted (closed to new responses)."""
+DEMAND_REJECTION = "需求描述过于笼统：请补充现有工艺、技术指标和应用场景后重新提交"
+"""Why the demo staff sent one demo demand back."""
+DEMO_FEE = 300_000
+"""The service fee of the resolved demo demand: qualifying for project support (CR-12)."""
+ROADSHOW_PLACE = "南京市鼓楼区科技会堂三楼路演厅"
+
+
+def _day(ms_: int) -> date:
+    return datetime.fromtimestamp(ms_ / 1000, SHANGHAI).date()
+
+
+async def seed_demands(hands: CrowdHands, store: SqliteStore, *, enterprise: Identity, solvers: Sequence[Identity],
+                       staff: int, now: int) -> dict[str, list[int]]:  # fmt: skip
+    """A demand of ``enterprise`` in every state (``DEMANDS``), played through pieces A's and B's
+    actions (``hands``) and this piece's roadshows, each step at the instant it would have
+    happened: the published one with two responses, a roadshow three days ahead and the staff's
+    first pick; the adopted one with two responses and the first adopted; the resolved one with
+    a roadshow that was scored and awarded, its winner adopted and the fee entered; the
+    unresolved one posted forty days ago, past its deadline with nothing adopted. Solvers are
+    accounts with an approved identity (two at least). The demands' ids by state."""
+    if len(solvers) < 2:
+        raise ValueError("the demo's demands need two solvers")
+    made: dict[str, list[int]] = {}
+    for state, industry, title, requirements in DEMANDS:
+        start = {"published": now - 2 * DAY, "adopted": now - 3 * DAY, "resolved": now - 10 * DAY,
+                 "unresolved": now - 40 * DAY}.get(state, now)  # fmt: skip
+        deadline = _day(start) + timedelta(days=20)
+        spec = DemandSpec(title=title, industry=industry, requirements=requirements, investment=500_000,
+                          cooperation=Cooperation.JOINT_DEVELOPMENT, response_deadline=deadline,
+                          valid_until=deadline + timedelta(days=60), hidden=("enterprise", "contact"),
+                          description=f"我公司在{title.removesuffix('方案')}方面存在技术瓶颈，现公开征集解决方案，"
+                                      "欢迎高校、科研院所和企业应答。")  # fmt: skip
+        demand = await hands.post(enterprise, spec, now=start)
+        made[state] = [demand]
+        if state in ("pending", "withdrawn", "rejected"):
+            if state == "withdrawn":
+                await hands.withdraw(enterprise, demand, now=start)
+            elif state == "rejected":
+                await hands.decide(demand, approve=False, reason=DEMAND_REJECTION, now=start)
+            continue
+        await hands.decide(demand, approve=True, reason="", now=start)
+        answered = [await hands.respond(solver, demand, f"{title.removesuffix('方案')}的解决方案", now=start + HOUR)
+                    for solver in (solvers[:1] if state == "unresolved" else solvers[:2])]  # fmt: skip
+        if state == "published":
+            draft = roadshows.RoadshowDraft(demand=demand, title=f"{industry_label(industry)}需求路演",
+                                            starts_at=_instant(_days_ahead_at(now, 3, 14)), place=ROADSHOW_PLACE,
+                                            responses=answered)  # fmt: skip
+            await roadshows.schedule(store, draft, staff=staff, now=now)
+            await roadshows.pick(store, demand, 1, now=now)
+        elif state == "adopted":
+            await hands.adopt(enterprise, answered[0], now=now - DAY)
+        elif state == "resolved":
+            shows_at = _days_ahead_at(start, 2, 14)
+            draft = roadshows.RoadshowDraft(demand=demand, title=f"{industry_label(industry)}需求路演",
+                                            starts_at=_instant(shows_at), place=ROADSHOW_PLACE, responses=answered)  # fmt: skip
+            roadshow = await roadshows.schedule(store, draft, staff=staff, now=start + DAY)
+            for expert, marks in (("王教授", (92, 78)), ("李研究员", (88, 81))):
+                for response, mark in zip(answered, marks, strict=True):
+                    body = roadshows.ScoreBody(response=response, expert=expert, score=mark, comment="技术路线可行")
+                    await roadshows.record_score(store, roadshow, body, staff=staff, now=shows_at + HOUR)
+            await roadshows.award(store, roadshow, answered[:1], now=shows_at + 2 * HOUR)
+            await hands.adopt(enterprise, answered[0], now=start + 3 * DAY)
+            await hands.outcome(enterprise, demand, fee=DEMO_FEE, now=start + 4 * DAY)
+        elif state == "unresolved":
+            await hands.outcome(enterprise, demand, fee=None, now=now)
+    return made
+
+
+def industry_label(industry: Industry) -> str:
+    """The industry's Chinese label (a demo text is Chinese)."""
+    return translate(industry.key, "zh")

@@ -62,6 +62,11 @@ TEMPLATES: Final[dict[str, str]] = {
     # issue 13, piece C: a published demand pushed to a matched solver (hall/store/matching.py);
     # its public title and number only, never a field its side hid (CR-4)
     "demand_pushed": "【技术产权交易所】为您推荐科研众包需求《{title}》（编号 {number}），可登录后在“推荐给我”中查看并应答。",
+    # issue 13, piece D: roadshows (hall/roadshows.py). Texts to solvers name the demand's title
+    # (never a hideable field, CR-4) and what staff wrote of the roadshow.
+    "roadshow_invited": "【技术产权交易所】您对需求《{demand}》的应答受邀参加路演《{title}》，时间：{when}（北京时间），地点：{place}。",
+    "roadshow_won": "【技术产权交易所】恭喜！您对需求《{demand}》的应答在路演《{title}》中获评优胜。",
+    "roadshow_not_won": "【技术产权交易所】需求《{demand}》的路演《{title}》已评出优胜者，您的应答未获评优胜，感谢参与。",
 }
 
 
@@ -89,5 +94,14 @@ async def _insert(tx: aiosqlite.Connection, user: int | None, phone: str, templa
         " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
         (user, phone, template, body, now, now),
     )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def notice(tx: aiosqlite.Connection, *, user: int, template: str, now: int, **params: object) -> int:
+    """An inbox-only notice to ``user`` in the caller's transaction (an ``inbox`` row whose
+    ``outbox`` is NULL: read in the hall, never sent as an SMS); its inbox id."""
+    cursor = await tx.execute("INSERT INTO inbox (user, outbox, body, created_at) VALUES (?, NULL, ?, ?)",
+                              (user, TEMPLATES[template].format(**params), now))  # fmt: skip
     assert cursor.lastrowid is not None
     return cursor.lastrowid

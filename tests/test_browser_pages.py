@@ -37,7 +37,8 @@ PAGES: Final[dict[str, tuple[str, ...]]] = {
     "sellers": ("/account", "/account/identity", "/account/shop", "/lots/{lot}", "/seller", "/seller/listings/new",
                 "/seller/listings/new?kind=achievement", "/seller/batches", "/listings/{listing}"),
     "staff": ("/staff/reviews", "/staff/reviews?kind=all&state=all", "/staff/deals", "/deals/{deal}", "/staff/figures",
-              "/staff/offline-deals", "/staff/sessions", "/staff/sessions/{session_id}", "/staff/reviews/{application}"),
+              "/staff/offline-deals", "/staff/sessions", "/staff/sessions/{session_id}", "/staff/reviews/{application}",
+              "/staff/roadshows", "/staff/picks"),
     "admins": ("/admin/roles",),
     "auctioneers": ("/console", "/console?session={session}", "/lots/{live}"),
 }

@@ -19,6 +19,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Final
 
+import demandkit_d
 import httpx2 as httpx
 import openpyxl
 import pytest
@@ -44,9 +45,11 @@ from hallkit import (
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from hall import roadshows
 from hall.auctions import Auctions, Industry, LotTerms, SessionDraft
 from hall.auth.roles import Role
 from hall.engine import Accepted, Action, LotSpec, Mode
+from hall.roadshows import RoadshowDraft, ScoreBody
 from hall.shops import SHOP_TERMS_VERSION
 from hall.web.i18n import COOKIE, LANGS, MESSAGES
 
@@ -166,10 +169,12 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         demands = _demands(client, bidder, seller_id)
         crowd, response = _crowd(client, bidder, seller_id)
         unanswered = demand(client, bidder, response_deadline=date(2026, 1, 20))  # the seller sees the form
+        shown, roadshow_id, awarded = _roadshows(client, staff, bidder)
         params = {"lot": running, "lot_id": publicity, "file_id": file_id, "code": "en", "name": "site.css",
                   "application_id": verification, "shop_id": shop, "listing_id": rejected, "batch_id": batch,
                   "session_id": sessions[0], "deal_id": deal, "document_id": document, "verify_code": verify_code,
-                  "offline_id": offline, "demand_id": crowd, "response_id": response}  # fmt: skip
+                  "offline_id": offline, "demand_id": crowd, "response_id": response,
+                  "roadshow_id": roadshow_id}  # fmt: skip
         more = [*(f"/lots/{lot_id}" for lot_id in floor), f"/lots/{floor[-1]}/register",
                 "/staff/reviews?kind=all&state=all", "/staff/reviews/1", "/staff/reviews?kind=shop",
                 "/staff/reviews?kind=identity&state=approved", "/staff/reviews?kind=verification&state=rejected",
@@ -187,7 +192,10 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
                 "/staff/offline-deals?done=1", f"/staff/offline-deals/{offline}9/contract", "/api/stats?by=session",
                 "/api/stats?by=week", "/demands/hot?industry=energy", "/demands/hot?industry=steel",
                 f"/demands/{crowd}/messages?solver={seller_id}",
-                f"/demands/{unanswered}/respond", f"/demands/{unanswered}/outcome"]  # fmt: skip
+                f"/demands/{unanswered}/respond", f"/demands/{unanswered}/outcome",
+                f"/staff/roadshows?demand={shown}", f"/staff/roadshows/{awarded}?done=award",
+                f"/staff/roadshows/{roadshow_id}?done=schedule", f"/api/roadshows/{awarded}", "/staff/picks?done=1",
+                f"/api/demands/{shown}9/roadshows", f"/demands/{shown}9/roadshows"]  # fmt: skip
         yield Scene(client, actors, params, more)
 
 
@@ -211,6 +219,31 @@ def _sessions(client: TestClient, seller_id: int, seller: int, staff: int, aucti
     call(client, auctions.add_lot, draft, LotTerms(listing=listing(client, seller_id), increment=500))
     listing(client, seller_id, title="一种已上架的专利")  # offered by the draft's add form
     return published, lot, draft
+
+
+def _roadshows(client: TestClient, staff: int, bidder: int) -> tuple[int, int, int]:
+    """A published demand whose enterprise is hidden, with two roadshows: one scheduled, and one
+    that ran, was scored and awarded, the bidder's response invited to both (so the bidder sees
+    its own invitation): (the demand, the scheduled roadshow, the awarded one)."""
+    side = user(client, "13800000010", "企业联系人", org="恒达储能科技有限公司")
+    solver = user(client, "13800000011", "应答方", org="东南大学")
+    demand_id = demandkit_d.demand(client, side, hidden=["enterprise"])
+    invited = [demandkit_d.response(client, demand_id, uid) for uid in (bidder, solver)]
+    store = client.app.state.store  # type: ignore[attr-defined]
+
+    def draft(day: int) -> RoadshowDraft:
+        return RoadshowDraft(demand=demand_id, title="储能专场路演", starts_at=datetime(2026, 1, day, 14, tzinfo=SHANGHAI),
+                             place="科技会堂", responses=invited)  # fmt: skip
+
+    ran = call(client, partial(roadshows.schedule, store, draft(8), staff=staff, now=NOW))
+    scheduled = call(client, partial(roadshows.schedule, store, draft(20), staff=staff, now=NOW))
+    later = NOW + 2 * DAY
+    for response, score in zip(invited, (90, 70)):
+        call(client, partial(roadshows.record_score, store, ran, ScoreBody(response=response, expert="张教授",
+                                                                            score=score, comment="方案成熟"),
+                             staff=staff, now=later))  # fmt: skip
+    call(client, partial(roadshows.award, store, ran, invited[:1], now=later))
+    return demand_id, scheduled, ran
 
 
 def _deal(client: TestClient, buyer: Actor, sold: int) -> tuple[int, int, str]:

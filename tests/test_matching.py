@@ -304,6 +304,7 @@ async def test_the_hot_list_puts_picks_then_responses_then_views(store: SqliteSt
 
         viewed = await make("浏览最多", views=100)
         answered = await make("应答最多", views=1)
+        second = await make("置顶第二", pick=2)
         picked = await make("置顶", pick=1)
         quiet = await make("无人问津")
         elsewhere = await published_demand(tx, enterprise=side, industry=Industry.ENERGY, now=NOW, title="别处",
@@ -312,9 +313,9 @@ async def test_the_hot_list_puts_picks_then_responses_then_views(store: SqliteSt
             await insert(tx, "demand_responses", {"demand": answered, "round": 1, "solver": solver, "summary": "方案",
                                                   "approach": "路线", "state": "submitted", "created_at": NOW,
                                                   "updated_at": NOW})  # fmt: skip
-    assert [d.id for d in await sql.hot(store, Industry.MATERIALS, 10)] == [picked, answered, viewed, quiet]
-    lists = await sql.hot_lists(store, 2)
-    assert [d.id for d in lists[Industry.MATERIALS]] == [picked, answered]
+    assert [d.id for d in await sql.hot(store, Industry.MATERIALS, 10)] == [picked, second, answered, viewed, quiet]
+    lists = await sql.hot_lists(store, 3)
+    assert [d.id for d in lists[Industry.MATERIALS]] == [picked, second, answered]
     assert [d.id for d in lists[Industry.ENERGY]] == [elsewhere] and lists[Industry.BIOMEDICINE] == []
 
 

@@ -28,7 +28,7 @@ from hall.uploads import FileStore, PdfChecker
 from hall.web.accounts import PHONE
 from hall.web.app import create_app
 
-ROLES = ("admins", "staff", "auctioneers", "sellers", "bidders")
+ROLES = ("admins", "staff", "auctioneers", "sellers", "bidders", "agencies")
 LOTS, BIDDERS = 6, 4
 DAY = 24 * 3600 * 1000
 
@@ -87,7 +87,8 @@ def test_seed_demo_prints_one_json_object_with_the_lots_and_an_account_list_per_
 ) -> None:
     _, out = seeded
     assert list(out) == ["lots", "bidders", "auctioneers", "staff", "sellers", "admins",
-                         "live_mode_lots", "publicity_lots", "sold_lots", "unsold_lots"]  # the showcase's lots last
+                         "live_mode_lots", "publicity_lots", "sold_lots", "unsold_lots",  # the showcase's lots
+                         "enterprises", "agencies"]  # then research crowdsourcing's parties
     assert out["lots"] == list(range(1, LOTS + 1))
     assert len(out["bidders"]) == BIDDERS
     assert all(out[key] for key in ROLES)
@@ -163,6 +164,30 @@ def test_the_batched_admission_numbers_bidders_in_order_on_every_lot_and_each_ca
         assert all(registrants[b.id].org == b.org for b in bidders)
 
 
+def test_enterprise_bidders_and_the_transfer_organisation_hold_identities_staff_approved_in_the_review_queue(
+    seeded: tuple[Path, dict[str, Any]], world: World
+) -> None:
+    """Issue 13's parties: the bidders are enterprises that may post demands and respond (an
+    approved ``enterprise`` identity each), and a technology-transfer organisation that
+    enterprises may entrust (an approved ``transfer`` identity), each approved by the demo's
+    staff member through the review mechanism, with the certificate on file."""
+    db, out = seeded
+    assert [a["phone"] for a in out["enterprises"]] == [a["phone"] for a in out["bidders"]][:20]
+    assert [(a["phone"], a["name"]) for a in out["agencies"]] == [("13900000401", "江苏省技术转移中心")]
+    staff = world.identities[out["staff"][0]["phone"]].id
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        for key, kind in (("enterprises", "enterprise"), ("agencies", "transfer")):
+            for account in out[key]:
+                holder = world.identities[account["phone"]]
+                found = conn.execute(
+                    "SELECT i.state, i.org, a.state, a.decided_by, (SELECT count(*) FROM identity_documents d"
+                    " WHERE d.identity = i.id) FROM identities i JOIN applications a ON a.kind = 'identity'"
+                    " AND a.subject = i.id WHERE i.user = ? AND i.kind = ?", (holder.id, kind)).fetchall()  # fmt: skip
+                assert found == [("approved", holder.org, "approved", staff, 1)], (key, account["phone"])
+    agency = world.identities[out["agencies"][0]["phone"]]
+    assert agency.verified and agency.org is not None and world.org_kinds[agency.org] == "transfer"
+
+
 def test_sellers_are_university_and_institute_accounts_whose_orgs_own_the_lots(
     seeded: tuple[Path, dict[str, Any]], world: World
 ) -> None:
@@ -194,7 +219,7 @@ def test_seeding_twice_on_one_database_reuses_the_accounts_with_the_new_password
         store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
         assert client.portal is not None
         count = client.portal.call(store.fetchone, "SELECT count(*) FROM users")
-        assert count is not None and count[0] == 3 + 5 + 2
+        assert count is not None and count[0] == 3 + 5 + 1 + 2  # exchange, sellers, agency, bidders
         patents = client.portal.call(store.fetchone, "SELECT count(*) FROM patent_catalogue")
         assert patents is not None and patents[0] == len(demo_patents())  # updated, not added again
 
@@ -279,11 +304,13 @@ def test_sellers_are_sellers_through_identities_and_shops_staff_approved(seeded:
         ("open", True, "approved")}
     staff = out["staff"][0]["phone"]
     listed = LOTS + len(SHOWCASE) + 1  # every lot's listing, and one listed in no session
-    assert sorted(decided) == sorted([(kind, "approved", staff) for kind in ("identity", "shop") for _ in out["sellers"]]
+    identified = len(out["sellers"]) + len(out["enterprises"]) + len(out["agencies"])
+    assert sorted(decided) == sorted([("identity", "approved", staff)] * identified
+                                     + [("shop", "approved", staff)] * len(out["sellers"])
                                      + [("listing", "approved", staff)] * listed
                                      + [("listing", "rejected", staff)])  # fmt: skip
-    assert documents == (len(out["sellers"]),)
-    assert len(list((db.parent / "files").iterdir())) == len(out["sellers"])  # the certificates exist on disk
+    assert documents == (identified,)
+    assert len(list((db.parent / "files").iterdir())) == identified  # the certificates exist on disk
 
 
 def test_the_showcase_sold_lot_has_its_deal_with_the_winner_as_buyer(

@@ -244,6 +244,25 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "matching_api_patents": Access.SIGNED_IN,
     "matching_recommendations": Access.SIGNED_IN,
     "matching_api_recommendations": Access.SIGNED_IN,
+    # issue 13, piece D: roadshows and picks (hall/web/roadshows.py). Who sees which roadshow is
+    # checked in the handler (hall.roadshows.Seat): the demand's side, agency and staff see all
+    # of its roadshows, an invited solver its own invitations, anyone else only the award.
+    "roadshow_staff": frozenset({Role.STAFF}),
+    "roadshow_schedule": frozenset({Role.STAFF}),
+    "roadshow_staff_page": frozenset({Role.STAFF}),
+    "roadshow_score": frozenset({Role.STAFF}),
+    "roadshow_award": frozenset({Role.STAFF}),
+    "roadshow_demand": Access.ANYONE,
+    "roadshow_picks": frozenset({Role.STAFF}),
+    "roadshow_pick": frozenset({Role.STAFF}),
+    "api_roadshows": frozenset({Role.STAFF}),
+    "api_roadshow_schedule": frozenset({Role.STAFF}),
+    "api_roadshow": Access.SIGNED_IN,
+    "api_roadshow_score": frozenset({Role.STAFF}),
+    "api_roadshow_award": frozenset({Role.STAFF}),
+    "api_roadshow_demand": Access.ANYONE,
+    "api_roadshow_picks": frozenset({Role.STAFF}),
+    "api_roadshow_pick": frozenset({Role.STAFF}),
 }
 """Every route and command is listed; a name missing here is refused (see ``allowed``).
 

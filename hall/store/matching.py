@@ -328,12 +328,13 @@ async def recommended(store: SqliteStore, me: Identity, limit: int) -> list[Dema
 HOT: Final = f"""
     SELECT {_CARD} FROM demands d
     WHERE d.state = '{DemandState.PUBLISHED.value}' AND d.industry = ?
-    ORDER BY d.pick DESC,
+    ORDER BY (d.pick = 0), d.pick,
         (SELECT count(*) FROM demand_responses r WHERE r.demand = d.id AND r.round = d.round) DESC,
         d.views DESC, d.published_at DESC, d.id DESC
     LIMIT ?
 """
-"""CR-10's hot list of one industry: staff picks first (置顶推荐, ``demands.pick``), then the
+"""CR-10's hot list of one industry: staff picks first (置顶推荐, ``demands.pick`` as a rank, 1
+first; hall/store/roadshows.py sets it), then the
 most responses this round, then the most views; the newest first after that."""
 
 

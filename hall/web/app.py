@@ -41,6 +41,7 @@ from hall.web import figures as figure_pages
 from hall.web import inbox as inbox_pages
 from hall.web import responses as response_pages
 from hall.web import matching
+from hall.web import roadshows as roadshow_pages
 from hall.web.errors import Refused, error
 from hall.web.i18n import MESSAGES, lang_of, translate
 from hall.web.security import BodyLimit, IdentityMiddleware, SessionKeys, answer, route, wants_json
@@ -160,6 +161,7 @@ def create_app(config: Config | None = None) -> Starlette:
             *demands.routes,  # issue 13, piece A
             *response_pages.routes,
             *matching.routes,
+            *roadshow_pages.routes,
         ],
         middleware=[
             Middleware(IdentityMiddleware, people=people, keys=keys),
