@@ -43,6 +43,7 @@ from hall.batch import CellError, CellType, Column, Form
 from hall.demands import HIDEABLE, Cooperation, DemandState, Relation, ServiceMode
 from hall.listing_actions import DraftInvalid, beijing_day
 from hall.listings import PERSON_MAX, PRICE_MAX, PRICE_MIN, TITLE_MAX, FieldError, check_text, field_error
+from hall.notify import notice
 from hall.reviews import Application, Fact, Kind, ReviewError, Reviews, Summary, register, submit
 from hall.reviews import withdraw as withdraw_application
 from hall.store import demands as sql
@@ -51,7 +52,6 @@ from hall.store.demands import DemandRow
 from hall.store.rows import one
 from hall.store.sqlite import SqliteStore
 from hall.web.errors import Refused
-from hall.web.i18n import text
 
 KIND: Final = "demand"
 """The review kind this module registers."""
@@ -345,8 +345,9 @@ async def entrust(store: SqliteStore, me: Identity, *, agency_org: int, note: st
             raise Refused(409, "entrusted", "crowd_a_entrusted")
         entrustment = await sql.insert_entrustment(tx, enterprise=me.id, enterprise_org=me.org, agency_org=agency_org,
                                                    note=note, now=now)  # fmt: skip
-        await notice(tx, await _agency_accounts(tx, agency_org), "crowd_a_notice_entrusted", now,
-                     enterprise=await _name(tx, me))  # fmt: skip
+        enterprise = await _name(tx, me)
+        for account in await _agency_accounts(tx, agency_org):
+            await notice(tx, user=account, template="crowd_a_notice_entrusted", now=now, enterprise=enterprise)
     return entrustment
 
 
@@ -367,7 +368,7 @@ async def answer_entrustment(store: SqliteStore, me: Identity, entrustment_id: i
         if not await sql.decide_entrustment(tx, entrustment_id, state=state, by=me.id, now=now):
             raise Refused(409, "bad_state", "crowd_a_bad_state")
         if action is not EntrustmentAction.WITHDRAW:
-            await notice(tx, [found.enterprise], f"crowd_a_notice_{state}", now, agency=found.agency_name)
+            await notice(tx, user=found.enterprise, template=f"crowd_a_notice_{state}", now=now, agency=found.agency_name)
         decided = await sql.entrustment_in(tx, entrustment_id)
     assert decided is not None
     return decided
@@ -382,14 +383,6 @@ async def _agency_accounts(tx: aiosqlite.Connection, org: int) -> list[int]:
 async def _name(tx: aiosqlite.Connection, me: Identity) -> str:
     row = await one(tx, "SELECT name FROM orgs WHERE id = ?", (me.org,)) if me.org is not None else None
     return str(row[0]) if row is not None else me.name
-
-
-async def notice(tx: aiosqlite.Connection, users: Sequence[int], key: str, now: int, **params: object) -> None:
-    """An inbox-only notice (no SMS) to each of ``users``, in Chinese like every SMS, in the
-    caller's transaction: for the parties of a demand or an entrustment, never for solvers."""
-    body = text(key, "zh", params)
-    await tx.executemany("INSERT INTO inbox (user, outbox, body, created_at) VALUES (?, NULL, ?, ?)",
-                         [(user, body, now) for user in dict.fromkeys(users)])  # fmt: skip
 
 
 # ---------------------------------------------------------------------- the review kind (CR-3)
@@ -421,7 +414,8 @@ class DemandKind(Kind):
         given, _ = await sql.publish(tx, found, now=now)
         await push_published(tx, found.id, now)  # CR-10: indexed by publish, pushed in the same commit
         if found.enterprise != application.applicant:
-            await notice(tx, [found.enterprise], "crowd_a_notice_published", now, title=found.title, number=given)
+            await notice(tx, user=found.enterprise, template="crowd_a_notice_published", now=now, title=found.title,
+                         number=given)  # fmt: skip
         return {"title": found.title, "number": given}
 
     async def reject(self, tx: aiosqlite.Connection, application: Application, *, reviewer: int, reason: str,
@@ -429,7 +423,8 @@ class DemandKind(Kind):
         found = await self._pending(tx, application)
         await sql.move(tx, found.id, state=DemandState.REJECTED, was=found.state, now=now)
         if found.enterprise != application.applicant:
-            await notice(tx, [found.enterprise], "crowd_a_notice_rejected", now, title=found.title, reason=reason)
+            await notice(tx, user=found.enterprise, template="crowd_a_notice_rejected", now=now, title=found.title,
+                         reason=reason)  # fmt: skip
         return {"title": found.title}
 
     async def describe(self, reviews: Reviews, applications: Sequence[Application]) -> dict[int, Summary]:

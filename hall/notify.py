@@ -49,8 +49,15 @@ TEMPLATES: Final[dict[str, str]] = {
     # issue 13, piece A: a demand's review (hall/demand_posting.py), to whoever submitted it
     "demand_approved": "【技术产权交易所】您提交的科研众包需求《{title}》已审核通过并发布，需求编号 {number}。",
     "demand_rejected": "【技术产权交易所】您提交的科研众包需求《{title}》未通过审核，原因：{reason}。请修改后重新提交。",
+    # and piece A's inbox-only notices (``notice`` below) to the parties of an entrustment, and to
+    # the enterprise of a demand its transfer organisation posted when staff decide it
+    "crowd_a_notice_entrusted": "{enterprise} 委托贵机构代为发布和处理科研众包需求，请在“委托技术转移机构”中确认。",
+    "crowd_a_notice_accepted": "{agency} 已接受您的委托，将代为发布和处理需求。",
+    "crowd_a_notice_declined": "{agency} 谢绝了您的委托。",
+    "crowd_a_notice_published": "受托机构为您发布的需求《{title}》已审核通过，编号 {number}。",
+    "crowd_a_notice_rejected": "受托机构为您发布的需求《{title}》未通过审核，原因：{reason}。",
     # issue 13, piece B (hall/responses.py): only the adoption and the reward decisions go out as SMS;
-    # the rest are inbox-only notices (hall.store.responses.notice). None names a hidden field (CR-4).
+    # the rest are inbox-only notices (hall.notify.notice). None names a hidden field (CR-4).
     "crowd_b_adopted": "【技术产权交易所】您为需求《{title}》（{number}）提交的解决方案已被采纳，需求方将与您联系。",
     "crowd_b_not_adopted": "【技术产权交易所】需求《{title}》（{number}）已采纳其他解决方案，感谢您的应答。",
     "crowd_b_released": "【技术产权交易所】需求《{title}》（{number}）的需求方撤销了对您方案的采纳，需求重新接受应答。",

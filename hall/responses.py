@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Final, Literal
 
 import aiosqlite
@@ -45,7 +45,7 @@ from hall.demands import (
     takes_responses,
 )
 from hall.engine.spec import MAX_AMOUNT
-from hall.notify import TEMPLATES, enqueue
+from hall.notify import enqueue, notice
 from hall.reviews import Application, Fact, Kind, Reviews, Summary, register, submit
 from hall.store import responses as sql
 from hall.store.demands import PUBLIC_STATES, DemandRow, demand_access
@@ -223,8 +223,11 @@ def status(demand: DemandRow, now: int) -> DemandStatus:
     )  # fmt: skip
 
 
-def _said(template: str, demand: DemandRow, **params: object) -> str:
-    return TEMPLATES[template].format(title=demand.title, number=demand.number or "", **params)
+async def _tell(tx: aiosqlite.Connection, users: Iterable[int], template: str, demand: DemandRow, now: int) -> None:
+    """An inbox-only notice to each of ``users`` naming the demand by its public title and
+    number (never a hidden field, CR-4)."""
+    for user in users:
+        await notice(tx, user=user, template=template, now=now, title=demand.title, number=demand.number or "")
 
 
 # ---------------------------------------------------------------------- responses (CR-5, CR-7)
@@ -284,8 +287,7 @@ async def respond(reviews: Reviews, demand_id: int, me: Identity, answer: Soluti
             response_id = await sql.add_response(tx, demand=demand, solver=me.id, solver_org=me.org,
                                                  summary=answer.summary, approach=answer.approach, team=answer.team,
                                                  budget=answer.budget, files=files, now=now)  # fmt: skip
-            for user in parties(demand):
-                await sql.notice(tx, user, _said("crowd_b_response", demand), now)
+            await _tell(tx, parties(demand), "crowd_b_response", demand, now)
     except BaseException:
         await reviews.discard(attachments)
         raise
@@ -321,9 +323,7 @@ async def adopt(store: SqliteStore, response_id: int, me: Identity, now: int) ->
             raise _refused(409, "old_round", "old_round")
         others = await sql.adopt(tx, demand, response_id, now)
         await enqueue(tx, user=found.solver, template="crowd_b_adopted", title=demand.title, number=demand.number or "")
-        for solver in others:
-            if solver != found.solver:
-                await sql.notice(tx, solver, _said("crowd_b_not_adopted", demand), now)
+        await _tell(tx, [solver for solver in others if solver != found.solver], "crowd_b_not_adopted", demand, now)
         return await current(tx, demand.id)
 
 
@@ -347,14 +347,13 @@ async def send_message(store: SqliteStore, demand_id: int, me: Identity, body: s
             if demand.state is not DemandState.PUBLISHED:
                 raise _refused(409, "closed", "consult_closed")
             message = await sql.add_message(tx, demand=demand.id, solver=me.id, author=me.id, body=text, now=now)
-            for user in parties(demand):
-                await sql.notice(tx, user, _said("crowd_b_message_to_side", demand), now)
+            await _tell(tx, parties(demand), "crowd_b_message_to_side", demand, now)
             return message
         _acting(who)
         if solver is None or not await sql.thread_exists(tx, demand.id, solver):
             raise _refused(404, "not_found", "no_thread")
         message = await sql.add_message(tx, demand=demand.id, solver=solver, author=me.id, body=text, now=now)
-        await sql.notice(tx, solver, _said("crowd_b_message_to_solver", demand), now)
+        await _tell(tx, [solver], "crowd_b_message_to_solver", demand, now)
         return message
 
 
@@ -415,7 +414,7 @@ async def set_outcome(store: SqliteStore, demand_id: int, me: Identity, body: Ou
             adopted = await sql.response_in(tx, demand.adopted)
             await sql.clear_adoption(tx, demand, now)
             if adopted is not None:
-                await sql.notice(tx, adopted.solver, _said("crowd_b_released", demand), now)
+                await _tell(tx, [adopted.solver], "crowd_b_released", demand, now)
         else:
             await sql.end_unresolved(tx, demand, now)
         return await current(tx, demand.id)

@@ -35,12 +35,14 @@ import msgspec
 from hall import notify
 from hall.auctions import Instant, RowId, ms
 from hall.auth.roles import Identity
-from hall.demands import DemandState, Relation, relation, sees_private, shown_fields
+from hall.demands import DemandState, Relation, sees_private
 from hall.refusal import Refusal
 from hall.registration import SHANGHAI
 from hall.store import roadshows as sql
+from hall.store.demands import DemandRow, by_ids, demand_access
 from hall.store.roadshows import DemandFacts, InviteRow, RoadshowRow, ScoreRow
 from hall.store.sqlite import SqliteStore
+from hall.web.errors import Refused
 
 TITLE_MAX: Final = 100
 PLACE_MAX: Final = 200
@@ -56,8 +58,6 @@ PAGE: Final = 20
 """Roadshows (or demands, on the picks list) one page of a list shows."""
 CHOICES_MAX: Final = 200
 """Responses the scheduling form offers (the oldest of the round first)."""
-PUBLIC_STATES: Final = frozenset({DemandState.PUBLISHED, DemandState.RESOLVED, DemandState.UNRESOLVED})
-"""A demand once published: anyone may know it exists."""
 
 class RoadshowState(StrEnum):
     SCHEDULED = "scheduled"
@@ -178,7 +178,7 @@ class Seat:
     """Where one caller stands towards one demand's roadshows: the one permission check of this
     piece. ``own`` are the caller's responses to the demand (a solver's)."""
 
-    demand: DemandFacts
+    demand: DemandRow
     relation: Relation
     own: frozenset[int]
 
@@ -193,21 +193,20 @@ class Seat:
 
     def brief(self) -> DemandBrief:
         d = self.demand
-        hidden = shown_fields(self.relation, d.hidden)
+        hidden = d.withheld(self.relation)
         return DemandBrief(id=d.id, number=d.number, title=d.title, state=d.state, round=d.round,
                            enterprise=None if "enterprise" in hidden else d.enterprise_name)  # fmt: skip
 
 
 async def seat(store: SqliteStore, demand_id: int, me: Identity | None) -> Seat:
     """The caller's seat at the demand's roadshows; 404 for a demand that does not exist or that
-    it may not see (one never published is its side's, agency's and staff's only)."""
-    demand = await sql.demand(store, demand_id)
-    if demand is None:
-        raise _no_demand()
-    who = relation(me, enterprise=demand.enterprise, enterprise_org=demand.enterprise_org,
-                   agency_org=demand.agency_org)  # fmt: skip
-    if demand.state not in PUBLIC_STATES and not sees_private(who):
-        raise _no_demand()
+    it may not see (``demand_access``: one never published is its side's, agency's and staff's
+    only). What is this piece's own: an invited solver's responses, which it sees the
+    invitations and scores of."""
+    try:
+        demand, who = await demand_access(store, demand_id, me)
+    except Refused:
+        raise _no_demand() from None
     own = await sql.own_responses(store, demand.id, me.id) if me is not None and not sees_private(who) else frozenset()
     return Seat(demand, who, own)
 
@@ -277,7 +276,7 @@ async def listed(store: SqliteStore, *, demand_id: int | None, page: int) -> lis
     """Every roadshow, newest first (only ``demand_id``'s when given), as staff see them: for
     the staff's routes only (the permission table lets no one else call them)."""
     rows = await sql.roadshows(store, demand_id=demand_id, limit=PAGE, offset=(page - 1) * PAGE)
-    demands = await sql.demands(store, [r.demand for r in rows])
+    demands = await by_ids(store, list({r.demand for r in rows}))
     out: list[RoadshowOut] = []
     for r in rows:
         out += await views(store, Seat(demands[r.demand], Relation.STAFF, frozenset()), [r])

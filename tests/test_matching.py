@@ -31,6 +31,7 @@ from hall.matching import (COMMON_FLOOR, MAX_TERMS, PUSH_SOLVERS, Scored, blend,
 from hall.patents import Patent, check_digit
 from hall.store import matching as sql
 from hall.store import sqlite as sqlite_module
+from hall.store.demands import demand_in
 from hall.store.patents import PatentCatalogue, grams
 from hall.store.rows import insert
 from hall.store.sqlite import SqliteStore
@@ -150,7 +151,7 @@ async def test_precision_at_5_on_the_labelled_set_beats_the_floor_and_broken_ran
     ours, shuffled, by_industry = [], [], []
     rng = random.Random(13)
     for key, (demand, industry) in demands.items():
-        found = await sql.parties(store.reader, demand)
+        found = await demand_in(store.reader, demand)
         assert found is not None
         matches = await sql.matches_for(store, found, 5)
         ours.append(precision_at_5([key_of[m.number] for m in matches.patents], key))
@@ -182,7 +183,7 @@ async def test_a_hidden_field_is_never_ranked_on(store: SqliteStore) -> None:
         hidden = await published_demand(tx, **common, requirements="采用钙钛矿叠层太阳电池", hidden=["requirements"])
         shown = await published_demand(tx, **common, requirements="采用钙钛矿叠层太阳电池")
     for demand, expected in ((hidden, False), (shown, True)):
-        found = await sql.parties(store.reader, demand)
+        found = await demand_in(store.reader, demand)
         assert found is not None
         matches = await sql.matches_for(store, found, 10)
         assert bool(matches.patents) is expected and bool(matches.items) is expected
@@ -282,7 +283,7 @@ async def test_the_indexes_follow_listings_and_identities(store: SqliteStore) ->
         other = await account(tx, "13800000001", "需求方", NOW, org="示范企业有限公司")
         demand = await published_demand(tx, enterprise=other, industry=Industry.NEW_IT, now=NOW,
                                         title="方言语音识别", description="方言语音识别。")  # fmt: skip
-    found = await sql.parties(store.reader, demand)
+    found = await demand_in(store.reader, demand)
     assert found is not None
     assert [m.title for m in (await sql.matches_for(store, found, 5)).items] == ["一种方言语音识别方法"]
     async with store.transaction() as tx:
@@ -353,7 +354,7 @@ async def test_migration_15_indexes_the_listings_and_solvers_already_there(tmp_p
             side = await account(tx, "13800000001", "需求方", NOW, org="示范企业有限公司")
             demand = await published_demand(tx, enterprise=side, industry=Industry.ENERGY, now=NOW,
                                             title="电池热失控预警", description="动力电池热失控预警。")  # fmt: skip
-        found = await sql.parties(old.reader, demand)
+        found = await demand_in(old.reader, demand)
         assert found is not None
         assert [m.title for m in (await sql.matches_for(old, found, 5)).items] == [draft.title]
         assert [d.id for d in await sql.recommended(old, me(1), 5) or []] == [demand]

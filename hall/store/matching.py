@@ -32,6 +32,7 @@ from hall.matching import (CANDIDATES, PUSH_SOLVERS, DemandCard, DemandMatches, 
                            beijing_day, blend, choose_terms, industries_text, industry_of_field, industry_of_ipc,
                            looked_up, or_expression, parse_industries, query_terms)  # fmt: skip
 from hall.notify import enqueue
+from hall.store.demands import DemandRow, demand_in
 from hall.store.patents import grams
 from hall.store.rows import one
 from hall.store.sqlite import SqliteStore
@@ -195,33 +196,7 @@ async def _profile_text(db: Db, user: int) -> tuple[Counter[str], frozenset[Indu
     return None if row is None else (query_terms("", str(row[0])), parse_industries(str(row[1])))
 
 
-@dataclass(frozen=True, slots=True)
-class DemandParties:
-    """Who stands where towards a demand (``hall.demands.relation``), and what a push says."""
-
-    id: int
-    enterprise: int
-    enterprise_org: int | None
-    agency_org: int | None
-    industry: Industry
-    state: DemandState
-    title: str
-    number: str | None
-
-    def relation(self, me: Identity | None) -> Relation:
-        return relation(me, enterprise=self.enterprise, enterprise_org=self.enterprise_org, agency_org=self.agency_org)
-
-
-async def parties(db: Db, demand: int) -> DemandParties | None:
-    row = await one(db, "SELECT id, enterprise, enterprise_org, agency_org, industry, state, title, number"
-                        " FROM demands WHERE id = ?", (demand,))  # fmt: skip
-    if row is None:
-        return None
-    return DemandParties(int(row[0]), int(row[1]), row[2], row[3], Industry(row[4]), DemandState(row[5]),
-                         str(row[6]), row[7])  # fmt: skip
-
-
-async def matches_for(store: SqliteStore, found: DemandParties, limit: int) -> DemandMatches:
+async def matches_for(store: SqliteStore, found: DemandRow, limit: int) -> DemandMatches:
     """The catalogue patents and the listed items that might solve a demand, best first, at
     most ``limit`` (≤ ``LIST_MAX``) of each. For its side, agency and staff (the caller checks)."""
     await refresh(store)
@@ -247,7 +222,7 @@ async def matches_for(store: SqliteStore, found: DemandParties, limit: int) -> D
     ])  # fmt: skip
 
 
-async def solvers_for(db: Db, found: DemandParties) -> list[tuple[int, float]]:
+async def solvers_for(db: Db, found: DemandRow) -> list[tuple[int, float]]:
     """Solvers ranked against a demand, best first, without its own side and agency (who can
     never respond to it): (account, score)."""
     ranked = await _rank(db, _SOLVERS, await _demand_text(db, found.id), frozenset({found.industry}))
@@ -266,7 +241,7 @@ async def push_published(tx: Db, demand_id: int, now: int) -> list[int]:
     ``PUSH_SOLVERS`` best-matched solvers not pushed to yet this Beijing day get an SMS (and
     so an inbox notice) naming the demand by its public title and number. The accounts
     pushed to, best first."""
-    found = await parties(tx, demand_id)
+    found = await demand_in(tx, demand_id)
     if found is None or found.state is not DemandState.PUBLISHED:
         return []
     await refresh_in(tx)

@@ -52,11 +52,6 @@ async def verified(tx: aiosqlite.Connection, user: int) -> bool:
     return found is not None and bool(found[0])
 
 
-async def notice(tx: aiosqlite.Connection, user: int, body: str, now: int) -> None:
-    """An inbox-only notice (``outbox`` NULL): read in the hall, never sent as an SMS."""
-    await insert(tx, "inbox", {"user": user, "outbox": None, "body": body, "created_at": now})
-
-
 # ---------------------------------------------------------------------- responses
 
 

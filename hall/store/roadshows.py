@@ -137,13 +137,6 @@ async def demand(source: Reader, demand_id: int) -> DemandFacts | None:
     return None if row is None else _demand(row)
 
 
-async def demands(store: SqliteStore, ids: Sequence[int]) -> dict[int, DemandFacts]:
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(set(ids)))
-    return {r[0]: _demand(r) for r in await store.fetchall(f"{_DEMAND} WHERE d.id IN ({marks})", tuple(set(ids)))}
-
-
 async def roadshow(source: Reader, roadshow_id: int) -> RoadshowRow | None:
     row = await _first(source, f"{_ROADSHOW} WHERE id = ?", (roadshow_id,))
     return None if row is None else _roadshow(row)

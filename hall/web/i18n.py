@@ -1226,11 +1226,6 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "crowd_a_entrust_decline": ("谢绝", "Decline"),
     "crowd_a_entrust_withdraw": ("撤回委托", "Withdraw"),
     "crowd_a_entrust_post": ("为该企业发布需求", "Post a demand for it"),
-    "crowd_a_notice_entrusted": ("{enterprise} 委托贵机构代为发布和处理科研众包需求，请在“委托技术转移机构”中确认。", "{enterprise} entrusts your organisation with its demands: answer under Entrustments."),
-    "crowd_a_notice_accepted": ("{agency} 已接受您的委托，将代为发布和处理需求。", "{agency} accepted your entrustment."),
-    "crowd_a_notice_declined": ("{agency} 谢绝了您的委托。", "{agency} declined your entrustment."),
-    "crowd_a_notice_published": ("受托机构为您发布的需求《{title}》已审核通过，编号 {number}。", "Your demand {title} posted by your transfer organisation was published as {number}."),
-    "crowd_a_notice_rejected": ("受托机构为您发布的需求《{title}》未通过审核，原因：{reason}。", "Your demand {title} posted by your transfer organisation was rejected: {reason}."),
     # issue 13, piece B: responses, 立即咨询, adoption, the service log, the outcome, rewards (hall/web/responses.py)
     "crowd_b_home": ("科研众包", "Research crowdsourcing"),
     "crowd_b_demand": ("需求详情", "The demand"),

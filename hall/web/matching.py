@@ -26,7 +26,8 @@ from hall.auth.roles import Identity
 from hall.demands import sees_private
 from hall.matching import DemandCard, DemandMatches, HotList
 from hall.store import matching as sql
-from hall.store.matching import LIST_MAX, DemandParties
+from hall.store.demands import DemandRow, demand_access, not_found
+from hall.store.matching import LIST_MAX
 from hall.store.sqlite import SqliteStore
 from hall.web import params
 from hall.web.errors import Refused
@@ -61,11 +62,11 @@ def _limit(request: Request, default: int) -> int:
     return params.whole(request.query_params.get("limit"), "limit", default=default, low=1, high=LIST_MAX)
 
 
-async def _private_demand(request: Request) -> DemandParties:
+async def _private_demand(request: Request) -> DemandRow:
     """The demand of the path, for its side, agency and staff; 404 for anyone else."""
-    found = await sql.parties(_store(request).reader, request.path_params["demand_id"])
-    if found is None or not sees_private(found.relation(request.state.identity)):
-        raise Refused(404, "not_found", "not_found")
+    found, who = await demand_access(_store(request), request.path_params["demand_id"], request.state.identity)
+    if not sees_private(who):
+        raise not_found()
     return found
 
 
