@@ -14,7 +14,8 @@ from typing import Any, Final
 import openpyxl
 import pytest
 from demandkit import demand, demand_state, entrustment, party
-from hallkit import Actor, FakeClock, anonymous, application, beijing_ms, call, hall, people, rows, runtime, user
+from hallkit import (Actor, FakeClock, anonymous, application, beijing_ms, call, hall, listing, people, rows, runtime,
+                     user)
 from starlette.testclient import TestClient
 
 from hall.auth.roles import Role
@@ -227,6 +228,25 @@ def test_the_side_its_agency_and_staff_see_every_hidden_field(crowd: Crowd, who:
     for link in ("responses", "log", "outcome", "patents"):
         assert f'href="/demands/{demand_id}/{link}"' in page
     assert f'href="/demands/{demand_id}/respond"' not in page
+
+
+def test_an_approved_demand_is_pushed_to_a_matching_solver_by_sms_naming_no_hidden_field(crowd: Crowd) -> None:
+    """CR-10 across pieces A and C: staff's approval in the review queue publishes the demand
+    and, in the same transaction (``DemandKind.approve``), pushes it to the solvers whose
+    listings match its public text; the SMS names the title and number only (CR-4)."""
+    matching = user(crowd.client, "13900000407", "模具研究所", org="模具表面工程研究所")
+    listing(crowd.client, matching, title="一种冲压模具表面强化处理方法", number="ZL202110123456.7")
+    unrelated = user(crowd.client, "13900000408", "语音实验室", org="方言语音实验室")
+    listing(crowd.client, unrelated, title="一种方言声学模型训练方法", number="ZL202210654321.8")
+    demand_id = _secret_demand(crowd)
+    [(number,)] = rows(crowd.client, "SELECT number FROM demands WHERE id = ?", (demand_id,))
+    pushed = "SELECT body FROM outbox WHERE user = ? AND template = 'demand_pushed'"
+    [(text,)] = rows(crowd.client, pushed, (matching,))
+    assert "高速冲压模具寿命提升" in text and number in text
+    for secret in (*SECRETS.values(), "13912345678", "876,543", AGENCY):
+        assert secret not in text, secret
+    assert rows(crowd.client, pushed, (unrelated,)) == []
+    assert rows(crowd.client, "SELECT solver, demand FROM demand_pushes") == [(matching, demand_id)]
 
 
 def test_the_public_page_links_to_respond_while_responses_are_taken_and_to_consult(crowd: Crowd) -> None:
