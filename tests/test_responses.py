@@ -1,8 +1,8 @@
 """Solutions, 立即咨询, adoption, the service log, the outcome and reward applications (issue 13,
 piece B; CR-5 to CR-9, CR-12), through the API and the pages, on a fake clock.
 
-The demand is published through ``demandkit_b`` (SQL, until piece A's posting and review land).
-Its response deadline is 2026-03-20 (Beijing): responses are taken until that day ends, and
+The demand is posted by the enterprise's transfer organisation under an accepted entrustment and
+published by staff's approval (``demandkit``, through piece A's flow). Its response deadline is 2026-03-20 (Beijing): responses are taken until that day ends, and
 selection closes two weeks later, at the end of 2026-04-03.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import httpx2 as httpx
 import pytest
-from demandkit_b import approved_identity, party, published_demand, restarted
+from demandkit import approved, demand, entrustment, party, restart
 from hallkit import PDF, PNG, Actor, FakeClock, application, bearer_of, beijing_ms, call, hall, rows, runtime, user
 from starlette.testclient import TestClient
 
@@ -43,8 +43,13 @@ class Scene:
     rival: int
     expert: int
     staff: int
+    entrusted: int
     """The demand's enterprise and its transfer organisation's account; two solvers of
-    institutions and an expert, each with an approved identity; a staff member."""
+    institutions and an expert, each with an approved identity; a staff member; the enterprise's
+    accepted entrustment of the organisation."""
+    since: tuple[int, int] = (0, 0)
+    """The last outbox and inbox ids when the latest demand was published: what tests count
+    notices from (the entrustment's and the review's come before)."""
 
     def call(self, uid: int | None, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """An API call as ``uid`` (a bearer token; None: anonymous)."""
@@ -65,25 +70,44 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
     with hall(tmp_path) as client:
         clock = FakeClock(BEFORE)
         runtime(client).clock = clock
+        enterprise = party(client, "13800000001", ENTERPRISE, "enterprise", "张经理")
+        agency = party(client, "13800000002", "江苏省技术转移中心", "transfer", "赵老师")
         yield Scene(
-            client=client, clock=clock,
-            enterprise=party(client, "13800000001", "张经理", ENTERPRISE, "enterprise"),
-            agency=party(client, "13800000002", "赵老师", "江苏省技术转移中心", "transfer"),
-            solver=party(client, "13800000003", "钱教授", "东南大学", "university"),
-            rival=party(client, "13800000004", "孙研究员", "南京工业技术研究院", "institute"),
+            client=client, clock=clock, enterprise=enterprise, agency=agency,
+            solver=party(client, "13800000003", "东南大学", "university", "钱教授"),
+            rival=party(client, "13800000004", "南京工业技术研究院", "institute", "孙研究员"),
             expert=_expert(client),
             staff=user(client, "13900000101", "审核员", roles=(Role.STAFF,)),
+            entrusted=entrustment(client, enterprise, agency),
         )  # fmt: skip
 
 
 def _expert(client: TestClient) -> int:
     uid = user(client, "13800000005", "周专家", verified=True)
-    approved_identity(client, uid, "expert")
+    approved(client, uid, "expert")
     return uid
 
 
-def _entrusted(s: Scene, **kwargs: Any) -> int:
-    return published_demand(s.client, s.enterprise, deadline=DEADLINE, agency=s.agency, **kwargs)
+DEMAND: Final[dict[str, Any]] = {
+    "title": "高温合金叶片的无损检测方法", "industry": "materials", "description": "需要一种可在线检测叶片内部缺陷的方法。",
+    "requirements": "检出率不低于95%", "manager": "王经理", "investment": int(INVESTMENT), "contact_name": "李工",
+    "contact_phone": "13900000000", "valid_until": date(2027, 12, 31), "response_deadline": DEADLINE,
+    "hidden": ["enterprise", "investment"],
+}  # fmt: skip
+"""What the tests' demands say; the enterprise and the investment hidden unless a test says otherwise."""
+
+
+def _published(s: Scene, poster: int, state: str = "published", **changes: Any) -> int:
+    made = demand(s.client, poster, state, **{**DEMAND, **changes})
+    [(outbox, inbox)] = rows(s.client, "SELECT (SELECT coalesce(max(id), 0) FROM outbox),"
+                                       " (SELECT coalesce(max(id), 0) FROM inbox)")  # fmt: skip
+    s.since = (outbox, inbox)
+    return made
+
+
+def _entrusted(s: Scene, state: str = "published", **changes: Any) -> int:
+    """A demand the organisation posts for the enterprise, brought to ``state`` by staff."""
+    return _published(s, s.agency, state, entrustment=s.entrusted, **changes)
 
 
 def _ok(response: httpx.Response, status: int = 200) -> Any:
@@ -97,12 +121,15 @@ def _refused(response: httpx.Response, status: int, code: str) -> None:
 
 
 def _inbox_only(s: Scene, uid: int) -> list[str]:
-    """The inbox-only notices of an account (no SMS behind them), oldest first."""
-    return [b for (b,) in rows(s.client, "SELECT body FROM inbox WHERE user = ? AND outbox IS NULL ORDER BY id", (uid,))]
+    """The inbox-only notices of an account (no SMS behind them) since the latest demand was
+    published, oldest first."""
+    return [b for (b,) in rows(s.client, "SELECT body FROM inbox WHERE user = ? AND outbox IS NULL AND id > ? ORDER BY id",
+                               (uid, s.since[1]))]  # fmt: skip
 
 
 def _sms(s: Scene, uid: int) -> list[str]:
-    return [t for (t,) in rows(s.client, "SELECT template FROM outbox WHERE user = ? ORDER BY id", (uid,))]
+    return [t for (t,) in rows(s.client, "SELECT template FROM outbox WHERE user = ? AND id > ? ORDER BY id",
+                               (uid, s.since[0]))]  # fmt: skip
 
 
 # ---------------------------------------------------------------------- responses and who sees them (CR-5, CR-6)
@@ -152,7 +179,7 @@ def test_responding_needs_an_approved_identity_and_someone_other_than_the_demand
     _refused(s.respond(bare, demand), 403, "no_identity")
     _refused(s.respond(s.enterprise, demand), 403, "own_demand")
     _refused(s.respond(s.agency, demand), 403, "own_demand")
-    colleague = party(s.client, "13800000010", "郑工", ENTERPRISE, "enterprise")
+    colleague = party(s.client, "13800000010", ENTERPRISE, "enterprise", "郑工")
     _refused(s.respond(colleague, demand), 403, "own_demand")
     _refused(s.respond(s.staff, demand), 403, "not_party")
     assert s.call(None, "POST", f"/api/demands/{demand}/responses", data={"summary": "x"}).status_code == 401
@@ -165,27 +192,18 @@ def test_responding_needs_an_approved_identity_and_someone_other_than_the_demand
 
 def test_a_commissioned_demand_takes_questions_but_no_responses(scene: Scene) -> None:
     s = scene
-    demand = _entrusted(s, mode="commissioned")
+    demand = _entrusted(s, service_mode="commissioned")
     _refused(s.respond(s.solver, demand), 409, "closed")
     _ok(s.call(s.solver, "POST", f"/api/demands/{demand}/messages", json={"body": "请问可以上门检测吗？"}), 201)
 
 
 def test_a_demand_not_yet_published_does_not_exist_for_solvers(scene: Scene) -> None:
     s = scene
-    demand = _entrusted(s)
-    _set_state(s, demand, "pending")
+    demand = _entrusted(s, "pending")
     _refused(s.respond(s.solver, demand), 404, "not_found")
     _refused(s.call(s.solver, "GET", f"/api/demands/{demand}/messages"), 404, "not_found")
     assert s.call(s.enterprise, "GET", f"/api/demands/{demand}/responses").status_code == 200
     assert Actor(s.client, s.solver).get(f"/demands/{demand}/respond").status_code == 404
-
-
-def _set_state(s: Scene, demand: int, state: str) -> None:
-    async def run() -> None:
-        async with s.client.app.state.store.transaction() as tx:  # type: ignore[attr-defined]
-            await tx.execute("UPDATE demands SET state = ? WHERE id = ?", (state, demand))
-
-    call(s.client, run)
 
 
 # ---------------------------------------------------------------------- adoption (CR-6, CR-7)
@@ -339,7 +357,7 @@ def test_an_entrusted_demands_fee_is_entered_by_its_agency_and_qualifies_from_20
 
 def test_a_self_posted_demands_enterprise_enters_the_fee_through_the_page(scene: Scene) -> None:
     s = scene
-    demand = published_demand(s.client, s.enterprise, deadline=DEADLINE)
+    demand = _published(s, s.enterprise)
     side = Actor(s.client, s.enterprise)
     assert 'data-outcome="resolved"' in side.get(f"/demands/{demand}/outcome").text
     assert side.post(f"/demands/{demand}/outcome", {"resolved": "1", "fee": "300000"}).status_code == 303
@@ -460,12 +478,13 @@ def test_the_inbox_api_pages_the_callers_own_messages_newest_first(scene: Scene)
     demand = _entrusted(s)
     for n in range(5):
         _ok(s.call(s.solver, "POST", f"/api/demands/{demand}/messages", json={"body": f"问题{n}"}), 201)
-    first = _ok(s.call(s.enterprise, "GET", "/api/inbox", params={"limit": 2}))
+    first = _ok(s.call(s.enterprise, "GET", "/api/inbox", params={"limit": 3}))
     ids = [m["id"] for m in first["messages"]]
-    assert len(ids) == 2 and ids == sorted(ids, reverse=True) and first["unread"] == 5
+    # the five messages' notices, after piece A's two: the entrustment accepted, the demand published
+    assert len(ids) == 3 and ids == sorted(ids, reverse=True) and first["unread"] == 7
     assert first["next_before"] == ids[-1]
-    second = _ok(s.call(s.enterprise, "GET", "/api/inbox", params={"limit": 2, "before": first["next_before"]}))
-    third = _ok(s.call(s.enterprise, "GET", "/api/inbox", params={"limit": 2, "before": second["next_before"]}))
+    second = _ok(s.call(s.enterprise, "GET", "/api/inbox", params={"limit": 3, "before": first["next_before"]}))
+    third = _ok(s.call(s.enterprise, "GET", "/api/inbox", params={"limit": 3, "before": second["next_before"]}))
     assert len(third["messages"]) == 1 and third["next_before"] is None
     assert _ok(s.call(s.rival, "GET", "/api/inbox")) == {"messages": [], "unread": 0, "next_before": None}
     _refused(s.call(s.enterprise, "GET", "/api/inbox", params={"limit": 0}), 400, "bad_request")
@@ -488,7 +507,7 @@ def test_what_solvers_and_the_side_type_comes_back_escaped(scene: Scene) -> None
 
 def test_no_page_or_answer_of_a_solver_shows_a_hidden_field(scene: Scene) -> None:
     s = scene
-    demand = _entrusted(s, hidden=("enterprise", "investment", "contact", "manager", "requirements"))
+    demand = _entrusted(s, hidden=["enterprise", "investment", "contact", "manager", "requirements"])
     _ok(s.respond(s.solver, demand), 201)
     _ok(s.call(s.solver, "POST", f"/api/demands/{demand}/messages", json={"body": "请问？"}), 201)
     _ok(s.call(s.agency, "POST", f"/api/demands/{demand}/messages", json={"body": "请看附件。", "solver": s.solver}), 201)
@@ -585,7 +604,7 @@ def test_a_restarted_demand_takes_new_responses_and_keeps_the_earlier_rounds(sce
     first = _ok(s.respond(s.solver, demand), 201)["id"]
     s.clock.now = CLOSES
     _ok(s.call(s.agency, "POST", f"/api/demands/{demand}/outcome", json={"resolved": False}))
-    restarted(s.client, demand, deadline=date(2026, 4, 30))
+    restart(s.client, s.agency, demand, response_deadline=date(2026, 4, 30))
     second = _ok(s.respond(s.solver, demand, summary="第二轮的改进方案"), 201)["id"]
     listed = _ok(s.call(s.enterprise, "GET", f"/api/demands/{demand}/responses"))
     assert [(r["id"], r["round"]) for r in listed] == [(second, 2), (first, 1)]
