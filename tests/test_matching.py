@@ -13,12 +13,12 @@ import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import aiosqlite
 import msgspec
 import pytest
-from demandkit_c import account, published_demand
+from demandkit import account, stored_demand
 from hallkit import beijing_ms
 from matching_labelled import DEMANDS, PATENTS
 
@@ -44,6 +44,13 @@ FLOOR: Final = 0.8
 """Precision@5 the ranker must reach on the labelled set (it measures 0.95; a random order
 measures 0.1 and an industry-only ranker 0.6, both below)."""
 _encode = msgspec.msgpack.Encoder().encode
+
+
+async def published_demand(tx: aiosqlite.Connection, **fields: Any) -> int:
+    """A demand published now (``demandkit.stored_demand``) whose public text is only what the
+    test gives: none of the kit's requirements, manager or contact."""
+    return await stored_demand(tx, **{"requirements": "", "manager": "", "contact_name": "", "contact_phone": "",
+                                      **fields})  # fmt: skip
 
 
 @pytest.fixture

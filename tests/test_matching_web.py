@@ -1,6 +1,7 @@
 """Matching at the edge (hall/web/matching.py): who sees a demand's matches, the solver's
 recommendations and the hot lists, as pages and as JSON, with listings made and approved
-through the listings' own flow (so the indexes follow them through migration 15's triggers)."""
+through the listings' own flow (so the indexes follow them through migration 15's triggers), and
+the demand posted and approved through piece A's (whose approval pushes it)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,12 @@ from pathlib import Path
 from typing import Final
 
 import pytest
-from demandkit_c import published_demand
-from hallkit import Actor, FakeClock, anonymous, bearer_of, beijing_ms, call, hall, listing, org_id, runtime, user
+from demandkit import approved, demand
+from hallkit import Actor, FakeClock, anonymous, bearer_of, beijing_ms, call, hall, listing, rows, runtime, user
 from starlette.testclient import TestClient
 
 from hall.auctions import Industry
 from hall.auth.roles import Role
-from hall.store.matching import push_published
-from hall.store.sqlite import SqliteStore
 
 NOW: Final = beijing_ms(2026, 3, 2, 10, 0)
 SECRET: Final = "保密的技术指标甲乙丙"
@@ -31,18 +30,10 @@ class World:
         self.colleague = user(client, "13800000002", "同事", org="恒达科技有限公司")
         self.stranger = user(client, "13800000003", "路人", verified=True)
         self.staff = user(client, "13900000101", "审核员", roles=(Role.STAFF,))
-        store: SqliteStore = client.app.state.store  # type: ignore[attr-defined]
-        company = org_id(client, "恒达科技有限公司")
-
-        async def run() -> tuple[int, list[int]]:
-            async with store.transaction() as tx:
-                demand = await published_demand(
-                    tx, enterprise=self.side, enterprise_org=company,
-                    title="动力电池热失控预警", industry=Industry.ENERGY, now=NOW,
-                    description="需要动力电池热失控早期预警方案。", requirements=SECRET, hidden=["requirements"])  # fmt: skip
-                return demand, await push_published(tx, demand, NOW)
-
-        self.demand, self.pushed = call(client, run)
+        approved(client, self.side, "enterprise")
+        self.demand = demand(client, self.side, title="动力电池热失控预警", industry=Industry.ENERGY,
+                             description="需要动力电池热失控早期预警方案。", requirements=SECRET, hidden=["requirements"])
+        self.pushed = [s for (s,) in rows(client, "SELECT solver FROM demand_pushes WHERE demand = ?", (self.demand,))]
 
 
 @pytest.fixture
