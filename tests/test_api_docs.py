@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
-import demandkit_d
 import msgspec
 import pytest
+from demandkit import demand, party, response
 from hallkit import PNG, FakeClock, bearer_of, beijing_ms, call, listing, lot, org_id, people, rows, runtime, sold, user
 from openapi_spec_validator import validate
 from starlette.requests import Request
@@ -230,9 +230,8 @@ def test_every_read_answers_as_its_declaration_says(client: TestClient) -> None:
 
 def _roadshow(client: TestClient, bearer: dict[str, str]) -> tuple[int, int]:
     """A published demand with a roadshow scheduled through the API: (the demand, the roadshow)."""
-    side = user(client, "13800138004", "企业", org="恒达储能科技有限公司")
-    demand_id = demandkit_d.demand(client, side)
-    invited = demandkit_d.response(client, demand_id, user(client, "13800138005", "应答方", org="东南大学"))
+    demand_id = demand(client, party(client, "13800138004", "恒达储能科技有限公司", "enterprise", "企业"))
+    invited = response(client, demand_id, party(client, "13800138005", "东南大学", "university", "应答方"))
     made = client.post("/api/roadshows", headers=bearer, json={
         "demand": demand_id, "title": "储能专场路演", "starts_at": "2099-01-20T14:00:00+08:00", "place": "科技会堂",
         "responses": [invited]})  # fmt: skip

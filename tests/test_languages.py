@@ -19,11 +19,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Final
 
-import demandkit_d
 import httpx2 as httpx
 import openpyxl
 import pytest
-from demandkit import approved, demand, entrustment
+from demandkit import approved, demand, entrustment, party, response
 from hallkit import (
     SHANGHAI,
     Actor,
@@ -225,10 +224,10 @@ def _roadshows(client: TestClient, staff: int, bidder: int) -> tuple[int, int, i
     """A published demand whose enterprise is hidden, with two roadshows: one scheduled, and one
     that ran, was scored and awarded, the bidder's response invited to both (so the bidder sees
     its own invitation): (the demand, the scheduled roadshow, the awarded one)."""
-    side = user(client, "13800000010", "企业联系人", org="恒达储能科技有限公司")
-    solver = user(client, "13800000011", "应答方", org="东南大学")
-    demand_id = demandkit_d.demand(client, side, hidden=["enterprise"])
-    invited = [demandkit_d.response(client, demand_id, uid) for uid in (bidder, solver)]
+    side = party(client, "13800000010", "恒达储能科技有限公司", "enterprise", "企业联系人")
+    solver = party(client, "13800000011", "东南大学", "university", "应答方")
+    demand_id = demand(client, side, title="一种锂电池快充热管理方案征集", hidden=["enterprise"])
+    invited = [response(client, demand_id, uid) for uid in (bidder, solver)]
     store = client.app.state.store  # type: ignore[attr-defined]
 
     def draft(day: int) -> RoadshowDraft:
@@ -238,8 +237,8 @@ def _roadshows(client: TestClient, staff: int, bidder: int) -> tuple[int, int, i
     ran = call(client, partial(roadshows.schedule, store, draft(8), staff=staff, now=NOW))
     scheduled = call(client, partial(roadshows.schedule, store, draft(20), staff=staff, now=NOW))
     later = NOW + 2 * DAY
-    for response, score in zip(invited, (90, 70)):
-        call(client, partial(roadshows.record_score, store, ran, ScoreBody(response=response, expert="张教授",
+    for invite, score in zip(invited, (90, 70)):
+        call(client, partial(roadshows.record_score, store, ran, ScoreBody(response=invite, expert="张教授",
                                                                             score=score, comment="方案成熟"),
                              staff=staff, now=later))  # fmt: skip
     call(client, partial(roadshows.award, store, ran, invited[:1], now=later))

@@ -2,20 +2,23 @@
 the pages: scheduling with invitations and their SMS, scores bounded 0–100 and recorded once the
 roadshow has begun, an award that is final with an SMS to winners and an inbox-only notice to
 the others, and what each party sees (a solver never another solver's invitation or scores;
-the public only that the demand was awarded; a hidden enterprise name never to a solver).
+the public only that the demand was awarded; a hidden enterprise name never to a solver). The
+demands and responses come through pieces A's and B's own flows (``demandkit``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Final
 
 import pytest
-from demandkit_d import demand, response
-from hallkit import Actor, FakeClock, anonymous, beijing_ms, bearer_of, org_id, rows, runtime, user
+from demandkit import approved, demand, entrustment, response, restart
+from hallkit import Actor, FakeClock, anonymous, beijing_ms, bearer_of, rows, runtime, user
 from starlette.testclient import TestClient
 
 from hall.auth.roles import Role
+from hall.demands import day_end
 
 NOW: Final = beijing_ms(2026, 1, 7, 10)
 STARTS: Final = "2026-01-20T14:00:00+08:00"
@@ -68,7 +71,11 @@ def world(client: TestClient) -> World:
     solver_b = user(client, "13800000004", "乙", org="东南大学")
     solver_c = user(client, "13800000005", "丙", org="河海大学")
     outsider = user(client, "13800000006", "路人", verified=True)
-    demand_id = demand(client, side, hidden=["enterprise"], agency_org=org_id(client, "江苏省技术转移中心"))
+    for uid, kind in ((side, "enterprise"), (agency, "transfer"), (solver_a, "university"), (solver_b, "university"),
+                      (solver_c, "university")):  # fmt: skip
+        approved(client, uid, kind)
+    demand_id = demand(client, agency, title="一种锂电池快充热管理方案征集", hidden=["enterprise"], manager="王经理",
+                       entrustment=entrustment(client, side, agency))  # fmt: skip
     a = response(client, demand_id, solver_a, summary="甲的相变材料方案")
     b = response(client, demand_id, solver_b, summary="乙的液冷板方案")
     c = response(client, demand_id, solver_c, summary="丙的热管方案")
@@ -119,18 +126,23 @@ def test_scheduling_refuses_a_past_time_foreign_responses_duplicates_and_an_unpu
     assert world.schedule(starts_at="2026-01-07T09:00:00+08:00").json()["error"]["code"] == "in_the_past"
     other = demand(world.client, world.side, title="另一项需求")
     foreign = response(world.client, other, world.solver_a)
-    old_round = response(world.client, world.demand, world.solver_b, round_=2)  # not the current round
-    for responses, code in (([world.a, foreign], "not_invitable"), ([old_round], "not_invitable"),
-                            ([world.a, world.a], "duplicate_response")):  # fmt: skip
+    for responses, code in (([world.a, foreign], "not_invitable"), ([world.a, world.a], "duplicate_response")):
         answered = world.schedule(responses)
         assert (answered.status_code, answered.json()["error"]["code"]) == (400, code), responses
     pending = demand(world.client, world.side, state="pending")
     answered = world.post("/api/roadshows", {"demand": pending, "title": "路演", "starts_at": STARTS, "place": PLACE,
-                                             "responses": [response(world.client, pending, world.solver_a)]})  # fmt: skip
+                                             "responses": [world.a]})  # fmt: skip
     assert (answered.status_code, answered.json()["error"]["code"]) == (409, "not_published")
     assert world.schedule([]).status_code == 400  # at least one invited
+    world.clock.now = day_end(date(2026, 12, 31))  # the other demand ends unresolved and restarts: round 2
+    ended = world.post(f"/api/demands/{other}/outcome", {"resolved": False}, world.side)
+    assert ended.status_code == 200, ended.text
+    restart(world.client, world.side, other, response_deadline=date(2027, 3, 31))  # ``foreign`` is round 1's
+    answered = world.post("/api/roadshows", {"demand": other, "title": "路演", "starts_at": "2027-02-01T14:00:00+08:00",
+                                             "place": PLACE, "responses": [foreign]})  # fmt: skip
+    assert (answered.status_code, answered.json()["error"]["code"]) == (400, "not_invitable")
     assert rows(world.client, "SELECT count(*) FROM roadshows") == [(0,)]
-    assert rows(world.client, "SELECT count(*) FROM outbox") == [(0,)]
+    assert rows(world.client, "SELECT count(*) FROM outbox WHERE template LIKE 'roadshow%'") == [(0,)]
 
 
 def test_only_staff_schedule_score_and_award(world: World) -> None:
