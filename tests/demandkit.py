@@ -181,7 +181,11 @@ async def stored_demand(tx: aiosqlite.Connection, *, enterprise: int, now: int,
     transaction without the posting's checks and staff's review: pending, or published now as
     the approval publishes it (number, round 1, the public index) and then left in ``state``,
     with staff's ``pick`` and ``views``. For tests on a bare store, and for what the flow can't
-    reach quickly (a deadline already past, many demands in one go). Its id."""
+    reach quickly (a deadline already past, many demands in one go). Its id. The enterprise's
+    organisation is its account's, as when it posts itself, unless given."""
+    if enterprise_org is None:
+        found_org = await one(tx, "SELECT org FROM users WHERE id = ?", (enterprise,))
+        enterprise_org = None if found_org is None else found_org[0]
     made = await sql.insert_demand(tx, posting.columns_of(draft(**changes)), enterprise=enterprise,
                                    enterprise_org=enterprise_org, agency_org=agency_org, entrustment=None,
                                    user=enterprise, now=now)  # fmt: skip

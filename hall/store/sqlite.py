@@ -586,7 +586,9 @@ MIGRATIONS: tuple[str, ...] = (
     # reused. ``hidden`` is the JSON list of fields the public must not see (CR-4). A restart
     # after an unresolved round opens a new ``round`` under the same number; each round's dates
     # and outcome stay in ``demand_rounds``, and responses, log entries and messages carry the
-    # round they belong to. Dates are Beijing days (YYYY-MM-DD), instants ms since the epoch.
+    # round they belong to. ``demand_fts`` holds a published demand's public text in three columns:
+    # what it asks (title, body) and who asks (names), so matching can rank on the first alone.
+    # Dates are Beijing days (YYYY-MM-DD), instants ms since the epoch.
     """
     CREATE TABLE entrustments (
         id INTEGER PRIMARY KEY,
@@ -746,7 +748,7 @@ MIGRATIONS: tuple[str, ...] = (
         created_at INTEGER NOT NULL,
         PRIMARY KEY (solver, day)
     );
-    CREATE VIRTUAL TABLE demand_fts USING fts5(title, body, tokenize = 'ascii');
+    CREATE VIRTUAL TABLE demand_fts USING fts5(title, body, names, tokenize = 'ascii');
     """,
     # 15: issue 13's matching (hall/matching.py, hall/store/matching.py, piece C). Two indexes of
     # public text as character pairs (``hall.store.patents.grams``), as the patent catalogue's:
