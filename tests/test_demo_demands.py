@@ -3,7 +3,7 @@ pieces A and B (``CrowdHands``) and this piece's roadshows and picks.
 
 A and B are built at the same time as this piece; until the lead binds ``CrowdHands`` to their
 functions, these tests play it with ``SqlHands``, which writes each step's effect straight in the
-store (as tests/demandkit_d.py does) and records the calls, so that what the demo asks for, in
+store (a solver's response through piece B's action, ``demandkit.response``) and records the calls, so that what the demo asks for, in
 which order and at which instant, is pinned now and the real hands can replace the fake later.
 """
 
@@ -13,13 +13,12 @@ from datetime import date, datetime
 from typing import Any, Final
 
 import anyio.to_thread
-from demandkit_d import demand as insert_demand
-from demandkit_d import response as insert_response
+from demandkit import approved, response, stored_demand
 from hallkit import SHANGHAI, FakeClock, beijing_ms, call, identity, rows, runtime, user
 from starlette.testclient import TestClient
 
 from hall.auth.roles import Identity, Role
-from hall.demands import day_end, number
+from hall.demands import DemandState, day_end, number
 from hall.demo import DEMANDS, DEMO_FEE, DemandSpec, seed_demands
 
 NOW: Final = beijing_ms(2026, 3, 4, 10)
@@ -44,11 +43,11 @@ class SqlHands:
     async def post(self, me: Identity, spec: DemandSpec, *, now: int) -> int:
         self.calls.append(("post", now))
         assert spec.response_deadline >= datetime.fromtimestamp(now / 1000, SHANGHAI).date() and spec.valid_until > spec.response_deadline
-        runtime(self.client).clock = FakeClock(now)
-        found = await _in_thread(insert_demand, self.client, me.id, title=spec.title, state="pending",
-                                 industry=spec.industry.value, hidden=spec.hidden)  # fmt: skip
-        await _in_thread(self._sql, "UPDATE demands SET response_deadline = ? WHERE id = ?",
-                         (spec.response_deadline.isoformat(), found))  # fmt: skip
+        store = self.client.app.state.store  # type: ignore[attr-defined]
+        async with store.transaction() as tx:
+            found: int = await stored_demand(tx, enterprise=me.id, now=now, state=DemandState.PENDING, title=spec.title,
+                                             industry=spec.industry, hidden=list(spec.hidden),
+                                             response_deadline=spec.response_deadline, valid_until=spec.valid_until)  # fmt: skip
         return found
 
     async def decide(self, demand: int, *, approve: bool, reason: str, now: int) -> None:
@@ -66,7 +65,8 @@ class SqlHands:
 
     async def respond(self, me: Identity, demand: int, summary: str, *, now: int) -> int:
         self.calls.append(("respond", now))
-        found: int = await _in_thread(insert_response, self.client, demand, me.id, summary=summary)
+        runtime(self.client).clock = FakeClock(now)
+        found: int = await _in_thread(response, self.client, demand, me.id, summary=summary)
         return found
 
     async def adopt(self, me: Identity, response: int, *, now: int) -> None:
@@ -95,6 +95,8 @@ def _seed(client: TestClient) -> tuple[SqlHands, dict[str, list[int]], list[int]
     enterprise = user(client, "13900010001", "恒达储能科技有限公司", org="恒达储能科技有限公司")
     solvers = [user(client, phone, name, org=name) for phone, name in (("13900000301", "南京大学"),
                                                                        ("13900000302", "东南大学"))]  # fmt: skip
+    for solver in solvers:
+        approved(client, solver, "university")
     hands = SqlHands(client)
     store = client.app.state.store  # type: ignore[attr-defined]
     side, solving = identity(client, enterprise), [identity(client, s) for s in solvers]
