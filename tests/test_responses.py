@@ -3,7 +3,8 @@ piece B; CR-5 to CR-9, CR-12), through the API and the pages, on a fake clock.
 
 The demand is posted by the enterprise's transfer organisation under an accepted entrustment and
 published by staff's approval (``demandkit``, through piece A's flow). Its response deadline is
-2026-03-20 (Beijing): responses are taken until that day ends, and selection closes two weeks later, at the end of 2026-04-03.
+2026-03-20 (Beijing): responses are taken until that day ends, and selection closes two weeks
+later, at the end of 2026-04-03.
 """
 
 from __future__ import annotations
