@@ -37,7 +37,6 @@ from hall.demands import (
 )
 from hall.listing_actions import DraftInvalid
 from hall.listings import FieldError
-from hall.runtime import Runtime
 from hall.store import demands as sql
 from hall.store.demands import PUBLIC_STATES, DemandRow
 from hall.web import params
@@ -45,7 +44,7 @@ from hall.web.errors import Refused, json_body
 from hall.web.i18n import lang_of
 from hall.web.listings import XLSX, BatchRow, CellProblem
 from hall.web.openapi import Api
-from hall.web.reviews import _reviews
+from hall.web.reviews import _me, _now, _reviews
 from hall.web.security import answer, route
 from hall.web.templating import iso, render
 
@@ -166,19 +165,10 @@ class Agency(msgspec.Struct):
 # ---------------------------------------------------------------------- plumbing
 
 
-def _me(request: Request) -> Identity | None:
+def _viewer(request: Request) -> Identity | None:
+    """The caller, signed in or not (the public pages are open to all)."""
     identity: Identity | None = request.state.identity
     return identity
-
-
-def _signed_in(request: Request) -> Identity:
-    identity: Identity = request.state.identity
-    return identity
-
-
-def _now(request: Request) -> int:
-    runtime: Runtime = request.app.state.runtime
-    return runtime.clock()
 
 
 async def _reason(request: Request, found: DemandRow) -> str | None:
@@ -230,7 +220,7 @@ async def _found(request: Request, query: DemandsQuery) -> tuple[list[DemandRow]
     """The demands a list asks for: the asker's own (``mine``), or the public ones."""
     store = request.app.state.store
     if query.mine:
-        me = _me(request)
+        me = _viewer(request)
         if me is None:
             raise Refused(401, "unauthenticated", "err_sign_in")
         return await sql.of_account(store, me, state=query.state, page=query.page)
@@ -293,7 +283,7 @@ def _form_values(draft: DemandDraft, form: FormData | None) -> dict[str, object]
 
 async def _form_page(request: Request, *, values: dict[str, object], errors: list[FieldError],
                      found: DemandRow | None = None, refused: Refused | None = None, status: int = 200) -> Response:  # fmt: skip
-    me = _signed_in(request)
+    me = _me(request)
     store = request.app.state.store
     lang = lang_of(request)
     by_field: dict[str, list[str]] = {}
@@ -308,7 +298,7 @@ async def _form_page(request: Request, *, values: dict[str, object], errors: lis
 
 
 async def _visible(request: Request) -> tuple[DemandRow, Relation]:
-    return await sql.demand_access(request.app.state.store, request.path_params["demand_id"], _me(request))
+    return await sql.demand_access(request.app.state.store, request.path_params["demand_id"], _viewer(request))
 
 
 # ---------------------------------------------------------------------- pages
@@ -351,7 +341,7 @@ async def _submitted(request: Request, found: DemandRow | None) -> Response:
     draft, unread = form_draft(form)
     if unread:
         return await _form_page(request, values=_form_values(draft, form), errors=unread, found=found, status=400)
-    store, me, now = request.app.state.store, _signed_in(request), _now(request)
+    store, me, now = request.app.state.store, _me(request), _now(request)
     try:
         if found is None:
             demand_id = await posting.create(store, me, draft, now=now)
@@ -392,14 +382,14 @@ async def demand_update(request: Request) -> Response:
 
 async def demand_withdraw(request: Request) -> Response:
     demand_id: int = request.path_params["demand_id"]
-    await posting.withdraw(request.app.state.store, _signed_in(request), demand_id, now=_now(request))
+    await posting.withdraw(request.app.state.store, _me(request), demand_id, now=_now(request))
     return RedirectResponse(f"/demands/{demand_id}", status_code=303)
 
 
 async def demand_mine(request: Request) -> Response:
     """科研众包需求管理: every demand the account stands on the side of or works as agency."""
     query = _query(request)
-    me = _signed_in(request)
+    me = _me(request)
     found, total = await sql.of_account(request.app.state.store, me, state=query.state, page=query.page)
     return render(request, "demands/mine.html", demands=found, total=total, query=query, pages=_pages(total),
                   states=tuple(DemandState), me_id=me.id, relation=lambda d: d.relation(me),
@@ -427,7 +417,7 @@ async def demand_batch_page(request: Request) -> Response:
 async def demand_batch_upload(request: Request) -> Response:
     try:
         data = await _upload(request)
-        reports, posted = await posting.upload(request.app.state.store, _signed_in(request), data, now=_now(request))
+        reports, posted = await posting.upload(request.app.state.store, _me(request), data, now=_now(request))
     except Refused as exc:
         return render(request, "demands/batch.html", status_code=exc.status, rows=None, posted=[],
                       refused=exc.message(request))  # fmt: skip
@@ -436,7 +426,7 @@ async def demand_batch_upload(request: Request) -> Response:
 
 
 async def demand_entrustments(request: Request) -> Response:
-    me = _signed_in(request)
+    me = _me(request)
     store = request.app.state.store
     return render(request, "demands/entrustments.html", entrustments=await sql.entrustments_of(store, me),
                   agencies=await sql.agencies(store), enterprise=await posting.is_enterprise(store, me.id),
@@ -446,7 +436,7 @@ async def demand_entrustments(request: Request) -> Response:
 async def demand_entrust(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=8)
     agency = params.whole(_field(form, "agency_org"), "agency_org", low=1)
-    await posting.entrust(request.app.state.store, _signed_in(request), agency_org=agency, note=_field(form, "note"),
+    await posting.entrust(request.app.state.store, _me(request), agency_org=agency, note=_field(form, "note"),
                           now=_now(request))  # fmt: skip
     return RedirectResponse("/entrustments", status_code=303)
 
@@ -457,7 +447,7 @@ async def demand_entrustment_answer(request: Request) -> Response:
         action = EntrustmentAction(_field(form, "action"))
     except ValueError:
         raise Refused(400, "bad_request", "code_bad_request") from None
-    await posting.answer_entrustment(request.app.state.store, _signed_in(request), request.path_params["entrustment_id"],
+    await posting.answer_entrustment(request.app.state.store, _me(request), request.path_params["entrustment_id"],
                                      action, now=_now(request))  # fmt: skip
     return RedirectResponse("/entrustments", status_code=303)
 
@@ -467,14 +457,14 @@ async def demand_entrustment_answer(request: Request) -> Response:
 
 async def api_demand_create(request: Request) -> Response:
     draft = await json_body(request, DemandDraft)
-    demand_id = await posting.create(request.app.state.store, _signed_in(request), draft, now=_now(request))
+    demand_id = await posting.create(request.app.state.store, _me(request), draft, now=_now(request))
     return answer(DemandStatus(demand_id, DemandState.PENDING), status=201)
 
 
 async def api_demands(request: Request) -> Response:
     query = _query(request)
     found, total = await _found(request, query)
-    me, now = _me(request), _now(request)
+    me, now = _viewer(request), _now(request)
     out = [demand_out(d, d.relation(me) if query.mine else Relation.PUBLIC, now=now) for d in found]
     return answer(DemandPage(out, query.page, _pages(total), total))
 
@@ -488,7 +478,7 @@ async def api_demand(request: Request) -> Response:
 async def api_demand_update(request: Request) -> Response:
     draft = await json_body(request, DemandDraft)
     demand_id: int = request.path_params["demand_id"]
-    me = _signed_in(request)
+    me = _me(request)
     await posting.resubmit(request.app.state.store, me, demand_id, draft, now=_now(request))
     found, who = await _visible(request)
     return answer(demand_out(found, who, now=_now(request)))
@@ -496,13 +486,13 @@ async def api_demand_update(request: Request) -> Response:
 
 async def api_demand_withdraw(request: Request) -> Response:
     demand_id: int = request.path_params["demand_id"]
-    await posting.withdraw(request.app.state.store, _signed_in(request), demand_id, now=_now(request))
+    await posting.withdraw(request.app.state.store, _me(request), demand_id, now=_now(request))
     return answer(DemandStatus(demand_id, DemandState.WITHDRAWN))
 
 
 async def api_demand_batch(request: Request) -> Response:
     data = await _upload(request)
-    reports, posted = await posting.upload(request.app.state.store, _signed_in(request), data, now=_now(request))
+    reports, posted = await posting.upload(request.app.state.store, _me(request), data, now=_now(request))
     return answer(DemandBatchAnswer(_report_rows(reports, lang_of(request)), posted))
 
 
@@ -518,13 +508,13 @@ def _entrustment_out(e: sql.Entrustment, me: Identity) -> EntrustmentOut:
 
 
 async def api_demand_entrustments(request: Request) -> Response:
-    me = _signed_in(request)
+    me = _me(request)
     return answer([_entrustment_out(e, me) for e in await sql.entrustments_of(request.app.state.store, me)])
 
 
 async def api_demand_entrust(request: Request) -> Response:
     body = await json_body(request, EntrustBody)
-    me = _signed_in(request)
+    me = _me(request)
     store = request.app.state.store
     entrustment = await posting.entrust(store, me, agency_org=body.agency_org, note=body.note, now=_now(request))
     found = await sql.entrustment(store, entrustment)
@@ -534,7 +524,7 @@ async def api_demand_entrust(request: Request) -> Response:
 
 async def api_demand_entrustment_answer(request: Request) -> Response:
     body = await json_body(request, EntrustmentDecision)
-    me = _signed_in(request)
+    me = _me(request)
     decided = await posting.answer_entrustment(request.app.state.store, me, request.path_params["entrustment_id"],
                                                body.action, now=_now(request))  # fmt: skip
     return answer(_entrustment_out(decided, me))

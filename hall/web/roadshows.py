@@ -33,7 +33,6 @@ from hall.roadshows import (
     RoadshowOut,
     ScoreBody,
 )
-from hall.runtime import Runtime
 from hall.store import roadshows as sql
 from hall.store.sqlite import SqliteStore
 from hall.web.auctions import _form_time
@@ -41,7 +40,7 @@ from hall.web.errors import Refused, json_body
 from hall.web.i18n import lang_of, text, translator
 from hall.web.openapi import Api
 from hall.web.params import whole
-from hall.web.reviews import _text
+from hall.web.reviews import _me, _now, _text
 from hall.web.security import answer, route
 from hall.web.templating import render
 
@@ -58,16 +57,6 @@ PAGE_MAX: Final = 1000
 def _store(request: Request) -> SqliteStore:
     store: SqliteStore = request.app.state.store
     return store
-
-
-def _now(request: Request) -> int:
-    runtime: Runtime = request.app.state.runtime
-    return runtime.clock()
-
-
-def _me(request: Request) -> Identity:
-    identity: Identity = request.state.identity
-    return identity
 
 
 def _refused(exc: RoadshowError) -> Refused:
