@@ -49,7 +49,7 @@ from hall.reviews import withdraw as withdraw_application
 from hall.store import demands as sql
 from hall.store.matching import push_published
 from hall.store.demands import DemandRow
-from hall.store.rows import one
+from hall.store.rows import first, one
 from hall.store.sqlite import SqliteStore
 from hall.web.errors import Refused
 
@@ -211,7 +211,7 @@ async def is_enterprise(db: aiosqlite.Connection | SqliteStore, user: int) -> bo
     query = (f"SELECT 1 FROM identities WHERE user = ? AND state = 'approved'"
              f" AND kind IN ({','.join('?' * len(ENTERPRISE_KINDS))})")
     params = (user, *ENTERPRISE_KINDS)
-    found = await (db.fetchone(query, params) if isinstance(db, SqliteStore) else one(db, query, params))
+    found = await first(db, query, params)
     return found is not None
 
 

@@ -38,7 +38,7 @@ from hall.demands import (
     topic_text,
 )
 from hall.store.patents import grams, match_expression
-from hall.store.rows import insert, one
+from hall.store.rows import first, insert, one
 from hall.store.sqlite import SqliteStore
 from hall.web.errors import Refused
 
@@ -361,7 +361,7 @@ async def is_agency(tx: aiosqlite.Connection | SqliteStore, org: int | None) -> 
     if org is None:
         return False
     sql = "SELECT 1 FROM identities WHERE org = ? AND kind = 'transfer' AND state = 'approved'"
-    found = await (tx.fetchone(sql, (org,)) if isinstance(tx, SqliteStore) else one(tx, sql, (org,)))
+    found = await first(tx, sql, (org,))
     return found is not None
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -34,7 +34,7 @@ from hall.matching import (CANDIDATES, PUSH_SOLVERS, DemandCard, DemandMatches, 
 from hall.notify import enqueue
 from hall.store.demands import DemandRow, demand_in
 from hall.store.patents import grams
-from hall.store.rows import one
+from hall.store.rows import every, one
 from hall.store.sqlite import SqliteStore
 
 REFRESH_BATCH: Final = 200
@@ -50,11 +50,6 @@ LIST_MAX: Final = 50
 
 _draft_decoder: Final = msgspec.msgpack.Decoder(ListingDraft)
 Db = aiosqlite.Connection
-
-
-async def _all(db: Db, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
-    async with db.execute(sql, params) as cur:
-        return list(await cur.fetchall())
 
 
 # ----------------------------------------------------------------------- keeping the indexes
@@ -88,19 +83,19 @@ async def _index_solver(tx: Db, user: int) -> None:
     name (示范汽车有限公司 against 示范企业有限公司: 示范, 企业, 公司), which says nothing of what
     either does."""
     await tx.execute("DELETE FROM solver_fts WHERE rowid = ?", (user,))
-    identities = await _all(tx, "SELECT org FROM identities WHERE user = ? AND state = 'approved' LIMIT 10", (user,))
+    identities = await every(tx, "SELECT org FROM identities WHERE user = ? AND state = 'approved' LIMIT 10", (user,))
     if not identities:
         return
     orgs = sorted({int(r[0]) for r in identities if r[0] is not None})
     parts: list[str] = []
     marks = ",".join("?" * len(orgs)) or "NULL"
-    shops = await _all(tx, f"SELECT id, intro FROM shops WHERE state = 'open' AND (owner = ? OR org IN ({marks}))"
+    shops = await every(tx, f"SELECT id, intro FROM shops WHERE state = 'open' AND (owner = ? OR org IN ({marks}))"
                            " LIMIT 10", (user, *orgs))  # fmt: skip
     parts += [str(r[1]) for r in shops]
     industries = set()
     if shops:
         states = ",".join("?" * len(PROFILE_STATES))
-        listed = await _all(tx, f"SELECT title, draft FROM listings WHERE shop IN ({','.join('?' * len(shops))})"
+        listed = await every(tx, f"SELECT title, draft FROM listings WHERE shop IN ({','.join('?' * len(shops))})"
                                 f" AND state IN ({states}) ORDER BY updated_at DESC, id DESC LIMIT ?",
                             (*(r[0] for r in shops), *PROFILE_STATES, PROFILE_LISTINGS))  # fmt: skip
         for title, blob in listed:
@@ -115,7 +110,7 @@ async def _index_solver(tx: Db, user: int) -> None:
 async def refresh_in(tx: Db) -> int:
     """Re-index up to ``REFRESH_BATCH`` marked listings and solvers in the caller's
     transaction; how many."""
-    stale = await _all(tx, "SELECT kind, id FROM match_stale LIMIT ?", (REFRESH_BATCH,))
+    stale = await every(tx, "SELECT kind, id FROM match_stale LIMIT ?", (REFRESH_BATCH,))
     for kind, id_ in stale:
         await (_index_listing if kind == "listing" else _index_solver)(tx, int(id_))
         await tx.execute("DELETE FROM match_stale WHERE kind = ? AND id = ?", (kind, id_))
@@ -170,13 +165,13 @@ async def _rank(db: Db, index: _Index, weights: Counter[str], industries: frozen
     if not terms:
         return []
     marks = ",".join("?" * len(terms))
-    documents = {str(r[0]): int(r[1]) for r in await _all(db, f"SELECT term, doc FROM {index.vocab}"
+    documents = {str(r[0]): int(r[1]) for r in await every(db, f"SELECT term, doc FROM {index.vocab}"
                                                                f" WHERE term IN ({marks})", terms)}  # fmt: skip
     size = await one(db, f"SELECT count(*) FROM {index.table}_docsize")
     expression = or_expression(choose_terms(weights, documents, int(size[0]) if size else 0))
     if expression is None:
         return []
-    rows = await _all(db, f"""
+    rows = await every(db, f"""
         SELECT h.id, h.score, {index.industries} FROM (
             SELECT rowid AS id, {index.bm25} AS score FROM {index.table}
             WHERE {index.table} MATCH ? {index.where} ORDER BY score LIMIT {CANDIDATES}
@@ -207,10 +202,10 @@ async def matches_for(store: SqliteStore, found: DemandRow, limit: int) -> Deman
     wanted = frozenset({found.industry})
     patents = (await _rank(db, _PATENTS, weights, wanted, _ipc_industries))[:limit]
     items = (await _rank(db, _ITEMS, weights, wanted))[:limit]
-    patent_rows = {int(r[0]): r for r in await _all(
+    patent_rows = {int(r[0]): r for r in await every(
         db, f"SELECT id, number, title, holder, ipc FROM patent_catalogue WHERE id IN ({','.join('?' * len(patents))})",
         [p for p, _ in patents])} if patents else {}  # fmt: skip
-    item_rows = {int(r[0]): r for r in await _all(
+    item_rows = {int(r[0]): r for r in await every(
         db, f"SELECT id, kind, title, number, holder, draft FROM listings WHERE id IN ({','.join('?' * len(items))})",
         [i for i, _ in items])} if items else {}  # fmt: skip
     return DemandMatches(demand=found.id, patents=[
@@ -231,7 +226,7 @@ async def solvers_for(db: Db, found: DemandRow) -> list[tuple[int, float]]:
         return []
     marks = ",".join("?" * len(ranked))
     orgs = [org for org in (found.enterprise_org, found.agency_org) if org is not None]
-    own = {int(r[0]) for r in await _all(db, f"SELECT id FROM users WHERE id IN ({marks})"
+    own = {int(r[0]) for r in await every(db, f"SELECT id FROM users WHERE id IN ({marks})"
                                              f" AND (id = ? OR org IN ({','.join('?' * len(orgs)) or 'NULL'}))",
                                          [u for u, _ in ranked] + [found.enterprise, *orgs])}  # fmt: skip
     return [(user, score) for user, score in ranked if user not in own]
@@ -285,7 +280,7 @@ async def recommended(store: SqliteStore, me: Identity, limit: int) -> list[Dema
     if not ranked:
         return []
     marks = ",".join("?" * len(ranked))
-    rows = {int(r[0]): r for r in await _all(db, f"SELECT {_CARD}, d.enterprise, d.enterprise_org, d.agency_org"
+    rows = {int(r[0]): r for r in await every(db, f"SELECT {_CARD}, d.enterprise, d.enterprise_org, d.agency_org"
                                                  f" FROM demands d WHERE d.id IN ({marks})",
                                              [d for d, _ in ranked])}  # fmt: skip
     cards = []

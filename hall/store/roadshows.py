@@ -19,10 +19,9 @@ from typing import Final
 import aiosqlite
 
 from hall.demands import DemandState
-from hall.store.rows import insert, one
+from hall.store.rows import Reader, every, first, insert, one
 from hall.store.sqlite import SqliteStore
 
-Reader = SqliteStore | aiosqlite.Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,25 +119,13 @@ def _roadshow(row: sqlite3.Row) -> RoadshowRow:
     return RoadshowRow(*row)
 
 
-async def _all(source: Reader, sql: str, params: Sequence[object]) -> list[sqlite3.Row]:
-    if isinstance(source, SqliteStore):
-        return await source.fetchall(sql, params)
-    return list(await source.execute_fetchall(sql, params))
-
-
-async def _first(source: Reader, sql: str, params: Sequence[object]) -> sqlite3.Row | None:
-    if isinstance(source, SqliteStore):
-        return await source.fetchone(sql, params)
-    return await one(source, sql, params)
-
-
 async def demand(source: Reader, demand_id: int) -> DemandFacts | None:
-    row = await _first(source, f"{_DEMAND} WHERE d.id = ?", (demand_id,))
+    row = await first(source, f"{_DEMAND} WHERE d.id = ?", (demand_id,))
     return None if row is None else _demand(row)
 
 
 async def roadshow(source: Reader, roadshow_id: int) -> RoadshowRow | None:
-    row = await _first(source, f"{_ROADSHOW} WHERE id = ?", (roadshow_id,))
+    row = await first(source, f"{_ROADSHOW} WHERE id = ?", (roadshow_id,))
     return None if row is None else _roadshow(row)
 
 
@@ -154,7 +141,7 @@ async def invites(source: Reader, roadshow_ids: Sequence[int]) -> list[InviteRow
     if not roadshow_ids:
         return []
     marks = ",".join("?" * len(roadshow_ids))
-    rows = await _all(source, f"{_INVITES} WHERE i.roadshow IN ({marks}) ORDER BY i.roadshow, i.response",
+    rows = await every(source, f"{_INVITES} WHERE i.roadshow IN ({marks}) ORDER BY i.roadshow, i.response",
                       tuple(roadshow_ids))  # fmt: skip
     return [InviteRow(roadshow=r[0], response=r[1], winner=bool(r[2]), solver=r[3], solver_name=r[4], summary=r[5])
             for r in rows]  # fmt: skip
@@ -184,7 +171,7 @@ async def awarded_at(store: SqliteStore, demand_id: int) -> int | None:
 
 async def round_responses(source: Reader, demand_id: int, round_: int, limit: int) -> list[ResponseChoice]:
     """The responses of the demand's round, oldest first: who may be invited."""
-    rows = await _all(source, """
+    rows = await every(source, """
         SELECT r.id, r.solver, coalesce(o.name, u.name), r.summary, r.created_at
         FROM demand_responses r JOIN users u ON u.id = r.solver LEFT JOIN orgs o ON o.id = r.solver_org
         WHERE r.demand = ? AND r.round = ? ORDER BY r.id LIMIT ?""", (demand_id, round_, limit))  # fmt: skip

@@ -22,7 +22,6 @@ from starlette.responses import RedirectResponse, Response
 
 from hall import roadshows as rs
 from hall.auctions import Industry, ms
-from hall.auth.roles import Identity
 from hall.roadshows import (
     AwardBody,
     DemandRoadshows,
