@@ -39,8 +39,9 @@ from hall.demands import DemandState, Relation, sees_private
 from hall.refusal import Refusal
 from hall.registration import SHANGHAI
 from hall.store import roadshows as sql
-from hall.store.demands import DemandRow, by_ids, demand_access
-from hall.store.roadshows import DemandFacts, InviteRow, RoadshowRow, ScoreRow
+from hall.store.demands import DemandRow, by_ids, demand_access, demand_in
+from hall.store.demands import demand as read_demand
+from hall.store.roadshows import InviteRow, RoadshowRow, ScoreRow
 from hall.store.sqlite import SqliteStore
 from hall.web.errors import Refused
 
@@ -296,7 +297,7 @@ async def schedule(store: SqliteStore, draft: RoadshowDraft, *, staff: int, now:
     if len(invited) != len(draft.responses):
         raise RoadshowError(400, "duplicate_response", "crowd_d_err_duplicate")
     async with store.transaction() as tx:
-        demand = await sql.demand(tx, draft.demand)
+        demand = await demand_in(tx, draft.demand)
         if demand is None:
             raise _no_demand()
         if demand.state is not DemandState.PUBLISHED:
@@ -351,7 +352,7 @@ async def award(store: SqliteStore, roadshow_id: int, winners: Sequence[int], *,
         invites = await sql.invites(tx, [roadshow_id])
         if not chosen <= {i.response for i in invites}:
             raise RoadshowError(400, "not_invited", "crowd_d_err_not_invited")
-        demand = await sql.demand(tx, row.demand)
+        demand = await demand_in(tx, row.demand)
         assert demand is not None
         await sql.award(tx, roadshow_id, sorted(chosen), now)
         won = list(dict.fromkeys(i.solver for i in invites if i.response in chosen))
@@ -362,21 +363,21 @@ async def award(store: SqliteStore, roadshow_id: int, winners: Sequence[int], *,
                                 title=row.title)  # fmt: skip
 
 
-async def pick(store: SqliteStore, demand_id: int, rank: int, *, now: int) -> DemandFacts:
+async def pick(store: SqliteStore, demand_id: int, rank: int, *, now: int) -> DemandRow:
     """Give a published demand its rank on the hot lists (1 first), or take it off (0, in any
     state); the demand as it is then."""
     async with store.transaction() as tx:
-        demand = await sql.demand(tx, demand_id)
+        demand = await demand_in(tx, demand_id)
         if demand is None:
             raise _no_demand()
         if rank and demand.state is not DemandState.PUBLISHED:
             raise RoadshowError(409, "not_published", "crowd_d_err_not_published")
         await sql.set_pick(tx, demand_id, rank, now)
-    found = await sql.demand(store, demand_id)
+    found = await read_demand(store, demand_id)
     assert found is not None
     return found
 
 
-def pick_out(demand: DemandFacts) -> PickOut:
+def pick_out(demand: DemandRow) -> PickOut:
     return PickOut(demand=demand.id, number=demand.number, title=demand.title, industry=demand.industry,
                    pick=demand.pick)  # fmt: skip

@@ -181,6 +181,14 @@ async def demand_access(store: SqliteStore, demand_id: int, me: Identity | None)
     return found, who
 
 
+async def published(store: SqliteStore, *, order: str, limit: int, offset: int = 0) -> list[DemandRow]:
+    """A page of the published demands in ``order`` (an ORDER BY of ``d.`` columns: the
+    caller's own constant, never input)."""
+    rows = await store.fetchall(f"{_SELECT} WHERE d.state = 'published' ORDER BY {order} LIMIT ? OFFSET ?",
+                                (limit, offset))  # fmt: skip
+    return [_demand(r) for r in rows]
+
+
 async def search(store: SqliteStore, *, states: Sequence[DemandState], industry: Industry | None, q: str,
                  page: int) -> tuple[list[DemandRow], int]:  # fmt: skip
     """One page (from 1) of the demands in ``states`` of ``industry`` (any, with None) whose

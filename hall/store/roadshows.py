@@ -10,7 +10,6 @@ decided in ``hall/roadshows.py``, never here.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,30 +17,10 @@ from typing import Final
 
 import aiosqlite
 
-from hall.demands import DemandState
+from hall.store.demands import DemandRow
 from hall.store.rows import Reader, every, first, insert, one
 from hall.store.sqlite import SqliteStore
 
-
-
-@dataclass(frozen=True, slots=True)
-class DemandFacts:
-    """What roadshows and picks read of a demand."""
-
-    id: int
-    number: str | None
-    title: str
-    industry: str
-    state: DemandState
-    round: int
-    enterprise: int
-    enterprise_org: int | None
-    agency_org: int | None
-    enterprise_name: str
-    """The enterprise's organisation's name, else its account's name (a hideable field, CR-4)."""
-    hidden: frozenset[str]
-    pick: int
-    published_at: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +70,6 @@ class ResponseChoice:
     created_at: int
 
 
-_DEMAND: Final = """
-    SELECT d.id, d.number, d.title, d.industry, d.state, d.round, d.enterprise, d.enterprise_org, d.agency_org,
-           coalesce(o.name, u.name), d.hidden, d.pick, d.published_at
-    FROM demands d JOIN users u ON u.id = d.enterprise LEFT JOIN orgs o ON o.id = d.enterprise_org
-"""
 _ROADSHOW: Final = ("SELECT id, demand, round, title, starts_at, place, state, created_by, created_at, awarded_at"
                     " FROM roadshows")  # fmt: skip
 _INVITES: Final = """
@@ -105,23 +79,14 @@ _INVITES: Final = """
 """
 _SCORES: Final = "SELECT id, roadshow, response, expert, score, comment, created_at FROM roadshow_scores"
 PICKED_FIRST: Final = "(d.pick = 0), d.pick, d.published_at DESC, d.id DESC"
-"""The staff's picks first, rank 1 first; then the newest published. The hot lists order by it too."""
-
-
-def _demand(row: sqlite3.Row) -> DemandFacts:
-    return DemandFacts(id=row[0], number=row[1], title=row[2], industry=row[3], state=DemandState(row[4]),
-                       round=row[5], enterprise=row[6], enterprise_org=row[7], agency_org=row[8],
-                       enterprise_name=row[9], hidden=frozenset(json.loads(row[10])), pick=row[11],
-                       published_at=row[12])  # fmt: skip
+"""The staff's picks first, rank 1 first; then the newest published (``hall.store.demands.published``'s
+order for the picks list). The hot lists order by it too."""
+NEWEST_FIRST: Final = "d.published_at DESC, d.id DESC"
+"""The newest published first: the demands the staff's scheduling form offers."""
 
 
 def _roadshow(row: sqlite3.Row) -> RoadshowRow:
     return RoadshowRow(*row)
-
-
-async def demand(source: Reader, demand_id: int) -> DemandFacts | None:
-    row = await first(source, f"{_DEMAND} WHERE d.id = ?", (demand_id,))
-    return None if row is None else _demand(row)
 
 
 async def roadshow(source: Reader, roadshow_id: int) -> RoadshowRow | None:
@@ -192,7 +157,7 @@ async def round_awarded(tx: aiosqlite.Connection, demand_id: int, round_: int) -
     return found is not None
 
 
-async def add_roadshow(tx: aiosqlite.Connection, *, demand: DemandFacts, title: str, starts_at: int, place: str,
+async def add_roadshow(tx: aiosqlite.Connection, *, demand: DemandRow, title: str, starts_at: int, place: str,
                        responses: Sequence[int], by: int, now: int) -> int:  # fmt: skip
     roadshow_id = await insert(tx, "roadshows", {
         "demand": demand.id, "round": demand.round, "title": title, "starts_at": starts_at, "place": place,
@@ -232,17 +197,3 @@ async def award(tx: aiosqlite.Connection, roadshow_id: int, winners: Sequence[in
 
 async def set_pick(tx: aiosqlite.Connection, demand_id: int, pick: int, now: int) -> None:
     await tx.execute("UPDATE demands SET pick = ?, updated_at = ? WHERE id = ?", (pick, now, demand_id))
-
-
-async def pickable(store: SqliteStore, *, limit: int, offset: int) -> list[DemandFacts]:
-    """Published demands, the staff's picks first (``PICKED_FIRST``)."""
-    rows = await store.fetchall(f"{_DEMAND} WHERE d.state = 'published' ORDER BY {PICKED_FIRST} LIMIT ? OFFSET ?",
-                                (limit, offset))  # fmt: skip
-    return [_demand(r) for r in rows]
-
-
-async def published(store: SqliteStore, limit: int) -> list[DemandFacts]:
-    """Published demands, newest first: those the staff's scheduling form offers."""
-    rows = await store.fetchall(f"{_DEMAND} WHERE d.state = 'published' ORDER BY d.published_at DESC, d.id DESC"
-                                " LIMIT ?", (limit,))  # fmt: skip
-    return [_demand(r) for r in rows]

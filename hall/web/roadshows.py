@@ -32,6 +32,8 @@ from hall.roadshows import (
     RoadshowOut,
     ScoreBody,
 )
+from hall.store import demands
+from hall.store.demands import DemandRow
 from hall.store import roadshows as sql
 from hall.store.sqlite import SqliteStore
 from hall.web.auctions import _form_time
@@ -102,12 +104,13 @@ async def _staff_list(request: Request, status: int = 200, message: str = "",
     store = _store(request)
     page = _page(request)
     chosen_id = whole((form or request.query_params).get("demand"), "demand", default=0)
-    chosen = await sql.demand(store, chosen_id) if chosen_id else None
+    chosen = await demands.demand(store, chosen_id) if chosen_id else None
     values = {k: _text(form, k) for k in ("title", "place", "starts_at")} if form is not None else {}
     choices = await sql.round_responses(store, chosen.id, chosen.round, rs.CHOICES_MAX) if chosen else []
     return render(request, "roadshows/staff_list.html", status_code=status, message=message, values=values,
                   roadshows=await rs.listed(store, demand_id=None, page=page), page=page, per_page=rs.PAGE,
-                  demands=await sql.published(store, 200), chosen=chosen, choices=choices,
+                  demands=await demands.published(store, order=sql.NEWEST_FIRST, limit=200), chosen=chosen,
+                  choices=choices,
                   title_max=rs.TITLE_MAX, place_max=rs.PLACE_MAX, invites_max=rs.INVITES_MAX)  # fmt: skip
 
 
@@ -197,9 +200,14 @@ async def roadshow_demand(request: Request) -> Response:
 # ---------------------------------------------------------------------- picks
 
 
+async def _pickable(request: Request, page: int) -> list[DemandRow]:
+    """One page of the published demands, the staff's picks first."""
+    return await demands.published(_store(request), order=sql.PICKED_FIRST, limit=rs.PAGE, offset=(page - 1) * rs.PAGE)
+
+
 async def _picks_page(request: Request, status: int = 200, message: str = "") -> Response:
     page = _page(request)
-    rows = await sql.pickable(_store(request), limit=rs.PAGE, offset=(page - 1) * rs.PAGE)
+    rows = await _pickable(request, page)
     return render(request, "roadshows/picks.html", status_code=status, message=message, rows=rows, page=page,
                   per_page=rs.PAGE, pick_max=rs.PICK_MAX, done=request.query_params.get("done", ""),
                   industry=lambda value: Industry(value).key)  # fmt: skip
@@ -292,7 +300,7 @@ async def api_roadshow_demand(request: Request) -> Response:
 
 async def api_roadshow_picks(request: Request) -> Response:
     page = _page(request)
-    rows = await sql.pickable(_store(request), limit=rs.PAGE, offset=(page - 1) * rs.PAGE)
+    rows = await _pickable(request, page)
     return answer([rs.pick_out(d) for d in rows])
 
 
