@@ -22,6 +22,7 @@ from typing import Final
 
 from hall.auth.roles import Identity, Role
 from hall.registration import SHANGHAI
+from hall.workdays import beijing_date
 
 DAY_MS: Final = 86_400_000
 SELECTION_DAYS: Final = 14
@@ -114,7 +115,7 @@ def number(year: int, sequence: int) -> str:
 
 def beijing_year(ms: int) -> int:
     """The Beijing calendar year of an instant: the year of a number given then."""
-    return datetime.fromtimestamp(ms / 1000, SHANGHAI).year
+    return beijing_date(ms).year
 
 
 def day_end(day: date) -> int:

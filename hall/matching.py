@@ -25,14 +25,12 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Final
 
 import msgspec
 
 from hall.auctions import Industry
 from hall.demands import Cooperation
-from hall.registration import SHANGHAI
 
 MAX_TERMS: Final = 24
 """Terms one ranking query uses at most: bounds the index work of a request."""
@@ -169,11 +167,6 @@ def blend(candidates: Sequence[Scored], industries: frozenset[Industry]) -> list
         scored.append((c.id, round(relevance + bonus, 4)))
     scored.sort(key=lambda item: (-item[1], item[0]))
     return scored
-
-
-def beijing_day(now: int) -> str:
-    """The Beijing date of an instant, as ``demand_pushes.day`` keeps it (one push a day)."""
-    return datetime.fromtimestamp(now / 1000, SHANGHAI).date().isoformat()
 
 
 # ----------------------------------------------------------------------- answers

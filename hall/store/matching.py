@@ -29,13 +29,14 @@ from hall.auth.roles import Identity
 from hall.listing import ItemKind
 from hall.listings import ListingDraft, ListingState
 from hall.matching import (CANDIDATES, PUSH_SOLVERS, DemandCard, DemandMatches, ItemMatch, PatentMatch, Scored,
-                           beijing_day, blend, choose_terms, industries_text, industry_of_field, industry_of_ipc,
+                           blend, choose_terms, industries_text, industry_of_field, industry_of_ipc,
                            looked_up, or_expression, parse_industries, query_terms)  # fmt: skip
 from hall.notify import enqueue
 from hall.store.demands import DemandRow, demand_in
 from hall.store.patents import grams
 from hall.store.rows import every, one
 from hall.store.sqlite import SqliteStore
+from hall.workdays import beijing_date
 
 REFRESH_BATCH: Final = 200
 """Stale listings and solvers one refresh re-indexes at most."""
@@ -241,7 +242,7 @@ async def push_published(tx: Db, demand_id: int, now: int) -> list[int]:
     if found is None or found.state is not DemandState.PUBLISHED:
         return []
     await refresh_in(tx)
-    day = beijing_day(now)
+    day = beijing_date(now).isoformat()  # demand_pushes.day: one push a solver a Beijing day
     pushed: list[int] = []
     for solver, _ in await solvers_for(tx, found):
         if len(pushed) == PUSH_SOLVERS:
