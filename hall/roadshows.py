@@ -44,6 +44,7 @@ from hall.store.demands import demand as read_demand
 from hall.store.roadshows import InviteRow, RoadshowRow, ScoreRow
 from hall.store.sqlite import SqliteStore
 from hall.web.errors import Refused
+from hall.web.templating import iso
 
 TITLE_MAX: Final = 100
 PLACE_MAX: Final = 200
@@ -212,10 +213,6 @@ async def seat(store: SqliteStore, demand_id: int, me: Identity | None) -> Seat:
     return Seat(demand, who, own)
 
 
-def _iso(ms_: int | None) -> str | None:
-    return None if ms_ is None else dt.datetime.fromtimestamp(ms_ / 1000, SHANGHAI).isoformat(timespec="seconds")
-
-
 def beijing(ms_: int) -> str:
     """An instant as an SMS writes it: Beijing time to the minute."""
     return dt.datetime.fromtimestamp(ms_ / 1000, SHANGHAI).strftime("%Y-%m-%d %H:%M")
@@ -237,12 +234,12 @@ async def views(store: SqliteStore, seat_: Seat, rows: Sequence[RoadshowRow]) ->
         scored.setdefault((s.roadshow, s.response), []).append(s)
     brief = seat_.brief()
     return [RoadshowOut(
-        id=r.id, demand=brief, round=r.round, title=r.title, starts_at=_iso(r.starts_at) or "", place=r.place,
-        state=RoadshowState(r.state), awarded_at=_iso(r.awarded_at),
+        id=r.id, demand=brief, round=r.round, title=r.title, starts_at=iso(r.starts_at) or "", place=r.place,
+        state=RoadshowState(r.state), awarded_at=iso(r.awarded_at),
         invites=[InviteOut(response=i.response, solver=i.solver_name,
                            winner=i.winner, average=_average(scored.get((r.id, i.response), [])),
                            scores=[ScoreOut(id=s.id, response=s.response, expert=s.expert, score=s.score,
-                                            comment=s.comment, recorded_at=_iso(s.created_at) or "")
+                                            comment=s.comment, recorded_at=iso(s.created_at) or "")
                                    for s in scored.get((r.id, i.response), [])])
                  for i in shown[r.id]],
     ) for r in visible]  # fmt: skip
@@ -254,7 +251,7 @@ async def of_demand(store: SqliteStore, demand_id: int, me: Identity | None) -> 
     rows = await sql.roadshows(store, demand_id=demand_id, limit=PAGE * 5, offset=0) \
         if seat_.full or seat_.own else []  # fmt: skip
     awarded = await sql.awarded_at(store, demand_id)
-    return seat_, DemandRoadshows(demand=demand_id, awarded=awarded is not None, awarded_at=_iso(awarded),
+    return seat_, DemandRoadshows(demand=demand_id, awarded=awarded is not None, awarded_at=iso(awarded),
                                   roadshows=await views(store, seat_, rows))  # fmt: skip
 
 
