@@ -483,7 +483,7 @@ class RewardKind(Kind):
     state; the applicant gets the SMS."""
 
     kind = REWARD
-    label = "crowd_b_reward_application"
+    label = "crowd_b_reward"
     approved_sms = "crowd_b_reward_approved"
     rejected_sms = "crowd_b_reward_rejected"
 
@@ -510,7 +510,7 @@ class RewardKind(Kind):
         for a in applications:
             row = found.get(a.subject)
             if row is not None:
-                facts = [Fact("crowd_b_reward_demand", row.demand_number or "")]
+                facts = [Fact("crowd_c_number", row.demand_number or "")]
                 if row.fee is not None:
                     facts.append(Fact("crowd_b_fee", f"{row.fee:,}"))
                 summaries[a.id] = Summary(title=row.demand_title, link=f"/demands/{row.demand}/reward",

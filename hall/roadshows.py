@@ -77,7 +77,7 @@ def _no_roadshow() -> RoadshowError:
 
 
 def _no_demand() -> RoadshowError:
-    return RoadshowError(404, "not_found", "crowd_d_err_no_demand")
+    return RoadshowError(404, "not_found", "crowd_a_not_found")
 
 
 # ---------------------------------------------------------------------- the wire
