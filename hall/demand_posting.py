@@ -273,13 +273,8 @@ an unresolved round past its deadline (CR-8: restart, approved as a new round)."
 
 async def _worked(tx: aiosqlite.Connection, me: Identity, demand_id: int) -> DemandRow:
     """The demand if ``me`` works it; 404 when it may not see it, 403 when it only sees it."""
-    found = await sql.demand_in(tx, demand_id)
-    if found is None:
-        raise sql.not_found()
-    who = found.relation(me)
+    found, who = await sql.demand_access_in(tx, demand_id, me)
     if not works(who, found):
-        if who is Relation.PUBLIC and found.state not in sql.PUBLIC_STATES:
-            raise sql.not_found()
         raise Refused(403, "not_yours", "crowd_a_not_yours")
     return found
 

@@ -167,18 +167,28 @@ def not_found() -> Refused:
     return Refused(404, "not_found", "crowd_a_not_found")
 
 
-async def demand_access(store: SqliteStore, demand_id: int, me: Identity | None) -> tuple[DemandRow, Relation]:
-    """The demand and ``me``'s relation to it, or 404 ``not_found`` when ``me`` may not see it:
-    the public (solvers included) see only what was published (``PUBLIC_STATES``); the side,
-    its agency and staff see it in every state. What the relation may see of it is
-    ``DemandRow.withheld``; every page, answer and notice of crowdsourcing asks here first."""
-    found = await demand(store, demand_id)
+def _seen(found: DemandRow | None, me: Identity | None) -> tuple[DemandRow, Relation]:
+    """The one rule of who may see a demand: ``found`` and ``me``'s relation to it, or 404
+    ``not_found`` when it does not exist or ``me`` may not see it."""
     if found is None:
         raise not_found()
     who = found.relation(me)
     if who is Relation.PUBLIC and found.state not in PUBLIC_STATES:
         raise not_found()
     return found, who
+
+
+async def demand_access(store: SqliteStore, demand_id: int, me: Identity | None) -> tuple[DemandRow, Relation]:
+    """The demand and ``me``'s relation to it, or 404 ``not_found`` when ``me`` may not see it:
+    the public (solvers included) see only what was published (``PUBLIC_STATES``); the side,
+    its agency and staff see it in every state. What the relation may see of it is
+    ``DemandRow.withheld``; every page, answer and notice of crowdsourcing asks here first."""
+    return _seen(await demand(store, demand_id), me)
+
+
+async def demand_access_in(tx: aiosqlite.Connection, demand_id: int, me: Identity | None) -> tuple[DemandRow, Relation]:
+    """``demand_access`` inside a write transaction, where a change checks it again."""
+    return _seen(await demand_in(tx, demand_id), me)
 
 
 async def published(store: SqliteStore, *, order: str, limit: int, offset: int = 0) -> list[DemandRow]:
