@@ -54,6 +54,8 @@ class _Canonical(msgspec.Struct, kw_only=True, gc=False):
 
 
 class _OpenedFrame(_Canonical, kw_only=True, gc=False):
+    """Opened and resumed."""
+
     ends_at: int | None
     kind: str
     lot: int

@@ -10,7 +10,8 @@ import aiosqlite
 import pytest
 
 from hall.engine import AnyEvent, BidPlaced, Lot, LotSpec, LotState, Registrant
-from hall.engine.events import Opened
+from hall.engine.events import Opened, encode
+from hall.record import GENESIS, links
 from hall.store import SqliteStore, StoreError
 from hall.store import sqlite as sqlite_module
 
@@ -224,6 +225,30 @@ async def test_a_batch_with_a_duplicate_inside_it_writes_nothing(store: SqliteSt
             assert await cur.fetchone() == (0,)
     finally:
         await fresh.close()
+
+
+async def test_a_batch_of_several_multi_row_inserts_is_stored_in_its_order(store: SqliteStore) -> None:
+    """``_write_batch`` inserts whole chunks of rows per statement and the rest one by one: the
+    rows come out in the batch's order (ids ascending), bodies and digests on their own rows."""
+    lots = [await store.create_lot(SPEC, "") for _ in range(3)]
+    size = 2 * sqlite_module._CHUNK + 7
+    batch = [bid(lots[i % 3], i // 3 + 1) for i in range(size)]
+    await store.write(batch, [])
+    async with store.reader.execute("SELECT lot, seq, body, digest FROM events ORDER BY id") as cur:
+        rows = await cur.fetchall()
+    assert [(lot, seq) for lot, seq, _, _ in rows] == [(e.lot, e.seq) for e in batch]
+    assert [body for _, _, body, _ in rows] == [encode(e) for e in batch]
+    assert [digest for _, _, _, digest in rows] == links(dict.fromkeys(lots, GENESIS), batch)
+    assert {type(body) for _, _, body, _ in rows} == {bytes}
+
+
+async def test_a_duplicate_in_a_later_chunk_writes_none_of_the_batch(store: SqliteStore) -> None:
+    lot = await store.create_lot(SPEC, "")
+    chunk = sqlite_module._CHUNK
+    batch = [bid(lot, s) for s in range(1, chunk + 1)]
+    with pytest.raises(StoreError):  # seq 3 again, first in the second chunk
+        await store.write([*batch, bid(lot, 3), *(bid(lot, s) for s in range(chunk + 1, 2 * chunk))], [])
+    assert await store.events_since(lot, 0) == []
 
 
 async def test_a_batch_whose_snapshot_fails_writes_none_of_its_events(store: SqliteStore) -> None:
