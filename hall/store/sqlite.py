@@ -608,27 +608,12 @@ async def _connect(path: str) -> aiosqlite.Connection:
     return db
 
 
-_INSERT_EVENTS = "INSERT INTO events (lot, seq, body, digest) VALUES (?, ?, ?, ?)"
-_CHUNK = 240
-"""Events a multi-row insert of ``_write_batch`` takes: 960 parameters, within the smallest limit
-an SQLite may have (999, before 3.32)."""
-_INSERT_CHUNK = "INSERT INTO events (lot, seq, body, digest) VALUES " + ", ".join(["(?, ?, ?, ?)"] * _CHUNK)
-
-
 def _write_batch(db: aiosqlite.Connection, rows: list[tuple[int, int, bytearray, bytearray]],
                  snaps: list[tuple[int, int, bytearray]]) -> None:  # fmt: skip
-    """One group commit, whole, on the database thread (where ``db``'s connection lives).
-
-    The events go in ``_CHUNK`` at a time, as one multi-row insert each, and the rest one
-    statement each (``executemany``): per statement run, sqlite3 resets it and hands the GIL
-    back and forth, which a multi-row insert does once for all its rows (about 30 % fewer
-    instructions an event under callgrind; the rows, their order and ids are the same)."""
+    """One group commit, whole, on the database thread (where ``db``'s connection lives)."""
     conn = db._conn
     try:
-        whole = len(rows) - len(rows) % _CHUNK
-        for start in range(0, whole, _CHUNK):
-            conn.execute(_INSERT_CHUNK, list(itertools.chain.from_iterable(rows[start : start + _CHUNK])))
-        conn.executemany(_INSERT_EVENTS, rows[whole:])
+        conn.executemany("INSERT INTO events (lot, seq, body, digest) VALUES (?, ?, ?, ?)", rows)
         if snaps:
             conn.executemany("INSERT OR REPLACE INTO snapshots (lot, seq, body) VALUES (?, ?, ?)", snaps)
         conn.commit()
