@@ -133,3 +133,38 @@ def test_a_seller_finds_the_demands_matching_its_listings_in_its_recommendations
     pushed = _rows(db, "SELECT count(*) FROM outbox o JOIN users u ON u.id = o.user WHERE o.template = 'demand_pushed'"
                        " AND u.phone = ?", (out["sellers"][0]["phone"],))  # fmt: skip
     assert pushed[0][0] >= 1
+
+
+def test_the_crowdsourcing_home_shows_each_industrys_hot_list_picks_first_and_links_to_the_hot_page(
+    seeded: Seed,
+) -> None:  # fmt: skip
+    db, out, _ = seeded
+    picked, other = out["demands"]["published"]
+    with TestClient(create_app(Config(db=str(db)))) as client:
+        page = client.get("/demands").text
+    hot = page[page.index('class="hot-lists"'):page.index("</section>")]
+    assert 'href="/demands/hot"' in hot
+    environment = hot[hot.index('data-hot="environment"'):]
+    assert environment.index(f'href="/demands/{picked}"') < environment.index("</ol>")  # picked: first of its list
+    assert f'href="/demands/{other}"' in hot[hot.index('data-hot="new_it"'):]
+    assert 'data-hot="materials"' not in hot  # an industry without a published demand has no list
+    names = _rows(db, "SELECT o.name FROM demands d JOIN orgs o ON o.id = d.enterprise_org WHERE d.id = ?", (picked,))
+    assert names[0][0] not in hot  # a hot list names no enterprise, hidden (CR-4) or not
+
+
+def test_the_account_page_links_each_party_to_the_crowdsourcing_pages_it_uses(seeded: Seed) -> None:
+    db, out, _ = seeded
+    side = ["/demands/new", "/my/demands", "/entrustments"]
+    solver = ["/recommendations", "/my/responses"]
+    with TestClient(create_app(Config(db=str(db)))) as client:
+        def links(account: dict[str, Any]) -> list[str]:
+            page = client.get("/account", headers=_bearer(client, account)).text
+            if "data-crowd" not in page:
+                return []
+            section = page[page.index("data-crowd"):]
+            return [path for path in side + solver if f'href="{path}"' in section[:section.index("</ul>")]]
+
+        assert links(out["enterprises"][0]) == side + solver  # posts demands, and responds to others'
+        assert links(out["agencies"][0]) == side + solver
+        assert links(out["sellers"][0]) == solver
+        assert links(out["auctioneers"][0]) == []  # no identity: neither
