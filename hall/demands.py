@@ -144,3 +144,14 @@ def may_adopt(state: DemandState, response_deadline: date, *, adopted_at: int | 
 def qualifies(fee: int | None) -> bool:
     """CR-12."""
     return fee is not None and fee >= QUALIFYING_FEE
+
+
+def topic_text(title: str, description: str, requirements: str, hidden: Iterable[str]) -> tuple[str, str]:
+    """What a demand is about, as the public may read it: (its title, its description and
+    technical requirements unless hidden). Matching ranks on this alone: the names a demand
+    also shows (its enterprise, manager, contact) say who asks, not what is asked, and would
+    match solvers that merely share a place name such as 南京."""
+    parts = [description]
+    if "requirements" not in set(hidden) and requirements:
+        parts.append(requirements)
+    return title, "\n".join(parts)

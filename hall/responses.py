@@ -107,6 +107,17 @@ class ResponseItem(msgspec.Struct):
     attachments: list[Attachment]
 
 
+class SolutionBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A solution sent as JSON (``POST /api/demands/{id}/responses`` without attachments); the
+    same fields as the multipart form, checked by ``solution`` alike."""
+
+    summary: str
+    approach: str
+    team: str = ""
+    budget: int | None = None
+    """Whole yuan; out of range is the same ``invalid`` as on the form."""
+
+
 class MessageBody(msgspec.Struct, forbid_unknown_fields=True):
     body: str
     solver: Annotated[int, msgspec.Meta(ge=1)] | None = None

@@ -49,13 +49,11 @@ async def published_demand(
     if given is not None:
         await insert(tx, "demand_rounds", {"demand": demand, "round": 1, "valid_until": "2026-12-31",
                                            "response_deadline": response_deadline, "started_at": now})  # fmt: skip
-        parts = [description]
-        for field, value in (("enterprise", enterprise_name), ("requirements", requirements), ("manager", manager),
-                             ("contact", contact_name)):  # fmt: skip
-            if field not in hidden and value:
-                parts.append(value)
-        await tx.execute("INSERT INTO demand_fts (rowid, title, body) VALUES (?, ?, ?)",
-                         (demand, grams(title), grams("\n".join(parts))))  # fmt: skip
+        body = [description, *([requirements] if "requirements" not in hidden and requirements else [])]
+        names = [value for field, value in (("enterprise", enterprise_name), ("manager", manager),
+                                            ("contact", contact_name)) if field not in hidden and value]  # fmt: skip
+        await tx.execute("INSERT INTO demand_fts (rowid, title, body, names) VALUES (?, ?, ?, ?)",
+                         (demand, grams(title), grams("\n".join(body)), grams("\n".join(names))))  # fmt: skip
     return demand
 
 

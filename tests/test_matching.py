@@ -191,6 +191,21 @@ async def test_a_hidden_field_is_never_ranked_on(store: SqliteStore) -> None:
     assert recommended is not None and [d.id for d in recommended] == [shown]
 
 
+async def test_a_demand_is_matched_on_what_it_asks_not_on_who_asks(store: SqliteStore) -> None:
+    """The enterprise's public name is searchable, but a solver that only shares a place name
+    with it (南京) is no match: nothing pushed, nothing recommended."""
+    async with store.transaction() as tx:
+        side = await account(tx, "13800000001", "需求方", NOW, org="南京恒达科技有限公司")
+        solver = await account(tx, "13800000002", "研究员", NOW, org="南京大学", identity="university")
+        await item(tx, solver, "南京地区科技成果转化服务", "南京科技成果。", ipc="G06Q 50/00")
+        demand = await published_demand(tx, enterprise=side, enterprise_name="南京恒达科技有限公司",
+                                        industry=Industry.MATERIALS, now=NOW, title="陶瓷涂层耐磨工艺",
+                                        description="陶瓷涂层耐磨。")  # fmt: skip
+        assert await sql.push_published(tx, demand, NOW) == []
+    recommended = await sql.recommended(store, me(solver), 10)
+    assert recommended is not None and demand not in [d.id for d in recommended]
+
+
 # ---------------------------------------------------------------------- solvers and the push
 
 

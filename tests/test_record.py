@@ -21,9 +21,11 @@ from hallkit import call, hall, runtime, user
 
 from hall.cli import main as cli
 from hall.engine import Accepted, Action, AnyEvent, LotSpec, Mode, Rejection
-from hall.engine.events import BidPlaced, Withdrawn, decode, encode
+from hall.engine.events import (
+    BidPlaced, Closed, Extended, FairWarning, Opened, Outcome, Paused, Resumed, Withdrawn, decode, encode,
+)  # fmt: skip
 from hall.protocol import event_frame
-from hall.record import GENESIS, canonical, link, verify
+from hall.record import GENESIS, canonical, link, links, verify
 from hall.runtime import Clock, Runtime
 from hall.store import SqliteStore
 from hall.store import sqlite as sqlite_module
@@ -112,6 +114,62 @@ def test_a_fixed_event_has_a_fixed_canonical_form_and_digest() -> None:
     assert first.hex() == "320eeb71485b7e003a9f9e4be130e02ef80ffdb683f6e32c8ef8803d674befef"
     assert link(first, withdrawn).hex() == "163d8f47dd13e30043ed9e746bf26dc2af6680dd0c5addb1b05296eb408939f1"
     assert chained([bid, withdrawn]) == [first, link(first, withdrawn)]
+
+
+EVERY_SHAPE: list[AnyEvent] = [
+    Opened(lot=3, seq=1, ts=10, ends_at=99),
+    Opened(lot=3, seq=1, ts=10, ends_at=None),
+    BidPlaced(lot=3, seq=2, ts=11, actor=5, req="r", amount=1_000, bidder="0001", user=5, ends_at=99),
+    BidPlaced(lot=3, seq=2, ts=11, amount=1_000, bidder="现场 \"1\"\n", user=5, ends_at=None, floor=True),
+    Extended(lot=3, seq=3, ts=12, seconds=300, ends_at=399),
+    Paused(lot=3, seq=4, ts=13, actor=1),
+    Resumed(lot=3, seq=5, ts=14, ends_at=499),
+    Resumed(lot=3, seq=5, ts=14, ends_at=None),
+    FairWarning(lot=3, seq=6, ts=15),
+    Closed(lot=3, seq=7, ts=16, outcome=Outcome.SOLD, price=1_000, winner="0001", user=5),
+    Closed(lot=3, seq=7, ts=16, outcome=Outcome.UNSOLD, price=None, winner=None, user=None),
+    Withdrawn(lot=3, seq=8, ts=17, reason="权利人撤回\u2028 \\ \x01"),
+]
+"""Every event kind, each optional key of its frame present and absent, null values, and
+strings JSON must escape."""
+
+
+@pytest.mark.parametrize("event", EVERY_SHAPE, ids=lambda e: f"{type(e).__name__}-{e.ts}")
+def test_the_chain_hashes_exactly_the_public_frame_of_every_kind_of_event(event: AnyEvent) -> None:
+    """The store's own frames for the chain (hall/record.py) are ``event_frame`` sorted: the
+    same bytes as Python's json writes from what ``/api/lots/{id}/events`` serves."""
+    frame = json.dumps(_builtins(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical(event) == frame.encode()
+
+
+def test_every_code_point_is_written_as_pythons_json_writes_it() -> None:
+    """Every character a string of a frame can hold (all but the surrogates, which UTF-8
+    cannot carry), in a bidder number and a reason."""
+    text = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    for event in (msgspec.structs.replace(EVERY_SHAPE[2], bidder=text), Withdrawn(lot=3, seq=8, ts=17, reason=text)):
+        frame = json.dumps(_builtins(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert canonical(event) == frame.encode()
+
+
+def test_a_batch_of_several_lots_is_chained_as_each_lot_alone() -> None:
+    """``links`` (the journal's loop) gives what ``link`` gives event by event, per lot, and
+    leaves each lot's last digest in the heads it was given."""
+    batch = [msgspec.structs.replace(e, lot=4) if i % 2 else e for i, e in enumerate(EVERY_SHAPE)]
+    start = link(GENESIS, EVERY_SHAPE[0])
+    heads = {3: start, 4: GENESIS}
+    digests = links(heads, batch)
+    expected = {3: chained_from(start, batch[0::2]), 4: chained_from(GENESIS, batch[1::2])}
+    assert digests[0::2] == expected[3]
+    assert digests[1::2] == expected[4]
+    assert heads == {3: expected[3][-1], 4: expected[4][-1]}
+
+
+def chained_from(previous: bytes, events: Sequence[AnyEvent]) -> list[bytes]:
+    digests = []
+    for event in events:
+        previous = link(previous, event)
+        digests.append(previous)
+    return digests
 
 
 # ---------------------------------------------------------------------- the journal

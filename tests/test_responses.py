@@ -135,6 +135,22 @@ def test_responses_are_seen_by_the_side_its_agency_and_staff_and_a_solver_sees_o
     assert [r["id"] for r in _ok(s.call(s.solver, "GET", "/api/me/responses"))] == [mine["id"]]
 
 
+def test_a_solution_without_attachments_may_be_sent_as_json_and_is_checked_as_the_form_is(scene: Scene) -> None:
+    s = scene
+    demand = _entrusted(s)
+    bad = s.call(s.solver, "POST", f"/api/demands/{demand}/responses", json={"summary": "方案", "approach": "路线",
+                                                                              "budget": -5})  # fmt: skip
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid"
+    unknown = s.call(s.solver, "POST", f"/api/demands/{demand}/responses", json={"summary": "方案", "extra": 1})
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "bad_request"
+    made = _ok(s.call(s.solver, "POST", f"/api/demands/{demand}/responses",
+                      json={"summary": "激光超声检测方案", "approach": "激光激发超声", "budget": 300_000}), 201)  # fmt: skip
+    [own] = _ok(s.call(s.solver, "GET", f"/api/demands/{demand}/responses"))
+    assert (own["id"], own["summary"], own["budget"], own["attachments"]) == (made["id"], "激光超声检测方案", 300_000, [])
+    again = s.call(s.solver, "POST", f"/api/demands/{demand}/responses", json={"summary": "又一个", "approach": "路线"})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "responded"
+
+
 def test_the_side_and_its_agency_are_told_of_a_response_in_the_inbox_only(scene: Scene) -> None:
     s = scene
     demand = _entrusted(s)

@@ -10,7 +10,8 @@ import aiosqlite
 import pytest
 
 from hall.engine import AnyEvent, BidPlaced, Lot, LotSpec, LotState, Registrant
-from hall.engine.events import Opened
+from hall.engine.events import Opened, encode
+from hall.record import GENESIS, link
 from hall.store import SqliteStore, StoreError
 from hall.store import sqlite as sqlite_module
 
@@ -224,6 +225,25 @@ async def test_a_batch_with_a_duplicate_inside_it_writes_nothing(store: SqliteSt
             assert await cur.fetchone() == (0,)
     finally:
         await fresh.close()
+
+
+async def test_a_batch_of_several_lots_is_stored_in_its_order_with_each_lots_chain(store: SqliteStore) -> None:
+    """Rows in the batch's order (ids ascending), each with its body and the digest after it in
+    its lot's chain, both stored as blobs (the store binds them as bytearrays)."""
+    lots = [await store.create_lot(SPEC, "") for _ in range(3)]
+    batch = [bid(lots[i % 3], i // 3 + 1) for i in range(500)]
+    await store.write(batch, [])
+    async with store.reader.execute(
+        "SELECT lot, seq, body, digest, typeof(body), typeof(digest) FROM events ORDER BY id"
+    ) as cur:
+        rows = await cur.fetchall()
+    assert [(lot, seq) for lot, seq, *_ in rows] == [(e.lot, e.seq) for e in batch]
+    assert [row[2] for row in rows] == [encode(e) for e in batch]
+    heads = dict.fromkeys(lots, GENESIS)
+    for row, event in zip(rows, batch, strict=True):
+        heads[event.lot] = link(heads[event.lot], event)
+        assert row[3] == heads[event.lot]
+    assert {(row[4], row[5]) for row in rows} == {("blob", "blob")}
 
 
 async def test_a_batch_whose_snapshot_fails_writes_none_of_its_events(store: SqliteStore) -> None:

@@ -35,6 +35,7 @@ from hall.demands import (
     number,
     relation,
     shown_fields,
+    topic_text,
 )
 from hall.store.patents import grams, match_expression
 from hall.store.rows import insert, one
@@ -293,23 +294,24 @@ async def publish(tx: aiosqlite.Connection, found: DemandRow, *, now: int) -> tu
     return given, round_
 
 
-def public_text(found: DemandRow) -> tuple[str, str]:
-    """(title, body) as the public may read them: the description and every hideable text
-    field the side did not hide (the enterprise's name among them). The index holds only this."""
+def public_text(found: DemandRow) -> tuple[str, str, str]:
+    """(title, body, names) as the public may read them: the title; the description and the
+    requirements (``topic_text``); the enterprise's, manager's and contact's names. A field the
+    side hid is in none of them, and the index holds only these (CR-4). Search reads all three
+    columns; matching reads title and body only, since names say who asks, not what is asked."""
     withheld = found.withheld(Relation.PUBLIC)
-    parts = [found.description]
-    for field, value in (("enterprise", found.enterprise_name), ("requirements", found.requirements),
-                         ("manager", found.manager), ("contact", found.contact_name)):  # fmt: skip
-        if field not in withheld and value:
-            parts.append(value)
-    return found.title, "\n".join(parts)
+    title, body = topic_text(found.title, found.description, found.requirements, withheld)
+    names = [value for field, value in (("enterprise", found.enterprise_name), ("manager", found.manager),
+                                        ("contact", found.contact_name)) if field not in withheld and value]  # fmt: skip
+    return title, body, "\n".join(names)
 
 
 async def index(tx: aiosqlite.Connection, found: DemandRow) -> None:
     """(Re)index a demand's public text, as character pairs (``hall.store.patents.grams``)."""
-    title, body = public_text(found)
+    title, body, names = public_text(found)
     await tx.execute("DELETE FROM demand_fts WHERE rowid = ?", (found.id,))
-    await tx.execute("INSERT INTO demand_fts (rowid, title, body) VALUES (?, ?, ?)", (found.id, grams(title), grams(body)))
+    await tx.execute("INSERT INTO demand_fts (rowid, title, body, names) VALUES (?, ?, ?, ?)",
+                     (found.id, grams(title), grams(body), grams(names)))
 
 
 # ---------------------------------------------------------------------- entrustments (CR-2)

@@ -64,11 +64,13 @@ class Journal:
         queue = self._queue
         if not queue or len(queue[-1].events) >= self.max_batch:
             queue.append(_Batch(asyncio.get_running_loop()))
+            # Only a new batch can find the writer waiting (it waits only on an empty queue),
+            # so the appends that join a batch skip this call: one a bid, on the hot path.
+            self._wake.set()
         batch = queue[-1]
         batch.events.extend(events)
         if snapshot is not None:
             batch.snapshots[snapshot.id] = snapshot
-        self._wake.set()
         return batch.future
 
     async def close(self) -> None:

@@ -184,7 +184,8 @@ async def _rank(db: Db, index: _Index, weights: Counter[str], industries: frozen
 
 
 async def _demand_text(db: Db, demand: int) -> Counter[str]:
-    """A demand's query weights from its public text as ``demand_fts`` holds it (CR-4)."""
+    """A demand's query weights from what it asks as ``demand_fts`` holds it: public text only
+    (CR-4), and not the names column (who asks is no topic: a shared 南京 is no match)."""
     row = await one(db, "SELECT title, body FROM demand_fts WHERE rowid = ?", (demand,))
     return Counter() if row is None else query_terms(str(row[0]), str(row[1]))
 

@@ -33,6 +33,7 @@ from hall.responses import (
     OutcomeBody,
     ResponseItem,
     RewardItem,
+    SolutionBody,
 )
 from hall.engine.spec import MAX_AMOUNT
 from hall.reviews import Reviews
@@ -229,7 +230,14 @@ async def respond_page(request: Request) -> Response:
 
 
 async def api_respond(request: Request) -> Response:
-    return answer(Created(id=await _respond(request, await _form(request))), 201)
+    """A solution as multipart (with its attachments) or, without attachments, as JSON."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        return answer(Created(id=await _respond(request, await _form(request))), 201)
+    body = await json_body(request, SolutionBody)
+    found = responses.solution(body.summary, body.approach, body.team, "" if body.budget is None else str(body.budget))
+    made = await responses.respond(_reviews(request), request.path_params["demand_id"], _me(request), found, [],
+                                   _now(request))  # fmt: skip
+    return answer(Created(id=made), 201)
 
 
 # ---------------------------------------------------------------------- 提交给我的应答 and adoption
@@ -534,7 +542,8 @@ routes = [
     route(A + "/responses", _api(api_respond), name="api_response_create", methods=("POST",), api=Api(
         tag="crowdsourcing", summary="Respond to a demand with a solution and its attachments", upload="attachments",
         answer=Created, status=201,
-        description="multipart/form-data: `summary`, `approach`, `team`, `budget` and 0 to 4 files `attachments`.",
+        description="multipart/form-data: `summary`, `approach`, `team`, `budget` and 0 to 4 files `attachments`;"
+                    " or, without attachments, application/json `{\"summary\", \"approach\", \"team\", \"budget\"}`.",
         errors={400: ("invalid", *UPLOAD), 403: ("own_demand", "not_party", "no_identity"), 404: ("not_found",),
                 409: ("closed", "responded"), 429: ("upload_quota",), 503: ("unavailable",)})),
     route(A + "/responses", api_responses, name="api_response_list", api=Api(
