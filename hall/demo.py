@@ -25,6 +25,12 @@ once), and closed lots, one sold and one unsold, which are really run through th
 opened, bid on and closed by their own clock, their listings settled by the sessions' listener.
 The first seller's centre also shows items in the states a session does not bring: one pending
 in the staff's queue, one rejected with its reason, one listed and in no session.
+
+Research crowdsourcing (issue 13): the first bidders are enterprises with approved identities,
+and the first of them has demands in every situation (``DEMANDS``, ``seed_demands``), played
+through the same functions as the pages from the day each was posted, matched to the sellers'
+listings and patents (which respond, are pushed the demands and find them in 推荐给我); one is
+entrusted to the demo's transfer organisation, which posts and resolves it.
 """
 
 from __future__ import annotations
@@ -32,18 +38,18 @@ from __future__ import annotations
 import contextlib
 import random
 import secrets
-from collections.abc import Iterator, Sequence
-from typing import Protocol
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import msgspec
 
-from hall import identities, roadshows, shops
+from hall import demand_posting, identities, responses, roadshows, shops
 from hall import listing_actions as actions
 from hall.auctions import SESSION_LOTS_MAX, Auctions, Industry, LotTerms, SessionDraft, industry_named
 from hall.auth.passwords import hash_password
 from hall.auth.roles import Identity, Role
+from hall.demand_posting import DemandDraft
 from hall.demands import Cooperation
 from hall.demo_patents import demo_patents, seed_patents
 from hall.engine import Accepted, Mode, Outcome, Rejection
@@ -57,7 +63,6 @@ from hall.shops import SHOP_TERMS_VERSION, ShopForm
 from hall.store.auctions import AuctionStore
 from hall.store.patents import PatentCatalogue
 from hall.store.people import People
-from hall.store.sqlite import SqliteStore
 from hall.uploads import FileStore, check
 from hall.web.i18n import translate
 
@@ -168,6 +173,10 @@ class Seeded(msgspec.Struct, frozen=True, kw_only=True):
     agencies: list[Account] = []
     """Technology-transfer organisations' accounts, each with an approved ``transfer`` identity:
     enterprises entrust them with their demands."""
+    demands: dict[str, list[int]] = {}
+    """The first enterprise's demands by the situation they show (``DEMANDS``): ``pending``,
+    ``rejected``, ``withdrawn``, ``published``, ``adopted``, ``resolved`` (entrusted to the first
+    agency), ``unresolved``, ``restarted``. Empty when there is no enterprise (``--bidders 0``)."""
 
 
 def bidder_org_name(n: int) -> str:
@@ -493,6 +502,12 @@ async def _open_shop(reviews: Reviews, *, seller: int, staff: int, org_name: str
     await _approve_latest(reviews, shops.KIND, shop_id, staff)
 
 
+async def _identity(people: People, account: Account) -> Identity:
+    found = await people.find(account.phone)
+    assert found is not None, "made above"
+    return found
+
+
 def _password() -> str:
     return "demo-" + secrets.token_urlsafe(9)
 
@@ -523,8 +538,10 @@ async def seed(runtime: Runtime, people: People, files: FileStore, *, lots: int,
     Each seller's identity and shop are applied for and approved by the demo's staff member
     through the review mechanism, which is what makes it a seller.
 
+    Then the first enterprise's demands (``seed_demands``), when there is a bidder.
+
     Accounts are found by phone, so a second run on the same database reuses them (resetting
-    their passwords to the ones it prints) and adds a fresh set of lots. Meant for demo
+    their passwords to the ones it prints) and adds a fresh set of lots and demands. Meant for demo
     databases only: it grants staff and admin rights to the demo numbers.
     """
     if not 0 <= bidders <= MAX_BIDDERS:
@@ -609,132 +626,244 @@ async def seed(runtime: Runtime, people: People, files: FileStore, *, lots: int,
         await auctions.stop()
 
     await seed_patents(PatentCatalogue(people.db), runtime.clock())  # what patent lookup finds (LS-3)
+    demands: dict[str, list[int]] = {}
+    if bidder_accounts and agencies:
+        side, agent, *solvers = [await _identity(people, a) for a in (bidder_accounts[0], agencies[0], *sellers)]
+        demands = await seed_demands(reviews, enterprise=side, agency=agent, staff=made["staff"],
+                                     solvers={a.name: s for a, s in zip(sellers, solvers, strict=True)},
+                                     now=runtime.clock())  # fmt: skip
     return Seeded(lots=ids, bidders=bidder_accounts, sellers=sellers, admins=staff_accounts["admins"],
                   staff=staff_accounts["staff"], auctioneers=staff_accounts["auctioneers"],
                   live_mode_lots=shown["live"], publicity_lots=shown["publicity"], sold_lots=shown["sold"],
                   unsold_lots=shown["unsold"], enterprises=bidder_accounts[:ENTERPRISES_MAX],
-                  agencies=agencies)  # fmt: skip
+                  agencies=agencies, demands=demands)  # fmt: skip
 
 
 # ---------------------------------------------------------------------- research crowdsourcing (issue 13)
 
 
 @dataclass(frozen=True, slots=True)
-class DemandSpec:
-    """What a demo enterprise posts: the fields of piece A's demand draft
-    (``hall.demand_posting.DemandDraft``) that the demo fills."""
+class DemoDemand:
+    """A demand the demo's enterprise posts and the situation it is left in (``key``, a key of
+    the seed's ``demands``); ``solvers`` name the demo sellers (``SELLER_ORGS``) that respond,
+    the first the one adopted or awarded; ``started`` how many days ago it was posted."""
 
-    title: str
+    key: str
     industry: Industry
+    title: str
     description: str
     requirements: str
     investment: int
     cooperation: Cooperation
-    response_deadline: date
-    valid_until: date
+    started: int
     hidden: tuple[str, ...] = ()
+    solvers: tuple[str, ...] = ()
 
 
-class CrowdHands(Protocol):
-    """The actions of pieces A (posting, review) and B (responses, adoption, outcome) as the
-    demo calls them, each at the instant ``now`` it is given (so that a demand's whole history
-    can be played in the past). The lead binds them to the real functions once A and B are
-    merged: ``post`` to ``hall.demand_posting.create`` with a ``DemandDraft`` of the spec's
-    fields, ``decide`` to ``Reviews.decide`` of the demand's pending ``demand`` application,
-    ``withdraw`` to ``hall.demand_posting.withdraw``, ``respond`` to ``hall.responses.respond``
-    (no attachments), ``adopt`` to ``hall.responses.adopt`` and ``outcome`` to
-    ``hall.responses.set_outcome`` (``fee`` None: unresolved)."""
-
-    async def post(self, me: Identity, spec: DemandSpec, *, now: int) -> int: ...
-
-    async def decide(self, demand: int, *, approve: bool, reason: str, now: int) -> None: ...
-
-    async def withdraw(self, me: Identity, demand: int, *, now: int) -> None: ...
-
-    async def respond(self, me: Identity, demand: int, summary: str, *, now: int) -> int: ...
-
-    async def adopt(self, me: Identity, response: int, *, now: int) -> None: ...
-
-    async def outcome(self, me: Identity, demand: int, *, fee: int | None, now: int) -> None: ...
-
-
-DEMANDS: tuple[tuple[str, Industry, str, str], ...] = (
-    ("pending", Industry.MATERIALS, "高导热绝缘封装材料的国产化替代", "导热系数不低于 5 W/(m·K)，击穿强度不低于 20 kV/mm"),
-    ("rejected", Industry.ENVIRONMENT, "印染废水深度处理与回用技术", "出水 COD 低于 50 mg/L，回用率不低于 60%"),
-    ("withdrawn", Industry.NEW_IT, "工业视觉缺陷检测算法", "漏检率低于 0.1%，单件检测时间低于 200 毫秒"),
-    ("published", Industry.ENERGY, "锂电池快充条件下的热管理方案", "4C 快充时电芯温差不超过 5 ℃，循环寿命不低于 3000 次"),
-    ("adopted", Industry.MANUFACTURING, "数控机床主轴热误差在线补偿", "补偿后主轴热漂移不超过 5 μm"),
-    ("resolved", Industry.BIOMEDICINE, "中药复方制剂的缓释工艺开发", "12 小时体外释放度符合药典要求，中试批量不低于 10 kg"),
-    ("unresolved", Industry.ENERGY, "风光储微电网的能量调度优化", "弃风弃光率降低 10 个百分点以上"),
-)
-"""The demo's demands, one in each state a demand's side meets: (state, industry, title,
-requirements). ``adopted`` is published with a response adopted (closed to new responses)."""
+DEMANDS: tuple[DemoDemand, ...] = (
+    DemoDemand(
+        "pending", Industry.MATERIALS, "电机控制器功率模块用高导热绝缘灌封材料",
+        "我公司为新能源汽车配套生产电机控制器，功率模块灌封用的高导热绝缘材料目前依赖进口，价格高、供货周期长。"
+        "现征集氮化硼等高导热填料改性环氧树脂复合材料的配方与制备工艺，要求能在现有灌封产线上批量使用。",
+        "导热系数不低于 5 W/(m·K)；击穿强度不低于 20 kV/mm；适用期不少于 2 小时", 800_000,
+        Cooperation.COMMISSIONED_DEVELOPMENT, 0, hidden=("investment",)),
+    DemoDemand(
+        "rejected", Industry.ENVIRONMENT, "印染废水处理技术", "我公司的印染废水处理后难以回用，希望找到合适的技术。",
+        "", 300_000, Cooperation.TRANSFER, 3),
+    DemoDemand(
+        "withdrawn", Industry.NEW_IT, "注塑件表面缺陷的机器视觉检测算法",
+        "我公司注塑车间目前依靠人工目检划痕、缩痕和缺料等表面缺陷，漏检多、效率低，拟引入基于深度学习的机器视觉检测。",
+        "漏检率低于 0.1%；单件检测时间低于 200 毫秒", 500_000, Cooperation.JOINT_DEVELOPMENT, 1),
+    DemoDemand(
+        "published", Industry.ENVIRONMENT, "工业园区污水处理厂低碳脱氮除磷提标改造",
+        "我公司运营的工业园区污水处理厂需执行更严格的地方排放标准，现有 A²/O 工艺碳源投加量大、运行成本高。"
+        "现征集城市污水低碳脱氮除磷工艺及其工程化方案，在不新增用地的前提下完成提标改造。",
+        "出水总氮低于 10 mg/L、总磷低于 0.3 mg/L；吨水药剂成本降低 20% 以上", 2_000_000,
+        Cooperation.JOINT_DEVELOPMENT, 2, hidden=("enterprise", "contact"),
+        solvers=("中国科学院南京土壤研究所", "江苏省农业科学院")),
+    DemoDemand(
+        "published", Industry.NEW_IT, "高分遥感影像的耕地与违建变化自动识别",
+        "我公司承接自然资源监测业务，需要对季度高分辨率遥感影像做变化检测，自动发现耕地占用和违法建设图斑，"
+        "替代目前的人工判读。欢迎掌握基于深度学习的遥感影像变化检测技术的高校和科研院所应答。",
+        "图斑识别准确率不低于 90%；单景影像处理时间不超过 30 分钟", 1_200_000, Cooperation.LICENCE, 1),
+    DemoDemand(
+        "adopted", Industry.MANUFACTURING, "数控机床主轴热误差在线补偿",
+        "我公司生产的立式加工中心连续加工 2 小时后主轴热伸长导致零件尺寸超差，现征集主轴热误差建模与在线补偿方法，"
+        "可集成到现有数控系统。",
+        "补偿后主轴轴向热漂移不超过 5 μm；不增加停机预热时间", 600_000, Cooperation.TRANSFER, 6,
+        hidden=("contact",), solvers=("东南大学", "南京航空航天大学")),
+    DemoDemand(
+        "resolved", Industry.BIOMEDICINE, "中药复方提取物的缓释制剂工艺开发",
+        "我公司拟将一款中药复方颗粒剂改为每日一次的缓释制剂，需要中药复方提取物缓释制剂的处方筛选和中试放大工艺，"
+        "由技术转移机构代为对接。",
+        "12 小时体外释放度符合药典要求；中试批量不低于 10 kg", 1_500_000, Cooperation.TRANSFER, 30,
+        hidden=("enterprise", "investment"), solvers=("江苏省农业科学院", "南京大学")),
+    DemoDemand(
+        "unresolved", Industry.ENERGY, "风光储微电网的能量调度优化",
+        "我公司园区建有光伏、风机和储能组成的微电网，弃风弃光较多，储能充放电策略依赖人工设定，"
+        "现征集风光储微电网能量管理优化方法及调度软件。",
+        "弃风弃光率降低 10 个百分点以上；调度周期不超过 15 分钟", 500_000, Cooperation.JOINT_DEVELOPMENT, 40,
+        solvers=("东南大学",)),
+    DemoDemand(
+        "restarted", Industry.ENERGY, "储能电站锂离子电池健康状态在线估计",
+        "我公司运营的储能电站缺少电池健康状态的在线评估手段，只能定期离线容量测试。现征集锂离子电池健康状态在线估计"
+        "与寿命预测方法，第一轮征集未能解决，调整指标后重新发布。",
+        "健康状态估计误差不超过 3%；无需中断储能电站运行", 900_000, Cooperation.JOINT_DEVELOPMENT, 60,
+        solvers=("南京航空航天大学",)),
+)  # fmt: skip
+"""The demo's demands: one in every situation a demand side meets, each answered by the demo
+sellers whose listings and patents it matches (so that their 推荐给我 lists it and its
+可能解决的专利 finds theirs). ``adopted`` is published with a response adopted (closed to new
+responses); ``resolved`` is entrusted to the demo's transfer organisation, which posts and works
+it; ``restarted`` went unresolved and is published again as its second round."""
 DEMAND_REJECTION = "需求描述过于笼统：请补充现有工艺、技术指标和应用场景后重新提交"
 """Why the demo staff sent one demo demand back."""
 DEMO_FEE = 300_000
 """The service fee of the resolved demo demand: qualifying for project support (CR-12)."""
 ROADSHOW_PLACE = "南京市鼓楼区科技会堂三楼路演厅"
+MANAGER = "陈经理"
+"""The technology manager the transfer organisation names for the demand it posts."""
 
 
 def _day(ms_: int) -> date:
     return datetime.fromtimestamp(ms_ / 1000, SHANGHAI).date()
 
 
-async def seed_demands(hands: CrowdHands, store: SqliteStore, *, enterprise: Identity, solvers: Sequence[Identity],
-                       staff: int, now: int) -> dict[str, list[int]]:  # fmt: skip
-    """A demand of ``enterprise`` in every state (``DEMANDS``), played through pieces A's and B's
-    actions (``hands``) and this piece's roadshows, each step at the instant it would have
-    happened: the published one with two responses, a roadshow three days ahead and the staff's
-    first pick; the adopted one with two responses and the first adopted; the resolved one with
-    a roadshow that was scored and awarded, its winner adopted and the fee entered; the
-    unresolved one posted forty days ago, past its deadline with nothing adopted. Solvers are
-    accounts with an approved identity (two at least). The demands' ids by state."""
-    if len(solvers) < 2:
-        raise ValueError("the demo's demands need two solvers")
-    made: dict[str, list[int]] = {}
-    for state, industry, title, requirements in DEMANDS:
-        start = {"published": now - 2 * DAY, "adopted": now - 3 * DAY, "resolved": now - 10 * DAY,
-                 "unresolved": now - 40 * DAY}.get(state, now)  # fmt: skip
-        deadline = _day(start) + timedelta(days=20)
-        spec = DemandSpec(title=title, industry=industry, requirements=requirements, investment=500_000,
-                          cooperation=Cooperation.JOINT_DEVELOPMENT, response_deadline=deadline,
-                          valid_until=deadline + timedelta(days=60), hidden=("enterprise", "contact"),
-                          description=f"我公司在{title.removesuffix('方案')}方面存在技术瓶颈，现公开征集解决方案，"
-                                      "欢迎高校、科研院所和企业应答。")  # fmt: skip
-        demand = await hands.post(enterprise, spec, now=start)
-        made[state] = [demand]
-        if state in ("pending", "withdrawn", "rejected"):
-            if state == "withdrawn":
-                await hands.withdraw(enterprise, demand, now=start)
-            elif state == "rejected":
-                await hands.decide(demand, approve=False, reason=DEMAND_REJECTION, now=start)
+def _draft(spec: DemoDemand, posted: int, *, deadline_days: int = 20, entrustment: int | None = None) -> DemandDraft:
+    deadline = _day(posted) + timedelta(days=deadline_days)
+    return DemandDraft(title=spec.title, industry=spec.industry, description=spec.description,
+                       requirements=spec.requirements, investment=spec.investment, cooperation=spec.cooperation,
+                       contact_name="周工", contact_phone="025-83590000", response_deadline=deadline,
+                       valid_until=deadline + timedelta(days=90), hidden=list(spec.hidden), entrustment=entrustment,
+                       manager=MANAGER if entrustment is not None else "")  # fmt: skip
+
+
+class Crowd:
+    """The parties of the demo's demands doing what they do on the pages, through the same
+    functions, each at the instant it is given (a demand's whole history is played in the
+    past): the enterprise posts (``hall.demand_posting``), staff decide in the review queue,
+    solvers respond and ask, the side adopts and enters the outcome (``hall.responses``), staff
+    run roadshows and picks (``hall.roadshows``)."""
+
+    def __init__(self, reviews: Reviews, *, staff: int) -> None:
+        self.reviews = reviews
+        self.store = reviews.store
+        self.staff = staff
+
+    async def decide(self, demand: int, *, reason: str = "", now: int) -> None:
+        """Staff approve the demand's pending application (which numbers and publishes it, and
+        pushes it to the best-matched solvers), or reject it with ``reason``."""
+        (application,) = (await self.reviews.latest(demand_posting.KIND, [demand])).values()
+        await self.reviews.decide(application.id, reviewer=self.staff, approve=not reason, reason=reason, now=now)
+
+    async def entrustment(self, enterprise: Identity, agency: Identity, *, now: int) -> int:
+        """The enterprise's accepted entrustment of the agency: asked for and accepted now, or
+        (on a second run) the one it already has."""
+        assert agency.org is not None
+        found = await self.store.fetchone("SELECT id FROM entrustments WHERE enterprise = ? AND agency_org = ?"
+                                          " AND state = 'accepted' ORDER BY id DESC LIMIT 1",
+                                          (enterprise.id, agency.org))  # fmt: skip
+        if found is not None:
+            return int(found[0])
+        asked = await demand_posting.entrust(self.store, enterprise, agency_org=agency.org, now=now,
+                                             note="委托贵中心代为发布和对接我公司的技术需求。")  # fmt: skip
+        await demand_posting.answer_entrustment(self.store, agency, asked, demand_posting.EntrustmentAction.ACCEPT,
+                                                now=now + HOUR)  # fmt: skip
+        return asked
+
+    async def respond(self, solver: Identity, demand: int, spec: DemoDemand, *, now: int) -> int:
+        subject = spec.title.removesuffix("开发").removesuffix("提标改造")
+        answer = responses.Solution(
+            summary=f"{solver.name}关于“{subject}”的解决方案",
+            approach=f"我单位在{industry_label(spec.industry)}领域有多项授权专利和中试经验，拟针对“{spec.requirements or subject}”"
+                     "分三个阶段实施：实验室验证、中试放大和现场应用，每阶段提交阶段报告。",
+            team="项目负责人：教授 1 名；骨干：副教授 2 名、博士后 1 名、研究生 4 名",
+            budget=spec.investment * 4 // 5)  # fmt: skip
+        return await responses.respond(self.reviews, demand, solver, answer, [], now)
+
+
+async def seed_demands(reviews: Reviews, *, enterprise: Identity, agency: Identity,
+                       solvers: Mapping[str, Identity], staff: int, now: int) -> dict[str, list[int]]:  # fmt: skip
+    """The demo enterprise's demands (``DEMANDS``), each played from the day it was posted: the
+    published ones taking responses, the first with two, a question, a roadshow three days ahead
+    and the staff's first pick; the adopted one with the first of its responses adopted; the
+    resolved one posted by the transfer organisation the enterprise entrusted, roadshown, scored
+    and awarded, its winner adopted, a service log, the fee entered and a reward application
+    pending in the staff's queue; the unresolved one past its deadline with nothing adopted; the
+    restarted one unresolved, edited and published again as round 2. ``solvers`` are the demo
+    sellers by organisation name. The demands' ids by ``DemoDemand.key``."""
+    crowd = Crowd(reviews, staff=staff)
+    store = reviews.store
+    made: dict[str, list[int]] = {key: [] for key in dict.fromkeys(spec.key for spec in DEMANDS)}
+    for spec in sorted(DEMANDS, key=lambda spec: -spec.started):  # the oldest first: numbered as approved
+        start = now - spec.started * DAY - 6 * HOUR
+        if spec.key == "resolved":
+            entrustment = await crowd.entrustment(enterprise, agency, now=start - DAY)
+            poster = agency
+            demand = await demand_posting.create(store, agency, _draft(spec, start, entrustment=entrustment), now=start)
+        else:
+            poster = enterprise
+            demand = await demand_posting.create(store, enterprise, _draft(spec, start), now=start)
+        made[spec.key].append(demand)
+        if spec.key == "withdrawn":
+            await demand_posting.withdraw(store, enterprise, demand, now=start + 2 * HOUR)
+        elif spec.key == "rejected":
+            await crowd.decide(demand, reason=DEMAND_REJECTION, now=start + DAY)
+        if spec.key in ("pending", "withdrawn", "rejected"):
             continue
-        await hands.decide(demand, approve=True, reason="", now=start)
-        answered = [await hands.respond(solver, demand, f"{title.removesuffix('方案')}的解决方案", now=start + HOUR)
-                    for solver in (solvers[:1] if state == "unresolved" else solvers[:2])]  # fmt: skip
-        if state == "published":
-            draft = roadshows.RoadshowDraft(demand=demand, title=f"{industry_label(industry)}需求路演",
+        await crowd.decide(demand, now=start + 3 * HOUR)
+        answered = [await crowd.respond(solvers[name], demand, spec, now=start + DAY + n * HOUR)
+                    for n, name in enumerate(spec.solvers)]  # fmt: skip
+        if spec.key == "published" and answered:
+            await responses.send_message(store, demand, solvers["南京大学"], "请问现有工艺的进水水质和处理规模是多少？"
+                                         "是否允许对现有生化池分区改造？", None, start + DAY + 4 * HOUR)  # fmt: skip
+            draft = roadshows.RoadshowDraft(demand=demand, title=f"{industry_label(spec.industry)}需求路演",
                                             starts_at=_instant(_days_ahead_at(now, 3, 14)), place=ROADSHOW_PLACE,
                                             responses=answered)  # fmt: skip
-            await roadshows.schedule(store, draft, staff=staff, now=now)
-            await roadshows.pick(store, demand, 1, now=now)
-        elif state == "adopted":
-            await hands.adopt(enterprise, answered[0], now=now - DAY)
-        elif state == "resolved":
-            shows_at = _days_ahead_at(start, 2, 14)
-            draft = roadshows.RoadshowDraft(demand=demand, title=f"{industry_label(industry)}需求路演",
-                                            starts_at=_instant(shows_at), place=ROADSHOW_PLACE, responses=answered)  # fmt: skip
-            roadshow = await roadshows.schedule(store, draft, staff=staff, now=start + DAY)
-            for expert, marks in (("王教授", (92, 78)), ("李研究员", (88, 81))):
-                for response, mark in zip(answered, marks, strict=True):
-                    body = roadshows.ScoreBody(response=response, expert=expert, score=mark, comment="技术路线可行")
-                    await roadshows.record_score(store, roadshow, body, staff=staff, now=shows_at + HOUR)
-            await roadshows.award(store, roadshow, answered[:1], now=shows_at + 2 * HOUR)
-            await hands.adopt(enterprise, answered[0], now=start + 3 * DAY)
-            await hands.outcome(enterprise, demand, fee=DEMO_FEE, now=start + 4 * DAY)
-        elif state == "unresolved":
-            await hands.outcome(enterprise, demand, fee=None, now=now)
+            await roadshows.schedule(store, draft, staff=staff, now=now - HOUR)
+            await roadshows.pick(store, demand, 1, now=now - HOUR)
+        elif spec.key == "adopted":
+            await responses.adopt(store, answered[0], enterprise, now - DAY)
+        elif spec.key == "resolved":
+            await _resolve(crowd, demand, answered, agency=agency, enterprise=enterprise, start=start)
+        elif spec.key in ("unresolved", "restarted"):
+            ended = start + 25 * DAY  # past the deadline, 20 days after posting
+            await responses.set_outcome(store, demand, poster, responses.OutcomeBody(resolved=False), ended)
+            if spec.key == "restarted":
+                again = replace(spec, requirements=spec.requirements.replace("3%", "2%"))
+                await demand_posting.resubmit(store, enterprise, demand, _draft(again, now - 3 * DAY, deadline_days=30),
+                                              now=now - 3 * DAY)  # fmt: skip
+                await crowd.decide(demand, now=now - 2 * DAY)
     return made
+
+
+async def _resolve(crowd: Crowd, demand: int, answered: Sequence[int], *, agency: Identity, enterprise: Identity,
+                   start: int) -> None:  # fmt: skip
+    """The entrusted demand's way to its end: a roadshow of its two responses scored by two
+    experts and awarded to the first, which the enterprise adopts; the agency's service log;
+    the fee it enters (qualifying, CR-12); its reward application (CR-9), pending."""
+    store = crowd.store
+    shows_at = _days_ahead_at(start, 5, 14)
+    draft = roadshows.RoadshowDraft(demand=demand, title="中药缓释制剂需求路演", starts_at=_instant(shows_at),
+                                    place=ROADSHOW_PLACE, responses=list(answered))  # fmt: skip
+    roadshow = await roadshows.schedule(store, draft, staff=crowd.staff, now=start + 2 * DAY)
+    for expert, marks in (("王教授", (92, 78)), ("李研究员", (88, 81))):
+        for response, mark in zip(answered, marks, strict=True):
+            body = roadshows.ScoreBody(response=response, expert=expert, score=mark,
+                                       comment="处方设计合理，中试放大路线可行" if mark > 85 else "技术路线可行，中试数据不足")  # fmt: skip
+            await roadshows.record_score(store, roadshow, body, staff=crowd.staff, now=shows_at + HOUR)
+    await roadshows.award(store, roadshow, answered[:1], now=shows_at + 2 * HOUR)
+    await responses.adopt(store, answered[0], enterprise, start + 6 * DAY)
+    for days, entry in ((8, "组织双方召开技术对接会，确定缓释处方筛选方案和中试时间表。"),
+                        (15, "完成三批中试放大，体外释放度符合要求；协助双方起草技术转让合同。")):  # fmt: skip
+        await responses.add_log(store, demand, agency, _day(start + days * DAY), entry, start + days * DAY)
+    await responses.set_outcome(store, demand, agency, responses.OutcomeBody(resolved=True, fee=DEMO_FEE),
+                                start + 18 * DAY)  # fmt: skip
+    proof = await crowd.reviews.files.write(check(DEMO_CERTIFICATE, "技术转让合同.pdf"))
+    await responses.apply_reward(crowd.reviews, demand, agency, profile="江苏省技术转移中心是省级技术转移示范机构，"
+                                 "长期为企业提供技术需求挖掘、成果对接和技术经纪服务。",
+                                 declaration="本中心受企业委托发布并对接该需求，促成技术转让合同一份，服务费 30 万元。",
+                                 proofs=[proof], now=start + 19 * DAY)  # fmt: skip
 
 
 def industry_label(industry: Industry) -> str:

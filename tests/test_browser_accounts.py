@@ -11,6 +11,7 @@ console error or answer an error status on the way (``browserkit.watch``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from browserkit import DemoHall, expect
 from hallkit import sms_code
 
 from hall.auth.codes import TTL_MS
+from hall.demo import ENTERPRISES_MAX
 from hall.web.i18n import translate
 
 if TYPE_CHECKING:
@@ -140,10 +142,20 @@ def approve(staff: Page, kind: str, phone: str, document: bytes | None) -> None:
     expect(decided.get_by_role("button")).to_have_count(0)  # out of the pending queue
 
 
+@pytest.fixture(scope="module")
+def plain_bidder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoHall]:
+    """A demo with one bidder more than those the demo makes enterprises (``ENTERPRISES_MAX``):
+    the last is a verified bidder who holds no identity yet."""
+    args = ("--live", "--lots", "3", "--bidders", str(ENTERPRISES_MAX + 1), "--duration", "3600")
+    with browserkit.demo_hall(tmp_path_factory.mktemp("plain"), *args) as found:
+        yield found
+
+
 def test_a_verified_bidder_is_approved_as_an_enterprise_opens_a_shop_and_sees_the_seller_centre(
-    chromium: Browser, demo: DemoHall
+    chromium: Browser, plain_bidder: DemoHall
 ) -> None:
-    account = demo.account("bidders", 2)
+    demo = plain_bidder
+    account = demo.account("bidders", ENTERPRISES_MAX)
     org = account["name"]  # the demo names each bidder after its enterprise
     user = browserkit.new_page(chromium, demo.url)
     browserkit.login(user, account)

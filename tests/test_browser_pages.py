@@ -29,16 +29,31 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 LOTS: Final = ("/lots/{lot}", "/lots/{publicity}", "/lots/{live}", "/lots/{live_open}", "/lots/{sold}", "/lots/{unsold}")
 """A lot page in each state the demo shows: running (timed), in publicity (timed), auctioneer-run
 (every bidder admitted; registration open), sold, unsold."""
+CROWD: Final = ("/demands", "/demands/hot", "/demands/{published}", "/demands/{adopted}", "/demands/{resolved}/roadshows")
+"""Research crowdsourcing as everyone sees it: the home with its hot lists, a demand taking
+responses (hidden fields withheld), one adopted, the roadshows of the resolved one."""
 PAGES: Final[dict[str, tuple[str, ...]]] = {
     "": ("/", "/help", "/login", "/signup", "/login/code", "/password-reset", *LOTS, "/verify", "/verify/{code}",
-         "/sessions/{session_id}", "/shops/{shop}", "/listings/{listing}"),
+         "/sessions/{session_id}", "/shops/{shop}", "/listings/{listing}", *CROWD),
     "bidders": ("/", "/account", "/account/registrations", "/account/bids", "/account/verification", "/inbox", *LOTS,
-                "/lots/{publicity}/register", "/lots/{lot}/register", "/account/deals", "/deals/{deal}"),
+                "/lots/{publicity}/register", "/lots/{lot}/register", "/account/deals", "/deals/{deal}",
+                # the first bidder is the demo's enterprise: its demands (CR-1 to CR-9)
+                "/my/demands", "/demands/new", "/entrustments", "/demands/{published}", "/demands/{published}/responses",
+                "/demands/{published}/messages", "/demands/{published}/patents", "/demands/{published}/roadshows",
+                "/demands/{adopted}/responses", "/demands/{resolved}", "/demands/{resolved}/log",
+                "/demands/{resolved}/outcome", "/demands/{unresolved}", "/demands/{rejected}",
+                "/recommendations", "/my/responses"),
     "sellers": ("/account", "/account/identity", "/account/shop", "/lots/{lot}", "/seller", "/seller/listings/new",
-                "/seller/listings/new?kind=achievement", "/seller/batches", "/listings/{listing}"),
+                "/seller/listings/new?kind=achievement", "/seller/batches", "/listings/{listing}",
+                # a solver: what is recommended to it, a response, a question, a roadshow it was invited to
+                "/recommendations", "/my/responses", "/demands/{other}/respond", "/demands/{published}/messages",
+                "/demands/{resolved}/roadshows"),
     "staff": ("/staff/reviews", "/staff/reviews?kind=all&state=all", "/staff/deals", "/deals/{deal}", "/staff/figures",
               "/staff/offline-deals", "/staff/sessions", "/staff/sessions/{session_id}", "/staff/reviews/{application}",
-              "/staff/roadshows", "/staff/picks"),
+              "/staff/roadshows", "/staff/picks", "/staff/roadshows/{roadshow}", "/demands/{pending}",
+              "/demands/{published}/responses", "/demands/{resolved}/reward"),
+    "agencies": ("/account", "/entrustments", "/my/demands", "/demands/{resolved}", "/demands/{resolved}/responses",
+                 "/demands/{resolved}/reward", "/recommendations"),
     "admins": ("/admin/roles",),
     "auctioneers": ("/console", "/console?session={session}", "/lots/{live}"),
 }
@@ -81,6 +96,15 @@ def _supply(demo: DemoHall) -> dict[str, object]:
     return {"shop": shop, "listing": listing, "session_id": session, "application": application}
 
 
+def _crowd(demo: DemoHall) -> dict[str, object]:
+    """The demo's demands by the situation they show (``published`` the first, with responses, a
+    roadshow and the first pick; ``other`` the second, unanswered), and the scheduled roadshow."""
+    made = demo.seeded["demands"]
+    with contextlib.closing(sqlite3.connect(demo.server.db)) as db:
+        [(roadshow,)] = db.execute("SELECT id FROM roadshows WHERE state = 'scheduled'").fetchall()
+    return {**{key: ids[0] for key, ids in made.items()}, "other": made["published"][1], "roadshow": roadshow}
+
+
 def _deal(demo: DemoHall) -> dict[str, object]:
     """The demo's sold lot's deal (its first bidder is the buyer) and its verification code."""
     with contextlib.closing(sqlite3.connect(demo.server.db)) as db:
@@ -99,7 +123,7 @@ def test_main_pages_fit_a_phone_and_log_no_error(chromium: Browser, demo: DemoHa
     seeded = demo.seeded
     fill = {"lot": demo.lots()[0], "publicity": seeded["publicity_lots"][0], "live": seeded["live_mode_lots"][0],
             "live_open": seeded["publicity_lots"][-1], "sold": seeded["sold_lots"][0], "unsold": seeded["unsold_lots"][0],
-            "session": quote(LIVE_SESSION), **_deal(demo), **_supply(demo)}  # fmt: skip
+            "session": quote(LIVE_SESSION), **_deal(demo), **_supply(demo), **_crowd(demo)}  # fmt: skip
     problems: dict[str, list[str]] = {}
     for pattern in PAGES[role]:
         path = pattern.format(**fill)

@@ -1,139 +1,170 @@
-"""``hall.demo.seed_demands``: the demo's demands in every state, played through the actions of
-pieces A and B (``CrowdHands``) and this piece's roadshows and picks.
-
-A and B are built at the same time as this piece; until the lead binds ``CrowdHands`` to their
-functions, these tests play it with ``SqlHands``, which writes each step's effect straight in the
-store (a solver's response through piece B's action, ``demandkit.response``) and records the calls, so that what the demo asks for, in
-which order and at which instant, is pinned now and the real hands can replace the fake later.
-"""
+"""``hall seed-demo``'s research crowdsourcing (``hall.demo.seed_demands``): the first enterprise's
+demands in every situation, played through the real posting, review, response, roadshow and
+outcome functions, as the pages and the API then show them to each party."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Final
+import contextlib
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
 
-import anyio.to_thread
-from demandkit import approved, response, stored_demand
-from hallkit import SHANGHAI, FakeClock, beijing_ms, call, identity, rows, runtime, user
+import pytest
+from hallkit import seed_demo
 from starlette.testclient import TestClient
 
-from hall.auth.roles import Identity, Role
-from hall.demands import DemandState, day_end, number
-from hall.demo import DEMANDS, DEMO_FEE, DemandSpec, seed_demands
+from hall.config import Config
+from hall.demo import DEMANDS, DEMO_FEE
+from hall.web.app import create_app
 
-NOW: Final = beijing_ms(2026, 3, 4, 10)
-
-
-class SqlHands:
-    """``CrowdHands`` as straight writes to the store; every call recorded as (action, now)."""
-
-    def __init__(self, client: TestClient) -> None:
-        self.client = client
-        self.calls: list[tuple[str, int]] = []
-
-    def _sql(self, sql: str, params: tuple[object, ...]) -> None:
-        store = self.client.app.state.store  # type: ignore[attr-defined]
-
-        async def run() -> None:
-            async with store.transaction() as tx:
-                await tx.execute(sql, params)
-
-        call(self.client, run)
-
-    async def post(self, me: Identity, spec: DemandSpec, *, now: int) -> int:
-        self.calls.append(("post", now))
-        assert spec.response_deadline >= datetime.fromtimestamp(now / 1000, SHANGHAI).date() and spec.valid_until > spec.response_deadline
-        store = self.client.app.state.store  # type: ignore[attr-defined]
-        async with store.transaction() as tx:
-            found: int = await stored_demand(tx, enterprise=me.id, now=now, state=DemandState.PENDING, title=spec.title,
-                                             industry=spec.industry, hidden=list(spec.hidden),
-                                             response_deadline=spec.response_deadline, valid_until=spec.valid_until)  # fmt: skip
-        return found
-
-    async def decide(self, demand: int, *, approve: bool, reason: str, now: int) -> None:
-        self.calls.append(("approve" if approve else "reject", now))
-        if approve:
-            await _in_thread(self._sql, "UPDATE demands SET state = 'published', number = ?, published_at = ?"
-                             " WHERE id = ?", (number(2026, demand), now, demand))  # fmt: skip
-        else:
-            assert reason
-            await _in_thread(self._sql, "UPDATE demands SET state = 'rejected' WHERE id = ?", (demand,))
-
-    async def withdraw(self, me: Identity, demand: int, *, now: int) -> None:
-        self.calls.append(("withdraw", now))
-        await _in_thread(self._sql, "UPDATE demands SET state = 'withdrawn' WHERE id = ?", (demand,))
-
-    async def respond(self, me: Identity, demand: int, summary: str, *, now: int) -> int:
-        self.calls.append(("respond", now))
-        runtime(self.client).clock = FakeClock(now)
-        found: int = await _in_thread(response, self.client, demand, me.id, summary=summary)
-        return found
-
-    async def adopt(self, me: Identity, response: int, *, now: int) -> None:
-        self.calls.append(("adopt", now))
-        await _in_thread(self._sql, "UPDATE demands SET adopted = ?, adopted_at = ? WHERE id ="
-                         " (SELECT demand FROM demand_responses WHERE id = ?)", (response, now, response))  # fmt: skip
-
-    async def outcome(self, me: Identity, demand: int, *, fee: int | None, now: int) -> None:
-        self.calls.append(("resolve" if fee is not None else "unresolve", now))
-        [(deadline,)] = await _in_thread(rows, self.client, "SELECT response_deadline FROM demands WHERE id = ?",
-                                         (demand,))  # fmt: skip
-        if fee is None:
-            assert now >= day_end(date.fromisoformat(deadline)), "unresolved before the deadline only reopens it"
-        await _in_thread(self._sql, "UPDATE demands SET state = ?, fee = ? WHERE id = ?",
-                         ("resolved" if fee is not None else "unresolved", fee, demand))  # fmt: skip
+Seed = tuple[Path, dict[str, Any], int]
 
 
-async def _in_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """The kit's helpers block on the app's portal: run them off its loop."""
-    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seed:
+    db = tmp_path_factory.mktemp("crowd") / "demo.db"
+    out = seed_demo(db, "--lots", "1", "--bidders", "2")
+    return db, out, int(time.time() * 1000)
 
 
-def _seed(client: TestClient) -> tuple[SqlHands, dict[str, list[int]], list[int]]:
-    runtime(client).clock = FakeClock(NOW)
-    staff = user(client, "13900000101", "审核员", roles=(Role.STAFF,))
-    enterprise = user(client, "13900010001", "恒达储能科技有限公司", org="恒达储能科技有限公司")
-    solvers = [user(client, phone, name, org=name) for phone, name in (("13900000301", "南京大学"),
-                                                                       ("13900000302", "东南大学"))]  # fmt: skip
-    for solver in solvers:
-        approved(client, solver, "university")
-    hands = SqlHands(client)
-    store = client.app.state.store  # type: ignore[attr-defined]
-    side, solving = identity(client, enterprise), [identity(client, s) for s in solvers]
-    made = call(client, lambda: seed_demands(hands, store, enterprise=side, solvers=solving, staff=staff, now=NOW))
-    return hands, made, solvers
+def _rows(db: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return conn.execute(sql, params).fetchall()
 
 
-def test_the_demo_has_a_demand_in_every_state_a_demand_side_meets(client: TestClient) -> None:
-    _, made, _ = _seed(client)
-    assert list(made) == [state for state, *_ in DEMANDS]
-    states = {state: rows(client, "SELECT state, adopted IS NOT NULL, fee FROM demands WHERE id = ?", (ids[0],))[0]
-              for state, ids in made.items()}  # fmt: skip
-    assert states == {"pending": ("pending", 0, None), "rejected": ("rejected", 0, None),
-                      "withdrawn": ("withdrawn", 0, None), "published": ("published", 0, None),
-                      "adopted": ("published", 1, None), "resolved": ("resolved", 1, DEMO_FEE),
-                      "unresolved": ("unresolved", 0, None)}  # fmt: skip
+def _bearer(client: TestClient, account: dict[str, Any]) -> dict[str, str]:
+    answer = client.post("/api/login", json={"phone": account["phone"], "password": account["password"]})
+    assert answer.status_code == 200, answer.text
+    return {"authorization": f"Bearer {answer.json()['token']}"}
 
 
-def test_the_demo_plays_each_demands_history_in_order_and_in_the_past(client: TestClient) -> None:
-    hands, _, _ = _seed(client)
-    assert all(at <= NOW for _, at in hands.calls)
-    assert [action for action, _ in hands.calls] == [
-        "post", "post", "reject", "post", "withdraw", "post", "approve", "respond", "respond",
-        "post", "approve", "respond", "respond", "adopt", "post", "approve", "respond", "respond", "adopt", "resolve",
-        "post", "approve", "respond", "unresolve"]  # fmt: skip
+def test_the_demo_has_a_demand_in_every_situation_a_demand_side_meets(seeded: Seed) -> None:
+    db, out, _ = seeded
+    made = out["demands"]
+    assert list(made) == list(dict.fromkeys(spec.key for spec in DEMANDS))
+    assert sum(len(ids) for ids in made.values()) == len(DEMANDS)
+    found = {id_: row for id_, *row in _rows(db, "SELECT id, state, round, adopted IS NOT NULL, fee FROM demands")}
+    expected = {"pending": ("pending", 1, 0, None), "rejected": ("rejected", 1, 0, None),
+                "withdrawn": ("withdrawn", 1, 0, None), "published": ("published", 1, 0, None),
+                "adopted": ("published", 1, 1, None), "resolved": ("resolved", 1, 1, DEMO_FEE),
+                "unresolved": ("unresolved", 1, 0, None), "restarted": ("published", 2, 0, None)}  # fmt: skip
+    assert {key: {tuple(found[i]) for i in ids} for key, ids in made.items()} == {
+        key: {state} for key, state in expected.items()}
+    enterprise = _rows(db, "SELECT DISTINCT u.phone FROM demands d JOIN users u ON u.id = d.enterprise")
+    assert enterprise == [(out["enterprises"][0]["phone"],)]
 
 
-def test_the_demo_roadshows_one_scheduled_ahead_and_one_awarded_to_the_adopted_solver_and_a_pick(
-    client: TestClient,
+def test_the_demo_plays_each_history_in_the_past_and_numbers_demands_in_the_order_they_were_approved(
+    seeded: Seed,
 ) -> None:  # fmt: skip
-    _, made, solvers = _seed(client)
-    shows = rows(client, "SELECT demand, state, starts_at > ? FROM roadshows ORDER BY id", (NOW,))
-    assert shows == [(made["published"][0], "scheduled", 1), (made["resolved"][0], "awarded", 0)]
-    [(winner, adopted)] = rows(client, "SELECT i.response, d.adopted FROM roadshow_invites i JOIN roadshows r ON"
-                                       " r.id = i.roadshow JOIN demands d ON d.id = r.demand WHERE i.winner = 1")  # fmt: skip
+    db, _, seeded_at = seeded
+    stamps = _rows(db, "SELECT created_at, coalesce(published_at, created_at),"
+                       " coalesce(adopted_at, published_at, created_at),"
+                       " coalesce(resolved_at, adopted_at, published_at, created_at) FROM demands")  # fmt: skip
+    assert all(list(row) == sorted(row) and row[-1] <= seeded_at for row in stamps)
+    first_rounds = _rows(db, "SELECT d.number FROM demand_rounds r JOIN demands d ON d.id = r.demand WHERE r.round = 1"
+                             " ORDER BY r.started_at")  # fmt: skip
+    assert [n for (n,) in first_rounds] == sorted(n for (n,) in first_rounds)
+    assert len(first_rounds) == 6 and all(n.startswith("ZB") and len(n) == 10 for (n,) in first_rounds)
+    assert _rows(db, "SELECT count(*) FROM applications WHERE kind = 'demand' AND state = 'pending'") == [(1,)]
+
+
+def test_the_restarted_demand_keeps_its_number_and_its_unresolved_first_round(seeded: Seed) -> None:
+    db, out, _ = seeded
+    (restarted,) = out["demands"]["restarted"]
+    rounds = _rows(db, "SELECT round, outcome, ended_at IS NOT NULL FROM demand_rounds WHERE demand = ? ORDER BY round",
+                   (restarted,))  # fmt: skip
+    assert rounds == [(1, "unresolved", 1), (2, None, 0)]
+    assert _rows(db, "SELECT count(*), count(DISTINCT number) FROM demands WHERE number IS NOT NULL") == [(6, 6)]
+
+
+def test_the_resolved_demand_is_the_agencys_with_a_log_a_qualifying_fee_and_a_pending_reward_application(
+    seeded: Seed,
+) -> None:  # fmt: skip
+    db, out, _ = seeded
+    (resolved,) = out["demands"]["resolved"]
+    [(agency_org, entrustment_state, manager)] = _rows(
+        db, "SELECT d.agency_org, e.state, d.manager FROM demands d JOIN entrustments e ON e.id = d.entrustment"
+            " WHERE d.id = ?", (resolved,))  # fmt: skip
+    assert (agency_org, entrustment_state) == (out["agencies"][0]["org"], "accepted") and manager
+    assert DEMO_FEE >= 200_000  # CR-12: qualifying
+    assert _rows(db, "SELECT count(*) FROM demand_log WHERE demand = ?", (resolved,)) == [(2,)]
+    assert _rows(db, "SELECT kind, state FROM applications WHERE kind = 'reward'") == [("reward", "pending")]
+
+
+def test_the_demo_roadshows_one_scheduled_ahead_and_one_awarded_to_the_adopted_solver_and_a_pick(seeded: Seed) -> None:
+    db, out, seeded_at = seeded
+    shows = _rows(db, "SELECT demand, state, starts_at > ? FROM roadshows ORDER BY starts_at", (seeded_at,))
+    assert shows == [(out["demands"]["resolved"][0], "awarded", 0), (out["demands"]["published"][0], "scheduled", 1)]
+    [(winner, adopted)] = _rows(db, "SELECT i.response, d.adopted FROM roadshow_invites i"
+                                    " JOIN roadshows r ON r.id = i.roadshow JOIN demands d ON d.id = r.demand"
+                                    " WHERE i.winner = 1")  # fmt: skip
     assert winner == adopted
-    assert rows(client, "SELECT count(*), min(score) >= 0, max(score) <= 100 FROM roadshow_scores") == [(4, 1, 1)]
-    assert rows(client, "SELECT id FROM demands WHERE pick > 0") == [(made["published"][0],)]
-    invited = rows(client, "SELECT DISTINCT user FROM outbox WHERE template = 'roadshow_invited' ORDER BY user")
-    assert invited == [(s,) for s in solvers]
+    assert _rows(db, "SELECT count(*), min(score) >= 0, max(score) <= 100 FROM roadshow_scores") == [(4, 1, 1)]
+    assert _rows(db, "SELECT id FROM demands WHERE pick > 0") == [(out["demands"]["published"][0],)]
+
+
+def test_hidden_fields_reach_the_side_and_never_the_public_or_a_solver(seeded: Seed) -> None:
+    db, out, _ = seeded
+    (demand,) = out["demands"]["adopted"]  # contact hidden
+    with TestClient(create_app(Config(db=str(db)))) as client:
+        side = client.get(f"/api/demands/{demand}", headers=_bearer(client, out["enterprises"][0])).json()
+        solver = client.get(f"/api/demands/{demand}", headers=_bearer(client, out["sellers"][1])).json()
+        public = client.get(f"/api/demands/{demand}").json()
+    assert side["hidden"] == ["contact"] and side["contact_name"]
+    for seen in (solver, public):
+        assert "contact_name" not in seen and "contact_phone" not in seen and "hidden" not in seen
+        assert seen["enterprise"] and seen["investment"]  # what was not hidden
+
+
+def test_a_seller_finds_the_demands_matching_its_listings_in_its_recommendations_and_a_side_its_patents(
+    seeded: Seed,
+) -> None:  # fmt: skip
+    db, out, _ = seeded
+    published = out["demands"]["published"]
+    with TestClient(create_app(Config(db=str(db)))) as client:
+        seller = _bearer(client, out["sellers"][0])  # 南京大学, whose first lot is on remote-sensing images
+        recommended = client.get("/api/recommendations", headers=seller).json()
+        patents = client.get(f"/api/demands/{published[0]}/patents", headers=_bearer(client, out["enterprises"][0]))
+    assert recommended[0]["id"] in published and "遥感影像" in recommended[0]["title"]
+    assert patents.status_code == 200
+    assert "污水" in patents.json()["patents"][0]["title"]
+    pushed = _rows(db, "SELECT count(*) FROM outbox o JOIN users u ON u.id = o.user WHERE o.template = 'demand_pushed'"
+                       " AND u.phone = ?", (out["sellers"][0]["phone"],))  # fmt: skip
+    assert pushed[0][0] >= 1
+
+
+def test_the_crowdsourcing_home_shows_each_industrys_hot_list_picks_first_and_links_to_the_hot_page(
+    seeded: Seed,
+) -> None:  # fmt: skip
+    db, out, _ = seeded
+    picked, other = out["demands"]["published"]
+    with TestClient(create_app(Config(db=str(db)))) as client:
+        page = client.get("/demands").text
+    hot = page[page.index('class="hot-lists"'):page.index("</section>")]
+    assert 'href="/demands/hot"' in hot
+    environment = hot[hot.index('data-hot="environment"'):]
+    assert environment.index(f'href="/demands/{picked}"') < environment.index("</ol>")  # picked: first of its list
+    assert f'href="/demands/{other}"' in hot[hot.index('data-hot="new_it"'):]
+    assert 'data-hot="materials"' not in hot  # an industry without a published demand has no list
+    names = _rows(db, "SELECT o.name FROM demands d JOIN orgs o ON o.id = d.enterprise_org WHERE d.id = ?", (picked,))
+    assert names[0][0] not in hot  # a hot list names no enterprise, hidden (CR-4) or not
+
+
+def test_the_account_page_links_each_party_to_the_crowdsourcing_pages_it_uses(seeded: Seed) -> None:
+    db, out, _ = seeded
+    side = ["/demands/new", "/my/demands", "/entrustments"]
+    solver = ["/recommendations", "/my/responses"]
+    with TestClient(create_app(Config(db=str(db)))) as client:
+        def links(account: dict[str, Any]) -> list[str]:
+            page = client.get("/account", headers=_bearer(client, account)).text
+            if "data-crowd" not in page:
+                return []
+            section = page[page.index("data-crowd"):]
+            return [path for path in side + solver if f'href="{path}"' in section[:section.index("</ul>")]]
+
+        assert links(out["enterprises"][0]) == side + solver  # posts demands, and responds to others'
+        assert links(out["agencies"][0]) == side + solver
+        assert links(out["sellers"][0]) == solver
+        assert links(out["auctioneers"][0]) == []  # no identity: neither

@@ -88,7 +88,7 @@ def test_seed_demo_prints_one_json_object_with_the_lots_and_an_account_list_per_
     _, out = seeded
     assert list(out) == ["lots", "bidders", "auctioneers", "staff", "sellers", "admins",
                          "live_mode_lots", "publicity_lots", "sold_lots", "unsold_lots",  # the showcase's lots
-                         "enterprises", "agencies"]  # then research crowdsourcing's parties
+                         "enterprises", "agencies", "demands"]  # then research crowdsourcing's parties and demands
     assert out["lots"] == list(range(1, LOTS + 1))
     assert len(out["bidders"]) == BIDDERS
     assert all(out[key] for key in ROLES)
@@ -308,9 +308,12 @@ def test_sellers_are_sellers_through_identities_and_shops_staff_approved(seeded:
     assert sorted(decided) == sorted([("identity", "approved", staff)] * identified
                                      + [("shop", "approved", staff)] * len(out["sellers"])
                                      + [("listing", "approved", staff)] * listed
-                                     + [("listing", "rejected", staff)])  # fmt: skip
+                                     + [("listing", "rejected", staff)]
+                                     + [("demand", "approved", staff)] * 7  # six published, one of them twice
+                                     + [("demand", "rejected", staff)])  # fmt: skip
     assert documents == (identified,)
-    assert len(list((db.parent / "files").iterdir())) == identified  # the certificates exist on disk
+    files = len(list((db.parent / "files").iterdir()))
+    assert files == identified + 1  # the certificates and the reward application's proof exist on disk
 
 
 def test_the_showcase_sold_lot_has_its_deal_with_the_winner_as_buyer(

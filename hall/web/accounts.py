@@ -24,6 +24,7 @@ from hall.auth.codes import TTL_MS, Purpose
 from hall.auth.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 from hall.auth.roles import Identity, Role
 from hall.auth.throttle import LoginThrottle
+from hall.demand_posting import ENTERPRISE_KINDS
 from hall.store.codes import PhoneCodes, TooSoon
 from hall.store.people import People, PhoneTaken
 from hall.web.i18n import COOKIE as LANG_COOKIE
@@ -498,8 +499,25 @@ async def api_token_revoke(request: Request) -> Response:
 async def account(request: Request) -> Response:
     me: Identity = request.state.identity
     org = await _people(request).org_name(me.org) if me.org else None
-    shop = await shops.shop_of(request.app.state.store, me.id)
-    return render(request, "account.html", org=org, roles=sorted(me.roles), shop=shop)
+    store = request.app.state.store
+    shop = await shops.shop_of(store, me.id)
+    approved = {i.kind for i in await identities.identities_of(store, me.id) if i.state == "approved"}
+    return render(request, "account.html", org=org, roles=sorted(me.roles), shop=shop,
+                  crowd=crowd_links(approved))  # fmt: skip
+
+
+def crowd_links(approved: set[str]) -> list[tuple[str, str]]:
+    """The research-crowdsourcing pages (issue 13) an account with identities of the
+    ``approved`` kinds uses, as (path, catalogue key): a demand side (an enterprise, or a
+    transfer organisation working entrusted demands) posts and manages demands; any approved
+    identity makes a solver, recommended demands and responding to them."""
+    links = []
+    if approved & {*ENTERPRISE_KINDS, "transfer"}:
+        links += [("/demands/new", "crowd_a_post"), ("/my/demands", "crowd_a_mine"),
+                  ("/entrustments", "crowd_a_entrustments")]  # fmt: skip
+    if approved:
+        links += [("/recommendations", "crowd_a_recommended"), ("/my/responses", "crowd_a_my_responses")]
+    return links
 
 
 async def lang(request: Request) -> Response:

@@ -39,6 +39,7 @@ from hall.listing_actions import DraftInvalid
 from hall.listings import FieldError
 from hall.store import demands as sql
 from hall.store.demands import PUBLIC_STATES, DemandRow
+from hall.store.matching import hot_lists
 from hall.web import params
 from hall.web.errors import Refused, json_body
 from hall.web.i18n import lang_of
@@ -53,6 +54,8 @@ Q_MAX: Final = 100
 """Characters of a search read at all."""
 MAX_FIELD: Final = 5000
 """Characters of one form field read at all (the rules bound each far below)."""
+HOME_HOT: Final = 3
+"""Demands of each industry's hot list the home page shows (``/demands/hot`` shows more)."""
 
 
 # ---------------------------------------------------------------------- wire shapes
@@ -305,10 +308,12 @@ async def _visible(request: Request) -> tuple[DemandRow, Relation]:
 
 
 async def demands_home(request: Request) -> Response:
-    """The crowdsourcing home: published demands, filtered and paginated, hidden fields never shown."""
+    """The crowdsourcing home: each industry's hot list (CR-10, the industries that have one),
+    then the published demands, filtered and paginated; hidden fields never shown."""
     query = _query(request)
     found, total = await _found(request, msgspec.structs.replace(query, mine=0))
-    return render(request, "demands/home.html", demands=found, total=total, query=query, pages=_pages(total),
+    hot = {industry: cards for industry, cards in (await hot_lists(request.app.state.store, HOME_HOT)).items() if cards}
+    return render(request, "demands/home.html", demands=found, total=total, query=query, pages=_pages(total), hot=hot,
                   industries=tuple(Industry), states=PUBLIC_STATES, q_max=Q_MAX, public=Relation.PUBLIC,
                   choice=posting.choice_key)  # fmt: skip
 

@@ -1406,6 +1406,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "crowd_d_prev": ("上一页", "Previous page"),
     "crowd_d_next": ("下一页", "Next page"),
     "crowd_d_open": ("查看", "Open"),
+    # issue 13, the pieces wired together: the crowdsourcing home's hot lists
+    "crowd_w_hot_more": ("查看全部热门需求", "All hot demands"),
 }
 
 
