@@ -168,6 +168,14 @@ def login(page: Page, account: dict[str, Any]) -> None:
     page.wait_for_url(lambda url: not url.split("?")[0].endswith("/login"))
 
 
+def signed_in(browser: Browser, demo: DemoHall, account: dict[str, Any]) -> tuple[Page, PageLog]:
+    """A page of its own for ``account`` (one of ``demo.account``'s), signed in, and the log of
+    what went wrong on it from then on."""
+    page = new_page(browser, demo.url)
+    login(page, account)
+    return page, watch(page)
+
+
 def close(page: Page) -> None:
     page.context.close()
 

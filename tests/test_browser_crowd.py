@@ -39,11 +39,6 @@ def _(key: str) -> str:
     return translate(key, "zh")
 
 
-def signed_in(browser: Browser, demo: DemoHall, role: str) -> tuple[Page, browserkit.PageLog]:
-    page = browserkit.new_page(browser, demo.url)
-    browserkit.login(page, demo.account(role))
-    return page, browserkit.watch(page)
-
 
 def header_link(page: Page, key: str) -> Locator:
     return page.locator("header").get_by_role("link", name=_(key), exact=True)
@@ -56,9 +51,9 @@ def main(page: Page) -> Locator:
 def test_an_enterprise_posts_staff_approve_a_solver_is_recommended_it_responds_asks_and_is_adopted(
     chromium: Browser, demo: DemoHall
 ) -> None:
-    enterprise, enterprise_log = signed_in(chromium, demo, "enterprises")
-    staff, staff_log = signed_in(chromium, demo, "staff")
-    solver, solver_log = signed_in(chromium, demo, "sellers")
+    enterprise, enterprise_log = browserkit.signed_in(chromium, demo, demo.account("enterprises"))
+    staff, staff_log = browserkit.signed_in(chromium, demo, demo.account("staff"))
+    solver, solver_log = browserkit.signed_in(chromium, demo, demo.account("sellers"))
     today = beijing_date(wall_clock())
 
     # The enterprise posts from the crowdsourcing home, hiding the investment.

@@ -94,11 +94,6 @@ def deal_of(demo: DemoHall, lot: int) -> int:
         time.sleep(0.05)
 
 
-def signed_in(browser: Browser, demo: DemoHall, account: dict[str, Any]) -> tuple[Page, browserkit.PageLog]:
-    page = browserkit.new_page(browser, demo.url)
-    browserkit.login(page, account)
-    return page, browserkit.watch(page)
-
 
 def link(scope: Page | Locator, key: str) -> Locator:
     return scope.get_by_role("link", name=_(key), exact=True)
@@ -152,9 +147,9 @@ def test_the_buyer_and_the_seller_take_a_hammered_lot_to_its_certificate_and_any
     title, price = listed["title"], listed["start_price"]
     buyer_account, seller_account = demo.account("bidders", 0), seller_of(demo, lot)
     buyer_org, seller_org = buyer_account["name"], seller_account["name"]  # the demo names accounts after their org
-    auctioneer, auctioneer_log = signed_in(chromium, demo, demo.account("auctioneers"))
-    buyer, buyer_log = signed_in(chromium, demo, buyer_account)
-    seller, seller_log = signed_in(chromium, demo, seller_account)
+    auctioneer, auctioneer_log = browserkit.signed_in(chromium, demo, demo.account("auctioneers"))
+    buyer, buyer_log = browserkit.signed_in(chromium, demo, buyer_account)
+    seller, seller_log = browserkit.signed_in(chromium, demo, seller_account)
 
     # The hammer: the auctioneer opens the lot, the buyer bids the start price, the auctioneer hammers.
     auctioneer.goto(f"/console?session={LIVE_SESSION}")

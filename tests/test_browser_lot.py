@@ -20,9 +20,7 @@ LIVE_SESSION = "拍卖师主持现场竞价专场"
 
 
 def _signed_in(browser: Browser, demo: DemoHall, role: str, n: int, path: str) -> tuple[Page, browserkit.PageLog]:
-    page = browserkit.new_page(browser, demo.url)
-    browserkit.login(page, demo.account(role, n))
-    log = browserkit.watch(page)
+    page, log = browserkit.signed_in(browser, demo, demo.account(role, n))
     page.goto(path)
     browserkit.settle(page)
     return page, log

@@ -57,11 +57,6 @@ def png() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
-def signed_in(browser: Browser, demo: DemoHall, role: str) -> tuple[Page, browserkit.PageLog]:
-    page = browserkit.new_page(browser, demo.url)
-    browserkit.login(page, demo.account(role))
-    return page, browserkit.watch(page)
-
 
 def header_link(page: Page, key: str) -> Locator:
     return page.locator("header").get_by_role("link", name=_(key), exact=True)
@@ -110,8 +105,8 @@ def test_a_newcomer_signs_up_is_verified_registers_is_admitted_and_bids(chromium
     lot, title, start = listed["id"], listed["title"], listed["start_price"]
     user = browserkit.new_page(chromium, demo.url)
     user_log = browserkit.watch(user)
-    staff, staff_log = signed_in(chromium, demo, "staff")
-    auctioneer, auctioneer_log = signed_in(chromium, demo, "auctioneers")
+    staff, staff_log = browserkit.signed_in(chromium, demo, demo.account("staff"))
+    auctioneer, auctioneer_log = browserkit.signed_in(chromium, demo, demo.account("auctioneers"))
 
     # Sign up: the phone first, then the code that came by SMS, a name and a password.
     user.goto("/")
