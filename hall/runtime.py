@@ -218,6 +218,12 @@ class Runtime:
         await asyncio.wait((pending,))  # the commit goes on if the caller is cancelled
         return Runtime.outcome(result, pending)
 
+    def then(self, pending: asyncio.Future[None], callback: Callable[[asyncio.Future[None]], None]) -> None:
+        """Call ``callback(pending)`` (a judgement's Pending) in the call that learns its commit
+        is over, right after the listeners: the sockets' acks go out in that loop turn, not in
+        the next, as with a done-callback (``Journal.then``)."""
+        self.journal.then(pending, callback)
+
     @staticmethod
     def outcome(result: Result, committed: asyncio.Future[None]) -> Result:
         """``settled`` for a caller that waited on ``committed`` (a judgement's Pending) with a
