@@ -1,8 +1,12 @@
 """The embedded store: one SQLite file in WAL mode with ``synchronous=FULL``.
 
-Two connections: one writer, behind an asyncio lock so that each write transaction is whole
-(aiosqlite runs every call on its own thread, so calls of two coroutines could otherwise
-interleave inside one transaction), and one reader, which WAL lets run beside the writer.
+Four connections. The journal's events are committed on the writer thread's own (hall/store/
+writer.py: it chains, encodes and commits batches back to back, off the event loop). Every
+other write goes through ``transaction`` on the aiosqlite writer, behind an asyncio lock so that
+each write transaction is whole (aiosqlite runs every call on its own thread, so calls of two
+coroutines could otherwise interleave inside one transaction) and in a turn of the writer
+thread, so that the two writers never contend for SQLite's lock. One reader, which WAL lets run
+beside the writers; one for the checkpoint thread.
 Events are stored as msgpack in commit order (rowid), with a unique (lot, seq) index: a
 lot's events are one range of that index, read back in order without a sort, and appends
 land at the end of the table. (Keying the table itself by (lot, seq), WITHOUT ROWID, wrote
