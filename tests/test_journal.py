@@ -39,7 +39,7 @@ class SlowStore:
     commits wait on ``gate`` (held on that thread) and may be told to fail. What the thread
     does is logged on the loop, in the order it did it."""
 
-    def __init__(self, max_events: int) -> None:
+    def __init__(self) -> None:
         self.gate = threading.Event()
         self.gate.set()
         self.in_write = asyncio.Event()
@@ -51,7 +51,7 @@ class SlowStore:
         """Exceptions the next commits raise, one each."""
         self.log: list[tuple[str, Any]] = []
         self.before_return: Callable[[Sequence[AnyEvent]], None] | None = None
-        self.writer = Writer(self._commit, max_events=max_events)
+        self.writer = Writer(self._commit)
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def _commit(self, batches: Sequence[Batch]) -> None:
@@ -122,10 +122,8 @@ class Recorder:
 
 
 @pytest.fixture
-async def store(max_batch: int) -> AsyncIterator[SlowStore]:
-    # A transaction takes up to max_batch events, as the journal's batches hold: one batch a
-    # transaction, whenever they are full.
-    s = SlowStore(max_batch)
+async def store() -> AsyncIterator[SlowStore]:
+    s = SlowStore()
     await s.open()
     try:
         yield s

@@ -28,8 +28,9 @@ def ev(lot: int, seq: int) -> BidPlaced:
 class Item:
     """A batch that records how it was settled."""
 
-    def __init__(self, name: str, events: int = 1) -> None:
+    def __init__(self, name: str, events: int = 1, limit: int = 4) -> None:
         self.name = name
+        self.limit = limit
         self.events: list[AnyEvent] = [ev(1, i + 1) for i in range(events)]
         self.snapshots: dict[int, LotState] = {}
         self.settled: list[BaseException | None] = []
@@ -42,13 +43,13 @@ class Thread:
     """A writer over a commit the test holds (``gate``) and fails (``failures``); records the
     batches of each transaction, on the thread, and each wake of the loop."""
 
-    def __init__(self, max_events: int = 4096) -> None:
+    def __init__(self) -> None:
         self.gate = threading.Event()
         self.gate.set()
         self.entered = threading.Event()
         self.transactions: list[list[str]] = []
         self.failures: list[BaseException] = []
-        self.writer = Writer(self.commit, max_events=max_events)
+        self.writer = Writer(self.commit)
         self.wakes = 0
 
     def commit(self, batches: Sequence[Batch]) -> None:
@@ -80,7 +81,7 @@ class Counting:
 
 @pytest.fixture
 async def thread() -> AsyncIterator[Thread]:
-    t = Thread(max_events=4)
+    t = Thread()
     t.start(asyncio.get_running_loop())
     try:
         yield t
@@ -107,7 +108,7 @@ async def held(thread: Thread, item: Item) -> None:
 # ---------------------------------------------------------------------- order and wakes
 
 
-async def test_batches_handed_over_during_a_commit_share_the_next_in_order_up_to_max_events(
+async def test_batches_handed_over_during_a_commit_share_the_next_in_order_up_to_their_limit(
     thread: Thread,
 ) -> None:
     first = Item("a")
@@ -117,7 +118,7 @@ async def test_batches_handed_over_during_a_commit_share_the_next_in_order_up_to
         thread.writer.hand_over(item)
     thread.gate.set()
     await settled(first, *later)
-    # max_events is 4: b+c+d fill one transaction, e+f the next; each batch settled once, durable.
+    # Each allows 4 events a transaction: b+c+d fill one, e+f the next; each settled once, durable.
     assert thread.transactions == [["a"], ["b", "c", "d"], ["e", "f"]]
     assert all(item.settled == [None] for item in (first, *later))
 

@@ -44,6 +44,10 @@ class _Batch:
         self.future: asyncio.Future[None] = loop.create_future()
         self.after: list[Callable[[asyncio.Future[None]], None]] = []
 
+    @property
+    def limit(self) -> int:
+        return self.journal.max_batch
+
     def settle(self, error: BaseException | None) -> None:
         self.journal._settled(self, error)
 

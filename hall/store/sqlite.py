@@ -871,10 +871,16 @@ def _write_batch(conn: sqlite3.Connection, rows: list[tuple[int, int, bytearray,
         raise
 
 
+_WRITE_LIMIT = 4096
+"""How many events a transaction holding a ``write`` call's batch may have (as the journal's
+default ``max_batch``)."""
+
+
 class _Written:
     """A ``write`` call's batch: settled by resolving the future ``write`` awaits."""
 
     __slots__ = ("events", "snapshots", "future")
+    limit = _WRITE_LIMIT
 
     def __init__(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
         self.events = list(events)
@@ -1113,6 +1119,8 @@ class SqliteStore:
                     self._heads.pop(lot, None)
                 raise
             self._heads.update(tips)
+        if self._checkpointer is not None:
+            self._checkpointer.wrote(len(rows) + len(snaps))
 
     def _tips(self, conn: sqlite3.Connection, lots: set[int]) -> dict[int, bytes]:
         """The digest after the last durable event of each of ``lots``: from memory, or (the

@@ -5,7 +5,7 @@ through the event loop, and the next batch could start only once a busy loop had
 journal's task again: under load the commit cycle waited on the loop for milliseconds, and
 every ack waits for a commit cycle (docs/performance.md). Here the loop hands each batch over
 with one append to a deque and one notify, and goes on; the thread takes everything handed
-over since its last commit (up to ``max_events`` events) into one transaction, commits it, and
+over since its last commit (up to the batches' ``limit`` of events) into one transaction, commits it, and
 wakes the loop ONCE for it, with a callback that settles all of that transaction's batches.
 Batches form on the loop while the previous one is on disk, as before, but the disk no longer
 waits for the loop in between.
@@ -47,6 +47,12 @@ class Batch(Protocol):
     events: list[AnyEvent]
     snapshots: dict[int, LotState]
 
+    @property
+    def limit(self) -> int:
+        """The most events a transaction holding this batch may have (the journal's
+        ``max_batch``): several batches share a transaction only within it."""
+        ...
+
     def settle(self, error: BaseException | None) -> None:
         """On the event loop: durable (``error`` None) or failed, nothing of it written."""
         ...
@@ -76,9 +82,8 @@ class _Failure:
 
 
 class Writer:
-    def __init__(self, commit: Commit, *, max_events: int = 4096, name: str = "hall-writer") -> None:
+    def __init__(self, commit: Commit, *, name: str = "hall-writer") -> None:
         self._commit = commit
-        self._max_events = max_events
         self._name = name
         self._ready = threading.Condition(threading.Lock())
         self._queue: deque[Batch | _Turn] = deque()
@@ -163,20 +168,21 @@ class Writer:
             loop.call_soon_threadsafe(self._settle, taken, failure)
 
     def _take(self) -> list[Batch]:
-        """The batches at the head of the queue, up to the next turn and ``max_events`` events
-        (at least one batch); called holding the lock."""
+        """The batches at the head of the queue, up to the next turn and as many events as
+        they all allow (at least one batch); called holding the lock."""
         queue = self._queue
         first = queue.popleft()
         assert not isinstance(first, _Turn)
         taken = [first]
-        count = len(first.events)
+        count, limit = len(first.events), first.limit
         while queue:
             head = queue[0]
-            if isinstance(head, _Turn) or count + len(head.events) > self._max_events:
+            if isinstance(head, _Turn) or count + len(head.events) > min(limit, head.limit):
                 break
             queue.popleft()
             taken.append(head)
             count += len(head.events)
+            limit = min(limit, head.limit)
         return taken
 
     # ------------------------------------------------------------------ back on the loop
@@ -214,22 +220,34 @@ class Checkpointer:
     SQLite's automatic checkpoint runs inside the commit that crosses its threshold, so the
     bids waiting on that commit waited for the checkpoint too (at the default of 1,000 pages it
     cost group commit about a fifth of its rate here). The writers run with
-    ``wal_autocheckpoint=0``; this thread runs a PASSIVE checkpoint every ``interval`` seconds
-    (it copies what is in the WAL to the database beside the writers, blocking none of them).
-    It bounds the WAL's file: when nothing was written since the last round it TRUNCATEs it,
-    and when the WAL holds more than ``limit`` frames it tries a RESTART. Both with a busy
-    timeout of 0, so they happen only when no writer is there and never keep one waiting.
+    ``wal_autocheckpoint=0``. This thread looks every ``interval`` seconds at how many rows the
+    writer thread has committed (``wrote``): past ``every`` rows since its last checkpoint it
+    runs a PASSIVE one, which copies the WAL's pages to the database beside the writers,
+    blocking none of them. It bounds the WAL's file: in a round with no rows written it
+    checkpoints, and TRUNCATEs the file once all of it is in the database; and when the WAL
+    holds more than ``limit`` frames (readers kept a PASSIVE one from finishing) it tries a
+    RESTART. Its connection has no busy timeout, so these happen only when no reader or writer
+    is in the way, and never keep a writer waiting for them.
     """
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], *, interval: float = 0.1, limit: int = 16384) -> None:
+    def __init__(
+        self, connect: Callable[[], sqlite3.Connection], *, interval: float = 0.1, every: int = 20_000,
+        limit: int = 16_384,
+    ) -> None:  # fmt: skip
         self._connect = connect
         self.interval = interval
+        self.every = every
         self.limit = limit
+        self.written = 0
+        """Rows committed by the writer thread (only that thread adds to it)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.rounds = 0
-        """Checkpoint rounds run (the tests wait on it)."""
+        self.checkpoints = 0
         self.truncations = 0
+
+    def wrote(self, rows: int) -> None:
+        """On the writer thread, after each commit."""
+        self.written += rows
 
     def start(self) -> None:
         self._stop.clear()
@@ -244,21 +262,36 @@ class Checkpointer:
 
     def _run(self) -> None:
         db = self._connect()
-        last = -1
+        db.execute("PRAGMA busy_timeout=0")
+        checkpointed = seen = 0
+        empty = False
         try:
             while not self._stop.wait(self.interval):
+                written = self.written
                 try:
-                    _, frames, done = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    if frames > 0 and frames == done == last:
-                        # Idle since the last round and all of it in the database: empty the file.
-                        if db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0:
+                    if written - checkpointed >= self.every:
+                        frames = self._checkpoint(db, "PASSIVE")[1]
+                        checkpointed = written
+                        empty = False
+                        if frames > self.limit:
+                            self._checkpoint(db, "RESTART")
+                    elif written == seen and not empty:
+                        # Idle: all of it to the database, then empty the file. (Other writes than
+                        # the journal's are not counted: the idle rounds take them.)
+                        busy, frames, done = self._checkpoint(db, "PASSIVE")
+                        checkpointed = written
+                        if not busy and frames == done and self._checkpoint(db, "TRUNCATE")[0] == 0:
                             self.truncations += 1
-                            frames = 0
-                    elif frames > self.limit:
-                        db.execute("PRAGMA wal_checkpoint(RESTART)")
-                    last = frames
+                            empty = True
                 except sqlite3.Error as exc:
                     log.warning("checkpoint failed: %s", exc)
-                self.rounds += 1
+                if written != seen:
+                    empty = False
+                seen = written
         finally:
             db.close()
+
+    def _checkpoint(self, db: sqlite3.Connection, mode: str) -> tuple[int, int, int]:
+        busy, frames, done = db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        self.checkpoints += 1
+        return busy, frames, done
