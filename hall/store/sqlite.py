@@ -857,25 +857,11 @@ def _connect_plain(path: str) -> sqlite3.Connection:
     return db
 
 
-_CHUNKS = (512, 256, 128, 64, 32, 16, 8, 4, 2, 1)
-_INSERTS = {n: "INSERT INTO events (lot, seq, body, digest) VALUES " + ",".join(("(?,?,?,?)",) * n) for n in _CHUNKS}
-"""Multi-row inserts of the events, one statement each size (so each is prepared once).
-
-Python's sqlite3 lets go of the GIL around every step, and ``executemany`` steps once a row:
-on the writer thread each row then waited to take the GIL back from a busy event loop (up to
-the 5 ms switch interval, when the loop holds it). A batch of n rows as statements of these
-sizes (the binary digits of n, 512 at a time) is at most a dozen steps."""
-
-
-def _write_batch(conn: sqlite3.Connection, params: list[object], snaps: list[tuple[int, int, bytearray]]) -> None:
-    """One group commit, whole: ``params`` holds each event's four values, end to end."""
+def _write_batch(conn: sqlite3.Connection, rows: list[tuple[int, int, bytearray, bytearray]],
+                 snaps: list[tuple[int, int, bytearray]]) -> None:  # fmt: skip
+    """One group commit, whole."""
     try:
-        start, rows = 0, len(params) // 4
-        for n in _CHUNKS:
-            while rows >= n:
-                conn.execute(_INSERTS[n], params[start : start + 4 * n])
-                start += 4 * n
-                rows -= n
+        conn.executemany("INSERT INTO events (lot, seq, body, digest) VALUES (?, ?, ?, ?)", rows)
         if snaps:
             conn.executemany("INSERT OR REPLACE INTO snapshots (lot, seq, body) VALUES (?, ?, ?)", snaps)
         conn.commit()
@@ -1121,13 +1107,11 @@ class SqliteStore:
             # are, but sends any other value (bytes too) through its adapter protocol first,
             # whose failed ``__adapt__`` look-up raises and clears an AttributeError each time:
             # about 0.3 µs a value, two a row, against 0.06 µs for the copy.
-            params: list[object] = []
-            extend = params.extend
-            for e, digest in zip(events, links(tips, events), strict=True):
-                extend((e.lot, e.seq, bytearray(encode(e)), bytearray(digest)))
+            rows = [(e.lot, e.seq, bytearray(encode(e)), bytearray(digest))
+                    for e, digest in zip(events, links(tips, events), strict=True)]  # fmt: skip
             snaps = [(s.id, s.seq, bytearray(_encoder.encode(s))) for s in snapshots.values()]
             try:
-                _write_batch(conn, params, snaps)
+                _write_batch(conn, rows, snaps)
             except BaseException:
                 # Nothing was written, as far as SQLite says; whatever the store holds, these
                 # lots' digests are read from it again before their next events are chained.
@@ -1136,7 +1120,7 @@ class SqliteStore:
                 raise
             self._heads.update(tips)
         if self._checkpointer is not None:
-            self._checkpointer.wrote(len(events) + len(snaps))
+            self._checkpointer.wrote(len(rows) + len(snaps))
 
     def _tips(self, conn: sqlite3.Connection, lots: set[int]) -> dict[int, bytes]:
         """The digest after the last durable event of each of ``lots``: from memory, or (the
