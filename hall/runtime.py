@@ -259,13 +259,14 @@ class Runtime:
 
     def _settle(self, lot: Lot) -> None:
         """Hand the lot's new events (and a snapshot when one is due) to the journal; re-arm."""
-        if lot.outbox:
-            events, lot.outbox = lot.outbox, []
+        events = lot.outbox
+        if events:
             snapshot = None
             if lot.seq - self._snapshot_seq.get(lot.id, 0) >= self.snapshot_every or lot.state in _TERMINAL:
                 snapshot = lot.snapshot()
                 self._snapshot_seq[lot.id] = lot.seq
             self._inflight[lot.id] = self.journal.append(events, snapshot)
+            events.clear()  # the journal copied them: the lot's outbox is reused, not a new list a bid
         self._arm(lot)
 
     def _arm(self, lot: Lot) -> None:
