@@ -923,7 +923,7 @@ class SqliteStore:
         self._reader: aiosqlite.Connection | None = None
         self._log: sqlite3.Connection | None = None
         """The writer thread's connection: the journal's events are committed on it."""
-        self._thread = Writer(self._commit)
+        self._thread = Writer(lambda batches: self._commit(batches))  # looked up each time: tests replace it
         self._checkpointer: Checkpointer | None = None
         self._lock = asyncio.Lock()
         """One ``transaction`` at a time (each then takes a turn of the writer thread)."""
