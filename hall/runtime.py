@@ -265,8 +265,10 @@ class Runtime:
             if lot.seq - self._snapshot_seq.get(lot.id, 0) >= self.snapshot_every or lot.state in _TERMINAL:
                 snapshot = lot.snapshot()
                 self._snapshot_seq[lot.id] = lot.seq
-            self._inflight[lot.id] = self.journal.append(events, snapshot)
-            events.clear()  # the journal copied them: the lot's outbox is reused, not a new list a bid
+            try:
+                self._inflight[lot.id] = self.journal.append(events, snapshot)
+            finally:
+                events.clear()  # the journal copied them: the lot's outbox is reused, not a new list a bid
         self._arm(lot)
 
     def _arm(self, lot: Lot) -> None:
