@@ -218,6 +218,12 @@ class Runtime:
         await asyncio.wait((pending,))  # the commit goes on if the caller is cancelled
         return Runtime.outcome(result, pending)
 
+    def then(self, pending: asyncio.Future[None], callback: Callable[[asyncio.Future[None]], None]) -> None:
+        """Call ``callback(pending)`` (a judgement's Pending) in the call that learns its commit
+        is over, right after the listeners: the sockets' acks go out in that loop turn, not in
+        the next, as with a done-callback (``Journal.then``)."""
+        self.journal.then(pending, callback)
+
     @staticmethod
     def outcome(result: Result, committed: asyncio.Future[None]) -> Result:
         """``settled`` for a caller that waited on ``committed`` (a judgement's Pending) with a
@@ -253,13 +259,16 @@ class Runtime:
 
     def _settle(self, lot: Lot) -> None:
         """Hand the lot's new events (and a snapshot when one is due) to the journal; re-arm."""
-        if lot.outbox:
-            events, lot.outbox = lot.outbox, []
+        events = lot.outbox
+        if events:
             snapshot = None
             if lot.seq - self._snapshot_seq.get(lot.id, 0) >= self.snapshot_every or lot.state in _TERMINAL:
                 snapshot = lot.snapshot()
                 self._snapshot_seq[lot.id] = lot.seq
-            self._inflight[lot.id] = self.journal.append(events, snapshot)
+            try:
+                self._inflight[lot.id] = self.journal.append(events, snapshot)
+            finally:
+                events.clear()  # the journal copied them: the lot's outbox is reused, not a new list a bid
         self._arm(lot)
 
     def _arm(self, lot: Lot) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 import json
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from hall.hub import RING, BehindError, Hub, Kind, Watcher
 from hall.protocol import unframed
 from hall.runtime import Runtime
 from hall.store import SqliteStore, StoreError
+from hall.store.writer import Batch
 
 if TYPE_CHECKING:
     from conftest import FakeClock
@@ -44,10 +46,16 @@ class GatedStore(SqliteStore):
         self.after_read.set()
         self.reading = asyncio.Event()
         self.reads = 0
-        self.after_write = asyncio.Event()
-        """Held: the events are in the database, but the journal has not been told (not published)."""
+        self.after_write = threading.Event()
+        """Held: the events are in the database, but the journal has not been told (not
+        published). Held on the writer thread, where commits run."""
         self.after_write.set()
         self.written = asyncio.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def open(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await super().open()
 
     async def events_since(self, lot: int, seq: int, limit: int = -1) -> list[AnyEvent]:
         self.reads += 1
@@ -57,10 +65,11 @@ class GatedStore(SqliteStore):
         await self.after_read.wait()
         return found
 
-    async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
-        await super().write(events, snapshots)
-        self.written.set()
-        await self.after_write.wait()
+    def _commit(self, batches: Sequence[Batch]) -> None:
+        assert self.loop is not None
+        super()._commit(batches)
+        self.loop.call_soon_threadsafe(self.written.set)
+        self.after_write.wait()
 
 
 class Renders:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from hall.engine import AnyEvent, BidPlaced, Lot, LotSpec, LotState, Registrant
 from hall.store import Journal, StoredLot, StoreError
+from hall.store.writer import Batch, Writer
 
 pytestmark = pytest.mark.anyio
 
@@ -33,39 +35,60 @@ def keys(events: Sequence[AnyEvent]) -> list[tuple[int, int]]:
 
 
 class SlowStore:
-    """Implements the Store protocol; ``write`` waits on ``gate`` and may be told to fail."""
+    """Implements the Store protocol on a real writer thread (hall/store/writer.py), whose
+    commits wait on ``gate`` (held on that thread) and may be told to fail. What the thread
+    does is logged on the loop, in the order it did it."""
 
     def __init__(self) -> None:
-        self.gate = asyncio.Event()
+        self.gate = threading.Event()
         self.gate.set()
         self.in_write = asyncio.Event()
         self.calls: list[tuple[list[AnyEvent], list[LotState]]] = []
-        """Every write() call, as it was made."""
+        """Every transaction begun, as it was asked for."""
         self.committed: list[list[AnyEvent]] = []
-        """The writes that returned, in order."""
+        """The transactions that returned, in order."""
         self.failures: list[BaseException] = []
-        """Exceptions the next write() calls raise, one each."""
+        """Exceptions the next commits raise, one each."""
         self.log: list[tuple[str, Any]] = []
         self.before_return: Callable[[Sequence[AnyEvent]], None] | None = None
+        self.writer = Writer(self._commit)
+        self.loop: asyncio.AbstractEventLoop | None = None
 
-    async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
-        self.calls.append((list(events), list(snapshots)))
-        self.log.append(("write", keys(events)))
-        self.in_write.set()
-        await self.gate.wait()
-        self.in_write.clear()
+    def _commit(self, batches: Sequence[Batch]) -> None:
+        assert self.loop is not None
+        events = [e for b in batches for e in b.events]
+        snapshots = [s for b in batches for s in b.snapshots.values()]
+        self.loop.call_soon_threadsafe(self._writing, events, snapshots)
+        self.gate.wait()
         if self.failures:
             raise self.failures.pop(0)
         if self.before_return is not None:
-            self.before_return(events)
-        self.committed.append(list(events))
+            self.loop.call_soon_threadsafe(self.before_return, events)
+        self.loop.call_soon_threadsafe(self._returned, events)
+
+    def _writing(self, events: list[AnyEvent], snapshots: list[LotState]) -> None:
+        self.calls.append((events, snapshots))
+        self.log.append(("write", keys(events)))
+        self.in_write.set()
+
+    def _returned(self, events: list[AnyEvent]) -> None:
+        self.in_write.clear()
+        self.committed.append(events)
         self.log.append(("returned", keys(events)))
 
+    def hand_over(self, batch: Batch) -> None:
+        self.writer.hand_over(batch)
+
+    async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
+        raise NotImplementedError
+
     async def open(self) -> None:
-        pass
+        self.loop = asyncio.get_running_loop()
+        self.writer.start(self.loop)
 
     async def close(self) -> None:
-        pass
+        self.gate.set()
+        await asyncio.to_thread(self.writer.stop)
 
     async def create_lot(self, spec: LotSpec, title: str, session: str = "", details: object = None) -> int:
         raise NotImplementedError
@@ -99,8 +122,13 @@ class Recorder:
 
 
 @pytest.fixture
-def store() -> SlowStore:
-    return SlowStore()
+async def store() -> AsyncIterator[SlowStore]:
+    s = SlowStore()
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
 
 
 @pytest.fixture

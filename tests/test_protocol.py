@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -75,10 +76,6 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 async def _within(receive: Callable[[], Awaitable[Message]], timeout: float) -> Message:
     with anyio.fail_after(timeout):
         return await receive()
-
-
-async def _wait(event: asyncio.Event) -> None:
-    await asyncio.wait_for(event.wait(), 5)
 
 
 class Socket:
@@ -726,31 +723,28 @@ def test_an_identity_is_looked_up_again_only_after_the_recheck_interval(
 def test_no_event_or_ack_is_sent_before_its_commit_lands(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
     client, lot = scene.client, scene.lot
     store = client.app.state.store  # type: ignore[attr-defined]
+    # Commits run on the store's writer thread: held there, with threading events.
+    gate, writing = threading.Event(), threading.Event()
+    real_commit = store._commit
 
-    async def events() -> tuple[asyncio.Event, asyncio.Event]:
-        return asyncio.Event(), asyncio.Event()
-
-    gate, writing = call(client, events)
-    real_write = store.write
-
-    async def held_write(*args: Any) -> None:
+    def held_commit(*args: Any) -> None:
         writing.set()
-        await gate.wait()
-        await real_write(*args)
+        gate.wait()
+        real_commit(*args)
 
-    monkeypatch.setattr(store, "write", held_write)
+    monkeypatch.setattr(store, "_commit", held_commit)
     with socket(client, scene.alice_token) as alice, socket(client) as watcher:
         watcher.subscribe(lot)
         assert watcher.recv()["price"] is None
         alice.send(type="bid", lot=lot, amount=START, req="held")
-        call(client, _wait, writing)
+        assert writing.wait(5)
         watcher.quiet()
         alice.quiet()
         assert client.get(f"/api/lots/{lot}").json()["price"] is None, "the API shows only what is durable"
         with socket(client) as late:
             late.subscribe(lot)
             assert late.recv()["price"] is None
-        client.portal.call(gate.set)  # type: ignore[union-attr]
+        gate.set()
         event = watcher.recv()
         assert (event["kind"], event["seq"], event["price"]) == ("bid", 2, START)
         assert alice.recv() == {"type": "ack", "req": "held", "ok": True, "lot": lot, "seq": 2, "price": START}
@@ -762,13 +756,13 @@ def test_a_commit_that_fails_is_answered_unavailable_and_never_shown(
     client, lot = scene.client, scene.lot
     store = client.app.state.store  # type: ignore[attr-defined]
 
-    async def failing(*args: Any) -> None:
+    def failing(*args: Any) -> None:  # on the writer thread
         raise StoreError("disk full")
 
     with socket(client, scene.alice_token) as alice, socket(client) as watcher:
         watcher.subscribe(lot)
         assert watcher.recv()["seq"] == 1
-        monkeypatch.setattr(store, "write", failing)
+        monkeypatch.setattr(store, "_commit", failing)
         assert refused(alice.bid(lot, START, "lost")) == "unavailable"
         watcher.quiet()
         assert client.get(f"/api/lots/{lot}").json()["price"] is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from hall.engine.events import Opened
 from hall.runtime import Clock, Runtime, wall_clock
 from hall.store import SqliteStore, StoredLot, StoreError
 from hall.store import sqlite as sqlite_module
+from hall.store.writer import Batch
 
 if TYPE_CHECKING:
     from conftest import FakeClock
@@ -47,11 +49,14 @@ def keys(events: Sequence[AnyEvent]) -> list[tuple[int, int]]:
 
 
 class InstrumentedStore(SqliteStore):
-    """The real store, with commits and reads the test can hold or make fail, and a log."""
+    """The real store, with commits and reads the test can hold or make fail, and a log.
+
+    Commits are held and failed on the writer thread, where they run (``gate`` is a
+    threading.Event); what the thread sees is logged on the loop, in order."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
-        self.gate = asyncio.Event()
+        self.gate = threading.Event()
         self.gate.set()
         self.read_gate = asyncio.Event()
         self.read_gate.set()
@@ -62,17 +67,27 @@ class InstrumentedStore(SqliteStore):
         self.failures: list[BaseException] = []
         self.log: list[tuple[str, Any]] = []
         self.durable: set[tuple[int, int]] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
 
-    async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
-        self.log.append(("write", keys(events)))
-        self.in_write.set()
-        await self.gate.wait()
-        self.in_write.clear()
+    async def open(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await super().open()
+
+    def _commit(self, batches: Sequence[Batch]) -> None:
+        assert self.loop is not None
+        events = keys([e for b in batches for e in b.events])
+        self.loop.call_soon_threadsafe(self._writing, events)
+        self.gate.wait()
+        self.loop.call_soon_threadsafe(self.in_write.clear)
         if self.failures:
             raise self.failures.pop(0)
-        await super().write(events, snapshots)
-        self.durable.update(keys(events))
-        self.log.append(("returned", keys(events)))
+        super()._commit(batches)
+        self.durable.update(events)
+        self.loop.call_soon_threadsafe(self.log.append, ("returned", events))
+
+    def _writing(self, events: list[tuple[int, int]]) -> None:
+        self.log.append(("write", events))
+        self.in_write.set()
 
     async def lot(self, lot: int) -> StoredLot | None:
         await self.read_gate.wait()

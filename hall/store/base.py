@@ -1,19 +1,23 @@
 """What the hall needs from a store, whichever database is behind it.
 
-``write`` is the only way events reach the store, and its contract is the hall's durability
-promise: when it returns, every event and snapshot it was given survives a crash; when it
-raises, none of them was written.
+``write`` and ``hand_over`` are the only ways events reach the store, and their contract is the
+hall's durability promise: when ``write`` returns (a batch handed over is settled without
+error), every event and snapshot it was given survives a crash; when it raises (is settled
+with an error), none of them was written.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
 from hall.engine import AnyEvent, LotSpec, LotState, Registrant
 from hall.listing import LotDetails
+
+if TYPE_CHECKING:
+    from hall.store.writer import Batch
 
 
 class StoreError(Exception):
@@ -54,6 +58,14 @@ class Store(Protocol):
 
     async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
         """Append events and replace snapshots in one durable transaction."""
+        ...
+
+    def hand_over(self, batch: Batch) -> None:
+        """``write`` for the journal, without waiting: queue the batch for the store's writer,
+        which commits batches in the order handed over (several may share a transaction) and
+        calls each one's ``settle`` on the event loop once it is durable, or failed; once one
+        fails, so does every batch handed over before the loop has been told
+        (hall/store/writer.py)."""
         ...
 
     def lots(self) -> AsyncIterator[StoredLot]: ...

@@ -1,8 +1,12 @@
 """The embedded store: one SQLite file in WAL mode with ``synchronous=FULL``.
 
-Two connections: one writer, behind an asyncio lock so that each write transaction is whole
-(aiosqlite runs every call on its own thread, so calls of two coroutines could otherwise
-interleave inside one transaction), and one reader, which WAL lets run beside the writer.
+Four connections. The journal's events are committed on the writer thread's own (hall/store/
+writer.py: it chains, encodes and commits batches back to back, off the event loop). Every
+other write goes through ``transaction`` on the aiosqlite writer, behind an asyncio lock so that
+each write transaction is whole (aiosqlite runs every call on its own thread, so calls of two
+coroutines could otherwise interleave inside one transaction) and in a turn of the writer
+thread, so that the two writers never contend for SQLite's lock. One reader, which WAL lets run
+beside the writers; one for the checkpoint thread.
 Events are stored as msgpack in commit order (rowid), with a unique (lot, seq) index: a
 lot's events are one range of that index, read back in order without a sort, and appends
 land at the end of the table. (Keying the table itself by (lot, seq), WITHOUT ROWID, wrote
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import operator
 import sqlite3
@@ -29,6 +34,7 @@ from hall.engine.events import decode, encode
 from hall.listing import LotDetails
 from hall.record import GENESIS, link, links
 from hall.store.base import StoredLot, StoreError
+from hall.store.writer import Batch, Checkpointer, Writer
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -820,22 +826,40 @@ def _errors() -> Iterator[None]:
         raise StoreError(str(exc)) from exc
 
 
+_PRAGMAS = (
+    "journal_mode=WAL",
+    "synchronous=FULL",
+    "busy_timeout=5000",
+    "cache_size=-65536",  # 64 MiB: the hot end of the (lot, seq) index stays in memory
+    "foreign_keys=ON",
+    # Never a checkpoint inside a commit (a commit crossing the threshold ran it, and the bids
+    # waiting on that commit waited for it): the Checkpointer's thread runs them instead.
+    "wal_autocheckpoint=0",
+    "journal_size_limit=67108864",  # a WAL file restarted from its start is cut back to 64 MiB
+)
+
+
 async def _connect(path: str) -> aiosqlite.Connection:
-    # IMMEDIATE: the first write of a transaction takes the write lock, so a group commit is
-    # two calls on the database thread (executemany, commit), not four.
-    db = await aiosqlite.connect(path, isolation_level="IMMEDIATE")
-    await db.execute("PRAGMA journal_mode=WAL")
-    await db.execute("PRAGMA synchronous=FULL")
-    await db.execute("PRAGMA busy_timeout=5000")
-    await db.execute("PRAGMA cache_size=-65536")  # 64 MiB: the hot end of the (lot, seq) index stays in memory
-    await db.execute("PRAGMA foreign_keys=ON")
+    # IMMEDIATE: the first write of a transaction takes the write lock. Any thread may use it
+    # (``check_same_thread``): an in-memory database has no second connection, so there the
+    # writer thread commits on this one's (``SqliteStore.open``).
+    db = await aiosqlite.connect(path, isolation_level="IMMEDIATE", check_same_thread=False)
+    for pragma in _PRAGMAS:
+        await db.execute(f"PRAGMA {pragma}")
     return db
 
 
-def _write_batch(db: aiosqlite.Connection, rows: list[tuple[int, int, bytearray, bytearray]],
+def _connect_plain(path: str) -> sqlite3.Connection:
+    """A connection for a thread of the store's own (the writer's, the checkpointer's)."""
+    db = sqlite3.connect(path, isolation_level="IMMEDIATE", check_same_thread=False)
+    for pragma in _PRAGMAS:
+        db.execute(f"PRAGMA {pragma}")
+    return db
+
+
+def _write_batch(conn: sqlite3.Connection, rows: list[tuple[int, int, bytearray, bytearray]],
                  snaps: list[tuple[int, int, bytearray]]) -> None:  # fmt: skip
-    """One group commit, whole, on the database thread (where ``db``'s connection lives)."""
-    conn = db._conn
+    """One group commit, whole."""
     try:
         conn.executemany("INSERT INTO events (lot, seq, body, digest) VALUES (?, ?, ?, ?)", rows)
         if snaps:
@@ -845,6 +869,31 @@ def _write_batch(db: aiosqlite.Connection, rows: list[tuple[int, int, bytearray,
         if conn.in_transaction:
             conn.rollback()
         raise
+
+
+_WRITE_LIMIT = 4096
+"""How many events a transaction holding a ``write`` call's batch may have (as the journal's
+default ``max_batch``)."""
+
+
+class _Written:
+    """A ``write`` call's batch: settled by resolving the future ``write`` awaits."""
+
+    __slots__ = ("events", "snapshots", "future")
+    limit = _WRITE_LIMIT
+
+    def __init__(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
+        self.events = list(events)
+        self.snapshots = {s.id: s for s in snapshots}
+        self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def settle(self, error: BaseException | None) -> None:
+        if self.future.done():
+            return  # the caller went away
+        if error is None:
+            self.future.set_result(None)
+        else:
+            self.future.set_exception(error if isinstance(error, StoreError) else StoreError(str(error)))
 
 
 class _Chain:
@@ -872,25 +921,43 @@ class SqliteStore:
         self.path = str(path)
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._log: sqlite3.Connection | None = None
+        """The writer thread's connection: the journal's events are committed on it."""
+        self._thread = Writer(lambda batches: self._commit(batches))  # looked up each time: tests replace it
+        self._checkpointer: Checkpointer | None = None
         self._lock = asyncio.Lock()
+        """One ``transaction`` at a time (each then takes a turn of the writer thread)."""
         self._heads: dict[int, bytes] = {}
         """Per lot, the digest after its last durable event, as far as this store has learnt
         it: set by each commit, read from the last stored event the first time a lot is
-        written (``_tips``), forgotten when a commit with its events fails."""
+        written (``_tips``), forgotten when a commit with its events fails. The writer thread's
+        (``create_lot`` sets a new lot's during a turn, while that thread is parked)."""
 
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        memory = self.path == ":memory:"
         with _errors():
             self._writer = await _connect(self.path)
-            # Checkpoints run inside the commit that crosses the threshold; at the default
-            # (1,000 pages) they cost group commit about a fifth of its rate here.
-            await self._writer.execute("PRAGMA wal_autocheckpoint=10000")
             await self._migrate(self._writer)
-            # An in-memory database exists once per connection: there the writer also reads.
-            self._reader = self._writer if self.path == ":memory:" else await _connect(self.path)
+            # An in-memory database exists once per connection: there the writer also reads,
+            # and the writer thread commits on its connection (turns keep the two apart).
+            self._reader = self._writer if memory else await _connect(self.path)
+            self._log = self._writer._conn if memory else _connect_plain(self.path)
+        self._thread.start(asyncio.get_running_loop())
+        if not memory:
+            self._checkpointer = Checkpointer(functools.partial(_connect_plain, self.path))
+            self._checkpointer.start()
 
     async def close(self) -> None:
+        # What was handed over is committed first (the thread's commits block, so not on the loop).
+        await asyncio.to_thread(self._thread.stop)
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
+            self._checkpointer = None
+        if self._log is not None and self._writer is not None and self._log is not self._writer._conn:
+            self._log.close()
+        self._log = None
         for db in {id(db): db for db in (self._reader, self._writer) if db is not None}.values():
             await db.close()
         self._reader = self._writer = None
@@ -941,7 +1008,7 @@ class SqliteStore:
 
         Every write outside the journal goes through here, so that no two interleave.
         """
-        async with self._lock:
+        async with self._lock, self._thread.turn():
             with _errors():
                 db = self.writer
                 await db.execute("BEGIN IMMEDIATE")
@@ -970,8 +1037,8 @@ class SqliteStore:
                  int(time.time() * 1000)),
             )
             lot_id = cursor.lastrowid
-        assert lot_id is not None
-        self._heads[lot_id] = GENESIS
+            assert lot_id is not None
+            self._heads[lot_id] = GENESIS  # still in the turn: the writer thread is parked
         return lot_id
 
     async def add_bidder(self, lot: int, user: int, org: int | None) -> Registrant:
@@ -1011,45 +1078,58 @@ class SqliteStore:
         return registrants
 
     async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
-        """Also chains the events: each is stored with the digest after it (hall/record.py),
-        computed here from the lot's previous digest, which is kept in memory and not read on
-        this path (except the first time a lot is written, or after a failed commit: ``_tips``)."""
-        # Blobs go to sqlite3 as bytearrays: it binds int, float, str and bytearray as they are,
-        # but sends any other value (bytes too) through its adapter protocol first, whose failed
-        # ``__adapt__`` look-up raises and clears an AttributeError each time: about 0.3 µs a
-        # value on the database thread, two a row, against 0.06 µs for the copy.
-        snaps = [(s.id, s.seq, bytearray(_encoder.encode(s))) for s in snapshots]
-        async with self._lock:
-            with _errors():
-                db = self.writer
-                tips = await self._tips({e.lot for e in events})
-                rows = [(e.lot, e.seq, bytearray(encode(e)), bytearray(digest))
-                        for e, digest in zip(events, links(tips, events), strict=True)]  # fmt: skip
-                # The whole group commit is one call on the database thread. Each awaited call
-                # returns through the event loop, which under load is busy for milliseconds at
-                # a time; as three calls (insert, insert, commit) the commit cycle waited on it
-                # three times, and every ack waits for a commit cycle. One call: about 9 % more
-                # durable bids a second at saturation (docs/performance.md). aiosqlite has no
-                # public way to run a function on its thread, so this uses its ``_execute``.
-                try:
-                    await db._execute(_write_batch, db, rows, snaps)  # type: ignore[no-untyped-call]
-                except BaseException:
-                    # Nothing was written, as far as SQLite says; whatever the store holds, these
-                    # lots' digests are read from it again before their next events are chained.
-                    for lot in tips:
-                        self._heads.pop(lot, None)
-                    raise
-                self._heads.update(tips)
+        """One batch through the writer thread, as the journal's (``hand_over``), awaited."""
+        batch = _Written(events, snapshots)
+        self._thread.hand_over(batch)
+        await batch.future
 
-    async def _tips(self, lots: set[int]) -> dict[int, bytes]:
+    def hand_over(self, batch: Batch) -> None:
+        self._thread.hand_over(batch)
+
+    def _commit(self, batches: Sequence[Batch]) -> None:
+        """On the writer thread: the batches in one transaction, each event stored with the
+        digest after it (hall/record.py), chained from the lot's previous digest, which is kept
+        in memory and not read on this path (except the first time a lot is written, or after
+        a failed commit: ``_tips``)."""
+        conn = self._log
+        if conn is None:
+            raise StoreError("store is not open")
+        if len(batches) == 1:
+            events, snapshots = batches[0].events, batches[0].snapshots
+        else:
+            events = [e for b in batches for e in b.events]
+            snapshots = {}
+            for b in batches:
+                snapshots.update(b.snapshots)  # the newest of each lot
+        with _errors():
+            tips = self._tips(conn, {e.lot for e in events})
+            # Blobs go to sqlite3 as bytearrays: it binds int, float, str and bytearray as they
+            # are, but sends any other value (bytes too) through its adapter protocol first,
+            # whose failed ``__adapt__`` look-up raises and clears an AttributeError each time:
+            # about 0.3 µs a value, two a row, against 0.06 µs for the copy.
+            rows = [(e.lot, e.seq, bytearray(encode(e)), bytearray(digest))
+                    for e, digest in zip(events, links(tips, events), strict=True)]  # fmt: skip
+            snaps = [(s.id, s.seq, bytearray(_encoder.encode(s))) for s in snapshots.values()]
+            try:
+                _write_batch(conn, rows, snaps)
+            except BaseException:
+                # Nothing was written, as far as SQLite says; whatever the store holds, these
+                # lots' digests are read from it again before their next events are chained.
+                for lot in tips:
+                    self._heads.pop(lot, None)
+                raise
+            self._heads.update(tips)
+        if self._checkpointer is not None:
+            self._checkpointer.wrote(len(rows) + len(snaps))
+
+    def _tips(self, conn: sqlite3.Connection, lots: set[int]) -> dict[int, bytes]:
         """The digest after the last durable event of each of ``lots``: from memory, or (the
         first time a lot is written since the store opened, or after a failed commit) from its
         last stored event, one query for all the lots not in memory."""
         heads = self._heads
         unknown = [lot for lot in lots if lot not in heads]
         if unknown:
-            found = await self.writer.execute_fetchall(_LAST_DIGESTS, (msgspec.json.encode(unknown).decode(),))
-            for lot, digest in found:
+            for lot, digest in conn.execute(_LAST_DIGESTS, (msgspec.json.encode(unknown).decode(),)):
                 heads[lot] = GENESIS if digest is None else digest
         return {lot: heads[lot] for lot in lots}
 

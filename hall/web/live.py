@@ -179,7 +179,7 @@ class _Socket:
         group = self.awaiting.get(pending)
         if group is None:
             group = self.awaiting[pending] = []
-            pending.add_done_callback(self._answered)
+            self.runtime.then(pending, self._answered)
         group.append(answer)
 
     def _answered(self, committed: asyncio.Future[None]) -> None:
