@@ -229,16 +229,20 @@ async def test_no_append_resolves_before_the_write_containing_it_has_returned(
         await futures[key]
         store.log.append(("acked", key))
 
+    async def returned_after(count: int) -> None:
+        """Until one more commit has returned and the loop has heard of it."""
+        while len(store.committed) == count:
+            await asyncio.sleep(0.001)
+
     store.before_return = about_to_return
     futures[(1, 1)] = await hold_first_commit(journal, store, ev(1, 1))
     tasks = [asyncio.ensure_future(acker((1, 1)))]
     for s in range(2, 30):
         futures[(1, s)] = journal.append([ev(1, s)])
         tasks.append(asyncio.ensure_future(acker((1, s))))
-        if s % 7 == 0:  # let the held commit go on now and then, and hold the next one
+        if s % 7 == 0:  # let the held commit return now and then, and hold a later one
             store.gate.set()
-            await asyncio.sleep(0)
-            await asyncio.sleep(0)
+            await asyncio.wait_for(returned_after(len(store.committed)), 1)
             store.gate.clear()
     store.gate.set()
     await asyncio.wait_for(asyncio.gather(*tasks), 2)
