@@ -190,14 +190,15 @@ def level(runs: list[dict[str, Any]]) -> dict[str, Any]:
             causes[name] = causes.get(name, 0) + n
         for name, ms in run["stalls"]["long_acks"]["ms_in"].items():
             ms_in[name] = round(ms_in.get(name, 0.0) + ms, 1)
-    lag = [{"loop_lag_p99_ms": r["stalls"]["loop_lag_ms"]["p99"], "loop_lag_max_ms": r["stalls"]["loop_lag_ms"]["max"]}
-           for r in runs]  # fmt: skip
+    lag = [{"loop_lag_p99_ms": r["stalls"]["loop_lag_ms"]["p99"], "loop_lag_max_ms": r["stalls"]["loop_lag_ms"]["max"],
+            "loop_cpu_share": r["stalls"]["loop_cpu_share"]} for r in runs]  # fmt: skip
     side = [r["side"] for r in runs if "side" in r]
     return {
         "bids_per_s": median(runs, "accepted_per_s"),
         **{key: median(runs, key) for key in ("ack_p50_ms", "ack_p99_ms", "ack_p999_ms", "ack_max_ms",
                                                 "client_lag_p99_ms", "client_lag_max_ms")},
         "loop_lag_p99_ms": median(lag, "loop_lag_p99_ms"), "loop_lag_max_ms": median(lag, "loop_lag_max_ms"),
+        "loop_cpu_share": median(lag, "loop_cpu_share"),
         "side_ack_p50_ms": median(side, "ack_p50_ms"), "side_ack_p99_ms": median(side, "ack_p99_ms"),
         "side_ack_max_ms": median(side, "ack_max_ms"),
         "long_acks": sum(r["stalls"]["long_acks"]["acks"] for r in runs),

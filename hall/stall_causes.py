@@ -9,8 +9,11 @@ was happening then; the ack's cause is the one that took most of its time.
 The order is the order of blame. A collection holds the GIL, so nothing else in the server
 moves while it runs (the database thread cannot bind its rows or return): it comes first. A
 checkpoint is disk work inside a commit that every waiting bid waits for. A stall of the load
-generator itself is not the server's latency at all. A loop busy without a collection delays
-whatever it should be doing. Only then come the ordinary steps every ack passes through: the
+generator itself is not the server's latency at all. A stall of the server's loop is
+``loop_off_cpu`` when its thread ran for less than half of it (the machine's other processes
+had the cores: on this shared machine that is not the hall's doing) and ``loop_busy`` when it
+ran (callbacks computing: reading, judging, encoding, acking, fanning out); either way it
+delays whatever the loop should be doing. Only then come the ordinary steps every ack passes through: the
 hand-over of a batch to the database thread, its inserts, its ``COMMIT`` (fsync), and the wait
 until the loop sees the commit done. Time covered by none of these is ``other`` (framing,
 judging, the kernel, queues not recorded).
@@ -22,7 +25,7 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-CAUSES: Final = ("gc_gen2", "gc_gen1", "gc_gen0", "checkpoint", "client_stall", "loop_busy",
+CAUSES: Final = ("gc_gen2", "gc_gen1", "gc_gen0", "checkpoint", "client_stall", "loop_off_cpu", "loop_busy",
                  "handoff_to_thread", "inserts", "commit_fsync", "commit_to_loop")  # fmt: skip
 OTHER: Final = "other"
 LONG_ACK_S: Final = 0.015
@@ -74,9 +77,21 @@ class Intervals:
         return parts
 
 
-def _lag_stalls(lag: Mapping[str, Sequence[float]]) -> list[tuple[float, float]]:
-    """A late timer firing at ``at`` after ``late`` seconds: its loop did nothing else in [at - late, at]."""
-    return [(at - late, at) for at, late in zip(lag["at"], lag["lag"], strict=True) if late > STALL_S]
+def _lag_stalls(lag: Mapping[str, Sequence[float]], ran: bool | None = None) -> list[tuple[float, float]]:
+    """A late timer firing at ``at`` after ``late`` seconds: its loop did nothing else in
+    [at - late, at]. With ``ran``, only the stalls whose thread ran (True) for at least half
+    of the time since the firing before (the timer's period plus the lateness), or not (False)."""
+    period = lag["at"][1] - lag["at"][0] if len(lag["at"]) > 1 else 0.0
+    found = []
+    for i, (at, late) in enumerate(zip(lag["at"], lag["lag"], strict=True)):
+        if late <= STALL_S:
+            continue
+        if ran is not None:
+            span = (at - lag["at"][i - 1]) if i else period + late
+            if (lag["ran"][i] >= span / 2) != ran:
+                continue
+        found.append((at - late, at))
+    return found
 
 
 def cause_intervals(server: Mapping[str, Any], client: Mapping[str, Any] | None) -> dict[str, Intervals]:
@@ -94,7 +109,8 @@ def cause_intervals(server: Mapping[str, Any], client: Mapping[str, Any] | None)
         found["inserts"].append((began, inserted))
         found["checkpoint" if checkpoint else "commit_fsync"].append((inserted, committed))
         found["commit_to_loop"].append((committed, seen))
-    found["loop_busy"] = _lag_stalls(server["lag"])
+    found["loop_busy"] = _lag_stalls(server["lag"], ran=True)
+    found["loop_off_cpu"] = _lag_stalls(server["lag"], ran=False)
     if client is not None:
         found["client_stall"] = _lag_stalls(client["lag"])
     return {name: Intervals(pairs) for name, pairs in found.items()}
@@ -141,6 +157,12 @@ def window(server: Mapping[str, Any], start: float, end: float) -> dict[str, Any
     commits (their steps, checkpoints) and writes that waited in a socket's queue."""
     lag = server["lag"]
     lags = [late for at, late in zip(lag["at"], lag["lag"], strict=True) if start <= at <= end]
+    # the share of the window's wall time the loop's thread ran (from the firing before it)
+    inside = [i for i, at in enumerate(lag["at"]) if start <= at <= end]
+    wall = ran = 0.0
+    if inside and inside[0] > 0:
+        wall = lag["at"][inside[-1]] - lag["at"][inside[0] - 1]
+        ran = sum(lag["ran"][i] for i in inside)
     gcs = server["gc"]
     pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
     for s, e, generation in zip(gcs["start"], gcs["end"], gcs["generation"], strict=True):
@@ -159,6 +181,7 @@ def window(server: Mapping[str, Any], start: float, end: float) -> dict[str, Any
 
     return {
         "loop_lag_ms": {**steps(lags), "samples": len(lags)},
+        "loop_cpu_share": round(ran / wall, 3) if wall else None,
         "gc": {f"gen{g}": {"count": len(p), "total_ms": _ms(sum(p)), "max_ms": _ms(max(p) if p else None)}
                for g, p in pauses.items()},
         "commits": {

@@ -2,8 +2,9 @@
 
 ``HALL_PROFILE_STALLS=<file>`` makes the server record, from its start until it stops:
 
-- **loop lag**: a timer due every millisecond notes how late it fires; a late timer means
-  the loop was busy (or paused) that long;
+- **loop lag**: a timer due every millisecond notes how late it fires, and how much CPU time
+  the loop's thread used since the last firing; a late timer means the loop was busy that
+  long (it ran) or was not running at all (the machine's other processes had the cores);
 - **collector pauses**: each collection's start, end and generation (``gc.callbacks``);
 - **commits**: for each group commit, when the loop handed it over, when the database thread
   began it, when its inserts were done and ``COMMIT`` began, when ``COMMIT`` (its fsyncs, and
@@ -50,19 +51,26 @@ Clock = Callable[[], float]
 class LagProbe:
     """A timer re-armed every ``interval`` seconds that records how late each firing is.
 
-    Each sample is (when it fired, seconds late). The probe measures the loop it runs on, so
-    a stall shows as one late sample as long as the stall (the timer cannot fire meanwhile)."""
+    Each sample is (when it fired, seconds late, CPU seconds its thread ran since the firing
+    before). The probe measures the loop it runs on, so a stall shows as one late sample as
+    long as the stall (the timer cannot fire meanwhile); the CPU time tells a loop busy
+    computing from one whose thread was not running (on a shared machine, descheduled)."""
 
-    def __init__(self, interval: float = INTERVAL, clock: Clock = time.perf_counter) -> None:
+    def __init__(self, interval: float = INTERVAL, clock: Clock = time.perf_counter,
+                 cpu: Clock = time.thread_time) -> None:  # fmt: skip
         self.interval = interval
         self.clock = clock
+        self.cpu = cpu
         self.at: array[float] = array("d")
         self.lag: array[float] = array("d")
+        self.ran: array[float] = array("d")
         self._due = 0.0
+        self._ran = 0.0
         self._handle: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         self._due = self.clock() + self.interval
+        self._ran = self.cpu()
         self._handle = asyncio.get_running_loop().call_later(self.interval, self.fire)
 
     def stop(self) -> None:
@@ -71,16 +79,17 @@ class LagProbe:
             self._handle = None
 
     def fire(self) -> None:
-        now = self.clock()
-        self.record(now, now - self._due)
-        self._due = now + self.interval
+        now, ran = self.clock(), self.cpu()
+        self.record(now, now - self._due, ran - self._ran)
+        self._due, self._ran = now + self.interval, ran
         if self._handle is not None:
             self._handle = asyncio.get_running_loop().call_later(self.interval, self.fire)
 
-    def record(self, at: float, late: float) -> None:
+    def record(self, at: float, late: float, ran: float) -> None:
         """One sample; early firings (the loop's clock is coarser than ours) count as on time."""
         self.at.append(at)
         self.lag.append(max(0.0, late))
+        self.ran.append(ran)
 
 
 class GcTimer:
@@ -175,7 +184,7 @@ class Profile:
 
     def data(self) -> dict[str, Any]:
         return {
-            "lag": {"at": list(self.lag.at), "lag": list(self.lag.lag)},
+            "lag": {"at": list(self.lag.at), "lag": list(self.lag.lag), "ran": list(self.lag.ran)},
             "gc": {"start": list(self.gc.start), "end": list(self.gc.end), "generation": list(self.gc.generation)},
             "commits": {name: list(values) for name, values in self.commits.rows.items()},
             "send_queue": {"at": list(self.taken_at), "frames": list(self.taken_frames)},

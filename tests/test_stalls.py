@@ -36,9 +36,10 @@ def ticking(*times: float) -> Iterator[float]:
 
 def test_lag_probe_records_how_late_each_firing_is_and_counts_early_as_on_time() -> None:
     times = ticking(10.0, 10.051, 10.0515)
+    cpu = ticking(1.0, 1.04, 1.0405)
 
     async def run() -> LagProbe:
-        probe = LagProbe(interval=0.001, clock=lambda: next(times))
+        probe = LagProbe(interval=0.001, clock=lambda: next(times), cpu=lambda: next(cpu))
         probe.start()  # due at 10.001
         probe.fire()  # at 10.051: 50 ms late; next due at 10.052
         probe.fire()  # at 10.0515: early by half a millisecond
@@ -48,6 +49,7 @@ def test_lag_probe_records_how_late_each_firing_is_and_counts_early_as_on_time()
     probe = asyncio.run(run())
     assert list(probe.at) == [10.051, 10.0515]
     assert list(probe.lag) == [pytest.approx(0.05), 0.0]
+    assert list(probe.ran) == [pytest.approx(0.04), pytest.approx(0.0005)]  # the thread's CPU time between firings
 
 
 def test_lag_probe_stops_rearming_once_stopped() -> None:
@@ -94,13 +96,13 @@ def test_commit_log_keeps_a_commit_the_thread_timed_and_drops_one_that_failed_be
 
 def test_profile_dump_writes_every_record_as_json(tmp_path: Path) -> None:
     profile = Profile(str(tmp_path / "stalls.json"), clock=lambda: 5.0)
-    profile.lag.record(4.0, 0.003)
+    profile.lag.record(4.0, 0.003, 0.002)
     profile.gc("start", {"generation": 1})
     profile.gc("stop", {"generation": 1})
     profile.taken(7)
     profile.dump()
     data = json.loads((tmp_path / "stalls.json").read_text())
-    assert data["lag"] == {"at": [4.0], "lag": [0.003]}
+    assert data["lag"] == {"at": [4.0], "lag": [0.003], "ran": [0.002]}
     assert data["gc"] == {"start": [5.0], "end": [5.0], "generation": [1]}
     assert data["send_queue"] == {"at": [5.0], "frames": [7]}
     assert set(data["commits"]) == {"handed", "began", "inserted", "committed", "seen", "events", "checkpoint"}
@@ -183,7 +185,7 @@ def test_blame_counts_each_long_ack_under_the_cause_that_took_most_of_it() -> No
 
 def profile_of(**parts: Any) -> dict[str, Any]:
     empty: dict[str, Any] = {
-        "lag": {"at": [], "lag": []}, "gc": {"start": [], "end": [], "generation": []},
+        "lag": {"at": [], "lag": [], "ran": []}, "gc": {"start": [], "end": [], "generation": []},
         "commits": {name: [] for name in ("handed", "began", "inserted", "committed", "seen", "events", "checkpoint")},
         "send_queue": {"at": [], "frames": []},
     }  # fmt: skip
@@ -193,7 +195,9 @@ def profile_of(**parts: Any) -> dict[str, Any]:
 def test_cause_intervals_split_a_commit_into_its_steps_and_a_checkpoint_from_an_fsync() -> None:
     commits = {"handed": [1.0, 2.0], "began": [1.1, 2.1], "inserted": [1.2, 2.2], "committed": [1.3, 2.9],
                "seen": [1.4, 3.0], "events": [10.0, 10.0], "checkpoint": [0.0, 1.0]}  # fmt: skip
-    server = profile_of(commits=commits, lag={"at": [5.0, 6.0], "lag": [0.001, 0.5]},
+    # the loop stalled twice for half a second: it ran through the first, it was not running in the second
+    lag = {"at": [5.0, 6.0, 7.0], "lag": [0.001, 0.5, 0.5], "ran": [0.001, 0.9, 0.1]}
+    server = profile_of(commits=commits, lag=lag,
                         gc={"start": [7.0], "end": [7.1], "generation": [1]})  # fmt: skip
     client = {"lag": {"at": [9.0], "lag": [0.25]}}
     found = cause_intervals(server, client)
@@ -201,6 +205,7 @@ def test_cause_intervals_split_a_commit_into_its_steps_and_a_checkpoint_from_an_
     assert found["checkpoint"].within(0, 10) == [(2.2, 2.9)]
     assert found["handoff_to_thread"].within(0, 10) == [(1.0, 1.1), (2.0, 2.1)]
     assert found["loop_busy"].within(0, 10) == [(5.5, 6.0)]  # the 1 ms sample is no stall
+    assert found["loop_off_cpu"].within(0, 10) == [(6.5, 7.0)]
     assert found["gc_gen1"].within(0, 10) == [(7.0, 7.1)]
     assert found["client_stall"].within(0, 10) == [(8.75, 9.0)]
 
@@ -208,11 +213,12 @@ def test_cause_intervals_split_a_commit_into_its_steps_and_a_checkpoint_from_an_
 def test_window_reports_only_what_happened_inside_it() -> None:
     commits = {"handed": [1.0, 20.0], "began": [1.001, 20.0], "inserted": [1.002, 20.0], "committed": [1.012, 20.0],
                "seen": [1.013, 20.0], "events": [250.0, 1.0], "checkpoint": [1.0, 0.0]}  # fmt: skip
-    server = profile_of(commits=commits, lag={"at": [0.5, 1.5, 1.6], "lag": [0.9, 0.001, 0.003]},
+    server = profile_of(commits=commits, lag={"at": [0.5, 1.5, 1.6], "lag": [0.9, 0.001, 0.003], "ran": [0.0, 0.5, 0.05]},
                         gc={"start": [1.7, 30.0], "end": [1.75, 30.5], "generation": [2, 2]},
                         send_queue={"at": [1.8], "frames": [4]})  # fmt: skip
     found = window(server, 1.0, 2.0)
     assert found["loop_lag_ms"]["samples"] == 2 and found["loop_lag_ms"]["max"] == 3.0
+    assert found["loop_cpu_share"] == 0.5  # ran 0.55 s of the 1.1 s from the firing before the window
     assert found["gc"]["gen2"] == {"count": 1, "total_ms": 50.0, "max_ms": 50.0}
     assert found["gc"]["gen0"]["count"] == 0
     assert found["commits"]["count"] == 1 and found["commits"]["checkpoints"] == 1
