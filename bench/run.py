@@ -217,6 +217,44 @@ def draw(saved: list[Path], svg: Path) -> None:
     svg.write_text(latency_svg("Ack latency against load (bench/run.py)", runs))
 
 
+def summarise(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, idle: dict[str, Any] | None,
+              peaks: dict[str, float]) -> dict[str, Any]:  # fmt: skip
+    """The summary line: medians over the rounds, ratios within each round, memory."""
+    ratios = {
+        "throughput_ratio": [t["accepted_per_s"] / e["accepted_per_s"] for t, e in zip(runs["throughput"], runs["echo"], strict=True)],
+        "fanout_ratio": [f["deliveries_per_s"] / b["deliveries_per_s"]
+                         for f, b in zip(runs["fanout_saturated"], runs["broadcast_saturated"], strict=True)],
+        "fanout_ratio_raw": [f["deliveries_per_s"] / b["deliveries_per_s"]
+                             for f, b in zip(runs["fanout_saturated"], runs["broadcast_raw_saturated"], strict=True)],
+    }  # fmt: skip
+    summary = {
+        "scenario": "summary", "rounds": args.rounds, "seconds": args.seconds, "watchers": args.watchers,
+        "echo_msgs_per_s": median(runs["echo"], "accepted_per_s"),
+        "hall_accepted_bids_per_s": median(runs["throughput"], "accepted_per_s"),
+        "throughput_ratio": round(statistics.median(ratios["throughput_ratio"]), 3),
+        "ack_p99_ms_saturated": median(runs["throughput"], "ack_p99_ms"),
+        "half_rate_bids_per_s": median(runs["paced_50"], "accepted_per_s"),
+        "ack_p50_ms_half_rate": median(runs["paced_50"], "ack_p50_ms"),
+        "ack_p99_ms_half_rate": median(runs["paced_50"], "ack_p99_ms"),
+        "ack_p999_ms_half_rate": median(runs["paced_50"], "ack_p999_ms"),
+        "broadcast_deliveries_per_s": median(runs["broadcast_saturated"], "deliveries_per_s"),
+        "fanout_deliveries_per_s": median(runs["fanout_saturated"], "deliveries_per_s"),
+        "fanout_ratio": round(statistics.median(ratios["fanout_ratio"]), 3),
+        "broadcast_raw_deliveries_per_s": median(runs["broadcast_raw_saturated"], "deliveries_per_s"),
+        "fanout_ratio_raw": round(statistics.median(ratios["fanout_ratio_raw"]), 3),
+        "fanout_10_p50_ms": median(runs["fanout_10"], "delivery_p50_ms"),
+        "fanout_10_p99_ms": median(runs["fanout_10"], "delivery_p99_ms"),
+        "broadcast_10_p99_ms": median(runs["broadcast_10"], "delivery_p99_ms"),
+        "fanout_missing": sum(r["missing"] for name in ("fanout_10", "fanout_saturated") for r in runs[name]),
+        "fanout_duplicates": sum(r["duplicates"] for name in ("fanout_10", "fanout_saturated") for r in runs[name]),
+        "fanout_dropped": sum(r["dropped"] for name in ("fanout_10", "fanout_saturated") for r in runs[name]),
+        "idle_sockets": idle and idle["open"], "idle_rss_mib": idle and idle["rss_with_sockets_mib"],
+        **peaks,
+        "load": {str(load): level(runs[f"paced_{load}"]) for load in PACED} | {"100": level(runs["throughput"])},
+    }  # fmt: skip
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -298,38 +336,7 @@ def main() -> None:
         peaks = {"hall_peak_rss_mib": round(memory_kib(hall_pid, "VmHWM") / 1024, 1),
                  "ceiling_peak_rss_mib": round(memory_kib(ceiling_pid, "VmHWM") / 1024, 1)}  # fmt: skip
 
-    ratios = {
-        "throughput_ratio": [t["accepted_per_s"] / e["accepted_per_s"] for t, e in zip(runs["throughput"], runs["echo"], strict=True)],
-        "fanout_ratio": [f["deliveries_per_s"] / b["deliveries_per_s"]
-                         for f, b in zip(runs["fanout_saturated"], runs["broadcast_saturated"], strict=True)],
-        "fanout_ratio_raw": [f["deliveries_per_s"] / b["deliveries_per_s"]
-                             for f, b in zip(runs["fanout_saturated"], runs["broadcast_raw_saturated"], strict=True)],
-    }  # fmt: skip
-    summary = {
-        "scenario": "summary", "rounds": args.rounds, "seconds": args.seconds, "watchers": args.watchers,
-        "echo_msgs_per_s": median(runs["echo"], "accepted_per_s"),
-        "hall_accepted_bids_per_s": median(runs["throughput"], "accepted_per_s"),
-        "throughput_ratio": round(statistics.median(ratios["throughput_ratio"]), 3),
-        "ack_p99_ms_saturated": median(runs["throughput"], "ack_p99_ms"),
-        "half_rate_bids_per_s": median(runs["paced_50"], "accepted_per_s"),
-        "ack_p50_ms_half_rate": median(runs["paced_50"], "ack_p50_ms"),
-        "ack_p99_ms_half_rate": median(runs["paced_50"], "ack_p99_ms"),
-        "ack_p999_ms_half_rate": median(runs["paced_50"], "ack_p999_ms"),
-        "broadcast_deliveries_per_s": median(runs["broadcast_saturated"], "deliveries_per_s"),
-        "fanout_deliveries_per_s": median(runs["fanout_saturated"], "deliveries_per_s"),
-        "fanout_ratio": round(statistics.median(ratios["fanout_ratio"]), 3),
-        "broadcast_raw_deliveries_per_s": median(runs["broadcast_raw_saturated"], "deliveries_per_s"),
-        "fanout_ratio_raw": round(statistics.median(ratios["fanout_ratio_raw"]), 3),
-        "fanout_10_p50_ms": median(runs["fanout_10"], "delivery_p50_ms"),
-        "fanout_10_p99_ms": median(runs["fanout_10"], "delivery_p99_ms"),
-        "broadcast_10_p99_ms": median(runs["broadcast_10"], "delivery_p99_ms"),
-        "fanout_missing": sum(r["missing"] for name in ("fanout_10", "fanout_saturated") for r in runs[name]),
-        "fanout_duplicates": sum(r["duplicates"] for name in ("fanout_10", "fanout_saturated") for r in runs[name]),
-        "fanout_dropped": sum(r["dropped"] for name in ("fanout_10", "fanout_saturated") for r in runs[name]),
-        "idle_sockets": idle and idle["open"], "idle_rss_mib": idle and idle["rss_with_sockets_mib"],
-        **peaks,
-        "load": {str(load): level(runs[f"paced_{load}"]) for load in PACED} | {"100": level(runs["throughput"])},
-    }  # fmt: skip
+    summary = summarise(runs, args, idle, peaks)
     print(json.dumps(summary), flush=True)
     if args.save:
         args.save.parent.mkdir(parents=True, exist_ok=True)

@@ -116,20 +116,44 @@ def cause_intervals(server: Mapping[str, Any], client: Mapping[str, Any] | None)
     return {name: Intervals(pairs) for name, pairs in found.items()}
 
 
+class Timeline:
+    """[start, end] cut where any cause's interval begins or ends, each piece given to the
+    first cause of ``CAUSES`` covering it (or ``other``), with running totals per cause, so
+    that the share of any window inside it takes a few look-ups however many pieces it spans
+    (a run at 90 % load has hundreds of thousands of long acks, each spanning thousands)."""
+
+    def __init__(self, causes: Mapping[str, Intervals], start: float, end: float) -> None:
+        bounds = {start, end}
+        for name in CAUSES:
+            for lo, hi in causes[name].within(start, end):
+                bounds.update((lo, hi))
+        self.edges = sorted(bounds)
+        self.owner = [next((n for n in CAUSES if causes[n].covers((lo + hi) / 2)), OTHER)
+                      for lo, hi in zip(self.edges, self.edges[1:])]  # fmt: skip
+        self.names = sorted(set(self.owner))
+        self.totals: dict[str, list[float]] = {name: [0.0] for name in self.names}
+        for (lo, hi), owner in zip(zip(self.edges, self.edges[1:]), self.owner):
+            for name, running in self.totals.items():
+                running.append(running[-1] + (hi - lo if name == owner else 0.0))
+
+    def _upto(self, at: float) -> dict[str, float]:
+        """Seconds given to each cause from the timeline's start to ``at`` (inside it)."""
+        i = min(max(bisect.bisect_right(self.edges, at) - 1, 0), len(self.owner) - 1)
+        found = {name: running[i] for name, running in self.totals.items()}
+        if self.owner:
+            found[self.owner[i]] += max(0.0, at - self.edges[i])
+        return found
+
+    def shares(self, sent: float, received: float) -> dict[str, float]:
+        """Seconds of [sent, received] (inside the timeline) given to each cause; only those with some."""
+        before, after = self._upto(sent), self._upto(received)
+        return {name: after[name] - before[name] for name in self.names if after[name] - before[name] > 0}
+
+
 def attribute(sent: float, received: float, causes: Mapping[str, Intervals]) -> dict[str, float]:
     """Seconds of [sent, received] given to each cause (first in ``CAUSES`` wins an instant),
     the rest to ``other``; only causes with some time are listed."""
-    bounds = {sent, received}
-    for name in CAUSES:
-        for lo, hi in causes[name].within(sent, received):
-            bounds.update((lo, hi))
-    edges = sorted(bounds)
-    shares: dict[str, float] = {}
-    for lo, hi in zip(edges, edges[1:]):
-        middle = (lo + hi) / 2
-        name = next((n for n in CAUSES if causes[n].covers(middle)), OTHER)
-        shares[name] = shares.get(name, 0.0) + (hi - lo)
-    return shares
+    return Timeline(causes, sent, received).shares(sent, received)
 
 
 def blame(acks: Sequence[Sequence[float]], causes: Mapping[str, Intervals]) -> dict[str, Any]:
@@ -137,8 +161,9 @@ def blame(acks: Sequence[Sequence[float]], causes: Mapping[str, Intervals]) -> d
     milliseconds each cause took across them all."""
     count: dict[str, int] = {}
     total: dict[str, float] = {}
+    timeline = Timeline(causes, min((a[0] for a in acks), default=0.0), max((a[1] for a in acks), default=0.0))
     for sent, received in acks:
-        shares = attribute(sent, received, causes)
+        shares = timeline.shares(sent, received)
         top = max(shares, key=lambda name: shares[name])
         count[top] = count.get(top, 0) + 1
         for name, seconds in shares.items():
