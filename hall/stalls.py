@@ -211,33 +211,38 @@ class _Shim:
         from hall.store import sqlite
 
         profile, clock, commits = self.profile, self.profile.clock, self.profile.commits
-        write, write_batch, take = sqlite.SqliteStore.write, sqlite._write_batch, Watcher.take
-        paths: dict[int, str] = {}
-
-        async def timed_write(store: sqlite.SqliteStore, events: Sequence[Any], snapshots: Sequence[Any]) -> None:
-            row = commits.open(clock(), len(events))
-            paths[id(row)] = store.path
-            try:
-                await write(store, events, snapshots)
-            finally:
-                paths.pop(id(row), None)
-                commits.seen(row, clock())
-
-        def timed_batch(db: Any, rows: Any, snaps: Any) -> None:
-            row = commits.current
-            if row is None:
-                return write_batch(db, rows, snaps)
-            row["began"] = clock()
-            proxy: Any = _Db(_TimedConnection(db._conn, row, paths.get(id(row)), clock))
-            write_batch(proxy, rows, snaps)
-            return None
+        take = Watcher.take
 
         def timed_take(watcher: Watcher) -> bytes:
             profile.taken(watcher.pending)
             return take(watcher)
 
-        patches = ((sqlite.SqliteStore, "write", timed_write, write), (sqlite, "_write_batch", timed_batch, write_batch),
-                   (Watcher, "take", timed_take, take))  # fmt: skip
+        patches: list[tuple[object, str, object, object]] = [(Watcher, "take", timed_take, take)]
+        write_batch: Callable[[Any, Any, Any], None] | None = getattr(sqlite, "_write_batch", None)
+        if write_batch is not None:  # a store that commits another way records into Profile.commits itself
+            batch = write_batch
+            write = sqlite.SqliteStore.write
+            paths: dict[int, str] = {}
+
+            async def timed_write(store: sqlite.SqliteStore, events: Sequence[Any], snapshots: Sequence[Any]) -> None:
+                row = commits.open(clock(), len(events))
+                paths[id(row)] = store.path
+                try:
+                    await write(store, events, snapshots)
+                finally:
+                    paths.pop(id(row), None)
+                    commits.seen(row, clock())
+
+            def timed_batch(db: Any, rows: Any, snaps: Any) -> None:
+                row = commits.current
+                if row is None:
+                    batch(db, rows, snaps)
+                    return
+                row["began"] = clock()
+                proxy: Any = _Db(_TimedConnection(db._conn, row, paths.get(id(row)), clock))
+                batch(proxy, rows, snaps)
+
+            patches += [(sqlite.SqliteStore, "write", timed_write, write), (sqlite, "_write_batch", timed_batch, batch)]
         for owner, name, timed, _ in patches:
             setattr(owner, name, timed)
 
