@@ -37,6 +37,9 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from wsclient import Client, connect  # noqa: E402
 
+from hall.stall_causes import LONG_ACK_S, STALL_S  # noqa: E402
+from hall.stalls import LagProbe  # noqa: E402
+
 
 class Frame(msgspec.Struct, gc=False):
     """The fields the generator reads of any frame (hall or ceiling). Not tracked by the
@@ -118,7 +121,10 @@ class Pipeline:
             return
         stats = self.stats
         if stats["measuring"]:
-            stats["latency"].append((time.perf_counter() - started) * 1000)
+            now = time.perf_counter()
+            stats["latency"].append((now - started) * 1000)
+            if now - started > LONG_ACK_S:
+                stats["long"].append((started, now))
             if frame.ok:
                 stats["accepted"] += 1
             else:
@@ -156,7 +162,9 @@ async def pace(lines: list[Pipeline], rate: float) -> None:
 
 async def pipelines(args: argparse.Namespace, path_for: Callable[[int], str],
                     plans: list[list[tuple[int, int, int]]]) -> dict[str, Any]:  # fmt: skip
-    stats: dict[str, Any] = {"accepted": 0, "rejected": 0, "latency": [], "codes": {}, "measuring": False}
+    stats: dict[str, Any] = {"accepted": 0, "rejected": 0, "latency": [], "long": [], "codes": {}, "measuring": False}
+    probe = LagProbe()  # the generator's own stalls, to tell them from the server's
+    probe.start()
     lines = []
     for i, plan in enumerate(plans):
         line = Pipeline([(lot, amount) for lot, amount, _ in plan], args.inflight, stats)
@@ -176,7 +184,9 @@ async def pipelines(args: argparse.Namespace, path_for: Callable[[int], str],
     began = time.perf_counter()
     await asyncio.sleep(args.seconds)
     stats["measuring"] = False
-    elapsed = time.perf_counter() - began
+    ended = time.perf_counter()
+    elapsed = ended - began
+    probe.stop()
     for line in lines:
         line.running = False
     if args.rate:
@@ -186,12 +196,19 @@ async def pipelines(args: argparse.Namespace, path_for: Callable[[int], str],
         assert line.client is not None
         line.client.close()
     latency = stats["latency"]
+    lags = [late * 1000 for at, late in zip(probe.at, probe.lag) if began <= at <= ended]
+    if args.trace:
+        # for bench/run.py's attribution (hall.stall_causes): the long acks and this loop's stalls
+        stalls = [(at, late) for at, late in zip(probe.at, probe.lag) if late > STALL_S]
+        trace = {"acks": stats["long"], "lag": {"at": [a for a, _ in stalls], "lag": [x for _, x in stalls]}}
+        Path(args.trace).write_text(json.dumps(trace))
     return {
         "connections": len(lines), "inflight": None if args.rate else args.inflight, "rate": args.rate or None,
-        "seconds": round(elapsed, 2),
+        "seconds": round(elapsed, 2), "window": [began, ended],
         "accepted_per_s": round(stats["accepted"] / elapsed), "rejected_per_s": round(stats["rejected"] / elapsed),
         "codes": stats["codes"], "ack_p50_ms": percentile(latency, 0.5), "ack_p99_ms": percentile(latency, 0.99),
-        "ack_max_ms": round(max(latency), 3) if latency else None,
+        "ack_p999_ms": percentile(latency, 0.999), "ack_max_ms": round(max(latency), 3) if latency else None,
+        "client_lag_p99_ms": percentile(lags, 0.99), "client_lag_max_ms": round(max(lags), 3) if lags else None,
     }  # fmt: skip
 
 
@@ -406,6 +423,8 @@ def parser() -> argparse.ArgumentParser:
                         "throughput/echo: bids per second in all (default 0: --inflight per connection)")
     p.add_argument("--path", default="/ws", help="idle: the socket path")
     p.add_argument("--raw", action="store_true", help="broadcast: through the hall's raw writer, not ASGI sends")
+    p.add_argument("--trace", default="", help="throughput/echo: write the long acks and this process's stalls "
+                                               "(JSON) to this file")
     return p
 
 

@@ -6,8 +6,10 @@ between the two within every round so that a noisy spell of the shared machine h
 
 - ``echo`` (ceiling) and ``throughput`` (hall), saturated: accepted durable bids/s ÷ echo
   messages/s is the throughput ratio;
-- ``throughput`` paced at half the rate the hall accepted saturated in the round: ack latency
-  at half load;
+- ``throughput`` paced at 10, 50 and 90 % of the rate the hall accepted saturated in the round:
+  ack p50, p99, p99.9 and max at each load, with ``bench/sideclient.py`` (another process and
+  another WebSocket implementation) bidding beside it on a lot of its own, to check the load
+  generator's own stalls;
 - ``broadcast`` (ceiling) and ``fanout`` (hall) with ``--watchers`` sockets, saturated and at
   10 events/s: deliveries/s ratio, delivery latency, missing/duplicate events, drops; and the
   ceiling's ``broadcast --raw`` saturated, the floor under the hall's own way of writing.
@@ -16,8 +18,18 @@ After the rounds, ``--idle`` sockets subscribe to a hall lot and wait while the 
 memory is read. Each scenario's JSON line is printed as it finishes; the last line is the
 summary: medians over the rounds, ratios, and the servers' peak RSS (VmHWM).
 
+The hall runs with ``HALL_PROFILE_STALLS`` (``hall/stalls.py``): its loop lag, collector
+pauses, commit steps and WAL checkpoints are recorded, and the load generator records its own
+loop's stalls and every ack over 15 ms. After the rounds the server writes what it recorded;
+each throughput run then gets the server's loop lag over its window, and each of its long acks
+a cause (``hall/stall_causes.py``). The summary's ``load`` holds, per load (10, 50, 90 and
+100 % = saturated), the medians of ack and loop lag percentiles and the long acks' causes
+summed over the rounds.
+
     python bench/run.py                       # 3 rounds × 10 s, 5,000 watchers, 10,000 idle
-    python bench/run.py --rounds 1 --seconds 3 --watchers 500 --idle 1000   # a quick look
+    python bench/run.py --quick               # 1 round × 3 s, 500 watchers, 1,000 idle
+    python bench/run.py --save bench/results/before.json --svg docs/latency.svg
+    python bench/run.py --chart bench/results/before.json bench/results/after.json --svg docs/latency.svg
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import socket
 import statistics
 import subprocess
@@ -40,6 +53,13 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
+sys.path.insert(0, str(HERE))
+from chart import latency_svg  # noqa: E402
+
+from hall.stall_causes import blame, cause_intervals, window  # noqa: E402
+
+PACED = (10, 50, 90)
+"""Loads of the paced runs, in per cent of the round's saturated rate."""
 
 
 def free_port() -> int:
@@ -128,13 +148,133 @@ def median(runs: list[dict[str, Any]], key: str) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
 
+def with_side(port: int, seed: str, seconds: float, run: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``run()`` (a load generator scenario) with ``bench/sideclient.py`` bidding meanwhile."""
+    argv = [PYTHON, str(HERE / "sideclient.py"), "--port", str(port), "--seed-file", seed, "--seconds", str(seconds)]
+    side = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    result: dict[str, Any] = run()
+    out, err = side.communicate(timeout=300)
+    if side.returncode != 0:
+        raise SystemExit(f"sideclient failed:\n{err.decode()[-3000:]}")
+    found: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    print(json.dumps(found), flush=True)
+    return result, found
+
+
+def read_profile(pid: int, path: Path, timeout: float = 60) -> dict[str, Any]:
+    """Ask the hall for its stall profile (SIGUSR1) and read it once written."""
+    path.unlink(missing_ok=True)
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no stall profile at {path} after {timeout} s")
+        time.sleep(0.2)
+    found: dict[str, Any] = json.loads(path.read_bytes())
+    return found
+
+
+def stalls(profile: dict[str, Any], run: dict[str, Any], trace: Path) -> dict[str, Any]:
+    """The server's record over a throughput run's window, and the causes of its long acks."""
+    start, end = run["window"]
+    client = json.loads(trace.read_text())
+    return {**window(profile, start, end), "long_acks": blame(client["acks"], cause_intervals(profile, client))}
+
+
+def level(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One load's figures: medians over the rounds, long acks' causes summed over them."""
+    causes: dict[str, int] = {}
+    ms_in: dict[str, float] = {}
+    for run in runs:
+        for name, n in run["stalls"]["long_acks"]["cause_of"].items():
+            causes[name] = causes.get(name, 0) + n
+        for name, ms in run["stalls"]["long_acks"]["ms_in"].items():
+            ms_in[name] = round(ms_in.get(name, 0.0) + ms, 1)
+    lag = [{"loop_lag_p99_ms": r["stalls"]["loop_lag_ms"]["p99"], "loop_lag_max_ms": r["stalls"]["loop_lag_ms"]["max"],
+            "loop_cpu_share": r["stalls"]["loop_cpu_share"]} for r in runs]  # fmt: skip
+    side = [r["side"] for r in runs if "side" in r]
+    return {
+        "bids_per_s": median(runs, "accepted_per_s"),
+        **{key: median(runs, key) for key in ("ack_p50_ms", "ack_p99_ms", "ack_p999_ms", "ack_max_ms",
+                                                "client_lag_p99_ms", "client_lag_max_ms")},
+        "loop_lag_p99_ms": median(lag, "loop_lag_p99_ms"), "loop_lag_max_ms": median(lag, "loop_lag_max_ms"),
+        "loop_cpu_share": median(lag, "loop_cpu_share"),
+        "side_ack_p50_ms": median(side, "ack_p50_ms"), "side_ack_p99_ms": median(side, "ack_p99_ms"),
+        "side_ack_max_ms": median(side, "ack_max_ms"),
+        "long_acks": sum(r["stalls"]["long_acks"]["acks"] for r in runs),
+        "long_acks_cause_of": dict(sorted(causes.items(), key=lambda kv: -kv[1])),
+        "long_acks_mean_ms_in": {name: round(ms / max(1, sum(causes.values())), 1)
+                                 for name, ms in sorted(ms_in.items(), key=lambda kv: -kv[1])},
+    }  # fmt: skip
+
+
+def draw(saved: list[Path], svg: Path) -> None:
+    """The latency-against-load chart of saved runs (``--save``), named by their ``label``."""
+    runs = []
+    for path in saved:
+        data = json.loads(path.read_text())
+        runs.append((str(data.get("label") or path.stem), data["summary"]))
+    svg.write_text(latency_svg("Ack latency against load (bench/run.py)", runs))
+
+
+def summarise(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, idle: dict[str, Any] | None,
+              peaks: dict[str, float]) -> dict[str, Any]:  # fmt: skip
+    """The summary line: medians over the rounds, ratios within each round, memory."""
+    ratios = {
+        "throughput_ratio": [t["accepted_per_s"] / e["accepted_per_s"] for t, e in zip(runs["throughput"], runs["echo"], strict=True)],
+        "fanout_ratio": [f["deliveries_per_s"] / b["deliveries_per_s"]
+                         for f, b in zip(runs["fanout_saturated"], runs["broadcast_saturated"], strict=True)],
+        "fanout_ratio_raw": [f["deliveries_per_s"] / b["deliveries_per_s"]
+                             for f, b in zip(runs["fanout_saturated"], runs["broadcast_raw_saturated"], strict=True)],
+    }  # fmt: skip
+    summary = {
+        "scenario": "summary", "rounds": args.rounds, "seconds": args.seconds, "watchers": args.watchers,
+        "echo_msgs_per_s": median(runs["echo"], "accepted_per_s"),
+        "hall_accepted_bids_per_s": median(runs["throughput"], "accepted_per_s"),
+        "throughput_ratio": round(statistics.median(ratios["throughput_ratio"]), 3),
+        "ack_p99_ms_saturated": median(runs["throughput"], "ack_p99_ms"),
+        "half_rate_bids_per_s": median(runs["paced_50"], "accepted_per_s"),
+        "ack_p50_ms_half_rate": median(runs["paced_50"], "ack_p50_ms"),
+        "ack_p99_ms_half_rate": median(runs["paced_50"], "ack_p99_ms"),
+        "ack_p999_ms_half_rate": median(runs["paced_50"], "ack_p999_ms"),
+        "broadcast_deliveries_per_s": median(runs["broadcast_saturated"], "deliveries_per_s"),
+        "fanout_deliveries_per_s": median(runs["fanout_saturated"], "deliveries_per_s"),
+        "fanout_ratio": round(statistics.median(ratios["fanout_ratio"]), 3),
+        "broadcast_raw_deliveries_per_s": median(runs["broadcast_raw_saturated"], "deliveries_per_s"),
+        "fanout_ratio_raw": round(statistics.median(ratios["fanout_ratio_raw"]), 3),
+        "fanout_10_p50_ms": median(runs["fanout_10"], "delivery_p50_ms"),
+        "fanout_10_p99_ms": median(runs["fanout_10"], "delivery_p99_ms"),
+        "broadcast_10_p99_ms": median(runs["broadcast_10"], "delivery_p99_ms"),
+        "fanout_missing": sum(r["missing"] for name in ("fanout_10", "fanout_saturated") for r in runs[name]),
+        "fanout_duplicates": sum(r["duplicates"] for name in ("fanout_10", "fanout_saturated") for r in runs[name]),
+        "fanout_dropped": sum(r["dropped"] for name in ("fanout_10", "fanout_saturated") for r in runs[name]),
+        "idle_sockets": idle and idle["open"], "idle_rss_mib": idle and idle["rss_with_sockets_mib"],
+        **peaks,
+        "load": {str(load): level(runs[f"paced_{load}"]) for load in PACED} | {"100": level(runs["throughput"])},
+    }  # fmt: skip
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--watchers", type=int, default=5000)
     parser.add_argument("--idle", type=int, default=10000, help="idle sockets for the memory figure (0: skip)")
+    parser.add_argument("--quick", action="store_true", help="1 round of 3 s, 500 watchers, 1,000 idle (development)")
+    parser.add_argument("--save", type=Path, help="write the summary and every run to this JSON file")
+    parser.add_argument("--label", default="", help="the run's name in the saved file and on the chart")
+    parser.add_argument("--svg", type=Path, help="draw the latency-against-load chart here (with --chart: of those)")
+    parser.add_argument("--chart", type=Path, nargs="+", help="draw --svg from these saved runs; run nothing")
     args = parser.parse_args()
+    if args.chart:
+        if args.svg is None:
+            raise SystemExit("--chart needs --svg")
+        draw(args.chart, args.svg)
+        return
+    if args.quick:
+        args.rounds, args.seconds, args.watchers, args.idle = 1, 3.0, 500, 1000
+    load_before = os.getloadavg()  # the machine is shared: say how busy it was
 
     # Thousands of sockets each side: the children inherit the raised limit.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -144,13 +284,17 @@ def main() -> None:
         raise SystemExit(f"open files limit {hard} < {need}: raise it (ulimit -n) or lower --watchers/--idle")
 
     work = Path(tempfile.mkdtemp(prefix="hall-bench-"))
-    db, seed = work / "hall.db", work / "seed.json"
+    db, seed, bidding = work / "hall.db", work / "seed.json", work / "bidding.json"
+    profile_path = work / "stalls.json"
     env = {**os.environ, "HALL_BID_RATE": "1000000", "HALL_BID_BURST": "1000000",
-           "HALL_MAX_CONNECTIONS": str(need)}  # fmt: skip
+           "HALL_MAX_CONNECTIONS": str(need), "HALL_PROFILE_STALLS": str(profile_path)}  # fmt: skip
     hall_bin = [PYTHON, "-m", "hall.cli"]
     with seed.open("wb") as out:
         subprocess.run([*hall_bin, "seed-demo", "--db", str(db), "--live", "--lots", "40", "--bidders", "40",
                         "--duration", str(24 * 3600)], stdout=out, env=env, check=True)  # fmt: skip
+    # The last lot is the fan-out's and the side client's; the throughput runs bid on the others.
+    seeded = json.loads(seed.read_text())
+    bidding.write_text(json.dumps({**seeded, "lots": seeded["lots"][:-1]}))
     hall_port, ceiling_port = free_port(), free_port()
     hall_argv = [*hall_bin, "serve", "--db", str(db), "--port", str(hall_port)]
     ceiling_argv = [PYTHON, str(HERE / "ceiling.py"), "--port", str(ceiling_port)]
@@ -166,52 +310,42 @@ def main() -> None:
         server(hall_argv, hall_port, "/healthz", env, work / "hall.log") as hall_pid,
         server(ceiling_argv, ceiling_port, None, env, work / "ceiling.log") as ceiling_pid,
     ):
-        for _ in range(args.rounds):
+        for number in range(args.rounds):
             hall = ["--seed-file", str(seed)]
+            bids = ["--seed-file", str(bidding)]
             record("echo", loadgen("echo", ceiling_port, *seconds))
-            full = record("throughput", loadgen("throughput", hall_port, *hall, *seconds))
-            half = str(round(full["accepted_per_s"] / 2))
-            record("throughput_half", loadgen("throughput", hall_port, *hall, *seconds, "--rate", half))
+            trace = work / f"trace-{number}-100.json"
+            full = record("throughput", loadgen("throughput", hall_port, *bids, *seconds, "--trace", str(trace)))
+            full["trace"] = str(trace)
+            for load in PACED:
+                rate = str(round(full["accepted_per_s"] * load / 100))
+                trace = work / f"trace-{number}-{load}.json"
+                paced, side = with_side(hall_port, str(seed), args.seconds, lambda: loadgen(
+                    "throughput", hall_port, *bids, *seconds, "--rate", rate, "--trace", str(trace)))  # fmt: skip
+                record(f"paced_{load}", {**paced, "side": side, "trace": str(trace)})
             record("broadcast_saturated", loadgen("broadcast", ceiling_port, *fan, "--rate", "0"))
             record("broadcast_raw_saturated", loadgen("broadcast", ceiling_port, *fan, "--rate", "0", "--raw"))
             record("fanout_saturated", loadgen("fanout", hall_port, *hall, *fan, "--rate", "0"))
             record("broadcast_10", loadgen("broadcast", ceiling_port, *fan, "--rate", "10"))
             record("fanout_10", loadgen("fanout", hall_port, *hall, *fan, "--rate", "10"))
+        profile = read_profile(hall_pid, profile_path)
+        for name in ("throughput", *(f"paced_{load}" for load in PACED)):
+            for run in runs[name]:
+                run["stalls"] = stalls(profile, run, Path(run["trace"]))
         idle = idle_rss(hall_pid, hall_port, args.idle, str(seed), 5) if args.idle else None
         peaks = {"hall_peak_rss_mib": round(memory_kib(hall_pid, "VmHWM") / 1024, 1),
                  "ceiling_peak_rss_mib": round(memory_kib(ceiling_pid, "VmHWM") / 1024, 1)}  # fmt: skip
 
-    ratios = {
-        "throughput_ratio": [t["accepted_per_s"] / e["accepted_per_s"] for t, e in zip(runs["throughput"], runs["echo"], strict=True)],
-        "fanout_ratio": [f["deliveries_per_s"] / b["deliveries_per_s"]
-                         for f, b in zip(runs["fanout_saturated"], runs["broadcast_saturated"], strict=True)],
-        "fanout_ratio_raw": [f["deliveries_per_s"] / b["deliveries_per_s"]
-                             for f, b in zip(runs["fanout_saturated"], runs["broadcast_raw_saturated"], strict=True)],
-    }  # fmt: skip
-    summary = {
-        "scenario": "summary", "rounds": args.rounds, "seconds": args.seconds, "watchers": args.watchers,
-        "echo_msgs_per_s": median(runs["echo"], "accepted_per_s"),
-        "hall_accepted_bids_per_s": median(runs["throughput"], "accepted_per_s"),
-        "throughput_ratio": round(statistics.median(ratios["throughput_ratio"]), 3),
-        "ack_p99_ms_saturated": median(runs["throughput"], "ack_p99_ms"),
-        "half_rate_bids_per_s": median(runs["throughput_half"], "accepted_per_s"),
-        "ack_p50_ms_half_rate": median(runs["throughput_half"], "ack_p50_ms"),
-        "ack_p99_ms_half_rate": median(runs["throughput_half"], "ack_p99_ms"),
-        "broadcast_deliveries_per_s": median(runs["broadcast_saturated"], "deliveries_per_s"),
-        "fanout_deliveries_per_s": median(runs["fanout_saturated"], "deliveries_per_s"),
-        "fanout_ratio": round(statistics.median(ratios["fanout_ratio"]), 3),
-        "broadcast_raw_deliveries_per_s": median(runs["broadcast_raw_saturated"], "deliveries_per_s"),
-        "fanout_ratio_raw": round(statistics.median(ratios["fanout_ratio_raw"]), 3),
-        "fanout_10_p50_ms": median(runs["fanout_10"], "delivery_p50_ms"),
-        "fanout_10_p99_ms": median(runs["fanout_10"], "delivery_p99_ms"),
-        "broadcast_10_p99_ms": median(runs["broadcast_10"], "delivery_p99_ms"),
-        "fanout_missing": sum(r["missing"] for name in ("fanout_10", "fanout_saturated") for r in runs[name]),
-        "fanout_duplicates": sum(r["duplicates"] for name in ("fanout_10", "fanout_saturated") for r in runs[name]),
-        "fanout_dropped": sum(r["dropped"] for name in ("fanout_10", "fanout_saturated") for r in runs[name]),
-        "idle_sockets": idle and idle["open"], "idle_rss_mib": idle and idle["rss_with_sockets_mib"],
-        **peaks,
-    }  # fmt: skip
+    summary = summarise(runs, args, idle, peaks)
     print(json.dumps(summary), flush=True)
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"label": args.label or args.save.stem, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "load_average_start": load_before, "load_average_end": os.getloadavg(), "argv": sys.argv[1:]}  # fmt: skip
+        args.save.write_text(json.dumps({**meta, "summary": summary, "runs": runs}, indent=1) + "\n")
+    if args.svg:
+        runs_drawn = [(args.label or "this run", summary)]
+        args.svg.write_text(latency_svg("Ack latency against load (bench/run.py)", runs_drawn))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hall import metrics
+from hall import metrics, stalls
 from hall.auctions import Auctions
 from hall.auth.addresses import parse_networks
 from hall.auth.throttle import LoginThrottle
@@ -129,9 +129,12 @@ def create_app(config: Config | None = None) -> Starlette:
         runtime.listen(_count_batch)
         dispatcher.start()
         pdf.start()
+        profile = stalls.from_env()  # None unless HALL_PROFILE_STALLS names a file (bench/run.py)
         try:
             yield
         finally:
+            if profile is not None:
+                profile.stop()
             if isinstance(patent_lookup, HttpPatentSource):
                 await patent_lookup.aclose()
             await pdf.stop()
