@@ -19,9 +19,8 @@ translation. The server writes what it recorded to the file (JSON, replacing it 
 on SIGUSR1 and when it stops.
 
 Costs, when on: a timer callback a millisecond, a callback per collection, a few clock reads
-and two ``stat`` calls per commit. Commit timing wraps today's store from outside
-(``_Shim``), so the store's code carries no profiling; a store that commits another way
-records through ``Profile.commits`` itself.
+and two ``stat`` calls per commit. Commit timing wraps the store's writer thread from outside
+(``_Shim``), so the store's code carries no profiling.
 """
 
 from __future__ import annotations
@@ -123,22 +122,17 @@ COMMIT_FIELDS: Final = ("handed", "began", "inserted", "committed", "seen", "eve
 
 class CommitLog:
     """One row per group commit; see the module's docstring for the fields. A commit is
-    opened by the loop (``open``), timed on the database thread, closed by the loop (``seen``).
-    Commits are one at a time (the journal awaits each), so the open one is ``current``."""
+    opened and timed on the writer thread (``open``), closed by the loop (``seen``)."""
 
     def __init__(self) -> None:
         self.rows: dict[str, array[float]] = {name: array("d") for name in COMMIT_FIELDS}
-        self.current: dict[str, float] | None = None
 
     def open(self, handed: float, events: int) -> dict[str, float]:
-        self.current = {"handed": handed, "events": float(events), "began": 0.0, "inserted": 0.0,
-                        "committed": 0.0, "checkpoint": 0.0}  # fmt: skip
-        return self.current
+        return {"handed": handed, "events": float(events), "began": 0.0, "inserted": 0.0, "committed": 0.0,
+                "checkpoint": 0.0}  # fmt: skip
 
     def seen(self, row: dict[str, float], at: float) -> None:
         """The loop learnt the commit is done (or failed: a row the thread never timed is dropped)."""
-        if self.current is row:
-            self.current = None
         if row["committed"]:
             row["seen"] = at
             for name in COMMIT_FIELDS:
@@ -199,50 +193,68 @@ class Profile:
 
 
 class _Shim:
-    """Times the group commit of today's ``SqliteStore`` from outside it: wraps its ``write``
-    (in the loop) and its ``_write_batch`` (on the database thread), whose connection is
-    handed over behind a proxy that times ``COMMIT`` and stats the database file around it."""
+    """Times the group commits of ``SqliteStore``'s writer thread (hall/store/writer.py) from
+    outside it: ``Writer.hand_over`` (on the loop) notes when each batch was handed over,
+    ``Writer._take`` (on the thread) opens a commit's row for the batches it takes, the module's
+    ``_write_batch`` gets the connection behind a proxy that times ``COMMIT`` and stats the
+    database file around it, and ``Writer._settle`` (back on the loop) closes the row."""
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
 
     def install(self) -> list[Callable[[], None]]:
         from hall.hub import Watcher
-        from hall.store import sqlite
+        from hall.store import sqlite, writer
 
         profile, clock, commits = self.profile, self.profile.clock, self.profile.commits
-        take = Watcher.take
+        take, hand_over, take_batches, settle = Watcher.take, writer.Writer.hand_over, writer.Writer._take, writer.Writer._settle
+        write_batch = sqlite._write_batch
+        handed: dict[int, float] = {}
+        """When each batch not yet taken was handed over, by its id."""
+        open_rows: dict[int, dict[str, float]] = {}
+        """Each transaction's row by its first batch's id, from its taking to its settling."""
+        on_thread: dict[str, dict[str, float]] = {}
+        """The row of the transaction the writer thread is in (one thread, one at a time)."""
+        paths: dict[int, str] = {}
+        """The writer connection's database file, looked up once."""
 
         def timed_take(watcher: Watcher) -> bytes:
             profile.taken(watcher.pending)
             return take(watcher)
 
-        patches: list[tuple[object, str, object, object]] = [(Watcher, "take", timed_take, take)]
-        write_batch: Callable[[Any, Any, Any], None] | None = getattr(sqlite, "_write_batch", None)
-        if write_batch is not None:  # a store that commits another way records into Profile.commits itself
-            batch = write_batch
-            write = sqlite.SqliteStore.write
-            paths: dict[int, str] = {}
+        def timed_hand_over(self: writer.Writer, batch: Any) -> None:
+            handed[id(batch)] = clock()
+            hand_over(self, batch)
 
-            async def timed_write(store: sqlite.SqliteStore, events: Sequence[Any], snapshots: Sequence[Any]) -> None:
-                row = commits.open(clock(), len(events))
-                paths[id(row)] = store.path
-                try:
-                    await write(store, events, snapshots)
-                finally:
-                    paths.pop(id(row), None)
-                    commits.seen(row, clock())
+        def timed_take_batches(self: writer.Writer) -> list[Any]:
+            taken = take_batches(self)
+            first = min((handed.pop(id(b), 0.0) for b in taken), default=0.0)
+            row = commits.open(first or clock(), sum(len(b.events) for b in taken))
+            row["began"] = clock()
+            open_rows[id(taken[0])] = on_thread["row"] = row
+            return taken
 
-            def timed_batch(db: Any, rows: Any, snaps: Any) -> None:
-                row = commits.current
-                if row is None:
-                    batch(db, rows, snaps)
-                    return
-                row["began"] = clock()
-                proxy: Any = _Db(_TimedConnection(db._conn, row, paths.get(id(row)), clock))
-                batch(proxy, rows, snaps)
+        def timed_write_batch(conn: Any, rows: Any, snaps: Any) -> None:
+            row = on_thread.pop("row", None)
+            if row is None:
+                write_batch(conn, rows, snaps)
+                return
+            if id(conn) not in paths:
+                paths[id(conn)] = str(conn.execute("PRAGMA database_list").fetchone()[2])
+            timed: Any = _TimedConnection(conn, row, paths[id(conn)] or None, clock)
+            write_batch(timed, rows, snaps)
 
-            patches += [(sqlite.SqliteStore, "write", timed_write, write), (sqlite, "_write_batch", timed_batch, batch)]
+        def timed_settle(self: writer.Writer, batches: list[Any], failure: Any) -> None:
+            row = open_rows.pop(id(batches[0]), None) if batches else None
+            settle(self, batches, failure)
+            if row is not None:
+                commits.seen(row, clock())
+
+        patches: list[tuple[object, str, object, object]] = [
+            (Watcher, "take", timed_take, take), (writer.Writer, "hand_over", timed_hand_over, hand_over),
+            (writer.Writer, "_take", timed_take_batches, take_batches), (writer.Writer, "_settle", timed_settle, settle),
+            (sqlite, "_write_batch", timed_write_batch, write_batch),
+        ]  # fmt: skip
         for owner, name, timed, _ in patches:
             setattr(owner, name, timed)
 
@@ -253,17 +265,10 @@ class _Shim:
         return [undo]
 
 
-class _Db:
-    """Stands for the aiosqlite connection inside ``_write_batch``, which reads only ``_conn``."""
-
-    __slots__ = ("_conn",)
-
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-
-
 class _TimedConnection:
-    """A sqlite3 connection whose ``commit`` is timed and checked for a checkpoint."""
+    """A sqlite3 connection whose ``commit`` is timed and checked for a checkpoint (since the
+    writer thread's connection runs with ``wal_autocheckpoint=0``, a change here would mean a
+    checkpoint crept back into the commit path)."""
 
     def __init__(self, conn: Any, row: dict[str, float], path: str | None, clock: Clock) -> None:
         self._real = conn
