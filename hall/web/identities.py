@@ -7,18 +7,18 @@ from __future__ import annotations
 from typing import Annotated, Final
 
 import msgspec
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hall import identities
 from hall.identities import EXPERT, KINDS, MAX_DOCUMENTS, Identity
 from hall.reviews import Application, ReviewError, Reviews
-from hall.uploads import UploadRefused, Written
+from hall.uploads import UploadRefused
 from hall.web.errors import error
 from hall.web.params import whole
 from hall.web.openapi import Api
-from hall.web.reviews import DocumentLink, _form, _me, _now, _refusal, _reviews, _text
+from hall.web.reviews import DocumentLink, _form, _me, _now, _refusal, _reviews, _text, written_uploads
 from hall.web.security import answer, route
 from hall.web.templating import iso, render
 
@@ -77,19 +77,10 @@ async def _page(request: Request, status: int = 200, message: str = "", code: st
 
 async def _apply(request: Request, form: FormData) -> int:
     """Check and write the uploads, then apply; nothing is kept when anything is refused."""
-    reviews = _reviews(request)
-    me = _me(request)
-    uploads = [f for f in form.getlist("documents") if isinstance(f, UploadFile) and f.filename]
-    if len(uploads) > MAX_DOCUMENTS:
-        raise ReviewError(400, "too_many_files", "err_identity_documents", n=MAX_DOCUMENTS)
-    written: list[Written] = []
-    try:
-        for upload in uploads:
-            written.append(await reviews.files.accept(upload, me.id, _now(request)))
-    except BaseException:
-        await reviews.discard(written)
-        raise
-    return await identities.apply(reviews, user=me.id, kind=_text(form, "kind"), documents=written, now=_now(request))
+    written = await written_uploads(request, form, "documents", MAX_DOCUMENTS,
+                                    ReviewError(400, "too_many_files", "err_identity_documents", n=MAX_DOCUMENTS))
+    return await identities.apply(_reviews(request), user=_me(request).id, kind=_text(form, "kind"), documents=written,
+                                  now=_now(request))  # fmt: skip
 
 
 async def identity_page(request: Request) -> Response:

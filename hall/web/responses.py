@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Final
 
 import msgspec
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -44,7 +44,7 @@ from hall.web.errors import Refused, json_body
 from hall.web.i18n import lang_of, text
 from hall.web.openapi import Api
 from hall.web.params import ID_MAX, whole
-from hall.web.reviews import _form, _me, _now, _reviews, attachment
+from hall.web.reviews import _form, _me, _now, _reviews, attachment, written_uploads
 from hall.web.security import answer, route
 from hall.web.templating import iso, render
 from hall.workdays import beijing_date
@@ -110,21 +110,8 @@ def _text(form: FormData, key: str) -> str:
 
 
 async def _uploads(request: Request, form: FormData, field: str) -> list[Written]:
-    """The form's files of ``field``, checked and written (not yet recorded): nothing is kept
-    when one of them is refused."""
-    reviews = _reviews(request)
-    me = _me(request)
-    uploads = [f for f in form.getlist(field) if isinstance(f, UploadFile) and f.filename]
-    if len(uploads) > MAX_FILES:
-        raise Refused(400, "too_many_files", "crowd_b_err_too_many_files", {"n": MAX_FILES})
-    written: list[Written] = []
-    try:
-        for upload in uploads:
-            written.append(await reviews.files.accept(upload, me.id, _now(request)))
-    except BaseException:
-        await reviews.discard(written)
-        raise
-    return written
+    return await written_uploads(request, form, field, MAX_FILES,
+                                 Refused(400, "too_many_files", "crowd_b_err_too_many_files", {"n": MAX_FILES}))
 
 
 def _said(request: Request, exc: Refused | UploadRefused) -> tuple[int, str, str]:

@@ -81,6 +81,24 @@ async def _form(request: Request) -> FormData:
     return await request.form(max_files=4, max_fields=64)
 
 
+async def written_uploads(request: Request, form: FormData, field: str, most: int, too_many: Exception) -> list[Written]:
+    """The form's files of ``field``, checked by content and written (not yet recorded), at most
+    ``most`` (else ``too_many`` is raised): nothing is kept when one of them is refused."""
+    reviews = _reviews(request)
+    me = _me(request)
+    uploads = [f for f in form.getlist(field) if isinstance(f, UploadFile) and f.filename]
+    if len(uploads) > most:
+        raise too_many
+    written: list[Written] = []
+    try:
+        for upload in uploads:
+            written.append(await reviews.files.accept(upload, me.id, _now(request)))
+    except BaseException:
+        await reviews.discard(written)
+        raise
+    return written
+
+
 def _text(form: FormData, key: str) -> str:
     """A text field, trimmed, without control or format characters, whitespace collapsed."""
     value = form.get(key)
