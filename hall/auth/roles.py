@@ -67,6 +67,8 @@ PERMISSIONS: Final[dict[str, Rule]] = {
     "account": Access.SIGNED_IN,
     "inbox": Access.SIGNED_IN,
     "verification": Access.SIGNED_IN,
+    "api_verification": Access.SIGNED_IN,
+    "api_verification_apply": Access.SIGNED_IN,
     "lot_register": Access.SIGNED_IN,
     "file": Access.SIGNED_IN,
     "staff_verifications": frozenset({Role.STAFF}),

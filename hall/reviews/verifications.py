@@ -22,6 +22,8 @@ technology-transfer organisation, other (AC-2, AC-3)."""
 PERSONAL: Final = "personal"
 ORGANISATION: Final = "organisation"
 KIND: Final = "verification"
+UNVERIFIED: Final = "none"
+"""The state of an account that is not verified and never applied (``/api/me`` says it too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,12 @@ def _verification(row: sqlite3.Row) -> Verification:
 async def verifications_of(reviews: Reviews, user: int) -> list[Verification]:
     rows = await reviews.store.fetchall(f"{_SQL} WHERE v.user = ? ORDER BY v.id DESC", (user,))
     return [_verification(r) for r in rows]
+
+
+def state_of(verified: bool, latest: str | None) -> str:
+    """An account's verification state: ``approved`` once verified (whatever verified it), else
+    its latest application's status (``pending``, ``rejected``), else ``none``."""
+    return "approved" if verified else latest or UNVERIFIED
 
 
 async def apply(

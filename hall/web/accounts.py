@@ -25,6 +25,7 @@ from hall.auth.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_
 from hall.auth.roles import Identity, Role
 from hall.auth.throttle import LoginThrottle
 from hall.demand_posting import ENTERPRISE_KINDS
+from hall.reviews import verifications
 from hall.store.codes import PhoneCodes, TooSoon
 from hall.store.people import People, PhoneTaken
 from hall.web.i18n import COOKIE as LANG_COOKIE
@@ -475,7 +476,7 @@ async def api_me(request: Request) -> Response:
     org = await store.fetchone("SELECT id, name, kind FROM orgs WHERE id = ?", (identity.org,)) if identity.org else None
     latest = await store.fetchone("SELECT status FROM verifications WHERE user = ? ORDER BY id DESC LIMIT 1",
                                   (identity.id,))  # fmt: skip
-    state = "approved" if identity.verified else (str(latest[0]) if latest is not None else "none")
+    state = verifications.state_of(identity.verified, str(latest[0]) if latest is not None else None)
     shop = await shops.shop_of(store, identity.id)
     return answer(Me(
         user=user_of(identity), org=OrgInfo(*org) if org is not None else None, verification=VerificationInfo(state),

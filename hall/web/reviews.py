@@ -166,8 +166,13 @@ async def _verification_page(request: Request, status: int = 200, message: str =
                   values=values or {"kind": PERSONAL, "real_name": "", "org_name": "", "org_kind": ""})  # fmt: skip
 
 
+def _entered(form: FormData) -> dict[str, str]:
+    """The verification form's text fields as entered (cleaned), to check or to show again."""
+    return {key: _text(form, key) for key in ("kind", "real_name", "org_name", "org_kind")}
+
+
 def _verification_fields(form: FormData) -> dict[str, str]:
-    values = {key: _text(form, key) for key in ("kind", "real_name", "org_name", "org_kind")}
+    values = _entered(form)
     kind, real_name, org_name, org_kind = values["kind"], values["real_name"], values["org_name"], values["org_kind"]
     if kind not in (PERSONAL, ORGANISATION):
         raise Invalid("kind", "err_choose_kind")
@@ -183,39 +188,45 @@ def _verification_fields(form: FormData) -> dict[str, str]:
     return values
 
 
+async def _apply_verification(request: Request, form: FormData) -> int:
+    """The one application of the page and of ``POST /api/verification``: the caller's own,
+    refused once verified or while one is pending, the document checked by its bytes (required
+    of an organisation). Raises ``ReviewError``/``UploadRefused``; the new verification's id."""
+    me = _me(request)
+    reviews = _reviews(request)
+    if me.verified:
+        raise ReviewError(409, "already_verified", "err_already_verified")
+    values = _verification_fields(form)
+    if any(v.status == PENDING for v in await verifications.verifications_of(reviews, me.id)):
+        raise ReviewError(409, "pending", "err_verification_pending")
+    document = form.get("document")
+    organisational = values["kind"] == ORGANISATION
+    written: Written | None = None
+    if organisational or (isinstance(document, UploadFile) and document.filename):
+        try:
+            written = await reviews.files.accept(document, me.id, _now(request))
+        except UploadRefused as exc:
+            if exc.code == "missing_file":
+                raise Invalid("document", "err_org_document") from None
+            raise
+    return await verifications.apply(
+        reviews, user=me.id, kind=values["kind"], real_name=values["real_name"],
+        org_name=values["org_name"] if organisational else None,
+        org_kind=values["org_kind"] if organisational else None, document=written, now=_now(request),
+    )  # fmt: skip
+
+
 async def verification(request: Request) -> Response:
     if request.method == "GET":
         return await _verification_page(request)
-    me = _me(request)
-    reviews = _reviews(request)
-    values: dict[str, str] | None = None
-    written: Written | None = None
+    form = await _form(request)
     try:
-        if me.verified:
-            raise ReviewError(409, "already_verified", "err_already_verified")
-        form = await _form(request)
-        values = _verification_fields(form)
-        if any(v.status == PENDING for v in await verifications.verifications_of(reviews, me.id)):
-            raise ReviewError(409, "pending", "err_verification_pending")
-        document = form.get("document")
-        organisational = values["kind"] == ORGANISATION
-        if organisational or (isinstance(document, UploadFile) and document.filename):
-            try:
-                written = await reviews.files.accept(document, me.id, _now(request))
-            except UploadRefused as exc:
-                if exc.code == "missing_file":
-                    raise Invalid("document", "err_org_document") from None
-                raise
-        verification_id = await verifications.apply(
-            reviews, user=me.id, kind=values["kind"], real_name=values["real_name"],
-            org_name=values["org_name"] if organisational else None,
-            org_kind=values["org_kind"] if organisational else None, document=written, now=_now(request),
-        )  # fmt: skip
+        verification_id = await _apply_verification(request, form)
     except (UploadRefused, ReviewError) as exc:
         status, code, message, extra = _refusal(request, exc)
         if wants_json(request):
             return error(status, code, message, **extra)
-        return await _verification_page(request, status, message, code, values)
+        return await _verification_page(request, status, message, code, _entered(form))
     if wants_json(request):
         return JSONResponse({"id": verification_id, "status": PENDING}, status_code=201)
     return RedirectResponse("/account/verification", status_code=303)
@@ -415,6 +426,25 @@ class DecisionBody(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON)] = ""
 
 
+class VerificationState(msgspec.Struct):
+    """The caller's real-name verification (AC-2) as ``/api/verification`` shows it: the state
+    and the latest application behind it (``null`` fields when there is none)."""
+
+    state: str
+    """``none`` (never applied), ``pending``, ``approved`` (verified) or ``rejected``."""
+    kind: str | None
+    """``personal`` or ``organisation``."""
+    real_name: str | None
+    org_name: str | None
+    org_kind: str | None
+    """``university``, ``institute``, ``soe``, ``enterprise``, ``transfer`` or ``other``."""
+    reason: str | None
+    """Why it was rejected, while the state is ``rejected``."""
+    submitted_at: str | None
+    """ISO 8601 with Beijing's offset."""
+    document: DocumentLink | None
+
+
 def review_item(entry: Entry) -> ReviewItem:
     a = entry.application
     return ReviewItem(
@@ -441,9 +471,49 @@ async def api_review_decide(request: Request) -> Response:
     return answer(review_item(decided))
 
 
+async def _verification_state(request: Request) -> VerificationState:
+    me = _me(request)
+    history = await verifications.verifications_of(_reviews(request), me.id)
+    latest = history[0] if history else None
+    state = verifications.state_of(me.verified, latest.status if latest else None)
+    if latest is None:
+        return VerificationState(state, None, None, None, None, None, None, None)
+    document = latest.document
+    return VerificationState(
+        state=state, kind=latest.kind, real_name=latest.real_name or None, org_name=latest.org_name,
+        org_kind=latest.org_kind, reason=latest.reason if state == "rejected" else None,
+        submitted_at=iso(latest.created_at),
+        document=DocumentLink(document, latest.document_name or "", f"/files/{document}") if document else None,
+    )  # fmt: skip
+
+
+async def api_verification(request: Request) -> Response:
+    return answer(await _verification_state(request))
+
+
+async def api_verification_apply(request: Request) -> Response:
+    """The page's application (``_apply_verification``), as JSON: 201 with the new state."""
+    try:
+        await _apply_verification(request, await _form(request))
+    except (UploadRefused, ReviewError) as exc:
+        status, code, message, extra = _refusal(request, exc)
+        return error(status, code, message, **extra)
+    return answer(await _verification_state(request), 201)
+
+
 routes = [
     route("/files/{file_id:id}", file, name="file"),
     route("/account/verification", verification, name="verification", methods=("GET", "POST")),
+    route("/api/verification", api_verification, name="api_verification", api=Api(
+        tag="accounts", summary="The caller's real-name verification and its latest application",
+        answer=VerificationState)),
+    route("/api/verification", api_verification_apply, name="api_verification_apply", methods=("POST",), api=Api(
+        tag="accounts", summary="Apply for real-name verification, personal or organisational", upload="document",
+        answer=VerificationState, status=201,
+        description="multipart/form-data: `kind`, `real_name`, `org_name`, `org_kind` and the file `document` "
+                    "(PDF, JPEG or PNG; required of an organisation).",
+        errors={400: ("invalid", "bad_file", "pdf_inflate_limit", "pdf_time_limit", "pdf_undecodable"),
+                409: ("already_verified", "pending"), 429: ("upload_quota",), 503: ("unavailable",)})),
     route("/lots/{lot_id:id}/register", lot_register, name="lot_register", methods=("GET", "POST")),
     route(QUEUE, staff_reviews, name="staff_reviews"),
     route(QUEUE + "/{application_id:id}", staff_review, name="staff_review"),
