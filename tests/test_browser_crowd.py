@@ -124,3 +124,66 @@ def test_an_enterprise_posts_staff_approve_a_solver_is_recommended_it_responds_a
     expect(main(solver)).to_contain_text(TITLE, timeout=20_000)
     for log in (enterprise_log, staff_log, solver_log):
         log.assert_clean()
+
+
+def test_an_enterprise_entrusts_a_transfer_organisation_which_accepts_and_posts_its_demand(
+    chromium: Browser, demo: DemoHall
+) -> None:
+    """CR-2: the second enterprise chooses the demo's transfer organisation from the list; the
+    organisation accepts and posts a demand for it; the enterprise sees that demand as its own."""
+    account = demo.account("enterprises", 1)
+    enterprise, enterprise_log = browserkit.signed_in(chromium, demo, account)
+    agency, agency_log = browserkit.signed_in(chromium, demo, demo.account("agencies"))
+    today = beijing_date(wall_clock())
+
+    enterprise.goto("/entrustments")
+    main(enterprise).get_by_label(_("crowd_a_entrust_agency")).select_option(label=demo.account("agencies")["name"])
+    main(enterprise).get_by_label(_("crowd_a_entrust_note")).fill("请代为挖掘并发布高温合金检测需求")
+    main(enterprise).get_by_role("button", name=_("crowd_a_entrust_submit"), exact=True).click()
+    expect(main(enterprise).locator("tr[data-state=pending]", has_text=account["name"])).to_have_count(1)
+
+    agency.goto("/entrustments")
+    row = main(agency).locator("tr[data-entrustment]", has_text=account["name"]).filter(has_text="高温合金")
+    row.get_by_role("button", name=_("crowd_a_entrust_accept"), exact=True).click()
+    row = main(agency).locator("tr[data-state=accepted]", has_text="高温合金")
+    row.get_by_role("link", name=_("crowd_a_entrust_post"), exact=True).click()
+    form = agency.locator("#demand-form")
+    form.get_by_label(_("crowd_a_f_title")).fill("高温合金叶片内部缺陷无损检测")
+    form.get_by_label(_("crowd_a_f_industry")).select_option(label=_("industry_manufacturing"))
+    form.get_by_label(_("crowd_a_f_description")).fill("需要检测航空发动机高温合金叶片内部微裂纹的无损检测方法。")
+    form.locator("input[name=manager]").fill("王经理")  # the organisation's person: required of it
+    form.locator("input[name=investment]").fill("900000")
+    form.get_by_label(_("crowd_a_f_cooperation")).select_option(label=_("crowd_a_coop_licence"))
+    form.get_by_label(_("crowd_a_f_response_deadline")).fill((today + timedelta(days=30)).isoformat())
+    form.get_by_label(_("crowd_a_f_valid_until")).fill((today + timedelta(days=180)).isoformat())
+    form.get_by_role("button", name=_("crowd_a_submit"), exact=True).click()
+    agency.wait_for_url(re.compile(r"/demands/\d+"))
+    expect(main(agency)).to_contain_text(_("crowd_a_state_pending"))
+
+    enterprise.goto("/my/demands")
+    expect(main(enterprise)).to_contain_text("高温合金叶片内部缺陷无损检测")
+    for log in (enterprise_log, agency_log):
+        log.assert_clean()
+
+
+def test_the_demand_side_keeps_its_service_log_and_ends_the_round_resolved_with_a_qualifying_fee(
+    chromium: Browser, demo: DemoHall
+) -> None:
+    """CR-8, CR-12 on the demo's adopted demand, posted by the first enterprise itself."""
+    (demand,) = demo.seeded["demands"]["adopted"]
+    side, side_log = browserkit.signed_in(chromium, demo, demo.account("enterprises"))
+
+    side.goto(f"/demands/{demand}/log")
+    side.get_by_label(_("crowd_b_log_body")).fill("与应答方召开技术对接会，确定中试方案。")
+    side.get_by_role("button", name=_("crowd_b_log_add"), exact=True).click()
+    expect(main(side)).to_contain_text("与应答方召开技术对接会，确定中试方案。")
+
+    side.goto(f"/demands/{demand}/outcome")
+    resolved = main(side).locator("form[data-outcome=resolved]")
+    resolved.get_by_label(_("crowd_b_fee")).fill("250000")
+    resolved.get_by_role("button", name=_("crowd_b_set_resolved"), exact=True).click()
+    expect(main(side).locator("#fee")).to_contain_text("250,000")
+    expect(main(side).locator("[data-qualifying]")).to_have_text(_("crowd_b_qualifying"))
+    side.goto(f"/demands/{demand}")
+    expect(main(side)).to_contain_text(_("crowd_a_state_resolved"))
+    side_log.assert_clean()
