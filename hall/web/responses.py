@@ -359,13 +359,18 @@ async def api_message(request: Request) -> Response:
 # ---------------------------------------------------------------------- the service log
 
 
+async def _log_items(request: Request, demand: DemandRow) -> list[LogItem]:
+    """The page of the demand's service log the request asks for (``page``), newest first."""
+    offset = (_page_number(request) - 1) * PAGE
+    return [log_item(r) for r in await sql.log(_reviews(request).store, demand.id, limit=PAGE, offset=offset)]
+
+
 async def _log_page(request: Request, status: int = 200, message: str = "", code: str = "") -> Response:
     demand, who = await _access(request)
     responses.private(who)
     page = _page_number(request)
-    rows = await sql.log(_reviews(request).store, demand.id, limit=PAGE, offset=(page - 1) * PAGE)
     today = beijing_date(_now(request)).isoformat()
-    return _page(request, "log.html", demand, who, status, message, code, items=[log_item(r) for r in rows], page=page,
+    return _page(request, "log.html", demand, who, status, message, code, items=await _log_items(request, demand), page=page,
                  page_size=PAGE, today=today, acting=who in (Relation.SIDE, Relation.AGENCY))  # fmt: skip
 
 
@@ -390,8 +395,7 @@ async def log_page(request: Request) -> Response:
 async def api_log(request: Request) -> Response:
     demand, who = await _access(request)
     responses.private(who)
-    rows = await sql.log(_reviews(request).store, demand.id, limit=PAGE, offset=(_page_number(request) - 1) * PAGE)
-    return answer([log_item(r) for r in rows])
+    return answer(await _log_items(request, demand))
 
 
 async def api_log_add(request: Request) -> Response:
