@@ -1,6 +1,7 @@
 """Shared fixtures. Async tests run on asyncio through anyio's pytest plugin; tests marked
 ``browser`` drive Chromium (tests/browserkit.py), skipped when it is missing unless
-HALL_REQUIRE_BROWSER=1."""
+HALL_REQUIRE_BROWSER=1; tests marked ``redis`` run servers of their own (tests/rediskit.py), skipped
+without ``redis-server`` unless HALL_REQUIRE_REDIS=1."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import browserkit
 import pytest
+import rediskit
 from starlette.testclient import TestClient
 
 from hall.config import Config
@@ -74,6 +76,8 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("browser") is not None:
         browserkit.require()
+    if item.get_closest_marker("redis") is not None:
+        rediskit.require()
 
 
 @pytest.fixture(scope="module")
