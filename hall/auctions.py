@@ -270,6 +270,8 @@ class Auctions:
         self.runtime = runtime
         self.people = people
         self.announce: Announce | None = None
+        self.on_publish: Callable[[int, list[int]], None] | None = None
+        """Told each session published here, with its lots (the other processes learn of it)."""
         self.published: dict[int, Published] = {}
         self.lot_session: dict[int, int] = {}
         """Published lot → its session (lots from before sessions have none)."""
@@ -435,7 +437,21 @@ class Auctions:
         log.info("session published", extra={"action": "publish_session", "lots": ids})
         if self.announce is not None:
             self.announce(ids, topics_of(published.industry))
+        if self.on_publish is not None:
+            self.on_publish(session, ids)
         return ids
+
+    async def learn(self, session: int, lots: Sequence[int]) -> None:
+        """A session another process of the hall published (hall/cluster.py): index it, with
+        its lots, which that process created, and announce them to this process's pages."""
+        row = await self.store.session(session)
+        if row is None or session in self.published:
+            return
+        for lot in lots:
+            await self.runtime.adopt(lot)
+        published = self._index(row, lots)
+        if self.announce is not None:
+            self.announce(list(lots), topics_of(published.industry))
 
     # ------------------------------------------------------------------ lots that end
 

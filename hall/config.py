@@ -39,6 +39,10 @@ class Config:
     """Open WebSockets beyond it are refused (1013), and uvicorn's ``limit_concurrency`` answers
     HTTP requests 503 beyond it: a flood of connections must not exhaust memory."""
 
+    # issue 15: the hall on several processes (hall/cluster.py, docs/scaling.md)
+    lease_ms: int = field(default_factory=lambda: _env_int("HALL_LEASE_MS", 3000))
+    """How long a process owns a lot without renewing its lease: after a process dies, its lots
+    are taken over within about this long (it renews every third of it)."""
     # accounts (issue 10): whose X-Forwarded-For is believed
     trusted_proxies: str = field(default_factory=lambda: os.environ.get("HALL_TRUSTED_PROXIES", ""))
     """Comma-separated addresses or CIDR networks of the reverse proxies in front of the hall;

@@ -13,7 +13,9 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Any, Final, Protocol
+
+import msgspec
 
 from hall.engine import (
     Accepted,
@@ -35,13 +37,54 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
 Listener = Callable[[Sequence[AnyEvent]], None]
-Pending = asyncio.Future[None] | None
-"""What a judged command still waits for: the commit of what it was judged on (None: nothing)."""
+Pending = asyncio.Future[Any] | None
+"""What a judged command still waits for: the commit of what it was judged on, or the answer of
+the process that owns its lot (None: nothing)."""
 
 _UNKNOWN_LOT: Final = Rejection(Code.UNKNOWN_LOT, "拍品不存在")
 _UNAVAILABLE: Final = Rejection(Code.UNAVAILABLE, "存储暂不可用，请稍后重试")
+_FORWARDED: Final = Rejection(Code.UNAVAILABLE, "forwarded")
+"""The result of a judgement forwarded to the lot's owner: its Pending holds the real one."""
 _TERMINAL: Final = (State.CLOSED, State.WITHDRAWN)
 _RELOAD_BACKOFF: Final = (0.05, 0.2, 1.0, 5.0)
+
+
+class Judgement(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A command for a lot, as one process hands it to the lot's owner (hall/cluster.py):
+    ``action`` is ``bid`` or an auctioneer's ``Action``; the other fields those of
+    ``Runtime.judge_bid`` and ``Runtime.judge_command``."""
+
+    lot: int
+    actor: int
+    action: str
+    req: str
+    org: int | None = None
+    amount: object = None
+    seconds: object = None
+    reason: object = None
+    bidder: object = None
+
+
+class Peers(Protocol):
+    """The other processes of a hall on several processes (``hall.cluster.Cluster``): each lot
+    is owned by one process, which alone judges its commands and writes its events; the others
+    keep a replica of it, fed by the owner's durable events."""
+
+    def owns(self, lot: int) -> bool:
+        """Whether this process owns the lot now (holds its lease)."""
+        ...
+
+    def forward(self, judgement: Judgement) -> asyncio.Future[Result]:
+        """Have the lot's owner judge it; the future holds the owner's answer once durable."""
+        ...
+
+    async def created(self, lot: int) -> None:
+        """A lot this process just created: take its lease, and tell the other processes."""
+        ...
+
+    def admitted(self, admissions: Sequence[tuple[int, int, Registrant]]) -> None:
+        """Bidders admitted here (``(lot, user, registrant)``): tell the other processes."""
+        ...
 
 
 def wall_clock() -> int:
@@ -76,6 +119,9 @@ class Runtime:
         self._timers: dict[int, tuple[int, asyncio.TimerHandle]] = {}
         self._listeners: list[Listener] = []
         self._reloads: set[asyncio.Task[None]] = set()
+        self.peers: Peers | None = None
+        """Set before ``start`` when the hall runs on several processes: then the lots this
+        process does not own are replicas (no clock, no journal), their commands forwarded."""
 
     # ------------------------------------------------------------------ life cycle
 
@@ -90,14 +136,15 @@ class Runtime:
         gc.disable()
         try:
             async for stored in self.store.lots():
-                self._install(stored)
+                self._install(stored, live=self.peers is None)
                 replayed += len(stored.events)
         finally:
             if collecting:
                 gc.enable()
         self.journal.start()
-        for lot in self.lots.values():
-            self._settle(lot)
+        if self.peers is None:
+            for lot in self.lots.values():
+                self._settle(lot)
         log.info("recovered %d lots, replaying %d events, in %.3f s", len(self.lots), replayed,
                  time.perf_counter() - started, extra={"lots": len(self.lots)})  # fmt: skip
 
@@ -121,6 +168,8 @@ class Runtime:
     ) -> Lot:
         details = details or LotDetails()
         lot_id = await self.store.create_lot(spec, title, session, details)
+        if self.peers is not None:
+            await self.peers.created(lot_id)
         self._install(StoredLot(id=lot_id, spec=spec, title=title, session=session, details=details,
                                 snapshot=None, events=[], bidders=[]))  # fmt: skip
         lot = self.lots[lot_id]
@@ -135,6 +184,8 @@ class Runtime:
         lot = self.lots.get(lot_id)  # a reload may have replaced it while we awaited
         if lot is not None:
             lot.register(user, registrant)
+        if self.peers is not None:
+            self.peers.admitted([(lot_id, user, registrant)])
         return registrant
 
     async def register_many(self, admissions: Sequence[tuple[int, int, int | None]]) -> list[Registrant]:
@@ -148,7 +199,17 @@ class Runtime:
             lot = self.lots.get(lot_id)  # a reload may have replaced it while we awaited
             if lot is not None:
                 lot.register(user, registrant)
+        if self.peers is not None:
+            self.peers.admitted([(lot_id, user, registrant) for (lot_id, user, _), registrant
+                                 in zip(admissions, registrants, strict=True)])  # fmt: skip
         return registrants
+
+    def admit(self, admissions: Sequence[tuple[int, int, Registrant]]) -> None:
+        """Bidders another process admitted (they are in the store already)."""
+        for lot_id, user, registrant in admissions:
+            lot = self.lots.get(lot_id)
+            if lot is not None:
+                lot.register(user, registrant)
 
     # ------------------------------------------------------------------ commands
 
@@ -162,6 +223,10 @@ class Runtime:
         lot = self.lots.get(lot_id)
         if lot is None:
             return _UNKNOWN_LOT, None
+        peers = self.peers
+        if peers is not None and not peers.owns(lot_id):
+            return _FORWARDED, peers.forward(Judgement(lot=lot_id, actor=user, action="bid", req=req, org=org,
+                                                       amount=amount))  # fmt: skip
         if lot_id in self._halted:
             return _UNAVAILABLE, None
         return self._submit(lot, lot.bid(user, org, amount, req, self.clock()))
@@ -186,6 +251,10 @@ class Runtime:
         lot = self.lots.get(lot_id)
         if lot is None:
             return _UNKNOWN_LOT, None
+        peers = self.peers
+        if peers is not None and not peers.owns(lot_id):
+            return _FORWARDED, peers.forward(Judgement(lot=lot_id, actor=actor, action=action.value, req=req,
+                                                       seconds=seconds, reason=reason, amount=amount, bidder=bidder))
         if lot_id in self._halted:
             return _UNAVAILABLE, None
         now = self.clock()
@@ -225,10 +294,97 @@ class Runtime:
         self.journal.then(pending, callback)
 
     @staticmethod
-    def outcome(result: Result, committed: asyncio.Future[None]) -> Result:
+    def outcome(result: Result, committed: asyncio.Future[Any]) -> Result:
         """``settled`` for a caller that waited on ``committed`` (a judgement's Pending) with a
-        callback, answering many judgements at once: the result, or ``unavailable``."""
-        return _UNAVAILABLE if committed.cancelled() or committed.exception() is not None else result
+        callback, answering many judgements at once: the result (the owner's, for a forwarded
+        one), or ``unavailable``."""
+        if committed.cancelled() or committed.exception() is not None:
+            return _UNAVAILABLE
+        if result is _FORWARDED:
+            answer: Result = committed.result()
+            return answer
+        return result
+
+    def judge(self, judgement: Judgement) -> tuple[Result, Pending]:
+        """A judgement forwarded by another process, judged here (this process owns the lot)."""
+        if judgement.action == "bid":
+            return self.judge_bid(judgement.lot, judgement.actor, judgement.org, judgement.amount, judgement.req)
+        try:
+            action = Action(judgement.action)
+        except ValueError:
+            return Rejection(Code.BAD_REQUEST, "未知的指令"), None
+        return self.judge_command(judgement.lot, judgement.actor, action, judgement.req, seconds=judgement.seconds,
+                                  reason=judgement.reason, amount=judgement.amount, bidder=judgement.bidder)
+
+    # ------------------------------------------------------------------ owners and replicas
+
+    async def own(self, lot_id: int) -> bool:
+        """This process has just taken the lot's lease (hall/cluster.py): rebuild it from the
+        store, which holds every event its previous owner wrote (it can write no more), let its
+        clock act and arm its timer. False when the store does not know the lot."""
+        stored = await self.store.lot(lot_id)
+        if stored is None:
+            return False
+        self._install(stored, live=True)
+        self._halted.discard(lot_id)
+        self._settle(self.lots[lot_id])
+        return True
+
+    def disown(self, lot_id: int) -> None:
+        """The lot's lease is lost: stop its clock; from now on it is a replica. Events still
+        being written are refused by the store (their token is stale) and the lot reloads."""
+        timer = self._timers.pop(lot_id, None)
+        if timer is not None:
+            timer[1].cancel()
+
+    async def adopt(self, lot_id: int) -> None:
+        """A lot another process created: keep a replica of it."""
+        if lot_id in self.lots:
+            return
+        stored = await self.store.lot(lot_id)
+        if stored is not None and lot_id not in self.lots:
+            self._install(stored, live=False)
+
+    def replicate(self, events: Sequence[AnyEvent]) -> set[int]:
+        """Durable events of lots owned elsewhere, in commit order (the bus): apply each to its
+        replica and tell the listeners. Events already seen are skipped; the lots where one is
+        missing are answered, to be caught up from the store (``catch_up``)."""
+        peers = self.peers
+        lots, durable, views = self.lots, self.durable, self.views
+        fresh: list[AnyEvent] = []
+        gaps: set[int] = set()
+        for event in events:
+            lot_id = event.lot
+            lot = lots.get(lot_id)
+            if lot is None or (peers is not None and peers.owns(lot_id)) or lot_id in gaps:
+                if lot is None:
+                    gaps.add(lot_id)
+                continue
+            known = durable.get(lot_id, 0)
+            if event.seq <= known:
+                continue
+            if lot.seq != known or lot_id in self._halted:
+                continue  # owned here a moment ago, with events in flight: their commit settles it
+            if event.seq != known + 1:
+                gaps.add(lot_id)
+                continue
+            lot.apply(event)
+            durable[lot_id] = event.seq
+            views[lot_id].apply(event)
+            fresh.append(event)
+        if fresh:
+            for listener in self._listeners:
+                listener(fresh)
+        return gaps
+
+    async def catch_up(self, lot_id: int) -> None:
+        """Bring a replica up to what the store holds (after a gap in what the bus gave)."""
+        if lot_id not in self.lots:
+            await self.adopt(lot_id)
+            return
+        events = await self.store.events_since(lot_id, self.durable.get(lot_id, 0))
+        if events:
+            self.replicate(events)
 
     def wake(self, lot_id: int) -> None:
         """Let the lot's clock act now (what its timer does; tests with a fake clock call it)."""
@@ -325,12 +481,15 @@ class Runtime:
                 attempt += 1
                 await asyncio.sleep(delay)
         if stored is not None:
-            self._install(stored)
+            live = self.peers is None or self.peers.owns(lot_id)
+            self._install(stored, live=live)
             self._halted.discard(lot_id)
-            self._settle(self.lots[lot_id])
+            if live:
+                self._settle(self.lots[lot_id])
         log.warning("lot %s reloaded from the store at seq %s", lot_id, self.durable.get(lot_id))
 
-    def _install(self, stored: StoredLot) -> None:
+    def _install(self, stored: StoredLot, *, live: bool = True) -> None:
+        """Put the stored lot in memory; a ``live`` one's clock may act (a replica's never does)."""
         lot = Lot.restore(stored.snapshot) if stored.snapshot else Lot(stored.id, stored.spec)
         apply = lot.apply
         for event in stored.events:
@@ -351,4 +510,5 @@ class Runtime:
         self.views[lot.id] = LotView.of(lot)  # all of it durable: it was just read from the store
         self._snapshot_seq[lot.id] = stored.snapshot.seq if stored.snapshot else 0
         self._inflight.pop(lot.id, None)
-        lot.advance(self.clock())
+        if live:
+            lot.advance(self.clock())

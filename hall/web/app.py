@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -35,6 +35,8 @@ from hall.patents import HttpPatentSource, patent_source
 from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import FileStore, PdfChecker
+if TYPE_CHECKING:
+    from hall.cluster import Cluster
 from hall.web import accounts, admin, auctions as auction_pages, deals as deal_pages, fragments, identities, listings, live, openapi, orientation, pages, patents, reviews, shops
 from hall.web import demands
 from hall.web import figures as figure_pages
@@ -98,6 +100,21 @@ def _count_batch(events: Sequence[AnyEvent]) -> None:
     metrics.COMMIT_BATCH.observe(len(events))
 
 
+async def _join(store: SqliteStore, runtime: Runtime, config: Config) -> Cluster | None:
+    """On Redis, the hall may run on several processes: this one joins them (hall/cluster.py)
+    before the runtime reads the lots, which it then keeps as replicas until it owns them."""
+    from hall.store.redis import RedisStore
+
+    if not isinstance(store, RedisStore):
+        return None
+    from hall.cluster import Cluster
+
+    cluster = Cluster(store, runtime, lease_ms=config.lease_ms)
+    runtime.peers = cluster
+    await cluster.open()
+    return cluster
+
+
 def create_app(config: Config | None = None) -> Starlette:
     config = config or Config()
     store = SqliteStore(config.db)
@@ -115,12 +132,15 @@ def create_app(config: Config | None = None) -> Starlette:
         keys.load(secret)
         codes.load(secret)
         runtime = Runtime(store, max_batch=config.max_batch, snapshot_every=config.snapshot_every)
+        cluster = await _join(store, runtime, config)
         await runtime.start()
         app.state.runtime = runtime
         hub = app.state.hub = Hub(runtime, fragments.renderer(lambda: runtime.clock()),  # the clock a test may swap later
                                   fragments.rows_renderer(runtime))
         auctions = app.state.auctions = Auctions(AuctionStore(store), runtime, people)
         auctions.announce = hub.announce
+        if cluster is not None:
+            auctions.on_publish, cluster.on_published = cluster.published, auctions.learn
         await auctions.start()
         deals = app.state.deals = Deals(store, runtime, FileStore(store, config, pdf))
         await deals.start()
@@ -130,6 +150,8 @@ def create_app(config: Config | None = None) -> Starlette:
         dispatcher.start()
         pdf.start()
         profile = stalls.from_env()  # None unless HALL_PROFILE_STALLS names a file (bench/run.py)
+        if cluster is not None:
+            await cluster.start()
         try:
             yield
         finally:
@@ -139,7 +161,11 @@ def create_app(config: Config | None = None) -> Starlette:
                 await patent_lookup.aclose()
             await pdf.stop()
             await dispatcher.stop()
+            if cluster is not None:
+                cluster.stop_claiming()
             await runtime.stop()
+            if cluster is not None:
+                await cluster.stop()
             await auctions.stop()
             await deals.stop()
             await store.close()

@@ -1,0 +1,270 @@
+"""Three ``hall serve`` processes on one Redis behave as one hall (issue 15, hall/cluster.py).
+
+Each test seeds a database on a Redis of its own (tests/rediskit.py), starts three servers on
+it, and judges them as a client would: acks, the events each socket receives, and
+``/api/lots/{id}/events`` of every process. Leases are short (``HALL_LEASE_MS``) so that a
+takeover comes within a second or two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from hallkit import seed_demo
+from liveserver import Frame, Peer, Server, peer, start
+from rediskit import RedisServer, redis_server
+
+from hall.store.redis import key
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.redis]
+
+PROCESSES = 3
+LEASE_MS = 1000
+ENV = {"HALL_BID_RATE": "100000", "HALL_BID_BURST": "100000", "HALL_LEASE_MS": str(LEASE_MS)}
+TIMEOUT = 30.0
+_reqs = itertools.count(1)
+
+
+@dataclass
+class Hall:
+    redis: RedisServer
+    servers: list[Server]
+    lots: list[int]
+    bidders: list[dict[str, Any]]
+    tokens: dict[int, str] = field(default_factory=dict)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis.url)
+
+    def token(self, bidder: int) -> str:
+        if bidder not in self.tokens:
+            account = self.bidders[bidder]
+            self.tokens[bidder] = self.servers[0].login(account["phone"], account["password"])
+        return self.tokens[bidder]
+
+    def owner(self, lot: int) -> Server | None:
+        """The server holding the lot's lease (its name holds the process id), None if free."""
+        value = self.client().get(key(lot, "lease"))
+        if value is None:
+            return None
+        pid = int(value.decode().split(":", 1)[1].split("-")[-2])
+        return next((s for s in self.servers if s.proc.pid == pid and s.proc.poll() is None), None)
+
+    def wait_owned(self) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while any(self.owner(lot) is None for lot in self.lots):
+            assert time.monotonic() < deadline, "lots left without an owner"
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def hall(tmp_path: Path, *, lots: int, bidders: int) -> Iterator[Hall]:
+    with redis_server(tmp_path / "redis") as server:
+        env = {**ENV, "HALL_STORE": server.url}
+        db = tmp_path / "hall.db"
+        seeded = seed_demo(db, "--store", server.url, "--live", "--lots", str(lots), "--bidders", str(bidders),
+                           "--duration", "3600")  # fmt: skip
+        servers: list[Server] = []
+        try:
+            for n in range(PROCESSES):
+                servers.append(start(db, tmp_path / f"server-{n}.log", env))
+            found = Hall(server, servers, seeded["lots"], seeded["bidders"])
+            found.wait_owned()
+            yield found
+        finally:
+            for s in servers:
+                s.stop()
+
+
+class Bidder:
+    """One account's socket on one process: bids one at a time, learning prices from events."""
+
+    def __init__(self, index: int, peer: Peer) -> None:
+        self.index = index
+        self.peer = peer
+        self.acked: list[tuple[int, int, int]] = []
+        """(lot, seq, amount) of each accepted bid."""
+
+    def price(self, lot: int, start: int, increment: int) -> int:
+        prices = [e["price"] for e in self.peer.events.get(lot, []) if e.get("price") is not None]
+        return max(prices) + increment if prices else start
+
+    async def bid(self, lot: int, start: int, increment: int, amount: int | None = None) -> Frame:
+        """Bid until accepted (another bidder may have outbid the amount meanwhile)."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            assert time.monotonic() < deadline, f"bidder {self.index} got no accepted bid on lot {lot}"
+            amount = max(amount or 0, self.price(lot, start, increment))
+            req = f"k{next(_reqs)}"
+            await self.peer.send({"type": "bid", "lot": lot, "amount": amount, "req": req})
+            ack = await self.peer.expect("ack", TIMEOUT, req=req)
+            if ack["ok"]:
+                self.acked.append((lot, ack["seq"], amount))
+                return ack
+            assert ack["code"] in ("too_low", "unavailable"), ack
+            amount += increment
+            await asyncio.sleep(0.01)
+
+
+def terms(server: Server, lot: int) -> tuple[int, int]:
+    snap = server.snapshot(lot)
+    return snap["start_price"], snap["increment"]
+
+
+async def subscribed(p: Peer, lots: list[int]) -> Peer:
+    assert (await p.recv())["type"] == "welcome"
+    for lot in lots:
+        await p.send({"type": "subscribe", "lot": lot, "since": 0})
+    return p
+
+
+def seqs(p: Peer, lot: int) -> list[int]:
+    return [e["seq"] for e in p.events.get(lot, [])]
+
+
+async def drain(p: Peer, lot: int, last: int) -> None:
+    """Read the peer's frames until it has seen the lot's event ``last``."""
+    while not seqs(p, lot) or seqs(p, lot)[-1] < last:
+        await p.recv(TIMEOUT)
+
+
+def assert_record(server: Server, lot: int, acked: list[tuple[int, int, int]]) -> list[Frame]:
+    """The lot's events on ``server``: no gap, and every acked bid in place with its amount."""
+    events = server.events(lot)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1)), f"lot {lot} has a gap"
+    for bid_lot, seq, amount in acked:
+        if bid_lot == lot:
+            assert events[seq - 1]["kind"] == "bid" and events[seq - 1]["price"] == amount, (seq, amount)
+    return events
+
+
+async def test_watchers_on_every_process_see_every_event_once_in_order_and_bids_go_through_every_process(
+    tmp_path: Path,
+) -> None:
+    with hall(tmp_path, lots=2, bidders=3) as h:
+        owners = {lot: h.owner(lot) for lot in h.lots}
+        assert len(set(map(id, owners.values()))) >= 1
+        async with contextlib.AsyncExitStack() as stack:
+            watchers = [await subscribed(await stack.enter_async_context(peer(s)), h.lots) for s in h.servers]
+            bidders = [Bidder(i, await subscribed(await stack.enter_async_context(peer(s, h.token(i))), h.lots))
+                       for i, s in enumerate(h.servers)]  # fmt: skip
+            lots = {lot: terms(h.servers[0], lot) for lot in h.lots}
+            for _ in range(4):
+                await asyncio.gather(*(b.bid(lot, *lots[lot]) for b in bidders for lot in h.lots))
+            acked = [a for b in bidders for a in b.acked]
+            assert len(acked) == 4 * len(bidders) * len(h.lots)
+            # Some bids went to a process that does not own their lot, and were forwarded.
+            assert any(owners[lot] is not s for lot in h.lots for s in h.servers)
+            for lot in h.lots:
+                last = max(seq for a_lot, seq, _ in acked if a_lot == lot)
+                for w in watchers:
+                    await drain(w, lot, last)
+                    assert seqs(w, lot) == list(range(1, len(seqs(w, lot)) + 1)), f"lot {lot}: gap or repeat"
+                first = watchers[0].events[lot]
+                assert all(w.events[lot] == first for w in watchers), "processes told the lot differently"
+                for s in h.servers:
+                    assert assert_record(s, lot, acked)[: len(first)] == first
+
+
+async def test_sigkill_of_a_busy_lots_owner_loses_no_acknowledged_bid_and_another_process_takes_over(
+    tmp_path: Path,
+) -> None:
+    with hall(tmp_path, lots=1, bidders=3) as h:
+        (lot,) = h.lots
+        owner = h.owner(lot)
+        assert owner is not None
+        survivors = [s for s in h.servers if s is not owner]
+        fence = int(h.client().get(key(lot, "fence")) or 0)
+        start_price, increment = terms(owner, lot)
+        async with contextlib.AsyncExitStack() as stack:
+            watcher = await subscribed(await stack.enter_async_context(peer(survivors[0])), h.lots)
+            acked: list[tuple[int, int, int]] = []
+            stop = asyncio.Event()
+
+            async def bid_on(index: int, server: Server) -> None:
+                """Bid without pause; when the process dies, go on through a survivor."""
+                while not stop.is_set():
+                    async with peer(server, h.token(index)) as p:
+                        bidder = Bidder(index, await subscribed(p, h.lots))
+                        try:
+                            while not stop.is_set():
+                                await bidder.bid(lot, start_price, increment)
+                        except Exception:  # noqa: BLE001 - the socket went with its process
+                            if server.proc.poll() is None:
+                                raise
+                        finally:
+                            acked.extend(bidder.acked)
+                    server = survivors[index % len(survivors)]
+
+            tasks = [asyncio.create_task(bid_on(i, s)) for i, s in enumerate(h.servers)]
+            try:
+                deadline = time.monotonic() + TIMEOUT
+                while len(watcher.events.get(lot, [])) < 30:  # bidding under way on every process
+                    await watcher.recv(TIMEOUT)
+                owner.proc.send_signal(signal.SIGKILL)
+                await asyncio.to_thread(owner.proc.wait, 10)
+                killed = watcher.events[lot][-1]["seq"] if watcher.events.get(lot) else 0
+                while not watcher.events.get(lot) or watcher.events[lot][-1]["seq"] < killed + 20:
+                    assert time.monotonic() < deadline, "bidding did not resume after the takeover"
+                    await watcher.recv(TIMEOUT)
+            finally:
+                stop.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            new_owner = h.owner(lot)
+            assert new_owner is not None and new_owner is not owner
+            assert int(h.client().get(key(lot, "fence")) or 0) > fence, "the lease was taken with a new token"
+            events = assert_record(survivors[0], lot, acked)
+            assert assert_record(survivors[1], lot, acked) == events
+            await drain(watcher, lot, events[-1]["seq"])
+            assert seqs(watcher, lot) == list(range(1, len(events) + 1)), "the watcher saw a gap or a repeat"
+            assert acked, "no bid was acknowledged"
+
+
+async def test_an_owner_paused_past_its_lease_cannot_append_when_it_wakes(tmp_path: Path) -> None:
+    with hall(tmp_path, lots=1, bidders=2) as h:
+        (lot,) = h.lots
+        owner = h.owner(lot)
+        assert owner is not None
+        others = [s for s in h.servers if s is not owner]
+        start_price, increment = terms(owner, lot)
+        async with contextlib.AsyncExitStack() as stack:
+            paused = Bidder(0, await subscribed(await stack.enter_async_context(peer(owner, h.token(0))), h.lots))
+            await paused.bid(lot, start_price, increment)
+            owner.proc.send_signal(signal.SIGSTOP)
+            try:
+                # A bid sent to the paused owner waits in its socket; meanwhile another process
+                # takes the lot over and bids go on there.
+                late = {"type": "bid", "lot": lot, "amount": 10**9, "req": "late"}
+                await paused.peer.send(late)
+                deadline = time.monotonic() + TIMEOUT
+                while h.owner(lot) in (None, owner):
+                    assert time.monotonic() < deadline, "nobody took the lot over"
+                    await asyncio.sleep(0.05)
+                active = Bidder(1, await subscribed(await stack.enter_async_context(peer(others[0], h.token(1))),
+                                                    h.lots))  # fmt: skip
+                for _ in range(5):
+                    await active.bid(lot, start_price, increment)
+            finally:
+                owner.proc.send_signal(signal.SIGCONT)
+            answer = await paused.peer.expect("ack", TIMEOUT, req="late")
+            # Judged by whoever owns the lot now (forwarded), or refused: never written twice.
+            events = assert_record(others[0], lot, paused.acked + active.acked)
+            prices = [e["price"] for e in events if e["kind"] == "bid"]
+            assert prices == sorted(set(prices)), "two owners appended to the lot"
+            if answer["ok"]:
+                assert events[answer["seq"] - 1]["price"] == 10**9
+            deadline = time.monotonic() + TIMEOUT
+            while assert_record(owner, lot, []) != assert_record(others[0], lot, []):
+                assert time.monotonic() < deadline, "the old owner did not catch up as a replica"
+                await asyncio.sleep(0.1)
