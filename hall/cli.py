@@ -26,7 +26,9 @@ def main(ctx: click.Context) -> None:
 @click.option("--db", envvar="HALL_DB", default=lambda: Config().db, show_default="var/hall.db")
 @click.option("--host", envvar="HALL_HOST", default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="HALL_PORT", default=8000, show_default=True, type=int)
-def serve(db: str, host: str, port: int) -> None:
+@click.option("--store", envvar="HALL_STORE", default="", show_default="SQLite alone",
+              help="redis://HOST:PORT/DB: the lots' journals in Redis, beside the SQLite file.")  # fmt: skip
+def serve(db: str, host: str, port: int, store: str) -> None:
     """Run the hall server (uvicorn) on the given store."""
     import uvicorn
 
@@ -35,7 +37,8 @@ def serve(db: str, host: str, port: int) -> None:
     from hall.web.app import create_app
 
     configure()
-    config = Config(db=db, host=host, port=port)
+    config = Config(db=db, host=host, port=port, store=store)
+    _check_store(config)
     uvicorn.run(create_app(config), **uvicorn_settings(config))  # type: ignore[arg-type]
 
 
@@ -47,7 +50,9 @@ def serve(db: str, host: str, port: int) -> None:
               help="Seconds of bidding per lot.")  # fmt: skip
 @click.option("--bidders", default=20, show_default=True, type=click.IntRange(0, 9999),
               help="Verified bidder accounts, each of its own enterprise, admitted to every lot.")  # fmt: skip
-def seed_demo(db: str, lots: int, live: bool, duration: int, bidders: int) -> None:
+@click.option("--store", envvar="HALL_STORE", default="", show_default="SQLite alone",
+              help="redis://HOST:PORT/DB: the lots' journals in Redis, beside the SQLite file.")  # fmt: skip
+def seed_demo(db: str, lots: int, live: bool, duration: int, bidders: int, store: str) -> None:
     """Create demo people (admin, staff, auctioneer, sellers, bidders) and a session of lots in
     the store; print the lot ids and every account's phone and password as one JSON object.
 
@@ -58,25 +63,28 @@ def seed_demo(db: str, lots: int, live: bool, duration: int, bidders: int) -> No
     from hall.demo import Seeded, seed
     from hall.pdfscan import Limits
     from hall.runtime import Runtime
-    from hall.store import SqliteStore
+    from hall.store import open_store
     from hall.store.people import People
     from hall.uploads import FileStore, PdfChecker
 
+    config = Config(db=db, store=store)
+    _check_store(config)
+
     async def run() -> Seeded:
-        store = SqliteStore(db)
-        await store.open()
-        runtime = Runtime(store)
+        lots_store = open_store(db, store)
+        await lots_store.open()
+        runtime = Runtime(lots_store)
         await runtime.start()
-        config = Config(db=db)
-        files = FileStore(store, config, PdfChecker(config.pdf_workers, Limits(seconds=config.pdf_seconds)))
-        deals = Deals(store, runtime, files)  # the showcase's sold lot gets its deal as on the server
+        files = FileStore(lots_store, config, PdfChecker(config.pdf_workers, Limits(seconds=config.pdf_seconds)))
+        deals = Deals(lots_store, runtime, files)  # the showcase's sold lot gets its deal as on the server
         await deals.start(remind_every=None)
         try:
-            return await seed(runtime, People(store), files, lots=lots, live=live, duration=duration, bidders=bidders)
+            return await seed(runtime, People(lots_store), files, lots=lots, live=live, duration=duration,
+                              bidders=bidders)  # fmt: skip
         finally:
             await runtime.stop()
             await deals.stop()
-            await store.close()
+            await lots_store.close()
 
     seeded = asyncio.run(run())
     sys.stdout.buffer.write(msgspec.json.encode(seeded) + b"\n")
@@ -122,7 +130,9 @@ def import_patents(file: Path, db: str, lang: str) -> None:
               type=click.Path(exists=True, dir_okay=False))  # fmt: skip
 @click.option("--lot", type=click.IntRange(1, 2**63 - 1), help="The lot to check.")
 @click.option("--all", "every", is_flag=True, help="Check every lot, in id order.")
-def verify(db: str, lot: int | None, every: bool) -> None:
+@click.option("--store", envvar="HALL_STORE", default="", show_default="SQLite alone",
+              help="redis://HOST:PORT/DB: the lots' journals in Redis, beside the SQLite file.")  # fmt: skip
+def verify(db: str, lot: int | None, every: bool, store: str) -> None:
     """Recompute lots' hash chains from the store (docs/durability.md) and print one JSON line
     per lot: {"lot", "ok": true, "events", "digest"} with the final digest, or {"lot", "ok":
     false, "events", "seq", "problem"} naming the first event that does not match. Exits 1 when
@@ -130,31 +140,42 @@ def verify(db: str, lot: int | None, every: bool) -> None:
     it may run beside the server."""
     from hall.record import Verdict
     from hall.record import verify as verify_lot
-    from hall.store import SqliteStore
+    from hall.store import open_store
 
     if (lot is None) != every:
         raise click.UsageError("give --lot ID or --all")
+    _check_store(Config(db=db, store=store))
 
     async def run() -> list[Verdict]:
-        store = SqliteStore(db)
-        await store.open()
+        lots_store = open_store(db, store)
+        await lots_store.open()
         try:
-            found = await store.fetchall("SELECT id FROM lots WHERE ? OR id = ? ORDER BY id", (every, lot))
+            found = await lots_store.fetchall("SELECT id FROM lots WHERE ? OR id = ? ORDER BY id", (every, lot))
             ids = [row[0] for row in found]
             if lot is not None and not ids:
                 raise click.BadParameter(f"no lot {lot} in {db}", param_hint="--lot")
             verdicts = []
             for lot_id in ids:
-                verdict = await verify_lot(store, lot_id)
+                verdict = await verify_lot(lots_store, lot_id)
                 sys.stdout.buffer.write(msgspec.json.encode(verdict) + b"\n")
                 sys.stdout.flush()
                 verdicts.append(verdict)
             return verdicts
         finally:
-            await store.close()
+            await lots_store.close()
 
     if not all(verdict.ok for verdict in asyncio.run(run())):
         sys.exit(1)
+
+def _check_store(config: Config) -> None:
+    """A ``--store`` the hall cannot use is a usage error, before anything starts."""
+    from hall.store import open_store
+
+    try:
+        open_store(config.db, config.store)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--store") from None
+
 
 if __name__ == "__main__":
     main()

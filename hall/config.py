@@ -19,6 +19,9 @@ def _env_float(name: str, default: float) -> float:
 @dataclass(frozen=True, kw_only=True)
 class Config:
     db: str = field(default_factory=lambda: os.environ.get("HALL_DB", "var/hall.db"))
+    store: str = field(default_factory=lambda: os.environ.get("HALL_STORE", ""))
+    """Where the lots' journals live: empty for the SQLite file ``db`` alone, or a Redis URL
+    (``redis://HOST:PORT/DB``) for Redis beside it (hall/store/redis.py, docs/durability.md)."""
     host: str = field(default_factory=lambda: os.environ.get("HALL_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: _env_int("HALL_PORT", 8000))
     max_batch: int = field(default_factory=lambda: _env_int("HALL_MAX_BATCH", 4096))

@@ -76,6 +76,11 @@ class Store(Protocol):
         """The lot's events after ``seq`` in order, at most ``limit`` of them (-1: all)."""
         ...
 
+    async def events_at(self, keys: Sequence[tuple[int, int]]) -> list[AnyEvent]:
+        """The stored events of these (lot, seq) pairs, in no particular order; a pair with no
+        event is left out. Point look-ups (the figures' end times of lots), never a scan."""
+        ...
+
     async def chain(self, lot: int, seq: int, limit: int = -1) -> list[tuple[int, bytes, bytes]]:
         """The lot's stored events from ``seq`` on (``seq`` itself included), in order, at most
         ``limit`` of them, as they are stored: (seq, msgpack body, digest after it), undecoded,

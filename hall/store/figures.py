@@ -1,6 +1,6 @@
 """The exchange's figures and the deals reached outside the hall in the SQLite store (table
-``offline_deals`` of schema 12, and reads of ``deals``, ``listings``, ``auction_lots`` and
-``events``): SQL only, no rules.
+``offline_deals`` of schema 12, and reads of ``deals``, ``listings`` and ``auction_lots``; the
+lots' events through ``Store.events_at``, whichever store holds them): SQL only, no rules.
 
 The rules (what an offline deal needs, what counts in which figure) are hall/offline_deals.py's
 and hall/figures.py's; the functions that write take the caller's transaction
@@ -16,12 +16,8 @@ from typing import Final
 
 import aiosqlite
 
-from hall.engine.events import decode
 from hall.store.sqlite import SqliteStore
 from hall.store.rows import insert, one
-
-CHUNK: Final = 400
-"""(lot, seq) pairs one query looks up: two parameters each, well under SQLite's limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,17 +104,7 @@ class FigureStore:
         """When each lot ended: the time of its event at ``seq``, for (lot, seq) pairs that name
         a lot's last, terminal event (closed or withdrawn). Point lookups on the journal's
         (lot, seq) key, never a scan of its events."""
-        pairs = list(lots)
-        found: dict[int, int] = {}
-        for start in range(0, len(pairs), CHUNK):
-            chunk = pairs[start:start + CHUNK]
-            values = ", ".join("(?, ?)" for _ in chunk)
-            rows = await self.store.fetchall(f"SELECT body FROM events WHERE (lot, seq) IN (VALUES {values})",
-                                             [n for pair in chunk for n in pair])  # fmt: skip
-            for row in rows:
-                event = decode(bytes(row[0]))
-                found[event.lot] = event.ts
-        return found
+        return {event.lot: event.ts for event in await self.store.events_at(list(lots))}
 
     async def listings_for_sale(self, states: Sequence[str], limit: int) -> list[ItemForSale]:
         """Listings an offline deal may be recorded for (the form's choices), newest first."""

@@ -1080,7 +1080,7 @@ class SqliteStore:
     async def write(self, events: Sequence[AnyEvent], snapshots: Sequence[LotState]) -> None:
         """One batch through the writer thread, as the journal's (``hand_over``), awaited."""
         batch = _Written(events, snapshots)
-        self._thread.hand_over(batch)
+        self.hand_over(batch)
         await batch.future
 
     def hand_over(self, batch: Batch) -> None:
@@ -1214,6 +1214,19 @@ class SqliteStore:
         ) as cur:
             return [decode(row[0]) for row in await cur.fetchall()]
 
+    async def events_at(self, keys: Sequence[tuple[int, int]]) -> list[AnyEvent]:
+        """Point look-ups on the (lot, seq) index, ``_EVENTS_AT`` pairs a query."""
+        found: list[AnyEvent] = []
+        with _errors():
+            for start in range(0, len(keys), _EVENTS_AT):
+                chunk = keys[start : start + _EVENTS_AT]
+                values = ", ".join("(?, ?)" for _ in chunk)
+                rows = await self.reader.execute_fetchall(
+                    f"SELECT body FROM events WHERE (lot, seq) IN (VALUES {values})", [n for key in chunk for n in key]
+                )
+                found.extend(decode(bytes(row[0])) for row in rows)
+        return found
+
     async def chain(self, lot: int, seq: int, limit: int = -1) -> list[tuple[int, bytes, bytes]]:
         with _errors():
             async with self.reader.execute(
@@ -1264,6 +1277,8 @@ visits them, they are in order already). Blob to text to blob leaves the bytes a
 in a UTF-8 database, which is what this store creates.
 """
 _LOTS_PER_READ = 64
+_EVENTS_AT = 400
+"""(lot, seq) pairs one ``events_at`` query looks up: two parameters each, well under SQLite's limit."""
 _RECOVERY_MMAP = 1 << 31
 """Bytes of the database the reader maps while ``lots`` runs (SQLite caps it, at 2 GiB here)."""
 _ARRAY32 = b"\xdd"

@@ -168,22 +168,8 @@ class Writer:
             loop.call_soon_threadsafe(self._settle, taken, failure)
 
     def _take(self) -> list[Batch]:
-        """The batches at the head of the queue, up to the next turn and as many events as
-        they all allow (at least one batch); called holding the lock."""
-        queue = self._queue
-        first = queue.popleft()
-        assert not isinstance(first, _Turn)
-        taken = [first]
-        count, limit = len(first.events), first.limit
-        while queue:
-            head = queue[0]
-            if isinstance(head, _Turn) or count + len(head.events) > min(limit, head.limit):
-                break
-            queue.popleft()
-            taken.append(head)
-            count += len(head.events)
-            limit = min(limit, head.limit)
-        return taken
+        """``take`` of the queue; called holding the lock."""
+        return take(self._queue)
 
     # ------------------------------------------------------------------ back on the loop
 
@@ -207,6 +193,25 @@ class Writer:
             self._queue.extend(turns)
         for batch in behind:
             batch.settle(failure.error)
+
+
+def take(queue: deque[Batch] | deque[Batch | _Turn]) -> list[Batch]:
+    """The batches at the head of ``queue``, up to the next turn and as many events as they
+    all allow (at least one batch), taken off it. Shared by the stores' committers (this
+    thread, and ``RedisStore``'s task), so that a group commit is cut the same way in both."""
+    first = queue.popleft()
+    assert not isinstance(first, _Turn)
+    taken = [first]
+    count, limit = len(first.events), first.limit
+    while queue:
+        head = queue[0]
+        if isinstance(head, _Turn) or count + len(head.events) > min(limit, head.limit):
+            break
+        queue.popleft()
+        taken.append(head)
+        count += len(head.events)
+        limit = min(limit, head.limit)
+    return taken
 
 
 def _grant(granted: asyncio.Future[None]) -> None:

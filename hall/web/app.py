@@ -28,7 +28,7 @@ from hall.hub import Hub
 from hall.offline_deals import OfflineDeals
 from hall.pdfscan import Limits
 from hall.runtime import Runtime, wall_clock
-from hall.store import SqliteStore
+from hall.store import open_store
 from hall.store.auctions import AuctionStore
 from hall.store.codes import PhoneCodes
 from hall.patents import HttpPatentSource, patent_source
@@ -117,7 +117,7 @@ async def _join(store: SqliteStore, runtime: Runtime, config: Config) -> Cluster
 
 def create_app(config: Config | None = None) -> Starlette:
     config = config or Config()
-    store = SqliteStore(config.db)
+    store = open_store(config.db, config.store)
     people = People(store)
     codes = PhoneCodes(store)
     dispatcher = Dispatcher(store)  # SMS from the outbox, through the in-app inbox sender
