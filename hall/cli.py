@@ -28,7 +28,10 @@ def main(ctx: click.Context) -> None:
 @click.option("--port", envvar="HALL_PORT", default=8000, show_default=True, type=int)
 @click.option("--store", envvar="HALL_STORE", default="", show_default="SQLite alone",
               help="redis://HOST:PORT/DB: the lots' journals in Redis, beside the SQLite file.")  # fmt: skip
-def serve(db: str, host: str, port: int, store: str) -> None:
+@click.option("--workers", envvar="HALL_WORKERS", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes sharing the port, as one hall (needs --store redis://...).")  # fmt: skip
+@click.option("--fd", type=int, hidden=True, help="Serve on this inherited socket (a worker of --workers).")
+def serve(db: str, host: str, port: int, store: str, workers: int, fd: int | None) -> None:
     """Run the hall server (uvicorn) on the given store."""
     import uvicorn
 
@@ -39,7 +42,18 @@ def serve(db: str, host: str, port: int, store: str) -> None:
     configure()
     config = Config(db=db, host=host, port=port, store=store)
     _check_store(config)
-    uvicorn.run(create_app(config), **uvicorn_settings(config))  # type: ignore[arg-type]
+    if workers > 1:
+        if not store:
+            raise click.UsageError("--workers needs --store redis://HOST:PORT/DB: only one process may write "
+                                   "the lots' journals in SQLite (docs/scaling.md)")  # fmt: skip
+        from hall.workers import supervise
+
+        sys.exit(supervise(workers, host, port, ["--db", db, "--store", store]))
+    settings = uvicorn_settings(config)
+    if fd is not None:
+        settings = {name: value for name, value in settings.items() if name not in ("host", "port")}
+        settings["fd"] = fd
+    uvicorn.run(create_app(config), **settings)  # type: ignore[arg-type]
 
 
 @main.command("seed-demo")

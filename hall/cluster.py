@@ -57,6 +57,8 @@ CONTROL: Final = "hall:ctl"
 """Lots created and bidders admitted, for every process."""
 FORWARD_S: Final = 5.0
 """How long a forwarded command may look for its lot's owner before it is ``unavailable``."""
+HAND_BACK: Final = 16
+"""Lots a process gives back to their preferred process per tick (``Cluster._hand_back``)."""
 RETRY_S: Final = 0.05
 """How soon a forwarded command that found no owner is sent again."""
 
@@ -163,6 +165,8 @@ class Cluster:
         self._valid_until = 0.0
         """Monotonic time until which the leases renewed last are surely still ours."""
         self._free: set[int] = set()
+        self._steady = 0
+        """Ticks for which the live processes have stayed the same."""
         self._waiting: dict[int, tuple[asyncio.Future[Result], Judgement, float]] = {}
         self._next = 0
         self._outbox: deque[tuple[str, bytes]] = deque()
@@ -222,7 +226,7 @@ class Cluster:
         self.owned.clear()
         if self._pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.aclose()
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
             self._pubsub = None
 
     def stop_claiming(self) -> None:
@@ -274,6 +278,7 @@ class Cluster:
                 if not ok:
                     self._lose(lot)
         self._valid_until = started + self.lease_ms / 1000 * 0.9
+        await self._hand_back()
         others = [lot for lot in self.runtime.lots if lot not in self.owned]
         if not others:
             return
@@ -281,13 +286,7 @@ class Cluster:
             for lot in others:
                 pipe.get(key(lot, "lease"))
             held = await pipe.execute()
-        free: set[int] = set()
-        for lot, value in zip(others, held, strict=True):
-            if value is None:
-                free.add(lot)
-                self.owners.pop(lot, None)
-            else:
-                self.owners[lot] = value.decode().split(":", 1)[1]
+        free = {lot for lot, value in zip(others, held, strict=True) if not self._learn(lot, value)}
         claim = [lot for lot in free if lot in self._free or preferred(self.processes, lot) == self.name]
         self._free = free - set(claim)
         if claim:
@@ -300,7 +299,32 @@ class Cluster:
             pipe.zremrangebyscore(PROCESSES, "-inf", now)
             pipe.zrange(PROCESSES, 0, -1)
             *_, names = await pipe.execute()
-        self.processes = sorted({n.decode() for n in names} | {self.name})
+        processes = sorted({n.decode() for n in names} | {self.name})
+        self._steady = self._steady + 1 if processes == self.processes else 0
+        self.processes = processes
+
+    async def _hand_back(self) -> None:
+        """Give up to ``HAND_BACK`` lots a tick to the process rendezvous hashing prefers now
+        (one that started after this one took them, or came back): only once the processes
+        have been the same for two ticks, and only lots with nothing waiting for a commit. The
+        lot is disowned before its lease is released, so nothing is written after; the other
+        process takes it on its next tick, and commands meanwhile are retried (``_route``)."""
+        if self._steady < 2 or len(self.processes) < 2:
+            return
+        moving = [lot for lot in self.owned
+                  if preferred(self.processes, lot) != self.name and self.runtime.quiet(lot)][:HAND_BACK]  # fmt: skip
+        if not moving:
+            return
+        tokens = {lot: self.owned.pop(lot) for lot in moving}
+        for lot in moving:
+            self.runtime.disown(lot)
+            self.store.unfence(lot)
+            self.owners[lot] = preferred(self.processes, lot)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for lot, token in tokens.items():
+                pipe.evalsha(self._scripts["release"], 1, key(lot, "lease"), self.name, token)
+            await pipe.execute()
+        log.info("lots handed back: %s", moving, extra={"lots": moving})
 
     async def _acquire(self, lots: Sequence[int]) -> dict[int, int]:
         """Take the free leases of ``lots``; each taken lot is fenced, rebuilt and owned."""
@@ -385,11 +409,16 @@ class Cluster:
         asyncio.get_running_loop().call_later(FORWARD_S, self._route, rid)  # answered by then, or expired
 
     async def _look_up(self, lot: int) -> None:
-        value = await self.redis.get(key(lot, "lease"))
-        if value is None:
+        self._learn(lot, await self.redis.get(key(lot, "lease")))
+
+    def _learn(self, lot: int, lease: bytes | str | None) -> bool:
+        """Note who holds the lot's lease (its value ``TOKEN:PROCESS``); False when nobody does."""
+        if lease is None:
             self.owners.pop(lot, None)
-        else:
-            self.owners[lot] = value.decode().split(":", 1)[1]
+            return False
+        text = lease.decode() if isinstance(lease, bytes) else lease
+        self.owners[lot] = text.split(":", 1)[1]
+        return True
 
     # ------------------------------------------------------------------ messages in
 
@@ -422,7 +451,7 @@ class Cluster:
                 log.warning("subscription lost (%s); subscribing again", exc)
                 if pubsub is not None:
                     with contextlib.suppress(RedisError, OSError):
-                        await pubsub.aclose()
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
                 self._pubsub = None
                 await asyncio.sleep(self.tick_s)
             except msgspec.DecodeError as exc:

@@ -337,6 +337,11 @@ class Runtime:
         if timer is not None:
             timer[1].cancel()
 
+    def quiet(self, lot_id: int) -> bool:
+        """Whether all of the lot's events are durable (none waits for a commit)."""
+        lot = self.lots.get(lot_id)
+        return lot is not None and lot.seq == self.durable.get(lot_id) and lot_id not in self._halted
+
     async def adopt(self, lot_id: int) -> None:
         """A lot another process created: keep a replica of it."""
         if lot_id in self.lots:

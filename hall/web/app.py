@@ -28,15 +28,13 @@ from hall.hub import Hub
 from hall.offline_deals import OfflineDeals
 from hall.pdfscan import Limits
 from hall.runtime import Runtime, wall_clock
-from hall.store import open_store
+from hall.store import SqliteStore, open_store
 from hall.store.auctions import AuctionStore
 from hall.store.codes import PhoneCodes
 from hall.patents import HttpPatentSource, patent_source
 from hall.store.patents import PatentCatalogue
 from hall.store.people import People
 from hall.uploads import FileStore, PdfChecker
-if TYPE_CHECKING:
-    from hall.cluster import Cluster
 from hall.web import accounts, admin, auctions as auction_pages, deals as deal_pages, fragments, identities, listings, live, openapi, orientation, pages, patents, reviews, shops
 from hall.web import demands
 from hall.web import figures as figure_pages
@@ -51,6 +49,9 @@ from hall.web.templating import render
 
 UPLOAD_PREFIXES = ("/lots/", "/account/verification", "/account/identity", "/api/identities", "/seller/", "/api/listings",
                    "/deals/", "/api/deals/", "/staff/offline-deals", "/api/offline-deals", "/demands/", "/api/demands/")
+
+if TYPE_CHECKING:
+    from hall.cluster import Cluster
 
 
 class Health(msgspec.Struct):
