@@ -47,7 +47,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -255,6 +255,125 @@ def summarise(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, i
     return summary
 
 
+# ---------------------------------------------------------------------- issue 15: Redis and processes
+
+SETUPS = (("sqlite_1", False, 1), ("redis_1", True, 1), ("redis_2", True, 2))
+"""The halls of ``--scaling``: name, on Redis, server processes (``hall serve --workers``)."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children still running (a ``--workers``
+    parent's workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc in [pid, *children_of(pid)]:
+        try:
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def measured(run: Any, pids: dict[str, int]) -> dict[str, Any]:
+    """``run()``'s result with the CPU share each process (and the load generator) took."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    own = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    result: dict[str, Any] = run()
+    elapsed = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    shares = {name: round((cpu_seconds(pid) - before[name]) / elapsed, 2) for name, pid in pids.items()}
+    shares["loadgen"] = round((after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime) / elapsed, 2)
+    return {**result, "cpu_share": shares}
+
+
+def scaling(args: argparse.Namespace) -> None:
+    """The hall on SQLite with one process, on Redis with one and with two, side by side in each
+    round: saturated throughput and fan-out to ``--watchers`` sockets (spread by the kernel over
+    a ``--workers`` hall's processes). Each Redis hall has a ``redis-server`` of its own with
+    ``appendfsync always`` (tests/rediskit.py), in the run's temporary folder."""
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    import rediskit
+
+    missing = rediskit.unavailable()
+    if missing:
+        raise SystemExit(missing)
+    work = Path(tempfile.mkdtemp(prefix="hall-scaling-"))
+    need = args.watchers + 1000
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < need:
+        raise SystemExit(f"open files limit {hard} < {need}: raise it (ulimit -n) or lower --watchers")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    env = {**os.environ, "HALL_BID_RATE": "1000000", "HALL_BID_BURST": "1000000", "HALL_MAX_CONNECTIONS": str(need)}
+    hall_bin = [PYTHON, "-m", "hall.cli"]
+    runs: dict[str, list[dict[str, Any]]] = {}
+    with ExitStack() as stack:
+        halls: dict[str, tuple[int, Path, Path, dict[str, int]]] = {}
+        for name, on_redis, workers in SETUPS:
+            store: list[str] = []
+            pids: dict[str, int] = {}
+            if on_redis:
+                redis = rediskit.RedisServer(work / f"{name}-redis")
+                redis.start()
+                stack.callback(redis.stop)
+                assert redis.process is not None
+                store, pids["redis"] = ["--store", redis.url], redis.process.pid
+            db, seed, bidding = work / f"{name}.db", work / f"{name}-seed.json", work / f"{name}-bidding.json"
+            with seed.open("wb") as out:
+                subprocess.run([*hall_bin, "seed-demo", "--db", str(db), *store, "--live", "--lots", "40",
+                                "--bidders", "40", "--duration", str(24 * 3600)], stdout=out, env=env, check=True)  # fmt: skip
+            seeded = json.loads(seed.read_text())
+            bidding.write_text(json.dumps({**seeded, "lots": seeded["lots"][:-1]}))
+            port = free_port()
+            argv = [*hall_bin, "serve", "--db", str(db), "--port", str(port), *store, "--workers", str(workers)]
+            pids["hall"] = stack.enter_context(server(argv, port, "/healthz", env, work / f"{name}.log"))
+            halls[name] = (port, seed, bidding, pids)
+        time.sleep(5)  # the two-process hall's workers have shared the lots out (hall/cluster.py)
+        seconds = ["--seconds", str(args.seconds)]
+        fan = ["--watchers", str(args.watchers), "--seconds", str(args.seconds), "--rate", "0"]
+        for _ in range(args.rounds):
+            for name, (port, seed, bidding, pids) in halls.items():
+                runs.setdefault(f"{name}_throughput", []).append(measured(lambda: loadgen(
+                    "throughput", port, "--seed-file", str(bidding), *seconds), pids))  # fmt: skip
+                runs.setdefault(f"{name}_fanout", []).append(measured(lambda: loadgen(
+                    "fanout", port, "--seed-file", str(seed), *fan), pids))  # fmt: skip
+    ratio = {
+        "redis_1_over_sqlite_1_throughput": [r["accepted_per_s"] / s["accepted_per_s"] for r, s in
+                                             zip(runs["redis_1_throughput"], runs["sqlite_1_throughput"], strict=True)],
+        "redis_2_over_redis_1_fanout": [t["deliveries_per_s"] / o["deliveries_per_s"] for t, o in
+                                        zip(runs["redis_2_fanout"], runs["redis_1_fanout"], strict=True)],
+        "redis_2_over_redis_1_throughput": [t["accepted_per_s"] / o["accepted_per_s"] for t, o in
+                                            zip(runs["redis_2_throughput"], runs["redis_1_throughput"], strict=True)],
+    }  # fmt: skip
+    summary: dict[str, Any] = {"scenario": "scaling", "rounds": args.rounds, "seconds": args.seconds,
+                               "watchers": args.watchers}  # fmt: skip
+    for name, _, _ in SETUPS:
+        t, f = runs[f"{name}_throughput"], runs[f"{name}_fanout"]
+        summary[name] = {
+            "bids_per_s": median(t, "accepted_per_s"), "ack_p50_ms": median(t, "ack_p50_ms"),
+            "ack_p99_ms": median(t, "ack_p99_ms"), "fanout_deliveries_per_s": median(f, "deliveries_per_s"),
+            "fanout_p99_ms": median(f, "delivery_p99_ms"),
+            "fanout_missing": sum(r["missing"] for r in f), "fanout_duplicates": sum(r["duplicates"] for r in f),
+            "fanout_dropped": sum(r["dropped"] for r in f),
+            "cpu_share_throughput": t[len(t) // 2]["cpu_share"], "cpu_share_fanout": f[len(f) // 2]["cpu_share"],
+        }  # fmt: skip
+    summary |= {name: round(statistics.median(values), 3) for name, values in ratio.items()}
+    print(json.dumps(summary), flush=True)
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"label": args.label or args.save.stem, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "load_average": os.getloadavg(), "argv": sys.argv[1:]}  # fmt: skip
+        args.save.write_text(json.dumps({**meta, "summary": summary, "runs": runs}, indent=1) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -266,7 +385,14 @@ def main() -> None:
     parser.add_argument("--label", default="", help="the run's name in the saved file and on the chart")
     parser.add_argument("--svg", type=Path, help="draw the latency-against-load chart here (with --chart: of those)")
     parser.add_argument("--chart", type=Path, nargs="+", help="draw --svg from these saved runs; run nothing")
+    parser.add_argument("--scaling", action="store_true",
+                        help="issue 15: the hall on SQLite (1 process) and on Redis (1 and 2 processes), side by side")
     args = parser.parse_args()
+    if args.scaling:
+        if args.quick:
+            args.rounds, args.seconds, args.watchers = 1, 3.0, 500
+        scaling(args)
+        return
     if args.chart:
         if args.svg is None:
             raise SystemExit("--chart needs --svg")
