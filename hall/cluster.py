@@ -36,13 +36,14 @@ import socket
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from hall.engine import Accepted, AnyEvent, Code, Registrant, Rejection, Result
 from hall.runtime import Judgement, Runtime
+from hall.store.base import StoreError
 from hall.store.redis import BUS, RedisStore, key
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ HAND_BACK: Final = 16
 RETRY_S: Final = 0.05
 """How soon a forwarded command that found no owner is sent again."""
 
+_DOWN: Final = (RedisError, OSError, StoreError)
+"""What Redis being away raises, directly or through the store."""
 _UNAVAILABLE: Final = Rejection(Code.UNAVAILABLE, "存储暂不可用，请稍后重试")
 
 # Lua, one lot a call (its keys share a slot): a pipeline of them is one round trip.
@@ -71,7 +74,8 @@ local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], token .. ':' .. ARGV[1], 'PX', ARGV[2])
 return token
 """
-"""KEYS: lease, fence; ARGV: process, ms. The new fencing token, or 0 when the lease is held."""
+"""KEYS: lease, fence; ARGV: process, ms (and a token, unused). The new fencing token, or 0 when
+the lease is held."""
 _RENEW: Final = """
 local mine = ARGV[3] .. ':' .. ARGV[1]
 local held = redis.call('GET', KEYS[1])
@@ -84,9 +88,10 @@ return 0
 """KEYS: lease, fence; ARGV: process, ms, token. 1 while the token is still the lot's (a lease
 that ran out with nobody taking it is taken back), else 0: lost."""
 _RELEASE: Final = """
-if redis.call('GET', KEYS[1]) == ARGV[2] .. ':' .. ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[3] .. ':' .. ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+"""KEYS: lease, fence; ARGV: process, ms, token. Delete the lease if it is still this one."""
 
 
 class Forward(msgspec.Struct, tag="forward", kw_only=True):
@@ -190,8 +195,7 @@ class Cluster:
     async def open(self) -> None:
         """Before ``Runtime.start``: listen first, so that no event committed while the lots are
         read is missed (``start`` then catches every replica up)."""
-        for name, script in (("acquire", _ACQUIRE), ("renew", _RENEW), ("release", _RELEASE)):
-            self._scripts[name] = await self.redis.script_load(script)
+        await self._load_scripts()
         await self._heartbeat()
         self._pubsub = await self._subscribe()
         self._tasks.append(asyncio.get_running_loop().create_task(self._listen(), name="hall-cluster-listen"))
@@ -217,15 +221,12 @@ class Cluster:
             if not future.done():
                 future.set_result(_UNAVAILABLE)
         self._waiting.clear()
-        with contextlib.suppress(RedisError, OSError):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for lot, token in self.owned.items():
-                    pipe.evalsha(self._scripts["release"], 1, key(lot, "lease"), self.name, token)
-                pipe.zrem(PROCESSES, self.name)
-                await pipe.execute()
+        with contextlib.suppress(*_DOWN):
+            await self._each_lot("release", list(self.owned.items()))
+            await self.redis.zrem(PROCESSES, self.name)
         self.owned.clear()
         if self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*_DOWN):
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]
             self._pubsub = None
 
@@ -269,11 +270,7 @@ class Cluster:
         await self._heartbeat()
         if self.owned:
             lots = list(self.owned)
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for lot in lots:
-                    pipe.evalsha(self._scripts["renew"], 2, key(lot, "lease"), key(lot, "fence"), self.name,
-                                 self.lease_ms, self.owned[lot])  # fmt: skip
-                kept = await pipe.execute()
+            kept = await self._each_lot("renew", [(lot, self.owned[lot]) for lot in lots])
             for lot, ok in zip(lots, kept, strict=True):
                 if not ok:
                     self._lose(lot)
@@ -320,19 +317,12 @@ class Cluster:
             self.runtime.disown(lot)
             self.store.unfence(lot)
             self.owners[lot] = preferred(self.processes, lot)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for lot, token in tokens.items():
-                pipe.evalsha(self._scripts["release"], 1, key(lot, "lease"), self.name, token)
-            await pipe.execute()
+        await self._each_lot("release", list(tokens.items()))
         log.info("lots handed back: %s", moving, extra={"lots": moving})
 
     async def _acquire(self, lots: Sequence[int]) -> dict[int, int]:
         """Take the free leases of ``lots``; each taken lot is fenced, rebuilt and owned."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for lot in lots:
-                pipe.evalsha(self._scripts["acquire"], 2, key(lot, "lease"), key(lot, "fence"), self.name,
-                             self.lease_ms)  # fmt: skip
-            tokens = await pipe.execute()
+        tokens = await self._each_lot("acquire", [(lot, 0) for lot in lots])
         taken = {lot: token for lot, token in zip(lots, tokens, strict=True) if token}
         self._valid_until = max(self._valid_until, time.monotonic() + self.lease_ms / 1000 * 0.9)
         for lot, token in taken.items():
@@ -342,6 +332,27 @@ class Cluster:
                 self.owned[lot] = token
                 log.info("lot owned", extra={"lot": lot, "code": f"token {token}"})
         return taken
+
+    async def _load_scripts(self) -> None:
+        for name, script in (("acquire", _ACQUIRE), ("renew", _RENEW), ("release", _RELEASE)):
+            self._scripts[name] = await self.redis.script_load(script)
+
+    async def _each_lot(self, script: str, lots: Sequence[tuple[int, int]]) -> list[Any]:
+        """Run a lease script once per ``(lot, token)``, all in one pipeline (one round trip;
+        each call's keys share the lot's slot). A Redis that restarted has forgotten the
+        scripts: they are loaded again and the round is run once more."""
+        for attempt in (1, 2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for lot, token in lots:
+                    pipe.evalsha(self._scripts[script], 2, key(lot, "lease"), key(lot, "fence"), self.name,
+                                 self.lease_ms, token)  # fmt: skip
+                try:
+                    return await pipe.execute()
+                except NoScriptError:
+                    if attempt == 2:
+                        raise
+            await self._load_scripts()
+        raise AssertionError("unreachable")
 
     def _lose(self, lot: int) -> None:
         token = self.owned.pop(lot, None)
@@ -354,8 +365,10 @@ class Cluster:
             await asyncio.sleep(self.tick_s)
             try:
                 await self.tick()
-            except (RedisError, OSError) as exc:
+            except _DOWN as exc:
                 log.warning("lease round failed: %s", exc)
+            except Exception:  # noqa: BLE001 - a bug must not stop the renewals: logged, next tick
+                log.exception("lease round failed")
 
     # ------------------------------------------------------------------ messages out
 
@@ -378,7 +391,7 @@ class Cluster:
                     for channel, data in taken:
                         pipe.publish(channel, data)
                     await pipe.execute()
-            except (RedisError, OSError) as exc:
+            except _DOWN as exc:
                 log.warning("publishing %d messages failed: %s", len(taken), exc)  # their senders retry
 
     def _route(self, rid: int) -> None:
@@ -447,10 +460,10 @@ class Cluster:
                         self._replicate(message["data"])
                     else:
                         self._handle(_decode(message["data"]))
-            except (RedisError, OSError) as exc:
+            except _DOWN as exc:
                 log.warning("subscription lost (%s); subscribing again", exc)
                 if pubsub is not None:
-                    with contextlib.suppress(RedisError, OSError):
+                    with contextlib.suppress(*_DOWN):
                         await pubsub.aclose()  # type: ignore[no-untyped-call]
                 self._pubsub = None
                 await asyncio.sleep(self.tick_s)
@@ -512,7 +525,7 @@ class Cluster:
         async def run() -> None:
             try:
                 await work
-            except (RedisError, OSError) as exc:
+            except _DOWN as exc:
                 log.warning("cluster chore failed: %s", exc)
 
         task = asyncio.get_running_loop().create_task(run())

@@ -326,3 +326,49 @@ def test_serve_with_workers_runs_that_many_processes_as_one_hall_and_starts_a_de
             parent.send_signal(signal.SIGTERM)
             assert parent.wait(30) == 0
         assert "starting it again" in log.read_text()
+
+
+async def test_a_redis_killed_and_restarted_under_bidding_on_every_process_loses_no_acknowledged_bid(
+    tmp_path: Path,
+) -> None:
+    with hall(tmp_path, lots=1, bidders=3) as h:
+        (lot,) = h.lots
+        start_price, increment = terms(h.servers[0], lot)
+        acked: list[tuple[int, int, int]] = []
+        stop = asyncio.Event()
+
+        async def bid_on(index: int, server: Server) -> None:
+            async with peer(server, h.token(index)) as p:
+                bidder = Bidder(index, await subscribed(p, h.lots))
+                try:
+                    while not stop.is_set():
+                        await bidder.bid(lot, start_price, increment)
+                finally:
+                    acked.extend(bidder.acked)
+
+        tokens = [h.token(i) for i in range(len(h.servers))]  # signed in while Redis is up
+        assert len(tokens) == PROCESSES
+        tasks = [asyncio.create_task(bid_on(i, s)) for i, s in enumerate(h.servers)]
+        try:
+            await asyncio.sleep(1.0)
+            h.redis.kill()
+            await asyncio.sleep(1.5)
+            h.redis.start()
+            async with peer(h.servers[0]) as watcher:
+                await subscribed(watcher, h.lots)
+                seen = 0
+                deadline = time.monotonic() + TIMEOUT
+                while seen < 30:  # bids go on after the restart, on every process's sockets
+                    assert time.monotonic() < deadline, "bidding did not resume after Redis came back"
+                    frame = await watcher.recv(TIMEOUT)
+                    seen += frame.get("type") == "event"
+        finally:
+            stop.set()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        assert not [r for r in results if isinstance(r, BaseException)], results
+        events = assert_record(h.servers[1], lot, acked)
+        for s in (h.servers[0], h.servers[2]):
+            deadline = time.monotonic() + TIMEOUT
+            while assert_record(s, lot, acked) != events:  # a replica may still be catching up
+                assert time.monotonic() < deadline, "the processes disagree about the record"
+                await asyncio.sleep(0.1)

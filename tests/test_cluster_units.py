@@ -145,3 +145,26 @@ async def test_a_forwarded_bid_that_finds_no_owner_in_time_is_unavailable(
         assert not ca.owns(lot) and not cb.owns(lot)
         result = await b.bid(lot, 100, None, START, "r1")
         assert not isinstance(result, Accepted) and result.code.value == "unavailable"
+
+
+async def test_forwarding_works_again_after_redis_was_killed_and_restarted(tmp_path: Path, redis: RedisServer) -> None:
+    db = tmp_path / "hall.db"
+    async with process(db, redis, "a") as (a, ca), process(db, redis, "b") as (b, cb):
+        lot = (await a.create_lot(live_spec())).id
+        await a.register(lot, 100, None)
+        await until(lambda: lot in b.lots and 100 in b.lots[lot].registrants)
+        assert isinstance(await b.bid(lot, 100, None, START, "r1"), Accepted)
+        redis.kill()
+        await asyncio.sleep(LEASE_MS / 1000 * 2)
+        redis.start()
+        price, n = START, 1
+        deadline = time.monotonic() + 20
+        while True:  # unavailable until the lot is owned and reloaded again, then accepted
+            assert time.monotonic() < deadline, "bids through the other process never went through again"
+            n += 1
+            result = await b.bid(lot, 100, None, price + INC, f"r{n}")
+            if isinstance(result, Accepted):
+                break
+            await asyncio.sleep(0.1)
+        events = await a.store.events_since(lot, 0)
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
