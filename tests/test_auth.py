@@ -19,7 +19,9 @@ from rediskit import redis_server
 from hall.auth import passwords
 from hall.auth.addresses import client_address, parse_networks
 from hall.auth.passwords import hash_password, needs_rehash, verify_password
-from hall.auth.throttle import ADDRESS_LIMIT, MAX_DELAY_S, PHONE_LIMIT, WINDOW_MS, LoginThrottle, MemoryFailures, Verdict
+from hall.auth.throttle import (
+    ADDRESS_LIMIT, MAX_DELAY_S, PHONE_LIMIT, WINDOW_MS, LoginThrottle, MemoryFailures, Verdict,
+)  # fmt: skip
 from hall.web.accounts import normalise_phone
 
 if TYPE_CHECKING:
@@ -190,7 +192,8 @@ async def test_throttle_refuses_a_phone_from_everywhere_but_an_address_only_far_
     assert ADDRESS_LIMIT.slow_after >= 10 * PHONE_LIMIT.slow_after
     assert ADDRESS_LIMIT.refuse_after >= 10 * PHONE_LIMIT.refuse_after
     await fail(throttle, REFUSE_AFTER)
-    assert (await verdict(throttle, PHONE, "198.51.100.1")).refused_until is not None  # the same phone, from elsewhere
+    elsewhere = await verdict(throttle, PHONE, "198.51.100.1")
+    assert elsewhere.refused_until is not None  # the same phone, from elsewhere
     # a NAT gateway: its members' failures, a few each at many phones, stay below the address limit
     for i in range(ADDRESS_LIMIT.refuse_after - REFUSE_AFTER - 1):
         await fail(throttle, 1, f"139{i // 2:08d}")
