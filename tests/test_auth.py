@@ -1,21 +1,27 @@
 """`hall.auth` as pure units: password hashing, the login throttle, phone normalisation.
 
-No app, no database: the throttle runs on a fake clock, the hasher on real argon2 (each hash is
-~50 ms, so hashes are few).
+No app, no database: the throttle runs on a fake clock, its rule on each keeper of the failures
+(memory, and a Redis of the test's own), the hasher on real argon2 (each hash is ~50 ms, so
+hashes are few).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import argon2
 import pytest
+from rediskit import redis_server
 
 from hall.auth import passwords
 from hall.auth.addresses import client_address, parse_networks
 from hall.auth.passwords import hash_password, needs_rehash, verify_password
-from hall.auth.throttle import ADDRESS_LIMIT, MAX_DELAY_S, PHONE_LIMIT, WINDOW_MS, LoginThrottle
+from hall.auth.throttle import (
+    ADDRESS_LIMIT, MAX_DELAY_S, PHONE_LIMIT, WINDOW_MS, LoginThrottle, MemoryFailures, Verdict,
+)  # fmt: skip
 from hall.web.accounts import normalise_phone
 
 if TYPE_CHECKING:
@@ -87,25 +93,47 @@ def test_verify_password_with_no_account_is_false_even_for_the_dummys_own_passwo
 # ---------------------------------------------------------------------------------- throttle
 
 
-def fail(throttle: LoginThrottle, times: int, phone: str = PHONE, address: str = ADDR) -> None:
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def throttle(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> AsyncIterator[LoginThrottle]:
+    """The rule on each keeper of the failures: the process's memory, and a Redis of the test's
+    own (``RedisFailures``, as every process of a hall on Redis has it)."""
+    if request.param == "memory":
+        yield LoginThrottle(clock)
+        return
+    from redis.asyncio import Redis
+
+    from hall.store.throttle import RedisFailures
+
+    with redis_server(tmp_path) as server:
+        client = Redis.from_url(server.url)
+        try:
+            yield LoginThrottle(clock, RedisFailures(client))
+        finally:
+            await client.aclose()
+
+
+async def verdict(throttle: LoginThrottle, phone: str = PHONE, address: str = ADDR) -> Verdict:
+    return (await throttle.attempt(phone, address)).verdict
+
+
+async def fail(throttle: LoginThrottle, times: int, phone: str = PHONE, address: str = ADDR) -> None:
+    """``times`` wrong passwords, each let through and counted."""
     for _ in range(times):
-        throttle.failed(phone, address)
+        assert (await verdict(throttle, phone, address)).refused_until is None
 
 
-def test_throttle_lets_the_first_failures_through_undelayed(clock: FakeClock) -> None:
-    throttle = LoginThrottle(clock)
-    assert throttle.check(PHONE, ADDR) == (0.0, None)
-    fail(throttle, SLOW_AFTER - 1)
-    assert throttle.check(PHONE, ADDR) == (0.0, None)
+@pytest.mark.anyio
+async def test_throttle_lets_the_first_failures_through_undelayed(throttle: LoginThrottle) -> None:
+    for _ in range(SLOW_AFTER):
+        assert await verdict(throttle) == (0.0, None)
 
 
-def test_throttle_slows_from_the_nth_failure_more_each_time_up_to_a_cap(clock: FakeClock) -> None:
-    throttle = LoginThrottle(clock)
-    fail(throttle, SLOW_AFTER - 1)
+@pytest.mark.anyio
+async def test_throttle_slows_from_the_nth_failure_more_each_time_up_to_a_cap(throttle: LoginThrottle) -> None:
+    await fail(throttle, SLOW_AFTER)
     delays = []
     for _ in range(SLOW_AFTER, REFUSE_AFTER):
-        throttle.failed(PHONE, ADDR)
-        delay, refused_until = throttle.check(PHONE, ADDR)
+        delay, refused_until = await verdict(throttle)
         assert refused_until is None
         delays.append(delay)
     assert delays[0] > 0
@@ -114,101 +142,101 @@ def test_throttle_slows_from_the_nth_failure_more_each_time_up_to_a_cap(clock: F
     assert max(delays) <= MAX_DELAY_S
 
 
-def test_throttle_refuses_from_the_mth_failure_until_the_first_leaves_the_window(clock: FakeClock) -> None:
-    throttle = LoginThrottle(clock)
+@pytest.mark.anyio
+async def test_throttle_refuses_from_the_mth_failure_until_the_first_leaves_the_window(
+    throttle: LoginThrottle, clock: FakeClock
+) -> None:
     first = clock.now
-    throttle.failed(PHONE, ADDR)
+    await fail(throttle, 1)
     clock.advance(1_000)
-    fail(throttle, REFUSE_AFTER - 2)
-    assert throttle.check(PHONE, ADDR)[1] is None  # one short: slowed, not refused
-    throttle.failed(PHONE, ADDR)
-    delay, refused_until = throttle.check(PHONE, ADDR)
+    await fail(throttle, REFUSE_AFTER - 1)  # the last of them one short: slowed, not refused
+    delay, refused_until = await verdict(throttle)
     assert refused_until == first + WINDOW_MS
     assert delay == 0.0
 
 
-def test_throttle_refused_attempts_do_not_extend_the_refusal(clock: FakeClock) -> None:
-    throttle = LoginThrottle(clock)
+@pytest.mark.anyio
+async def test_throttle_refused_attempts_do_not_extend_the_refusal(throttle: LoginThrottle, clock: FakeClock) -> None:
     for _ in range(REFUSE_AFTER):
-        throttle.failed(PHONE, ADDR)
+        await fail(throttle, 1)
         clock.advance(1_000)
-    _, refused_until = throttle.check(PHONE, ADDR)
+    _, refused_until = await verdict(throttle)
     assert refused_until is not None
     for _ in range(50):  # hammering while refused changes nothing
         clock.advance(10_000)
         if clock.now >= refused_until:
             break
-        assert throttle.check(PHONE, ADDR)[1] == refused_until
+        assert (await verdict(throttle)).refused_until == refused_until
     clock.now = refused_until
-    delay, still = throttle.check(PHONE, ADDR)
+    delay, still = await verdict(throttle)
     assert still is None  # waiting out the window always works
     assert delay > 0  # the other failures are still recent: slowed, not free
 
 
-def test_throttle_forgets_failures_older_than_the_window(clock: FakeClock) -> None:
-    throttle = LoginThrottle(clock)
-    fail(throttle, REFUSE_AFTER)
+@pytest.mark.anyio
+async def test_throttle_forgets_failures_older_than_the_window(throttle: LoginThrottle, clock: FakeClock) -> None:
+    await fail(throttle, REFUSE_AFTER)
     clock.advance(WINDOW_MS - 1)
-    assert throttle.check(PHONE, ADDR)[1] is not None
+    assert (await verdict(throttle)).refused_until is not None
     clock.advance(1)
-    assert throttle.check(PHONE, ADDR) == (0.0, None)
-    assert throttle._failures == {}  # nothing kept for keys with no recent failure
+    assert await verdict(throttle) == (0.0, None)
 
 
-def test_throttle_refuses_a_phone_from_everywhere_but_an_address_only_far_above_the_phone_limit(
-    clock: FakeClock,
+@pytest.mark.anyio
+async def test_throttle_refuses_a_phone_from_everywhere_but_an_address_only_far_above_the_phone_limit(
+    throttle: LoginThrottle,
 ) -> None:
     """One person's failures (a phone) and an institution's (one NAT address) are different
     things: guesses at one phone are refused from any address, while an address is refused only
     after many times the per-phone number of failures, spread over many phones."""
     assert ADDRESS_LIMIT.slow_after >= 10 * PHONE_LIMIT.slow_after
     assert ADDRESS_LIMIT.refuse_after >= 10 * PHONE_LIMIT.refuse_after
-    throttle = LoginThrottle(clock)
-    fail(throttle, REFUSE_AFTER)
-    assert throttle.check(PHONE, "198.51.100.1")[1] is not None  # the same phone, from elsewhere
+    await fail(throttle, REFUSE_AFTER)
+    elsewhere = await verdict(throttle, PHONE, "198.51.100.1")
+    assert elsewhere.refused_until is not None  # the same phone, from elsewhere
     # a NAT gateway: its members' failures, a few each at many phones, stay below the address limit
     for i in range(ADDRESS_LIMIT.refuse_after - REFUSE_AFTER - 1):
-        throttle.failed(f"139{i // 2:08d}", ADDR)
-    assert throttle.check(OTHER, ADDR)[1] is None
-    throttle.failed("13700137000", ADDR)
-    assert throttle.check(OTHER, ADDR)[1] is not None  # now spraying: every phone from it is refused
-    assert throttle.check(OTHER, "198.51.100.1") == (0.0, None)  # and nowhere else
+        await fail(throttle, 1, f"139{i // 2:08d}")
+    await fail(throttle, 1, OTHER)  # the last one the address is let through...
+    assert (await verdict(throttle, "13700137000")).refused_until is not None  # ...now spraying: refused
+    assert await verdict(throttle, OTHER, "198.51.100.1") == (0.0, None)  # and nowhere else
 
 
-def test_throttle_success_clears_the_phone_count_but_not_the_address_count(clock: FakeClock) -> None:
-    throttle = LoginThrottle(clock)
-    fail(throttle, ADDRESS_LIMIT.refuse_after - REFUSE_AFTER, phone=OTHER)
-    fail(throttle, REFUSE_AFTER - 2)  # the address is 2 short of its limit
+@pytest.mark.anyio
+async def test_throttle_success_clears_the_phone_count_but_not_the_address_count(throttle: LoginThrottle) -> None:
+    for i in range(ADDRESS_LIMIT.refuse_after - REFUSE_AFTER):
+        await fail(throttle, 1, f"139{i // 2:08d}")
+    await fail(throttle, REFUSE_AFTER - 2)  # the address is 2 short of its limit
     # an attempt is counted as failed before the password is checked, and taken back when right
-    throttle.failed(PHONE, ADDR)
-    throttle.succeeded(PHONE, ADDR)
-    assert throttle.check(PHONE, "198.51.100.1") == (0.0, None)
+    right = await throttle.attempt(PHONE, ADDR)
+    await throttle.succeeded(right)
+    assert await verdict(throttle, PHONE, "198.51.100.1") == (0.0, None)
     # one good account must not launder guesses at others from the same address: the address
-    # keeps its earlier failures, so two more guesses at any phone get it refused
-    throttle.failed("13700137000", ADDR)
-    assert throttle.check("13700137000", ADDR)[1] is None
-    throttle.failed("13700137000", ADDR)
-    assert throttle.check("13700137000", ADDR)[1] is not None
+    # keeps its earlier failures, so after two more guesses at any phone it is refused
+    await fail(throttle, 2, "13700137000")
+    assert (await verdict(throttle, "13700137000")).refused_until is not None
 
 
-def test_throttle_forgets_a_proved_phones_failures(clock: FakeClock) -> None:
-    throttle = LoginThrottle(clock)
-    fail(throttle, REFUSE_AFTER)
-    throttle.proved(PHONE)  # a password reset by SMS code
-    assert throttle.check(PHONE, "198.51.100.1") == (0.0, None)
+@pytest.mark.anyio
+async def test_throttle_forgets_a_proved_phones_failures(throttle: LoginThrottle) -> None:
+    await fail(throttle, REFUSE_AFTER)
+    await throttle.proved(PHONE)  # a password reset by SMS code
+    assert await verdict(throttle, PHONE, "198.51.100.1") == (0.0, None)
 
 
-def test_throttle_does_not_keep_keys_that_are_never_tried_again(clock: FakeClock) -> None:
-    """The counters live in the server's memory for as long as it runs: failures at phones and
+@pytest.mark.anyio
+async def test_throttle_in_memory_does_not_keep_keys_that_are_never_tried_again(clock: FakeClock) -> None:
+    """In memory, the counters live for as long as the server runs: failures at phones and
     from addresses that never come back must be dropped once they leave the window, or anyone
-    with many addresses can grow the table without bound."""
-    throttle = LoginThrottle(clock)
+    with many addresses can grow the table without bound. (In Redis, keys expire: see
+    tests/test_throttle_redis.py.)"""
+    failures = MemoryFailures()
+    throttle = LoginThrottle(clock, failures)
     for i in range(1_000):
-        throttle.failed(f"139{i:08d}", f"2001:db8::{i:x}")
+        await fail(throttle, 1, f"139{i:08d}", f"2001:db8::{i:x}")
     clock.advance(2 * WINDOW_MS)
-    throttle.failed(PHONE, ADDR)
-    throttle.check(PHONE, ADDR)
-    assert set(throttle._failures) == {f"phone:{PHONE}", f"addr:{ADDR}"}, f"{len(throttle._failures)} keys kept"
+    await fail(throttle, 1)
+    assert set(failures._times) == {f"phone:{PHONE}", f"addr:{ADDR}"}, f"{len(failures._times)} keys kept"
 
 
 # ---------------------------------------------------------------------------------- phones

@@ -23,7 +23,7 @@ from hall.auth.addresses import client_address
 from hall.auth.codes import TTL_MS, Purpose
 from hall.auth.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 from hall.auth.roles import Identity, Role
-from hall.auth.throttle import LoginThrottle
+from hall.auth.throttle import LoginThrottle, Unavailable
 from hall.demand_posting import ENTERPRISE_KINDS
 from hall.reviews import verifications
 from hall.store.codes import PhoneCodes, TooSoon
@@ -227,7 +227,7 @@ async def reset_password(request: Request, phone_raw: str, code: str, password: 
         raise Refused(400, "bad_code", "err_bad_code")
     await people.set_password_hash(identity.id, await asyncio.to_thread(hash_password, password))
     await people.sign_out_everywhere(identity.id)
-    _throttle(request).proved(phone)
+    await _throttle(request).proved(phone)
     return identity
 
 
@@ -236,14 +236,18 @@ async def password_login(request: Request, phone_raw: str, password: str) -> Ide
     throttle = _throttle(request)
     phone = normalise_phone(phone_raw) or phone_raw[:32]
     address = address_of(request)
-    delay, refused_until = throttle.check(phone, address)
+    try:
+        # Counted as failed before the slow part, so that concurrent guesses see each other
+        # (hall/auth/throttle.py); a right password takes it back.
+        attempt = await throttle.attempt(phone, address)
+    except Unavailable:  # fails closed (LoginThrottle says why); code login still works
+        raise Refused(503, "password_login_unavailable", "err_password_login_unavailable",
+                      code_login=CODE_LOGIN) from None  # fmt: skip
+    delay, refused_until = attempt.verdict
     if refused_until is not None:
         wait = max(1, (refused_until - throttle.clock() + 999) // 1000)
         raise Refused(429, "password_rate_limited", "err_password_rate_limited", {"wait": wait},
                       retry_after=wait, code_login=CODE_LOGIN)  # fmt: skip
-    # Counted as failed before the slow part, so that concurrent guesses see each other;
-    # a right password takes it back.
-    throttle.failed(phone, address)
     if delay:
         await asyncio.sleep(delay)
     people = _people(request)
@@ -253,7 +257,7 @@ async def password_login(request: Request, phone_raw: str, password: str) -> Ide
     right = await asyncio.to_thread(verify_password, found[1] if found else None, password)
     if found is None or not right:
         raise Refused(401, "bad_credentials", "err_bad_credentials")
-    throttle.succeeded(phone, address)
+    await throttle.succeeded(attempt)
     user, stored = found
     if needs_rehash(stored):
         await people.set_password_hash(user, await asyncio.to_thread(hash_password, password))
@@ -349,7 +353,7 @@ async def password_reset(request: Request) -> Response:
 def _login_page(request: Request, phone: str = "", next_: str = "", refused: Refused | None = None) -> Response:
     return render(request, "login.html", status_code=refused.status if refused else 200, phone=phone,
                   message=refused.message(request) if refused else "", next=next_,
-                  code_login=refused is not None and refused.code == "password_rate_limited")  # fmt: skip
+                  code_login=refused is not None and "code_login" in refused.extra)  # fmt: skip
 
 
 async def login(request: Request) -> Response:
@@ -546,7 +550,8 @@ routes = [
     route("/api/login", api_login, name="api_login", methods=("POST",), api=Api(
         tag="accounts", summary="A bearer token for a password or a login code", body=LoginBody,
         answer=TokenIssued, errors={400: ("bad_request", "bad_phone", "bad_code"), 401: ("bad_credentials",),
-                                    415: ("unsupported_media_type",), 429: ("password_rate_limited",)})),
+                                    415: ("unsupported_media_type",), 429: ("password_rate_limited",),
+                                    503: ("password_login_unavailable",)})),
     route("/api/password-reset", api_password_reset, name="api_password_reset", methods=("POST",), api=Api(
         tag="accounts", summary="A new password, proved by a reset code", body=ResetBody, answer=Ok,
         errors={400: ("bad_phone", "bad_password", "bad_code"), 415: ("unsupported_media_type",)})),

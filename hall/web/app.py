@@ -129,6 +129,10 @@ def create_app(config: Config | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        if (shared := getattr(store, "redis", None)) is not None:  # several processes, one count
+            from hall.store.throttle import RedisFailures
+
+            app.state.throttle.failures = RedisFailures(shared)
         secret = config.secret or await people.secret_key()
         keys.load(secret)
         codes.load(secret)

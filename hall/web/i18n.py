@@ -1408,6 +1408,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "crowd_d_open": ("查看", "Open"),
     # issue 13, the pieces wired together: the crowdsourcing home's hot lists
     "crowd_w_hot_more": ("查看全部热门需求", "All hot demands"),
+    # issue 15: the login throttle in Redis, which fails closed (hall/auth/throttle.py)
+    "err_password_login_unavailable": ("密码登录暂时不可用，请稍后再试。您仍可使用短信验证码登录。",
+                                       "Password login is unavailable for a moment: try again shortly. "
+                                       "You can still log in with an SMS code."),
 }
 
 
