@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import itertools
 import json
 import os
@@ -31,6 +32,8 @@ from liveserver import Frame, Peer, Server, free_port, peer, start
 from rediskit import RedisServer, redis_server
 
 from hall.store.redis import key
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.redis]
 
@@ -80,6 +83,7 @@ def hall(tmp_path: Path, *, lots: int, bidders: int) -> Iterator[Hall]:
         db = tmp_path / "hall.db"
         seeded = seed_demo(db, "--store", server.url, "--live", "--lots", str(lots), "--bidders", str(bidders),
                            "--duration", "3600")  # fmt: skip
+        (tmp_path / "seed.json").write_text(json.dumps(seeded))
         servers: list[Server] = []
         try:
             for n in range(PROCESSES):
@@ -372,3 +376,35 @@ async def test_a_redis_killed_and_restarted_under_bidding_on_every_process_loses
             while assert_record(s, lot, acked) != events:  # a replica may still be catching up
                 assert time.monotonic() < deadline, "the processes disagree about the record"
                 await asyncio.sleep(0.1)
+
+
+async def test_a_session_published_on_one_process_shows_its_lots_on_every_other(tmp_path: Path) -> None:
+    with hall(tmp_path, lots=1, bidders=1) as h:
+        db = h.servers[0].db
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            (listing,) = conn.execute("SELECT id FROM listings WHERE state = 'listed' ORDER BY id LIMIT 1").fetchone()
+        staff = json.loads((tmp_path / "seed.json").read_text())["staff"][0]
+        token = h.servers[0].login(staff["phone"], staff["password"])
+        day = dt.datetime.now(BEIJING).date() + dt.timedelta(days=3)
+        at = lambda hour: dt.datetime.combine(day, dt.time(hour), BEIJING).isoformat()  # noqa: E731
+        created = h.servers[0].post_json("/api/sessions", {
+            "name": "跨进程专场", "industry": "energy", "date": day.isoformat(), "mode": "timed",
+            "publicity_start": dt.datetime.now(BEIJING).isoformat(), "bidding_start": at(10), "bidding_end": at(12),
+        }, token)  # fmt: skip
+        assert created.status_code == 201, created.text
+        session = created.json()["id"]
+        added = h.servers[0].post_json(f"/api/sessions/{session}/lots", {"listing": listing, "increment": 1000}, token)
+        assert added.status_code == 201, added.text
+        published = h.servers[0].post_json(f"/api/sessions/{session}/publish", {}, token)
+        assert published.status_code == 200, published.text
+        (lot,) = published.json()["lots"]
+        for s in h.servers[1:]:
+            deadline = time.monotonic() + TIMEOUT
+            while not [row for row in s.get_json("/api/lots?session=跨进程专场") if row["id"] == lot]:
+                assert time.monotonic() < deadline, "the other process never showed the new lot"
+                await asyncio.sleep(0.05)
+            assert s.snapshot(lot)["state"] == "publicity"
+            # Indexed in its session there too: the hall page filtered by the session's industry has it.
+            page = s.get("/?industry=energy")
+            assert page.status_code == 200 and s.snapshot(lot)["title"] in page.text
+        assert h.owner(lot) is not None
