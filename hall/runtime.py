@@ -395,8 +395,8 @@ class Runtime:
         """Let the lot's clock act now (what its timer does; tests with a fake clock call it)."""
         self._timers.pop(lot_id, None)
         lot = self.lots.get(lot_id)
-        if lot is None or lot_id in self._halted:
-            return
+        if lot is None or lot_id in self._halted or (self.peers is not None and not self.peers.owns(lot_id)):
+            return  # a lot owned elsewhere (its lease lost meanwhile): its owner's clock acts
         lot.advance(self.clock())
         self._settle(lot)
 

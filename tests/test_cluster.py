@@ -210,6 +210,7 @@ async def test_sigkill_of_a_busy_lots_owner_loses_no_acknowledged_bid_and_anothe
         start_price, increment = terms(owner, lot)
         async with contextlib.AsyncExitStack() as stack:
             watcher = await subscribed(await stack.enter_async_context(peer(survivors[0])), h.lots)
+            orphan = await subscribed(await stack.enter_async_context(peer(owner)), h.lots)
             acked: list[tuple[int, int, int]] = []
             stop = asyncio.Event()
 
@@ -244,6 +245,17 @@ async def test_sigkill_of_a_busy_lots_owner_loses_no_acknowledged_bid_and_anothe
                 await asyncio.gather(*tasks, return_exceptions=True)
             new_owner = h.owner(lot)
             assert new_owner is not None and new_owner is not owner
+            # A watcher of the dead process resumes on another from the last event it had.
+            with contextlib.suppress(Exception):
+                while True:
+                    await orphan.recv(1.0)  # what reached it before its process died
+            had = seqs(orphan, lot)
+            assert had == list(range(1, len(had) + 1))
+            async with peer(survivors[1]) as resumed:
+                assert (await resumed.recv())["type"] == "welcome"
+                await resumed.send({"type": "subscribe", "lot": lot, "since": had[-1]})
+                await drain(resumed, lot, watcher.events[lot][-1]["seq"])
+                assert had + seqs(resumed, lot) == list(range(1, len(had) + len(seqs(resumed, lot)) + 1))
             assert int(h.client().get(key(lot, "fence")) or 0) > fence, "the lease was taken with a new token"
             events = assert_record(survivors[0], lot, acked)
             assert assert_record(survivors[1], lot, acked) == events

@@ -168,3 +168,18 @@ async def test_forwarding_works_again_after_redis_was_killed_and_restarted(tmp_p
             await asyncio.sleep(0.1)
         events = await a.store.events_since(lot, 0)
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_a_lot_taken_over_closes_by_its_new_owners_timer_once(tmp_path: Path, redis: RedisServer) -> None:
+    db = tmp_path / "hall.db"
+    async with process(db, redis, "a") as (a, ca), process(db, redis, "b") as (b, cb):
+        spec = live_spec()
+        spec = LotSpec(**{**{f: getattr(spec, f) for f in spec.__struct_fields__}, "end": wall_clock() + 2_500})
+        lot = (await a.create_lot(spec)).id  # no bid: a late bid would move its end (anti-sniping)
+        ca.stop_claiming()  # its clock would still fire, but it no longer owns the lot when it does
+        await until(lambda: cb.owns(lot), timeout=10)
+        await until(lambda: b.views[lot].state.value == "closed", timeout=10)
+        await until(lambda: a.views[lot].state.value == "closed", timeout=10)
+        events = await b.store.events_since(lot, 0)
+        assert [type(e).__name__ for e in events].count("Closed") == 1
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
