@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 from redis.exceptions import NoScriptError, RedisError
 
+from hall import metrics
 from hall.engine import Accepted, AnyEvent, Code, Registrant, Rejection, Result
 from hall.runtime import Judgement, Runtime
 from hall.store.base import StoreError
@@ -355,6 +356,7 @@ class Cluster:
         raise AssertionError("unreachable")
 
     def _lose(self, lot: int) -> None:
+        metrics.LEASES_LOST.inc()
         token = self.owned.pop(lot, None)
         self.store.unfence(lot)
         self.runtime.disown(lot)
@@ -402,6 +404,7 @@ class Cluster:
         if time.monotonic() >= deadline:
             del self._waiting[rid]
             if not future.done():
+                metrics.FORWARDED.labels("timeout").inc()
                 future.set_result(_UNAVAILABLE)
             return
         lot = judgement.lot
@@ -519,7 +522,9 @@ class Cluster:
             return
         del self._waiting[answer.id]
         if not waiting[0].done():
-            waiting[0].set_result(answer.result())
+            result = answer.result()
+            metrics.FORWARDED.labels(metrics.result_label(result)).inc()
+            waiting[0].set_result(result)
 
     def _chore(self, work: Awaitable[None]) -> None:
         async def run() -> None:

@@ -37,9 +37,19 @@ BAD_FRAMES: Final = Counter("hall_ws_bad_frames", "Client frames refused as malf
                             registry=REGISTRY)  # fmt: skip
 LOTS: Final = Gauge("hall_lots", "Lots, by state.", ["state"], registry=REGISTRY)
 WATCHERS: Final = Gauge("hall_watchers", "Socket subscriptions to lots.", registry=REGISTRY)
+# issue 15: the hall on several processes (hall/cluster.py)
+OWNED: Final = Gauge("hall_lots_owned", "Lots this process owns (holds the lease of).", registry=REGISTRY)
+FORWARDED: Final = Counter("hall_forwarded", "Bids and commands forwarded to their lot's owner, by result.",
+                           ["result"], registry=REGISTRY)  # fmt: skip
+LEASES_LOST: Final = Counter("hall_leases_lost", "Leases this process found taken by another.", registry=REGISTRY)
 
 
 _ACCEPTED: Final = BIDS.labels("accepted")
+
+
+def result_label(result: Result) -> str:
+    """``accepted``, or the refusal's code."""
+    return result.code.value if isinstance(result, Rejection) else "accepted"
 
 
 def bid_answered(result: Result, seconds: float) -> None:

@@ -73,6 +73,9 @@ async def metrics_page(request: Request) -> Response:
     for state in State:
         metrics.LOTS.labels(state.value).set(states.get(state.value, 0))
     metrics.WATCHERS.set(hub.watching())
+    cluster: Cluster | None = request.app.state.cluster
+    if cluster is not None:
+        metrics.OWNED.set(len(cluster.owned))
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -137,7 +140,7 @@ def create_app(config: Config | None = None) -> Starlette:
         keys.load(secret)
         codes.load(secret)
         runtime = Runtime(store, max_batch=config.max_batch, snapshot_every=config.snapshot_every)
-        cluster = await _join(store, runtime, config)
+        cluster = app.state.cluster = await _join(store, runtime, config)
         await runtime.start()
         app.state.runtime = runtime
         hub = app.state.hub = Hub(runtime, fragments.renderer(lambda: runtime.clock()),  # the clock a test may swap later

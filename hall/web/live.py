@@ -34,7 +34,7 @@ from hall.auctions import HALL_TOPICS, Auctions
 from hall.auth.roles import Identity, allowed
 from hall.auth.throttle import TokenBucket
 from hall.config import Config
-from hall.engine import Action, Code, Rejection, Result, State
+from hall.engine import Action, Code, Result, State
 from hall.engine.events import decode
 from hall.hub import AheadError, BehindError, Hub, Kind, Watcher
 from hall.protocol import (
@@ -213,7 +213,7 @@ class _Socket:
         result = await self.runtime.settled(*self.runtime.judge_command(
             message.lot, identity.id, message.action, message.req, seconds=message.seconds,
             reason=message.reason, amount=message.amount, bidder=message.bidder))  # fmt: skip
-        code = result.code.value if isinstance(result, Rejection) else "accepted"
+        code = metrics.result_label(result)
         metrics.COMMANDS.labels(message.action.value, code).inc()
         log.info("command %s", message.action.value, extra={"lot": message.lot, "conn": self.watcher.id,
                  "user": identity.id, "req": message.req, "action": message.action.value, "code": code})  # fmt: skip
