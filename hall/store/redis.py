@@ -212,6 +212,7 @@ class RedisStore(SqliteStore):
             await self.close()
             raise
         self._stopping = False
+        self._more = asyncio.Event()  # of this loop
         self._task = asyncio.get_running_loop().create_task(self._run(), name="hall-redis-journal")
 
     async def _check_durability(self) -> None:
