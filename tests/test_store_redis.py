@@ -86,7 +86,7 @@ async def test_a_redis_without_an_fsynced_append_only_file_is_refused_with_the_s
 
 
 async def test_a_redis_that_refuses_config_counts_as_not_durable(
-    store: RedisStore, tmp_path: Path, server: RedisServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def refused(self: aioredis.Redis, *names: str) -> None:
         raise redis.exceptions.ResponseError("unknown command 'CONFIG'")
