@@ -1,8 +1,9 @@
 """The process tests/test_crash.py kills: it bids through the real store as fast as it can.
 
-    python tests/crash_child.py DBPATH
+    python tests/crash_child.py DBPATH [STORE]
 
-Opens (or creates) one live timed lot in DBPATH through SqliteStore and Runtime, registers
+Opens (or creates) one live timed lot in DBPATH through the store (``open_store``: SQLite
+alone, or with STORE a redis:// URL, the lots in Redis) and Runtime, registers
 its bidders, prints ``start SEQ`` (the recovered lot's sequence number), then lets many
 concurrent tasks outbid each other for ever, printing each accepted bid's sequence number
 only once ``Runtime.bid`` has acknowledged it, i.e. once it is durable. It never stops by
@@ -17,7 +18,7 @@ import sys
 
 from hall.engine import Accepted, LotSpec
 from hall.runtime import Runtime
-from hall.store import SqliteStore
+from hall.store import open_store
 
 BIDDERS = 48
 START = 1
@@ -28,8 +29,8 @@ SNAPSHOT_EVERY = 100
 """Small, so that snapshots are being written when the kill comes, too."""
 
 
-async def main(path: str) -> None:
-    store = SqliteStore(path)
+async def main(path: str, url: str) -> None:
+    store = open_store(path, url)
     await store.open()
     runtime = Runtime(store, snapshot_every=SNAPSHOT_EVERY)
     try:
@@ -62,4 +63,4 @@ async def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else ""))

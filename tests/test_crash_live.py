@@ -4,7 +4,9 @@ acknowledged with, the sequence has no gap, and new bids continue right after it
 
 tests/test_crash.py kills a process bidding through the Runtime; this one kills ``hall serve``
 itself (uvicorn, the hub, the socket's ack path) while bidders pipeline bids over /ws, and
-judges it only by what a client can see: the acks it was sent and the HTTP API.
+judges it only by what a client can see: the acks it was sent and the HTTP API. On both
+stores: SQLite alone, and the lots in Redis (``HALL_STORE``, which ``hall seed-demo`` and
+``hall serve`` read).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import random
 import signal
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from liveserver import Frame, Server, seed, start
+from rediskit import redis_server
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -210,7 +214,21 @@ async def load_then_kill(server: Server, bidders: list[Bidder], lots: list[int],
     assert killed_at - max(bidder.last_ack for bidder in bidders) < 1.0, f"{where}: acks were not flowing"
 
 
-async def test_every_acked_bid_survives_sigkill_of_the_server_and_the_sequence_continues(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``HALL_STORE`` for the hall's processes: empty (SQLite alone), or a Redis of the test's own."""
+    if request.param == "sqlite":
+        monkeypatch.setenv("HALL_STORE", "")
+        yield ""
+        return
+    with redis_server(tmp_path / "redis") as server:
+        monkeypatch.setenv("HALL_STORE", server.url)
+        yield server.url
+
+
+async def test_every_acked_bid_survives_sigkill_of_the_server_and_the_sequence_continues(
+    tmp_path: Path, store: str
+) -> None:
     db = tmp_path / "hall.db"
     seeded = seed(db, lots=LOTS, bidders=BIDDERS)
     lots: list[int] = seeded["lots"]

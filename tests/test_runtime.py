@@ -1,22 +1,26 @@
-"""The runtime over the real SQLite store: concurrency, durable-only acks, failure, recovery."""
+"""The runtime over the real stores: concurrency, durable-only acks, failure, recovery. The
+recovery tests run on both stores (``place``: SQLite alone, and Redis beside it); the others
+hold and fail the SQLite writer thread's commits, where they run."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from rediskit import redis_server
 
 from hall.engine import Accepted, AnyEvent, BidPlaced, Closed, Code, LotSpec, LotState, Mode, Outcome
 from hall.engine import Action, Rejection, State
 from hall.engine.events import Opened
 from hall.runtime import Clock, Runtime, wall_clock
-from hall.store import SqliteStore, StoredLot, StoreError
+from hall.store import SqliteStore, StoredLot, StoreError, open_store
+from hall.store import redis as redis_module
 from hall.store import sqlite as sqlite_module
 from hall.store.writer import Batch
 
@@ -102,24 +106,57 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "hall.db"
 
 
+class Place:
+    """Where a test's hall keeps its lots: the SQLite file, and the Redis beside it (``url``)."""
+
+    def __init__(self, db: Path, url: str = "") -> None:
+        self.db = db
+        self.url = url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def place(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Place]:
+    if request.param == "sqlite":
+        yield Place(tmp_path / "hall.db")
+        return
+    with redis_server(tmp_path / "redis") as server:
+        yield Place(tmp_path / "hall.db", server.url)
+
+
 @asynccontextmanager
-async def running(db: Path, clock: Clock, **options: Any) -> AsyncIterator[tuple[Runtime, InstrumentedStore]]:
-    store = InstrumentedStore(db)
+async def _started(store: SqliteStore, clock: Clock, options: dict[str, Any]) -> AsyncIterator[Runtime]:
     await store.open()
     runtime = Runtime(store, clock=clock, **options)
     try:
         await runtime.start()
-        yield runtime, store
+        yield runtime
     finally:
-        store.gate.set()
-        store.read_gate.set()
-        store.after_read.set()
         await runtime.stop()
         await store.close()
 
 
-async def stored_events(db: Path, lot: int) -> list[AnyEvent]:
-    store = SqliteStore(db)
+@asynccontextmanager
+async def running(db: Path, clock: Clock, **options: Any) -> AsyncIterator[tuple[Runtime, InstrumentedStore]]:
+    store = InstrumentedStore(db)
+    async with _started(store, clock, options) as runtime:
+        try:
+            yield runtime, store
+        finally:
+            store.gate.set()
+            store.read_gate.set()
+            store.after_read.set()
+
+
+@asynccontextmanager
+async def running_on(place: Place, clock: Clock, **options: Any) -> AsyncIterator[tuple[Runtime, SqliteStore]]:
+    """A runtime on the plain store of ``place`` (nothing held or failed)."""
+    store = open_store(str(place.db), place.url)
+    async with _started(store, clock, options) as runtime:
+        yield runtime, store
+
+
+async def stored_events(place: Place, lot: int) -> list[AnyEvent]:
+    store = open_store(str(place.db), place.url)
     await store.open()
     try:
         return await store.events_since(lot, 0)
@@ -339,9 +376,9 @@ async def test_listeners_get_only_durable_events_in_order_without_gaps(db: Path,
         assert sum(runtime.lots[lot].bid_count for lot in lots) > 100
 
 
-async def test_snapshots_bound_what_a_lot_replays(db: Path, clock: FakeClock) -> None:
+async def test_snapshots_bound_what_a_lot_replays(place: Place, clock: FakeClock) -> None:
     every = 10
-    async with running(db, clock, snapshot_every=every) as (runtime, store):
+    async with running_on(place, clock, snapshot_every=every) as (runtime, store):
         lot = (await runtime.create_lot(timed(clock.now))).id
         users = list(range(1000, 1010))
         await registered(runtime, lot, users)
@@ -408,8 +445,8 @@ async def play_a_session(runtime: Runtime, clock: FakeClock) -> list[int]:
 
 
 @pytest.mark.parametrize("snapshot_every", [1000, 3, 1])
-async def test_a_restart_rebuilds_every_lot_exactly(db: Path, clock: FakeClock, snapshot_every: int) -> None:
-    async with running(db, clock, snapshot_every=snapshot_every) as (runtime, store):
+async def test_a_restart_rebuilds_every_lot_exactly(place: Place, clock: FakeClock, snapshot_every: int) -> None:
+    async with running_on(place, clock, snapshot_every=snapshot_every) as (runtime, store):
         ids = await play_a_session(runtime, clock)
         before = {i: runtime.lots[i].snapshot() for i in ids}
         registrants = {i: dict(runtime.lots[i].registrants) for i in ids}
@@ -422,7 +459,7 @@ async def test_a_restart_rebuilds_every_lot_exactly(db: Path, clock: FakeClock, 
     else:
         assert with_snapshot == ids[:4]
 
-    async with running(db, clock, snapshot_every=snapshot_every) as (recovered, _):
+    async with running_on(place, clock, snapshot_every=snapshot_every) as (recovered, _):
         assert sorted(recovered.lots) == sorted(ids)
         assert {i: recovered.lots[i].snapshot() for i in ids} == before
         assert {i: recovered.lots[i].registrants for i in ids} == registrants
@@ -437,11 +474,12 @@ async def test_a_restart_rebuilds_every_lot_exactly(db: Path, clock: FakeClock, 
 
 
 async def test_a_restart_rebuilds_many_interleaved_lots_read_in_several_parts(
-    db: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    place: Place, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_module, "_LOTS_PER_READ", 4)  # the store reads the tails of 4 lots at a time
+    for module in (sqlite_module, redis_module):
+        monkeypatch.setattr(module, "_LOTS_PER_READ", 4)  # the store reads the tails of 4 lots at a time
     users = [1000, 1001, 1002]
-    async with running(db, clock, snapshot_every=5) as (runtime, _):
+    async with running_on(place, clock, snapshot_every=5) as (runtime, _):
         ids = [(await runtime.create_lot(timed(clock.now), f"l{i}")).id for i in range(17)]
         for lot in ids:
             await registered(runtime, lot, users)
@@ -459,7 +497,7 @@ async def test_a_restart_rebuilds_many_interleaved_lots_read_in_several_parts(
         registrants = {i: dict(runtime.lots[i].registrants) for i in ids}
     assert len({s.seq % 5 for s in before.values()}) > 1  # lots stopped at various places past a snapshot
 
-    async with running(db, clock, snapshot_every=5) as (recovered, _):
+    async with running_on(place, clock, snapshot_every=5) as (recovered, _):
         assert {i: recovered.lots[i].snapshot() for i in ids} == before
         assert {i: (v.seq, v.price, v.leader, v.bid_count, list(v.recent)) for i, v in recovered.views.items()} == views
         assert {i: recovered.lots[i].registrants for i in ids} == registrants
@@ -485,9 +523,9 @@ async def test_start_leaves_the_garbage_collector_as_it_found_it(db: Path, clock
     ("reserve", "outcome"), [(None, Outcome.SOLD), (START + 2 * INC, Outcome.SOLD), (START + 9 * INC, Outcome.UNSOLD)]
 )
 async def test_a_lot_whose_end_passed_while_down_closes_at_recovery_with_its_bids(
-    db: Path, clock: FakeClock, reserve: int | None, outcome: Outcome
+    place: Place, clock: FakeClock, reserve: int | None, outcome: Outcome
 ) -> None:
-    async with running(db, clock) as (runtime, _):
+    async with running_on(place, clock) as (runtime, _):
         lot = (await runtime.create_lot(timed(clock.now, reserve=reserve))).id
         await registered(runtime, lot, [500, 501, 502])
         for i, user in enumerate([500, 501, 502, 501]):
@@ -497,9 +535,9 @@ async def test_a_lot_whose_end_passed_while_down_closes_at_recovery_with_its_bid
     assert end is not None
     clock.now = end + 10 * MINUTE  # the server was down across the end
 
-    async with running(db, clock) as (recovered, _):
+    async with running_on(place, clock) as (recovered, _):
         assert recovered.lots[lot].state is State.CLOSED
-    events = await stored_events(db, lot)
+    events = await stored_events(place, lot)
     assert len(events) == seq + 1
     closed = events[-1]
     assert isinstance(closed, Closed)
@@ -507,34 +545,34 @@ async def test_a_lot_whose_end_passed_while_down_closes_at_recovery_with_its_bid
     assert closed.price == START + 3 * INC
     assert (closed.winner, closed.user) == (("0002", 501) if outcome is Outcome.SOLD else (None, None))
 
-    async with running(db, clock) as (again, store):  # closed once, and for good
+    async with running_on(place, clock) as (again, store):  # closed once, and for good
         assert again.lots[lot].state is State.CLOSED
         assert again.lots[lot].outcome is outcome
         stored = await store.lot(lot)
     assert stored is not None and stored.snapshot is not None and stored.snapshot.state is State.CLOSED
-    assert len(await stored_events(db, lot)) == seq + 1
+    assert len(await stored_events(place, lot)) == seq + 1
 
 
 async def test_a_lot_whose_whole_session_passed_while_down_opens_and_closes_unsold(
-    db: Path, clock: FakeClock
+    place: Place, clock: FakeClock
 ) -> None:
-    async with running(db, clock) as (runtime, _):
+    async with running_on(place, clock) as (runtime, _):
         lot = (await runtime.create_lot(timed(clock.now, bidding_start=clock.now + HOUR, end=clock.now + 2 * HOUR))).id
         assert runtime.lots[lot].state is State.PUBLICITY
     clock.advance(3 * HOUR)
-    async with running(db, clock) as (recovered, _):
+    async with running_on(place, clock) as (recovered, _):
         assert recovered.lots[lot].state is State.CLOSED
-    events = await stored_events(db, lot)
+    events = await stored_events(place, lot)
     assert [type(e) for e in events] == [Opened, Closed]
     assert isinstance(events[1], Closed) and events[1].outcome is Outcome.UNSOLD
 
 
-async def test_a_timed_lot_opens_and_closes_by_its_own_timer(db: Path) -> None:
+async def test_a_timed_lot_opens_and_closes_by_its_own_timer(place: Place) -> None:
     now = wall_clock()
     # Wall-clock margins wide enough for a loaded machine: the lot must still be in publicity
     # once created and registered, and the bid must land before the end.
     spec = timed(now, publicity_start=now, bidding_start=now + 1500, end=now + 2500, window=0)
-    async with running(db, wall_clock) as (runtime, _):
+    async with running_on(place, wall_clock) as (runtime, _):
         opened, closed = asyncio.Event(), asyncio.Event()
         heard: list[AnyEvent] = []
 
@@ -559,17 +597,17 @@ async def test_a_timed_lot_opens_and_closes_by_its_own_timer(db: Path) -> None:
     assert heard[2].ts >= spec.end
     assert isinstance(heard[2], Closed)
     assert (heard[2].outcome, heard[2].price, heard[2].winner) == (Outcome.SOLD, START, "0001")
-    assert await stored_events(db, lot) == heard
+    assert await stored_events(place, lot) == heard
 
 
-async def test_a_recovered_lot_closes_by_the_timer_armed_at_recovery(db: Path) -> None:
+async def test_a_recovered_lot_closes_by_the_timer_armed_at_recovery(place: Place) -> None:
     now = wall_clock()
     spec = timed(now, bidding_start=now - 1_000, end=now + 400, window=0)
-    async with running(db, wall_clock) as (runtime, _):
+    async with running_on(place, wall_clock) as (runtime, _):
         lot = (await runtime.create_lot(spec)).id
         await runtime.register(lot, 500, None)
         assert await runtime.bid(lot, 500, None, START, "r") == Accepted(2, START)
-    async with running(db, wall_clock) as (recovered, _):
+    async with running_on(place, wall_clock) as (recovered, _):
         closed = asyncio.Event()
 
         def listener(events: Sequence[AnyEvent]) -> None:
@@ -579,18 +617,18 @@ async def test_a_recovered_lot_closes_by_the_timer_armed_at_recovery(db: Path) -
         recovered.listen(listener)
         assert recovered.lots[lot].state is State.LIVE
         await asyncio.wait_for(closed.wait(), 2)
-    events = await stored_events(db, lot)
+    events = await stored_events(place, lot)
     assert [type(e) for e in events] == [Opened, BidPlaced, Closed]
     assert isinstance(events[2], Closed) and events[2].ts >= spec.end and events[2].winner == "0001"
 
 
-async def test_a_paused_lot_stays_paused_across_a_restart_past_its_end(db: Path, clock: FakeClock) -> None:
-    async with running(db, clock) as (runtime, _):
+async def test_a_paused_lot_stays_paused_across_a_restart_past_its_end(place: Place, clock: FakeClock) -> None:
+    async with running_on(place, clock) as (runtime, _):
         lot = (await runtime.create_lot(timed(clock.now))).id
         assert isinstance(await runtime.command(lot, AUCTIONEER, Action.PAUSE, "p"), Accepted)
         paused = runtime.lots[lot].snapshot()
     clock.advance(2 * HOUR)
-    async with running(db, clock) as (recovered, _):
+    async with running_on(place, clock) as (recovered, _):
         assert recovered.lots[lot].snapshot() == paused
         result = await recovered.command(lot, AUCTIONEER, Action.RESUME, "r")
         assert isinstance(result, Accepted)

@@ -1,4 +1,6 @@
-"""The SQLite store: schema and migrations, durability settings, atomic writes, reads back."""
+"""What only the SQLite store has: schema and migrations, its pragmas, rows as blobs, foreign
+keys, the mapped reads of recovery, an in-memory database. The Store contract both stores
+hold is tests/test_store.py's."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from hall.engine import AnyEvent, BidPlaced, Lot, LotSpec, LotState, Registrant
+from hall.engine import AnyEvent, BidPlaced, Lot, LotSpec, LotState
 from hall.engine.events import Opened, encode
 from hall.record import GENESIS, link
 from hall.store import SqliteStore, StoreError
@@ -176,60 +178,13 @@ async def test_both_connections_use_wal_and_synchronous_full(store: SqliteStore,
     assert db_path.with_name(db_path.name + "-wal").exists()
 
 
-async def test_a_closed_store_refuses_with_store_error(db_path: Path) -> None:
-    s = await reopened(db_path)
-    await s.close()
-    with pytest.raises(StoreError):
-        await s.write([bid(1, 1)], [])
-    with pytest.raises(StoreError):
-        await s.events_since(1, 0)
-
-
 # ---------------------------------------------------------------------- write
-
-
-async def test_write_is_durable_for_a_second_connection(store: SqliteStore, db_path: Path) -> None:
-    lot = await store.create_lot(SPEC, "")
-    await store.write(history(lot, 4), [])
-    other = await reopened(db_path)
-    try:
-        assert await other.events_since(lot, 0) == history(lot, 4)
-    finally:
-        await other.close()
-
-
-async def test_a_batch_repeating_a_stored_seq_raises_and_writes_none_of_its_rows(store: SqliteStore) -> None:
-    lot = await store.create_lot(SPEC, "")
-    await store.write(history(lot, 2), [])
-    before = await store.lot(lot)
-    batch = [bid(lot, 3), bid(lot, 4), bid(lot, 2), bid(lot, 5)]  # seq 2 is already stored
-    with pytest.raises(StoreError):
-        await store.write(batch, [state_after(lot, [*history(lot, 2), bid(lot, 3), bid(lot, 4)])])
-    assert [e.seq for e in await store.events_since(lot, 0)] == [1, 2]
-    assert await store.lot(lot) == before  # and no snapshot either
-    # The failure left no transaction open: the next write commits normally.
-    await store.write([bid(lot, 3)], [])
-    assert [e.seq for e in await store.events_since(lot, 0)] == [1, 2, 3]
-
-
-async def test_a_batch_with_a_duplicate_inside_it_writes_nothing(store: SqliteStore, db_path: Path) -> None:
-    lot = await store.create_lot(SPEC, "")
-    other_lot = await store.create_lot(SPEC, "")
-    with pytest.raises(StoreError):
-        await store.write([*history(other_lot, 2), *history(lot, 3), bid(lot, 3)], [])
-    assert await store.events_since(lot, 0) == []
-    assert await store.events_since(other_lot, 0) == []
-    fresh = await reopened(db_path)  # nothing reached the file either
-    try:
-        async with fresh.reader.execute("SELECT count(*) FROM events") as cur:
-            assert await cur.fetchone() == (0,)
-    finally:
-        await fresh.close()
 
 
 async def test_a_batch_of_several_lots_is_stored_in_its_order_with_each_lots_chain(store: SqliteStore) -> None:
     """Rows in the batch's order (ids ascending), each with its body and the digest after it in
-    its lot's chain, both stored as blobs (the store binds them as bytearrays)."""
+    its lot's chain, both stored as blobs (the store binds them as bytearrays). What every store
+    gives back of it is tests/test_store.py's."""
     lots = [await store.create_lot(SPEC, "") for _ in range(3)]
     batch = [bid(lots[i % 3], i // 3 + 1) for i in range(500)]
     await store.write(batch, [])
@@ -254,113 +209,7 @@ async def test_a_batch_whose_snapshot_fails_writes_none_of_its_events(store: Sql
     assert await store.events_since(lot, 0) == []
 
 
-async def test_events_since_returns_one_lots_events_after_seq_in_seq_order(store: SqliteStore) -> None:
-    a = await store.create_lot(SPEC, "a")
-    b = await store.create_lot(SPEC, "b")
-    ea, eb = history(a, 9), history(b, 9)
-    # Interleaved lots, several batches, and seqs out of order within a batch.
-    await store.write([eb[0], ea[1], ea[0], eb[2], eb[1]], [])
-    await store.write([ea[4], eb[3], ea[2], ea[3]], [])
-    await store.write([*reversed(ea[5:]), *eb[4:]], [])
-    assert await store.events_since(a, 0) == ea
-    assert await store.events_since(b, 0) == eb
-    assert await store.events_since(a, 6) == ea[6:]
-    assert await store.events_since(a, 9) == []
-    assert await store.events_since(a + b + 1, 0) == []
-
-
 # ---------------------------------------------------------------------- snapshots and lot()
-
-
-async def test_a_new_snapshot_replaces_the_old_one(store: SqliteStore) -> None:
-    lot = await store.create_lot(SPEC, "")
-    events = history(lot, 7)
-    await store.write(events[:3], [state_after(lot, events[:3])])
-    await store.write(events[3:5], [state_after(lot, events[:5])])
-    await store.write(events[5:], [])
-    async with store.reader.execute("SELECT lot, seq FROM snapshots") as cur:
-        assert [tuple(row) for row in await cur.fetchall()] == [(lot, 5)]
-    stored = await store.lot(lot)
-    assert stored is not None
-    assert stored.snapshot == state_after(lot, events[:5])
-
-
-async def test_lot_returns_the_snapshot_and_only_the_events_after_it(store: SqliteStore) -> None:
-    lot = await store.create_lot(SPEC, "遥感影像")
-    events = history(lot, 10)
-    await store.write(events[:6], [state_after(lot, events[:6])])
-    await store.write(events[6:], [])
-    stored = await store.lot(lot)
-    assert stored is not None
-    assert (stored.id, stored.spec, stored.title) == (lot, SPEC, "遥感影像")
-    assert stored.snapshot is not None and stored.snapshot.seq == 6
-    assert stored.events == events[6:]
-    rebuilt = Lot.restore(stored.snapshot)
-    for event in stored.events:
-        rebuilt.apply(event)
-    assert rebuilt.snapshot() == state_after(lot, events)
-
-
-async def test_lot_without_a_snapshot_returns_every_event(store: SqliteStore) -> None:
-    lot = await store.create_lot(SPEC, "")
-    await store.write(history(lot, 4), [])
-    stored = await store.lot(lot)
-    assert stored is not None
-    assert stored.snapshot is None
-    assert stored.events == history(lot, 4)
-
-
-async def test_lot_of_an_unknown_id_is_none(store: SqliteStore) -> None:
-    assert await store.lot(12345) is None
-
-
-async def test_lots_yields_every_lot_in_id_order(store: SqliteStore) -> None:
-    ids = [await store.create_lot(SPEC, f"t{i}") for i in range(3)]
-    await store.write(history(ids[1], 2), [])
-    found = [stored async for stored in store.lots()]
-    assert [s.id for s in found] == ids
-    assert [s.title for s in found] == ["t0", "t1", "t2"]
-    assert [len(s.events) for s in found] == [0, 2, 0]
-
-
-@pytest.mark.parametrize("lots_per_read", [1, 4, 64])
-async def test_lots_gives_each_lot_what_lot_gives_whatever_the_reads_are_cut_into(
-    store: SqliteStore, monkeypatch: pytest.MonkeyPatch, lots_per_read: int
-) -> None:
-    monkeypatch.setattr(sqlite_module, "_LOTS_PER_READ", lots_per_read)
-    ids = [await store.create_lot(SPEC, f"t{i}") for i in range(11)]
-    histories = {lot: history(lot, 3 + 2 * i) if i else [] for i, lot in enumerate(ids)}  # the first: no event
-    # Lots interleaved in every batch, as the journal writes them, and snapshots at various seqs.
-    for upto in range(1, 24, 5):
-        batch = [e for lot in ids for e in histories[lot] if upto <= e.seq < upto + 5]
-        snaps = [state_after(lot, histories[lot][:upto]) for lot in ids[1::3] if len(histories[lot]) >= upto]
-        await store.write(batch, snaps)
-    await store.write([], [state_after(ids[5], histories[ids[5]])])  # nothing after this one
-    await store.add_bidder(ids[2], 501, 3)
-    await store.add_bidder(ids[2], 502, None)
-    found = [stored async for stored in store.lots()]
-    assert found == [await store.lot(lot) for lot in ids]
-    for stored in found:
-        first = stored.snapshot.seq if stored.snapshot else 0
-        assert stored.events == histories[stored.id][first:]
-        if stored.snapshot is not None:
-            assert stored.snapshot == state_after(stored.id, histories[stored.id][:first])
-    assert [s.snapshot is not None for s in found] == [i % 3 == 1 or i == 5 for i in range(11)]
-    assert found[5].events == [] and found[0].events == []
-    assert found[2].bidders == [(501, Registrant("0001", 3)), (502, Registrant("0002", None))]
-
-
-async def test_lots_reads_event_bodies_byte_for_byte(store: SqliteStore) -> None:
-    # Recovery reads many bodies end to end through SQLite's text type: bytes that are no
-    # text (NUL, 0xff, a lone UTF-8 continuation byte) must come back exactly.
-    lot = await store.create_lot(SPEC, "")
-    odd = [Opened(lot=lot, seq=1, ts=0, ends_at=None),
-           BidPlaced(lot=lot, seq=2, ts=255, actor=0, req="\x00\uffff é", amount=0xFF_00_FF,
-                     bidder="\x00", user=2**63 - 1, ends_at=-1, floor=True)]  # fmt: skip
-    await store.write(odd, [])
-    assert b"\x00" in sqlite_module.encode(odd[1]) and b"\xff" in sqlite_module.encode(odd[1])
-    [stored] = [s async for s in store.lots()]
-    assert stored.events == odd
 
 
 async def test_lots_left_part_way_leaves_the_store_usable(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -378,26 +227,6 @@ async def test_lots_left_part_way_leaves_the_store_usable(store: SqliteStore, mo
 
 
 # ---------------------------------------------------------------------- bidders
-
-
-async def test_add_bidder_numbers_bidders_per_lot_and_keeps_a_users_number(store: SqliteStore, db_path: Path) -> None:
-    a = await store.create_lot(SPEC, "")
-    b = await store.create_lot(SPEC, "")
-    assert await store.add_bidder(a, 501, 3) == Registrant("0001", 3)
-    assert await store.add_bidder(a, 502, None) == Registrant("0002", None)
-    assert await store.add_bidder(a, 501, 3) == Registrant("0001", 3)  # same user, same number
-    assert await store.add_bidder(b, 502, None) == Registrant("0001", None)  # numbering is per lot
-    assert await store.add_bidder(a, 503, 4) == Registrant("0003", 4)
-    stored = await store.lot(a)
-    assert stored is not None
-    assert sorted(stored.bidders) == [(501, Registrant("0001", 3)), (502, Registrant("0002", None)),
-                                      (503, Registrant("0003", 4))]  # fmt: skip
-    other = await reopened(db_path)
-    try:
-        assert await other.add_bidder(a, 502, None) == Registrant("0002", None)
-        assert await other.add_bidder(a, 504, None) == Registrant("0004", None)
-    finally:
-        await other.close()
 
 
 async def test_an_in_memory_store_reads_what_it_wrote() -> None:

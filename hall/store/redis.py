@@ -212,6 +212,7 @@ class RedisStore(SqliteStore):
             await self.close()
             raise
         self._stopping = False
+        self._more = asyncio.Event()  # of this loop
         self._task = asyncio.get_running_loop().create_task(self._run(), name="hall-redis-journal")
 
     async def _check_durability(self) -> None:
@@ -441,15 +442,15 @@ class RedisStore(SqliteStore):
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for lot in ids:
                         pipe.get(key(lot, "snap"))
-                    raw = await pipe.execute()
-                states = [None if body is None else _state_decoder.decode(body) for body in raw]
+                        pipe.hgetall(key(lot, "bidders"))
+                    found = await pipe.execute()
+                states = [None if body is None else _state_decoder.decode(body) for body in found[::2]]
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for lot, state in zip(ids, states, strict=True):
                         pipe.lrange(key(lot, "ev"), 0 if state is None else state.seq, -1)
                     tails = await pipe.execute()
-            bidders = await self._bidders(ids)
-            for head, state, tail, registrants in zip(chunk, states, tails, bidders, strict=True):
-                yield _stored(head, state, _decode_elements(tail), registrants)
+            for head, state, tail, bidders in zip(chunk, states, tails, found[1::2], strict=True):
+                yield _stored(head, state, _decode_elements(tail), _registrants(bidders))
 
     async def _bidders(self, lots: Sequence[int]) -> list[list[tuple[int, Registrant]]]:
         """Each lot's bidders, by user id, one pipelined round trip."""
@@ -458,8 +459,7 @@ class RedisStore(SqliteStore):
                 for lot in lots:
                     pipe.hgetall(key(lot, "bidders"))
                 found = await pipe.execute()
-        return [sorted((int(user), Registrant(*_registrant_decoder.decode(value))) for user, value in rows.items())
-                for rows in found]  # fmt: skip
+        return [_registrants(rows) for rows in found]
 
     async def events_since(self, lot: int, seq: int, limit: int = -1) -> list[AnyEvent]:
         start = max(seq, 0)
@@ -497,6 +497,11 @@ def _decode_elements(elements: Sequence[bytes]) -> list[AnyEvent]:
     if not elements:
         return []
     return _events_decoder.decode(_ARRAY32 + len(elements).to_bytes(4, "big") + b"".join(e[DIGEST:] for e in elements))
+
+
+def _registrants(rows: dict[bytes, bytes]) -> list[tuple[int, Registrant]]:
+    """A lot's ``bidders`` hash as ``StoredLot.bidders``: (user, registrant) by user id."""
+    return sorted((int(user), Registrant(*_registrant_decoder.decode(value))) for user, value in rows.items())
 
 
 def _text(value: object) -> str:
