@@ -2,7 +2,7 @@
 
 Every process keeps every lot in memory. The lot's owner, the process holding its lease, is
 the only one that judges its commands, runs its clock and writes its events; the others keep
-a replica, fed by the owner's durable events, which the store publishes on ``BUS`` from the
+a replica, fed by the owner's durable events, which the store publishes on its bus from the
 same script that writes them (hall/store/redis.py): nothing is published that is not durable,
 and batches come in commit order. So pages, resume from a sequence number and fan-out work
 alike on every process, and each process encodes a lot's frames once for its own watchers.
@@ -45,7 +45,7 @@ from hall import metrics
 from hall.engine import Accepted, AnyEvent, Code, Registrant, Rejection, Result
 from hall.runtime import Judgement, Runtime
 from hall.store.base import StoreError
-from hall.store.redis import BUS, RedisStore, key
+from hall.store.redis import RedisStore, channel, key
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -55,8 +55,6 @@ log = logging.getLogger(__name__)
 
 PROCESSES: Final = "hall:procs"
 """A sorted set: each live process, scored by when its heartbeat runs out (epoch ms)."""
-CONTROL: Final = "hall:ctl"
-"""Lots created and bidders admitted, for every process."""
 FORWARD_S: Final = 5.0
 """How long a forwarded command may look for its lot's owner before it is ``unavailable``."""
 HAND_BACK: Final = 16
@@ -160,7 +158,10 @@ class Cluster:
         self.runtime = runtime
         self.lease_ms = lease_ms
         self.name = name or process_name()
-        self.channel = f"hall:to:{self.name}"
+        self.channel = channel(store.db, f"to:{self.name}")
+        """Where the others send this process forwarded commands and answers."""
+        self.control = channel(store.db, "control")
+        """Lots created, bidders admitted, sessions published, for every process."""
         self.owned: dict[int, int] = {}
         """The lots this process owns, with their fencing tokens."""
         self.owners: dict[int, str] = {}
@@ -253,14 +254,14 @@ class Cluster:
         tokens = await self._acquire([lot])
         if lot not in tokens:
             raise RuntimeError(f"lot {lot} was leased before its creator could take it")
-        self._post(CONTROL, Created([lot]))
+        self._post(self.control, Created([lot]))
 
     def admitted(self, admissions: Sequence[tuple[int, int, Registrant]]) -> None:
-        self._post(CONTROL, Admitted(list(admissions)))
+        self._post(self.control, Admitted(list(admissions)))
 
     def published(self, session: int, lots: Sequence[int]) -> None:
         """A session published here: the other processes index it and announce its lots."""
-        self._post(CONTROL, Published(session, list(lots)))
+        self._post(self.control, Published(session, list(lots)))
 
     # ------------------------------------------------------------------ leases
 
@@ -421,7 +422,7 @@ class Cluster:
             self._chore(self._look_up(lot))
             asyncio.get_running_loop().call_later(RETRY_S, self._route, rid)
             return
-        self._post(f"hall:to:{owner}", Forward(id=rid, reply=self.channel, judgement=judgement))
+        self._post(channel(self.store.db, f"to:{owner}"), Forward(id=rid, reply=self.channel, judgement=judgement))
         asyncio.get_running_loop().call_later(FORWARD_S, self._route, rid)  # answered by then, or expired
 
     async def _look_up(self, lot: int) -> None:
@@ -440,13 +441,13 @@ class Cluster:
 
     async def _subscribe(self) -> PubSub:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(BUS, CONTROL, self.channel)
+        await pubsub.subscribe(self.store.bus, self.control, self.channel)
         return pubsub
 
     async def _listen(self) -> None:
         """Read the subscriptions for ever; after a lost connection, subscribe again and catch
         every replica up from the store (messages published meanwhile are gone)."""
-        bus = BUS.encode()
+        bus = self.store.bus.encode()
         while True:
             pubsub = self._pubsub
             try:

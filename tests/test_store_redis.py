@@ -26,7 +26,7 @@ from hall.engine import Accepted, AnyEvent, BidPlaced, Lot, LotSpec, LotState, R
 from hall.engine.events import Opened, encode
 from hall.record import verify
 from hall.store import StoreError, open_store
-from hall.store.redis import BUS, DURABILITY_ENV, Fenced, RedisStore, key
+from hall.store.redis import DURABILITY_ENV, Fenced, RedisStore, key
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -219,7 +219,7 @@ async def test_a_subscriber_gets_each_committed_batch_once_in_order_decodable_in
 ) -> None:
     decoder = msgspec.msgpack.Decoder(list[AnyEvent])
     pubsub = direct.pubsub()
-    await pubsub.subscribe(BUS)
+    await pubsub.subscribe(store.bus)
     assert (await pubsub.get_message(timeout=5))["type"] == "subscribe"  # type: ignore[index]
     a = await store.create_lot(SPEC, "")
     b = await store.create_lot(SPEC, "")

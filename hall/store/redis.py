@@ -16,7 +16,7 @@ Group commit: ``hand_over`` queues a batch; one task on the event loop takes eve
 (``hall.store.writer.take``, the writer thread's rule), chains it from the heads it keeps in
 memory, and makes ONE script call (``_APPEND``) that checks every lot's fence and length and,
 only when all hold, appends, replaces the snapshots and publishes the batch's events on
-``BUS``. A failed call fails its batches and those queued behind them, as the writer thread's
+the store's ``bus`` channel. A failed call fails its batches and those queued behind them, as the writer thread's
 does (hall/store/writer.py), and the lots' heads are read from Redis again.
 
 Durability: a batch is settled only once the script's reply came back. With ``appendonly yes``
@@ -67,8 +67,11 @@ from hall.store.writer import Batch, take
 
 log = logging.getLogger(__name__)
 
-BUS: Final = "hall:bus"
-"""The channel every committed batch's events are published on, in commit order."""
+def channel(db: int, name: str) -> str:
+    """A channel of the hall on Redis database ``db``. Pub/sub ignores the database a client
+    selected (a message published on db 1 reaches subscribers on db 0), so two halls sharing a
+    Redis on two databases would hear each other's events without the number in the name."""
+    return f"hall:db{db}:{name}"
 DURABILITY_ENV: Final = "HALL_REDIS_DURABILITY"
 DIGEST: Final = 32
 """Bytes of the digest at the head of each ``ev`` element."""
@@ -130,7 +133,7 @@ for i = 0, n - 1 do
 end
 local message = ARGV[2 + 5 * n]
 if message ~= '' then
-    redis.call('PUBLISH', '""" + BUS + """', message)
+    redis.call('PUBLISH', '@BUS@', message)
 end
 return n
 """
@@ -191,6 +194,17 @@ class RedisStore(SqliteStore):
         self._stopping = False
 
     @property
+    def bus(self) -> str:
+        """The channel every committed batch's events are published on, in commit order."""
+        return channel(self.db, "bus")
+
+    @property
+    def db(self) -> int:
+        """The Redis database the lots are kept in (the URL's)."""
+        db: int = self.redis.connection_pool.connection_kwargs.get("db", 0)
+        return db
+
+    @property
     def redis(self) -> aioredis.Redis:
         if self._redis is None:
             raise StoreError("store is not open")
@@ -205,7 +219,7 @@ class RedisStore(SqliteStore):
             self._redis = aioredis.Redis.from_url(self.url, decode_responses=False, retry=Retry(NoBackoff(), 0))
             with _errors():
                 await self._check_durability()
-                self._append = self._redis.register_script(_APPEND)
+                self._append = self._redis.register_script(_APPEND.replace("@BUS@", self.bus))
                 self._admit = self._redis.register_script(_ADMIT)
                 await self._mirror_bidders()
         except BaseException:
