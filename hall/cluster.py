@@ -277,8 +277,9 @@ class Cluster:
                 if not ok:
                     self._lose(lot)
         self._valid_until = started + self.lease_ms / 1000 * 0.9
+        await self._let_go([lot for lot in self.owned if self.runtime.finished(lot)], "finished")
         await self._hand_back()
-        others = [lot for lot in self.runtime.lots if lot not in self.owned]
+        others = [lot for lot in self.runtime.lots if lot not in self.owned and not self.runtime.finished(lot)]
         if not others:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -312,15 +313,22 @@ class Cluster:
             return
         moving = [lot for lot in self.owned
                   if preferred(self.processes, lot) != self.name and self.runtime.quiet(lot)][:HAND_BACK]  # fmt: skip
-        if not moving:
-            return
-        tokens = {lot: self.owned.pop(lot) for lot in moving}
+        await self._let_go(moving, "handed back")
         for lot in moving:
+            self.owners[lot] = preferred(self.processes, lot)
+
+    async def _let_go(self, lots: Sequence[int], why: str) -> None:
+        """Release these lots' leases (each quiet: nothing of it waits for a commit), having
+        stopped judging them first, so that nothing is written after. A finished lot needs no
+        owner at all: every process answers it from its own copy (``Runtime.finished``)."""
+        if not lots:
+            return
+        tokens = [(lot, self.owned.pop(lot)) for lot in lots]
+        for lot in lots:
             self.runtime.disown(lot)
             self.store.unfence(lot)
-            self.owners[lot] = preferred(self.processes, lot)
-        await self._each_lot("release", list(tokens.items()))
-        log.info("lots handed back: %s", moving, extra={"lots": moving})
+        await self._each_lot("release", tokens)
+        log.info("lots %s: %s", why, list(lots), extra={"lots": list(lots)})
 
     async def _acquire(self, lots: Sequence[int]) -> dict[int, int]:
         """Take the free leases of ``lots``; each taken lot is fenced, rebuilt and owned."""

@@ -224,7 +224,7 @@ class Runtime:
         if lot is None:
             return _UNKNOWN_LOT, None
         peers = self.peers
-        if peers is not None and not peers.owns(lot_id):
+        if peers is not None and not peers.owns(lot_id) and not self.finished(lot_id):
             return _FORWARDED, peers.forward(Judgement(lot=lot_id, actor=user, action="bid", req=req, org=org,
                                                        amount=amount))  # fmt: skip
         if lot_id in self._halted:
@@ -252,7 +252,7 @@ class Runtime:
         if lot is None:
             return _UNKNOWN_LOT, None
         peers = self.peers
-        if peers is not None and not peers.owns(lot_id):
+        if peers is not None and not peers.owns(lot_id) and not self.finished(lot_id):
             return _FORWARDED, peers.forward(Judgement(lot=lot_id, actor=actor, action=action.value, req=req,
                                                        seconds=seconds, reason=reason, amount=amount, bidder=bidder))
         if lot_id in self._halted:
@@ -336,6 +336,13 @@ class Runtime:
         timer = self._timers.pop(lot_id, None)
         if timer is not None:
             timer[1].cancel()
+
+    def finished(self, lot_id: int) -> bool:
+        """Whether the lot is over (closed or withdrawn) with every event durable: nothing can
+        change it any more, so every process answers its commands from its own copy (a refusal,
+        or the answer a retried request had), and nobody needs to own it (hall/cluster.py)."""
+        lot = self.lots.get(lot_id)
+        return lot is not None and lot.state in _TERMINAL and lot.seq == self.durable.get(lot_id)
 
     def quiet(self, lot_id: int) -> bool:
         """Whether all of the lot's events are durable (none waits for a commit)."""

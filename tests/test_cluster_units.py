@@ -183,3 +183,24 @@ async def test_a_lot_taken_over_closes_by_its_new_owners_timer_once(tmp_path: Pa
         events = await b.store.events_since(lot, 0)
         assert [type(e).__name__ for e in events].count("Closed") == 1
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_a_finished_lot_is_let_go_and_every_process_answers_it_from_its_own_copy(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    import hall.cluster
+
+    db = tmp_path / "hall.db"
+    async with process(db, redis, "a") as (a, ca), process(db, redis, "b") as (b, cb):
+        spec = live_spec()
+        spec = LotSpec(**{**{f: getattr(spec, f) for f in spec.__struct_fields__}, "end": wall_clock() + 1_000})
+        lot = (await a.create_lot(spec)).id
+        await a.register(lot, 100, None)
+        await until(lambda: lot in b.lots and b.views[lot].state.value == "closed")
+        await until(lambda: lot not in ca.owned and lot not in cb.owned)
+        assert await a.store.redis.get(hall.cluster.key(lot, "lease")) is None
+        await asyncio.sleep(LEASE_MS / 1000)  # some ticks: nobody takes it again
+        assert lot not in ca.owned and lot not in cb.owned
+        for runtime in (a, b):
+            result = await runtime.bid(lot, 100, None, START, "late")
+            assert not isinstance(result, Accepted) and result.code.value == "closed"
