@@ -254,10 +254,22 @@ class Cluster:
         tokens = await self._acquire([lot])
         if lot not in tokens:
             raise RuntimeError(f"lot {lot} was leased before its creator could take it")
-        self._post(self.control, Created([lot]))
+        await self._tell(Created([lot]))
 
-    def admitted(self, admissions: Sequence[tuple[int, int, Registrant]]) -> None:
-        self._post(self.control, Admitted(list(admissions)))
+    async def admitted(self, admissions: Sequence[tuple[int, int, Registrant]]) -> None:
+        await self._tell(Admitted(list(admissions)))
+
+    async def _tell(self, message: Created | Admitted) -> None:
+        """Publish to every process now, not through the outbox: what the caller answers next
+        (a lot created, a bidder admitted) must not reach a client before the processes it may
+        ask next have it. This PUBLISH is done when it returns; a command the client sends
+        afterwards, through any process, is forwarded by a later PUBLISH, and Redis writes to
+        each subscriber's connection in the order it ran them, so the owner reads this first.
+        A failure raises (a ``StoreError``): the caller fails, and its retry tells them again."""
+        try:
+            await self.redis.publish(self.control, _encode(message))
+        except (RedisError, OSError) as exc:
+            raise StoreError(f"redis: {exc}") from exc
 
     def published(self, session: int, lots: Sequence[int]) -> None:
         """A session published here: the other processes index it and announce its lots."""

@@ -82,8 +82,10 @@ class Peers(Protocol):
         """A lot this process just created: take its lease, and tell the other processes."""
         ...
 
-    def admitted(self, admissions: Sequence[tuple[int, int, Registrant]]) -> None:
-        """Bidders admitted here (``(lot, user, registrant)``): tell the other processes."""
+    async def admitted(self, admissions: Sequence[tuple[int, int, Registrant]]) -> None:
+        """Bidders admitted here (``(lot, user, registrant)``): tell the other processes, before
+        the admission is answered, so that a bid sent through any of them after it finds the
+        bidder admitted at the lot's owner."""
         ...
 
 
@@ -185,7 +187,7 @@ class Runtime:
         if lot is not None:
             lot.register(user, registrant)
         if self.peers is not None:
-            self.peers.admitted([(lot_id, user, registrant)])
+            await self.peers.admitted([(lot_id, user, registrant)])
         return registrant
 
     async def register_many(self, admissions: Sequence[tuple[int, int, int | None]]) -> list[Registrant]:
@@ -200,7 +202,7 @@ class Runtime:
             if lot is not None:
                 lot.register(user, registrant)
         if self.peers is not None:
-            self.peers.admitted([(lot_id, user, registrant) for (lot_id, user, _), registrant
+            await self.peers.admitted([(lot_id, user, registrant) for (lot_id, user, _), registrant
                                  in zip(admissions, registrants, strict=True)])  # fmt: skip
         return registrants
 
