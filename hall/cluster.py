@@ -20,8 +20,10 @@ two ticks, so that a lot whose preferred process is gone is taken within about
 Forwarding: a command for a lot owned elsewhere is published to the owner's channel with a
 request number; the owner judges it as its own sockets' commands and answers once durable.
 A request that finds no owner, or a process that no longer owns the lot (``moved``), is sent
-again a moment later, until ``FORWARD_S``; then it is answered ``unavailable``, and the
-client's retry with the same ``req`` is idempotent at the owner as any retry is.
+again a moment later, and one not answered is sent again every ``RESEND_S`` to whoever owns
+the lot by then, until ``FORWARD_S`` beyond two leases; then it is answered ``unavailable``.
+The owner answers a repeat as it answered the first (a request id is judged once), and so does
+the client's own retry with the same ``req``.
 """
 
 from __future__ import annotations
@@ -56,7 +58,11 @@ log = logging.getLogger(__name__)
 PROCESSES: Final = "hall:procs"
 """A sorted set: each live process, scored by when its heartbeat runs out (epoch ms)."""
 FORWARD_S: Final = 5.0
-"""How long a forwarded command may look for its lot's owner before it is ``unavailable``."""
+"""How long a forwarded command may look for its lot's owner before it is ``unavailable``,
+beyond two leases (a dead owner's lease runs out, and another process takes the lot)."""
+RESEND_S: Final = 0.5
+"""How often a forwarded command not yet answered is sent again, to whoever owns the lot by
+then: an owner that died with it is replaced, and the owner answers a repeat as the first."""
 HAND_BACK: Final = 16
 """Lots a process gives back to their preferred process per tick (``Cluster._hand_back``)."""
 RETRY_S: Final = 0.05
@@ -167,6 +173,8 @@ class Cluster:
         self.owners: dict[int, str] = {}
         """Who owns the other lots, as last read."""
         self.processes: list[str] = [self.name]
+        self.patience = FORWARD_S + 2 * lease_ms / 1000
+        """Seconds a forwarded command may wait for its answer (``FORWARD_S``)."""
         self.on_published: Callable[[int, list[int]], Awaitable[None]] | None = None
         """What to do when another process published a session (``Auctions.learn``, the hub)."""
         self._valid_until = 0.0
@@ -246,7 +254,7 @@ class Cluster:
     def forward(self, judgement: Judgement) -> asyncio.Future[Result]:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._next += 1
-        self._waiting[self._next] = (future, judgement, time.monotonic() + FORWARD_S)
+        self._waiting[self._next] = (future, judgement, time.monotonic() + self.patience)
         self._route(self._next)
         return future
 
@@ -443,7 +451,7 @@ class Cluster:
             asyncio.get_running_loop().call_later(RETRY_S, self._route, rid)
             return
         self._post(channel(self.store.db, f"to:{owner}"), Forward(id=rid, reply=self.channel, judgement=judgement))
-        asyncio.get_running_loop().call_later(FORWARD_S, self._route, rid)  # answered by then, or expired
+        asyncio.get_running_loop().call_later(RESEND_S, self._route, rid)  # answered by then, or sent again
 
     async def _look_up(self, lot: int) -> None:
         self._learn(lot, await self.redis.get(key(lot, "lease")))

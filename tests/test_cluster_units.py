@@ -129,13 +129,11 @@ async def test_a_process_that_joins_later_is_handed_its_share_of_the_lots(tmp_pa
 
 
 async def test_a_forwarded_bid_that_finds_no_owner_in_time_is_unavailable(
-    tmp_path: Path, redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, redis: RedisServer
 ) -> None:
-    import hall.cluster
-
-    monkeypatch.setattr(hall.cluster, "FORWARD_S", 0.3)
     db = tmp_path / "hall.db"
     async with process(db, redis, "a") as (a, ca), process(db, redis, "b") as (b, cb):
+        cb.patience = 0.3
         lot = (await a.create_lot(live_spec())).id
         await a.register(lot, 100, None)
         await until(lambda: lot in b.lots and 100 in b.lots[lot].registrants)
