@@ -31,6 +31,7 @@ from hallkit import seed_demo
 from liveserver import Frame, Peer, Server, free_port, peer, start
 from rediskit import RedisServer, redis_server
 
+from hall.cluster import preferred
 from hall.store.redis import key
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
@@ -60,6 +61,11 @@ class Hall:
             account = self.bidders[bidder]
             self.tokens[bidder] = self.servers[0].login(account["phone"], account["password"])
         return self.tokens[bidder]
+
+    def holder(self, lot: int) -> str | None:
+        """The name of the process holding the lot's lease, None if free."""
+        value = self.client().get(key(lot, "lease"))
+        return None if value is None else value.decode().split(":", 1)[1]
 
     def owner(self, lot: int) -> Server | None:
         """The server holding the lot's lease (its name holds the process id), None if free."""
@@ -161,16 +167,21 @@ def assert_record(server: Server, lot: int, acked: list[tuple[int, int, int]]) -
 async def test_watchers_on_every_process_see_every_event_once_in_order_and_bids_go_through_every_process(
     tmp_path: Path,
 ) -> None:
-    with hall(tmp_path, lots=2, bidders=3) as h:
+    with hall(tmp_path, lots=8, bidders=3) as h:
         # The servers started one after the other, so the first took every lot; the lots the
         # others are preferred for are handed over to them within a few lease ticks.
         with contextlib.closing(sqlite3.connect(tmp_path / "hall.db")) as db:
             every = [lot for (lot,) in db.execute("SELECT id FROM lots")]
+        running = [lot for lot in every if h.servers[0].snapshot(lot)["state"] not in ("closed", "withdrawn")]
+        names = sorted(n.decode() for n in h.client().zrange("hall:procs", 0, -1))
+        assert len(names) == PROCESSES
+        share = {lot: preferred(names, lot) for lot in running}
+        assert len(set(share.values())) > 1, "rendezvous hashing gave one process every lot"
         deadline = time.monotonic() + TIMEOUT
-        while len({id(owner) for owner in map(h.owner, every) if owner is not None}) < PROCESSES:
-            assert time.monotonic() < deadline, f"the first process kept the lots: {[h.owner(lot) for lot in every]}"
+        while (held := {lot: h.holder(lot) for lot in running}) != share:
+            assert time.monotonic() < deadline, f"lots not shared out as rendezvous hashing says: {held} != {share}"
             await asyncio.sleep(0.1)
-        h.wait_owned()
+        h.lots = h.lots[:2]  # bid on two of them
         owners = {lot: h.owner(lot) for lot in h.lots}
         async with contextlib.AsyncExitStack() as stack:
             watchers = [await subscribed(await stack.enter_async_context(peer(s)), h.lots) for s in h.servers]
