@@ -485,7 +485,8 @@ class Cluster:
                         if not self.owns(lot):
                             await self.runtime.catch_up(lot)
                 while True:
-                    message = await pubsub.get_message(timeout=None)
+                    # A deadline of its own: the client's reply deadline would end an idle wait.
+                    message = await pubsub.get_message(timeout=1.0)
                     if message is None or message["type"] != "message":
                         continue
                     if message["channel"] == bus:

@@ -73,6 +73,8 @@ def channel(db: int, name: str) -> str:
     Redis on two databases would hear each other's events without the number in the name."""
     return f"hall:db{db}:{name}"
 DURABILITY_ENV: Final = "HALL_REDIS_DURABILITY"
+REPLY_S: Final = 5.0
+"""Seconds Redis has to answer a command (or accept a connection) before it counts as down."""
 DIGEST: Final = 32
 """Bytes of the digest at the head of each ``ev`` element."""
 
@@ -215,8 +217,14 @@ class RedisStore(SqliteStore):
     async def open(self) -> None:
         await super().open()
         try:
-            # No retries: a command resent after a lost connection could run a commit twice.
-            self._redis = aioredis.Redis.from_url(self.url, decode_responses=False, retry=Retry(NoBackoff(), 0))
+            # No retries: a command resent after a lost connection could run a commit twice. A
+            # deadline on every reply: a Redis that stops answering without closing the
+            # connection (frozen, or cut off by the network) fails the commit, and its lots
+            # halt and reload, instead of leaving every bid on them waiting for ever. (A commit
+            # that timed out may still have been written: the reload reads what was, and a
+            # client's retry with the same request id gets that bid's answer.)
+            self._redis = aioredis.Redis.from_url(self.url, decode_responses=False, retry=Retry(NoBackoff(), 0),
+                                                  socket_timeout=REPLY_S, socket_connect_timeout=REPLY_S)  # fmt: skip
             with _errors():
                 await self._check_durability()
                 self._append = self._redis.register_script(_APPEND.replace("@BUS@", self.bus))
