@@ -322,7 +322,8 @@ async def settle(watches: list[Watch], target: int, grace: float) -> None:
         await asyncio.sleep(0.05)
 
 
-def fanout_report(name: str, args: argparse.Namespace, watches: list[Watch], elapsed: float, events: int) -> dict[str, Any]:
+def fanout_report(name: str, args: argparse.Namespace, watches: list[Watch], began: float, elapsed: float,
+                  events: int) -> dict[str, Any]:  # fmt: skip
     latency = [x for w in watches for x in w.latency]
     dropped = sum(1 for w in watches if w.client is not None and w.client.closed.done())
     delivered = sum(w.count for w in watches)
@@ -331,7 +332,7 @@ def fanout_report(name: str, args: argparse.Namespace, watches: list[Watch], ela
             w.client.close()
     return {
         "scenario": name, "watchers": len(watches), "rate": args.rate, "events": events,
-        "seconds": round(elapsed, 2), "deliveries_per_s": round(delivered / elapsed),
+        "seconds": round(elapsed, 2), "window": [began, began + elapsed], "deliveries_per_s": round(delivered / elapsed),
         "delivery_p50_ms": percentile(latency, 0.5), "delivery_p99_ms": percentile(latency, 0.99),
         "delivery_max_ms": round(max(latency), 1) if latency else None,
         "missing": sum(w.missing for w in watches) + sum(max(0, events - w.count) for w in watches
@@ -368,7 +369,7 @@ async def fanout(args: argparse.Namespace) -> dict[str, Any]:
     target = max(accepted, default=snap["seq"])
     await settle(watches, target, 10)
     bidder.close()
-    return fanout_report("fanout", args, watches, elapsed, len(accepted))
+    return fanout_report("fanout", args, watches, began, elapsed, len(accepted))
 
 
 async def broadcast(args: argparse.Namespace) -> dict[str, Any]:
@@ -390,7 +391,7 @@ async def broadcast(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.sleep(0.2)
     await settle(watches, max(published, default=0), 10)
     driver.close()
-    return fanout_report("broadcast-raw" if args.raw else "broadcast", args, watches, elapsed, len(published))
+    return fanout_report("broadcast-raw" if args.raw else "broadcast", args, watches, began, elapsed, len(published))
 
 
 async def idle(args: argparse.Namespace) -> dict[str, Any]:

@@ -44,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -282,16 +283,44 @@ def children_of(pid: int) -> list[int]:
         return []
 
 
+def is_loadgen(pid: int) -> bool:
+    try:
+        return b"loadgen.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def measured(run: Any, pids: dict[str, int]) -> dict[str, Any]:
-    """``run()``'s result with the CPU share each process (and the load generator) took."""
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    own = resource.getrusage(resource.RUSAGE_CHILDREN)
-    began = time.perf_counter()
-    result: dict[str, Any] = run()
-    elapsed = time.perf_counter() - began
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    shares = {name: round((cpu_seconds(pid) - before[name]) / elapsed, 2) for name, pid in pids.items()}
-    shares["loadgen"] = round((after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime) / elapsed, 2)
+    """``run()``'s result with the share of a core each process took over its measuring window
+    (the result's ``window``, on the system-wide monotonic clock that ``time.perf_counter`` reads
+    here and in the load generator): the servers', and the load generator's, sampled from /proc
+    every 0.1 s meanwhile and interpolated at the window's ends."""
+    samples: list[tuple[float, dict[str, float]]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            cpu["loadgen"] = sum(cpu_seconds(child) for child in children_of(os.getpid()) if is_loadgen(child))
+            samples.append((time.perf_counter(), cpu))
+            done.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result: dict[str, Any] = run()
+    finally:
+        done.set()
+        sampler.join()
+    began, ended = result["window"]
+
+    def at(t: float, name: str) -> float:
+        for (t0, c0), (t1, c1) in zip(samples, samples[1:]):
+            if t0 <= t <= t1:
+                return c0[name] + (c1[name] - c0[name]) * (t - t0) / max(t1 - t0, 1e-9)
+        raise SystemExit("the CPU samples do not cover the measuring window")
+
+    shares = {name: round((at(ended, name) - at(began, name)) / (ended - began), 2) for name in samples[0][1]}
     return {**result, "cpu_share": shares}
 
 
@@ -338,7 +367,8 @@ def scaling(args: argparse.Namespace) -> None:
             halls[name] = (port, seed, bidding, pids)
         time.sleep(5)  # the two-process hall's workers have shared the lots out (hall/cluster.py)
         seconds = ["--seconds", str(args.seconds)]
-        fan = ["--watchers", str(args.watchers), "--seconds", str(args.seconds), "--rate", "0"]
+        fan = ["--watchers", str(args.watchers), "--seconds", str(args.seconds), "--rate", "0",
+               "--inflight", str(args.fanout_inflight)]  # fmt: skip
         for _ in range(args.rounds):
             for name, (port, seed, bidding, pids) in halls.items():
                 runs.setdefault(f"{name}_throughput", []).append(measured(lambda: loadgen(
@@ -385,6 +415,9 @@ def main() -> None:
     parser.add_argument("--label", default="", help="the run's name in the saved file and on the chart")
     parser.add_argument("--svg", type=Path, help="draw the latency-against-load chart here (with --chart: of those)")
     parser.add_argument("--chart", type=Path, nargs="+", help="draw --svg from these saved runs; run nothing")
+    parser.add_argument("--fanout-inflight", type=int, default=128,
+                        help="--scaling: bids the fan-out's driver keeps in flight, so that the event rate is "
+                             "bounded by the hall's fan-out rather than by one socket's round trips")  # fmt: skip
     parser.add_argument("--scaling", action="store_true",
                         help="issue 15: the hall on SQLite (1 process) and on Redis (1 and 2 processes), side by side")
     args = parser.parse_args()

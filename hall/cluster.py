@@ -419,8 +419,8 @@ class Cluster:
             outbox.clear()
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
-                    for channel, data in taken:
-                        pipe.publish(channel, data)
+                    for to, data in taken:
+                        pipe.publish(to, data)
                     await pipe.execute()
             except _DOWN as exc:
                 log.warning("publishing %d messages failed: %s", len(taken), exc)  # their senders retry

@@ -34,7 +34,7 @@ def unavailable() -> str | None:
     if not os.access(SERVER, os.X_OK):
         return "redis-server is missing (sudo apt-get install redis-server)"
     try:
-        import redis  # noqa: F401
+        import redis  # noqa: F401  # only whether it imports
     except ImportError:
         return "the Python package redis is missing (make setup installs it)"
     return None

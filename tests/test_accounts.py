@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hallkit import call, page_csrf, people, rows, send_code, signup, sms_code
+from hallkit import call, page_csrf, people, rows, send_code, sms_code
 from starlette.testclient import TestClient
 
 from hall.auth.codes import ADDRESS_SENDS, MAX_TRIES, TTL_MS

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from hall import hub as hub_module
-from hall.engine import Accepted, AnyEvent, LotSpec, LotState
+from hall.engine import Accepted, AnyEvent, LotSpec
 from hall.engine.view import LotView
 from hall.hub import RING, BehindError, Hub, Kind, Watcher
 from hall.protocol import unframed

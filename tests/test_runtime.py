@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from rediskit import redis_server
 
-from hall.engine import Accepted, AnyEvent, BidPlaced, Closed, Code, LotSpec, LotState, Mode, Outcome
+from hall.engine import Accepted, AnyEvent, BidPlaced, Closed, Code, LotSpec, Mode, Outcome
 from hall.engine import Action, Rejection, State
 from hall.engine.events import Opened
 from hall.runtime import Clock, Runtime, wall_clock

@@ -22,7 +22,6 @@ from starlette.testclient import TestClient
 from hall.auth.passwords import hash_password
 from hall.auth.throttle import PHONE_LIMIT, LoginThrottle
 from hall.config import Config
-from hall.web import accounts
 from hall.web.app import create_app
 from hall.web.security import CSRF_COOKIE, SESSION_COOKIE
 

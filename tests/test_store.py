@@ -5,13 +5,14 @@ tests/test_store_sqlite.py and tests/test_store_redis.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from rediskit import redis_server
+from storekit import SPEC, bid, history, state_after
 
-from hall.engine import AnyEvent, BidPlaced, Lot, LotSpec, LotState, Registrant
+from hall.engine import BidPlaced, Lot, Registrant
 from hall.engine.events import Opened, encode
 from hall.record import GENESIS, link, verify
 from hall.store import SqliteStore, StoreError
@@ -20,27 +21,9 @@ from hall.store import sqlite as sqlite_module
 
 pytestmark = pytest.mark.anyio
 
-SPEC = LotSpec(seller_org=9, start_price=1_000, increment=100, publicity_start=0, bidding_start=1, end=10**13)
 
 Opener = Callable[[], SqliteStore]
 """A new, unopened store on the test's database (and Redis): a second connection, or a restart."""
-
-
-def bid(lot: int, seq: int) -> BidPlaced:
-    return BidPlaced(lot=lot, seq=seq, ts=seq, actor=7, req=f"r{lot}-{seq}",
-                     amount=1_000 + 100 * seq, bidder="0001", user=7, ends_at=10**13)  # fmt: skip
-
-
-def history(lot: int, upto: int) -> list[AnyEvent]:
-    """An opened lot and bids after it: seqs 1..upto."""
-    return [Opened(lot=lot, seq=1, ts=1, ends_at=10**13), *(bid(lot, s) for s in range(2, upto + 1))]
-
-
-def state_after(lot: int, events: Sequence[AnyEvent]) -> LotState:
-    engine = Lot(lot, SPEC)
-    for event in events:
-        engine.apply(event)
-    return engine.snapshot()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])

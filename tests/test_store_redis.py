@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 import msgspec
 import pytest
+from storekit import SPEC, bid, history
 import redis.asyncio as aioredis
 import redis.exceptions
 from click.testing import CliRunner
@@ -23,23 +24,12 @@ from rediskit import RedisServer, redis_server
 
 from hall.cli import main as cli
 from hall.engine import Accepted, AnyEvent, BidPlaced, Lot, LotSpec, LotState, Registrant
-from hall.engine.events import Opened, encode
+from hall.engine.events import encode
 from hall.record import verify
 from hall.store import StoreError, open_store
 from hall.store.redis import DURABILITY_ENV, Fenced, RedisStore, key
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
-
-SPEC = LotSpec(seller_org=9, start_price=1_000, increment=100, publicity_start=0, bidding_start=1, end=10**13)
-
-
-def bid(lot: int, seq: int) -> BidPlaced:
-    return BidPlaced(lot=lot, seq=seq, ts=seq, actor=7, req=f"r{lot}-{seq}",
-                     amount=1_000 + 100 * seq, bidder="0001", user=7, ends_at=10**13)  # fmt: skip
-
-
-def history(lot: int, upto: int) -> list[AnyEvent]:
-    return [Opened(lot=lot, seq=1, ts=1, ends_at=10**13), *(bid(lot, s) for s in range(2, upto + 1))]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import hashlib
 from typing import Any
 
 import pytest
-from hallkit import call, page_csrf, people, signup
+from hallkit import call, people, signup
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 

@@ -10,7 +10,6 @@ from typing import Final
 import aiosqlite
 
 from hall.store.sqlite import SqliteStore
-from hall.store.rows import one
 
 IDENTITY_COLUMNS: Final = """
     SELECT i.id, i.user, i.org, o.name, i.kind, i.state, i.created_at, i.updated_at, u.name

@@ -61,9 +61,9 @@ from hall.engine.events import decode, encode
 from hall.record import GENESIS, links
 from hall.store.base import StoredLot, StoreError
 from hall.store.sqlite import (
-    _ARRAY32, _BIDDERS, _HEADS, _LOTS_PER_READ, SqliteStore, _encoder, _events_decoder, _stored, _Written,
+    _ARRAY32, _HEADS, _LOTS_PER_READ, SqliteStore, _encoder, _events_decoder, _stored,
 )  # fmt: skip
-from hall.store.writer import Batch, take
+from hall.store.writer import Batch, merged, take
 
 log = logging.getLogger(__name__)
 
@@ -346,13 +346,7 @@ class RedisStore(SqliteStore):
                     batch.settle(None)
 
     async def _commit_batches(self, batches: Sequence[Batch]) -> None:
-        if len(batches) == 1:
-            events, snapshots = batches[0].events, batches[0].snapshots
-        else:
-            events = [e for b in batches for e in b.events]
-            snapshots = {}
-            for b in batches:
-                snapshots.update(b.snapshots)  # the newest of each lot
+        events, snapshots = merged(batches)
         # Each lot's events in seq order, checked to follow on from one another (the script
         # checks that the first follows the stored ones).
         bodies = [encode(e) for e in events]

@@ -34,7 +34,7 @@ from hall.engine.events import decode, encode
 from hall.listing import LotDetails
 from hall.record import GENESIS, link, links
 from hall.store.base import StoredLot, StoreError
-from hall.store.writer import Batch, Checkpointer, Writer
+from hall.store.writer import Batch, Checkpointer, Writer, merged
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -1094,13 +1094,7 @@ class SqliteStore:
         conn = self._log
         if conn is None:
             raise StoreError("store is not open")
-        if len(batches) == 1:
-            events, snapshots = batches[0].events, batches[0].snapshots
-        else:
-            events = [e for b in batches for e in b.events]
-            snapshots = {}
-            for b in batches:
-                snapshots.update(b.snapshots)  # the newest of each lot
+        events, snapshots = merged(batches)
         with _errors():
             tips = self._tips(conn, {e.lot for e in events})
             # Blobs go to sqlite3 as bytearrays: it binds int, float, str and bytearray as they

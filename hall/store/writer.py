@@ -195,6 +195,16 @@ class Writer:
             batch.settle(failure.error)
 
 
+def merged(batches: Sequence[Batch]) -> tuple[list[AnyEvent], dict[int, LotState]]:
+    """The events of batches committed together, in order, and the newest snapshot of each lot."""
+    if len(batches) == 1:
+        return batches[0].events, batches[0].snapshots
+    snapshots: dict[int, LotState] = {}
+    for b in batches:
+        snapshots.update(b.snapshots)
+    return [e for b in batches for e in b.events], snapshots
+
+
 def take(queue: deque[Batch] | deque[Batch | _Turn]) -> list[Batch]:
     """The batches at the head of ``queue``, up to the next turn and as many events as they
     all allow (at least one batch), taken off it. Shared by the stores' committers (this

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import msgspec
 from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from hall import identities, shops
 from hall.auth.addresses import client_address

@@ -45,9 +45,8 @@ from hall.runtime import Runtime
 from hall.store import listings as sql
 from hall.store.listings import Listing
 from hall.uploads import UploadRefused, Written
-from hall.web import params
 from hall.web.errors import Refused, json_body
-from hall.web.i18n import lang_of, text
+from hall.web.i18n import lang_of
 from hall.web.openapi import Api
 from hall.web.reviews import _reviews
 from hall.web.security import Endpoint, answer, route
