@@ -45,7 +45,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from hall import metrics
 from hall.engine import Accepted, AnyEvent, Code, Registrant, Rejection, Result
-from hall.runtime import Judgement, Runtime
+from hall.runtime import UNAVAILABLE, Judgement, Runtime
 from hall.store.base import StoreError
 from hall.store.redis import RedisStore, channel, key
 
@@ -70,7 +70,6 @@ RETRY_S: Final = 0.05
 
 _DOWN: Final = (RedisError, OSError, StoreError)
 """What Redis being away raises, directly or through the store."""
-_UNAVAILABLE: Final = Rejection(Code.UNAVAILABLE, "存储暂不可用，请稍后重试")
 
 # Lua, one lot a call (its keys share a slot): a pipeline of them is one round trip.
 _ACQUIRE: Final = """
@@ -164,7 +163,7 @@ class Cluster:
         self.runtime = runtime
         self.lease_ms = lease_ms
         self.name = name or process_name()
-        self.channel = channel(store.db, f"to:{self.name}")
+        self.channel = self._inbox(self.name)
         """Where the others send this process forwarded commands and answers."""
         self.control = channel(store.db, "control")
         """Lots created, bidders admitted, sessions published, for every process."""
@@ -229,7 +228,7 @@ class Cluster:
         self._tasks.clear()
         for future, _, _ in self._waiting.values():
             if not future.done():
-                future.set_result(_UNAVAILABLE)
+                future.set_result(UNAVAILABLE)
         self._waiting.clear()
         with contextlib.suppress(*_DOWN):
             await self._each_lot("release", list(self.owned.items()))
@@ -434,7 +433,7 @@ class Cluster:
             del self._waiting[rid]
             if not future.done():
                 metrics.FORWARDED.labels("timeout").inc()
-                future.set_result(_UNAVAILABLE)
+                future.set_result(UNAVAILABLE)
             return
         lot = judgement.lot
         if self.owns(lot):  # taken over here meanwhile
@@ -450,7 +449,7 @@ class Cluster:
             self._chore(self._look_up(lot))
             asyncio.get_running_loop().call_later(RETRY_S, self._route, rid)
             return
-        self._post(channel(self.store.db, f"to:{owner}"), Forward(id=rid, reply=self.channel, judgement=judgement))
+        self._post(self._inbox(owner), Forward(id=rid, reply=self.channel, judgement=judgement))
         asyncio.get_running_loop().call_later(RESEND_S, self._route, rid)  # answered by then, or sent again
 
     async def _look_up(self, lot: int) -> None:
@@ -555,6 +554,10 @@ class Cluster:
             result = answer.result()
             metrics.FORWARDED.labels(metrics.result_label(result)).inc()
             waiting[0].set_result(result)
+
+    def _inbox(self, process: str) -> str:
+        """The channel a process reads forwarded commands and their answers on."""
+        return channel(self.store.db, f"to:{process}")
 
     def _chore(self, work: Awaitable[None]) -> None:
         async def run() -> None:

@@ -42,7 +42,8 @@ Pending = asyncio.Future[Any] | None
 the process that owns its lot (None: nothing)."""
 
 _UNKNOWN_LOT: Final = Rejection(Code.UNKNOWN_LOT, "拍品不存在")
-_UNAVAILABLE: Final = Rejection(Code.UNAVAILABLE, "存储暂不可用，请稍后重试")
+UNAVAILABLE: Final = Rejection(Code.UNAVAILABLE, "存储暂不可用，请稍后重试")
+"""The answer to a command whose lot cannot be judged or written now (also hall/cluster.py's)."""
 _FORWARDED: Final = Rejection(Code.UNAVAILABLE, "forwarded")
 """The result of a judgement forwarded to the lot's owner: its Pending holds the real one."""
 _TERMINAL: Final = (State.CLOSED, State.WITHDRAWN)
@@ -225,12 +226,11 @@ class Runtime:
         lot = self.lots.get(lot_id)
         if lot is None:
             return _UNKNOWN_LOT, None
-        peers = self.peers
-        if peers is not None and not peers.owns(lot_id) and not self.finished(lot_id):
-            return _FORWARDED, peers.forward(Judgement(lot=lot_id, actor=user, action="bid", req=req, org=org,
-                                                       amount=amount))  # fmt: skip
+        if self.peers is not None and self._elsewhere(lot_id):
+            return _FORWARDED, self.peers.forward(Judgement(lot=lot_id, actor=user, action="bid", req=req, org=org,
+                                                            amount=amount))  # fmt: skip
         if lot_id in self._halted:
-            return _UNAVAILABLE, None
+            return UNAVAILABLE, None
         return self._submit(lot, lot.bid(user, org, amount, req, self.clock()))
 
     async def command(self, lot_id: int, actor: int, action: Action, req: str, **fields: object) -> Result:
@@ -253,12 +253,12 @@ class Runtime:
         lot = self.lots.get(lot_id)
         if lot is None:
             return _UNKNOWN_LOT, None
-        peers = self.peers
-        if peers is not None and not peers.owns(lot_id) and not self.finished(lot_id):
-            return _FORWARDED, peers.forward(Judgement(lot=lot_id, actor=actor, action=action.value, req=req,
-                                                       seconds=seconds, reason=reason, amount=amount, bidder=bidder))
+        if self.peers is not None and self._elsewhere(lot_id):
+            return _FORWARDED, self.peers.forward(Judgement(lot=lot_id, actor=actor, action=action.value, req=req,
+                                                            seconds=seconds, reason=reason, amount=amount,
+                                                            bidder=bidder))  # fmt: skip
         if lot_id in self._halted:
-            return _UNAVAILABLE, None
+            return UNAVAILABLE, None
         now = self.clock()
         match action:
             case Action.OPEN:
@@ -301,7 +301,7 @@ class Runtime:
         callback, answering many judgements at once: the result (the owner's, for a forwarded
         one), or ``unavailable``."""
         if committed.cancelled() or committed.exception() is not None:
-            return _UNAVAILABLE
+            return UNAVAILABLE
         if result is _FORWARDED:
             answer: Result = committed.result()
             return answer
@@ -339,6 +339,11 @@ class Runtime:
         if timer is not None:
             timer[1].cancel()
 
+    def _elsewhere(self, lot_id: int) -> bool:
+        """Whether another process judges the lot: it is not ours, and not over (a finished lot
+        is answered from any copy)."""
+        return self.peers is not None and not self.peers.owns(lot_id) and not self.finished(lot_id)
+
     def finished(self, lot_id: int) -> bool:
         """Whether the lot is over (closed or withdrawn) with every event durable: nothing can
         change it any more, so every process answers its commands from its own copy (a refusal,
@@ -364,31 +369,31 @@ class Runtime:
         replica and tell the listeners. Events already seen are skipped; the lots where one is
         missing are answered, to be caught up from the store (``catch_up``)."""
         peers = self.peers
-        lots, durable, views = self.lots, self.durable, self.views
         fresh: list[AnyEvent] = []
         gaps: set[int] = set()
+        following: set[int] = set()
+        """Lots whose copy is as durable as it says (checked once a call)."""
         for event in events:
             lot_id = event.lot
-            lot = lots.get(lot_id)
-            if lot is None or (peers is not None and peers.owns(lot_id)) or lot_id in gaps:
-                if lot is None:
-                    gaps.add(lot_id)
+            lot = self.lots.get(lot_id)
+            if lot is None:
+                gaps.add(lot_id)
                 continue
-            known = durable.get(lot_id, 0)
-            if event.seq <= known:
+            if lot_id in gaps or (peers is not None and peers.owns(lot_id)):
                 continue
-            if lot.seq != known or lot_id in self._halted:
-                continue  # owned here a moment ago, with events in flight: their commit settles it
-            if event.seq != known + 1:
+            if lot_id not in following:
+                if lot.seq != self.durable.get(lot_id, 0) or lot_id in self._halted:
+                    continue  # owned here a moment ago, with events in flight: their commit settles it
+                following.add(lot_id)
+            if event.seq <= lot.seq:
+                continue
+            if event.seq != lot.seq + 1:
                 gaps.add(lot_id)
                 continue
             lot.apply(event)
-            durable[lot_id] = event.seq
-            views[lot_id].apply(event)
             fresh.append(event)
         if fresh:
-            for listener in self._listeners:
-                listener(fresh)
+            self._committed(fresh)  # durable, the public views and the listeners, as for our own commits
         return gaps
 
     async def catch_up(self, lot_id: int) -> None:
@@ -422,7 +427,7 @@ class Runtime:
             return result, None
         inflight = self._inflight.get(lot.id)
         if inflight is None:  # the lot was reloaded: its pending events were dropped
-            return _UNAVAILABLE, None
+            return UNAVAILABLE, None
         return result, inflight
 
     # ------------------------------------------------------------------ journal and clock

@@ -33,8 +33,10 @@ import pytest
 from hallkit import seed_demo
 from liveserver import Server, running
 
+from hall.web.i18n import translate
+
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response
+    from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Request, Response
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = (
@@ -241,3 +243,13 @@ def expect(target: Any) -> Any:
     from playwright.sync_api import expect as playwright_expect
 
     return playwright_expect(target)
+
+
+def zh(key: str) -> str:
+    """A catalogue string as the pages say it in Simplified Chinese (the tests' language)."""
+    return translate(key, "zh")
+
+
+def header_link(page: Page, key: str) -> Locator:
+    """The header's link named by catalogue ``key``, in Chinese."""
+    return page.locator("header").get_by_role("link", name=zh(key), exact=True)

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 import browserkit
 import pytest
 from browserkit import DemoHall, expect
+from browserkit import zh as _
 from hallkit import sms_code
 
 from hall.auth.codes import TTL_MS
 from hall.demo import ENTERPRISES_MAX
-from hall.web.i18n import translate
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NEW_PASSWORD = "reset-by-sms-passw0rd"
-
-
-def _(key: str) -> str:
-    return translate(key, "zh")
 
 
 def pdf() -> bytes:

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 import browserkit
 import pytest
-from browserkit import DemoHall, expect
+from browserkit import DemoHall, expect, header_link
+from browserkit import zh as _
 
 from hall.workdays import beijing_date
 from hall.runtime import wall_clock
-from hall.web.i18n import translate
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -33,15 +33,6 @@ INVESTMENT = "680000"
 """Hidden from the public (CR-4): the solver's pages must never show it."""
 QUESTION = "请问影像的空间分辨率和重访周期是多少？"
 ANSWER = "亚米级高分影像，每月一期。"
-
-
-def _(key: str) -> str:
-    return translate(key, "zh")
-
-
-
-def header_link(page: Page, key: str) -> Locator:
-    return page.locator("header").get_by_role("link", name=_(key), exact=True)
 
 
 def main(page: Page) -> Locator:

@@ -27,11 +27,11 @@ import msgspec
 import pypdf
 import pytest
 from browserkit import DemoHall, expect
+from browserkit import zh as _
 
 from hall.demo import LIVE_SESSION
 from hall.engine.spec import LotSpec
 from hall.money import capitals, figures
-from hall.web.i18n import translate
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -48,10 +48,6 @@ STEPS = (
 being the notice and the certificate."""
 PHONE_NUMBER = re.compile(r"1[3-9]\d{9}")
 """A mainland mobile number, as the demo's accounts have (AC-1)."""
-
-
-def _(key: str) -> str:
-    return translate(key, "zh")
 
 
 def signed_scan(title: str) -> bytes:
@@ -92,7 +88,6 @@ def deal_of(demo: DemoHall, lot: int) -> int:
             return int(deal)
         assert time.monotonic() < waited_until, f"no deal for lot {lot}"
         time.sleep(0.05)
-
 
 
 def link(scope: Page | Locator, key: str) -> Locator:

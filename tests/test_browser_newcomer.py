@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import browserkit
 import pytest
-from browserkit import DemoHall, expect
+from browserkit import DemoHall, expect, header_link
+from browserkit import zh as _
 from hallkit import PDF, sms_code
 
 from hall.auth.codes import TTL_MS
 from hall.demo import LIVE_SESSION
 from hall.registration import beijing, deadline
-from hall.web.i18n import translate
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -41,10 +41,6 @@ ORG = "苏州启明智能科技有限公司"
 PASSWORD = "newcomer-passw0rd"
 
 
-def _(key: str) -> str:
-    return translate(key, "zh")
-
-
 def png() -> bytes:
     """A real 1×1 white PNG (signature, IHDR, IDAT, IEND with their CRCs): a scan as far as the
     upload's content check and any image viewer are concerned."""
@@ -55,11 +51,6 @@ def png() -> bytes:
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1×1, 8-bit RGB
     pixels = zlib.compress(b"\x00\xff\xff\xff")  # filter byte, one white pixel
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-
-
-
-def header_link(page: Page, key: str) -> Locator:
-    return page.locator("header").get_by_role("link", name=_(key), exact=True)
 
 
 def row_of(page: Page, text: str) -> Locator:

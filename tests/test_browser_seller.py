@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING
 import browserkit
 import openpyxl
 import pytest
-from browserkit import DemoHall, expect
+from browserkit import DemoHall, expect, header_link
+from browserkit import zh as _
 
 from hall.demo import REJECTION_REASON
 from hall.demo_patents import demo_patents
 from hall.listing import ItemKind
 from hall.listings import field_key
 from hall.patents import LegalStatus
-from hall.web.i18n import translate
 from hall.web.templating import yuan
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page
+    from playwright.sync_api import Browser, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,17 +39,9 @@ BATCH_PRICE = 150_000
 NEW_PRICE = 260_000
 
 
-def _(key: str) -> str:
-    return translate(key, "zh")
-
-
 def column(field: str) -> str:
     """The patent template's header of a field, as the seller reads it."""
     return _("batch_col_holders" if field == "holders" else field_key(ItemKind.PATENT, field))
-
-
-def header_link(page: Page, key: str) -> Locator:
-    return page.locator("header").get_by_role("link", name=_(key), exact=True)
 
 
 def seller_centre(page: Page) -> None:

@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING
 
 import browserkit
 import pytest
-from browserkit import DemoHall, expect
+from browserkit import DemoHall, expect, header_link
+from browserkit import zh as _
 
 from hall.auctions import offered_days
 from hall.demo_patents import demo_patents
 from hall.patents import LegalStatus
 from hall.registration import SHANGHAI
-from hall.web.i18n import translate
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page
+    from playwright.sync_api import Browser, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,19 +37,11 @@ START_PRICE = 300_000
 INCREMENT = 5_000
 
 
-def _(key: str) -> str:
-    return translate(key, "zh")
-
-
 def signed_in(browser: Browser, demo: DemoHall, role: str) -> tuple[Page, browserkit.PageLog]:
     page = browserkit.new_page(browser, demo.url)
     log = browserkit.watch(page)
     browserkit.login(page, demo.account(role))
     return page, log
-
-
-def header_link(page: Page, key: str) -> Locator:
-    return page.locator("header").get_by_role("link", name=_(key), exact=True)
 
 
 def minute(instant: datetime) -> str:
