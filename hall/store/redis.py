@@ -31,10 +31,20 @@ socket was full already has a write handler installed, and the event loop may se
 same iteration, after the script ran and before ``beforeSleep``: such a slow subscriber can see
 a message whose write a crash of Redis in that instant would lose (the publisher never got its
 reply, so nothing was acknowledged). A script's effects reach the append-only file as one
-MULTI/EXEC, and Redis drops an incomplete one at the file's end when it loads it
-(``aof-load-truncated``), so a kill of Redis in the middle leaves all of a batch or none.
-``open`` reads the two settings and refuses a Redis that could lose acknowledged writes,
-unless ``HALL_REDIS_DURABILITY=none``.
+MULTI/EXEC.
+
+A torn append-only file: a SIGKILL (or a power cut) in the middle of Redis's write of a batch
+leaves part of its MULTI/EXEC at the file's end. Redis 7.0's loader with ``aof-load-truncated
+yes`` (the default) cuts the file after the last whole command, which may be inside that
+MULTI, and keeps the dangling MULTI: the next transaction written after it closes it, and at
+the restart after that the torn, never acknowledged batch is replayed with it (a lot's events
+stored twice; tests/test_store_redis.py reproduces it, and the crash test of Redis itself met
+it). With ``aof-load-truncated no`` Redis refuses to start on such a file instead, and
+``redis-check-aof --fix`` cuts it before the MULTI, as an operator does after a crash
+(docs/durability.md). ``open`` reads the three settings and refuses a Redis that could lose
+or replay writes, unless ``HALL_REDIS_DURABILITY=none``; and every read of a lot's events
+checks that the elements are the seqs their places say, so a journal broken some other way
+is reported, never bid on.
 """
 
 from __future__ import annotations
@@ -77,6 +87,11 @@ REPLY_S: Final = 5.0
 """Seconds Redis has to answer a command (or accept a connection) before it counts as down."""
 DIGEST: Final = 32
 """Bytes of the digest at the head of each ``ev`` element."""
+
+
+_REQUIRED: Final = {"appendonly": "yes", "appendfsync": "always", "aof-load-truncated": "no"}
+"""The settings without which Redis could lose an acknowledged write or replay an unacknowledged
+one after a crash (the module's docstring)."""
 
 
 def key(lot: int, part: str) -> str:
@@ -242,13 +257,13 @@ class RedisStore(SqliteStore):
         redis_ = self.redis
         try:
             settings: dict[str, str] = {}
-            for name in ("appendonly", "appendfsync"):
+            for name in _REQUIRED:
                 for setting, value in (await redis_.config_get(name)).items():
                     settings[_text(setting)] = _text(value)
         except redis.exceptions.ResponseError as exc:  # CONFIG refused or renamed: nothing says it is durable
             settings = {"CONFIG GET": str(exc)}
         shown = ", ".join(f"{k}={v}" for k, v in settings.items())
-        if settings.get("appendonly") == "yes" and settings.get("appendfsync") == "always":
+        if all(settings.get(name) == value for name, value in _REQUIRED.items()):
             return
         where = _where(redis_)
         if self.durability == "none":
@@ -256,8 +271,9 @@ class RedisStore(SqliteStore):
                         where, shown, DURABILITY_ENV)  # fmt: skip
             return
         raise StoreError(
-            f"Redis at {where} could lose acknowledged bids ({shown}): the hall needs appendonly yes and "
-            f"appendfsync always; set them, or set {DURABILITY_ENV}=none to run without that promise"
+            f"Redis at {where} could lose acknowledged bids ({shown}): the hall needs appendonly yes, "
+            f"appendfsync always and aof-load-truncated no; set them, or set {DURABILITY_ENV}=none to run "
+            f"without that promise"
         )
 
     async def _mirror_bidders(self) -> None:
@@ -466,7 +482,8 @@ class RedisStore(SqliteStore):
                         pipe.lrange(key(lot, "ev"), 0 if state is None else state.seq, -1)
                     tails = await pipe.execute()
             for head, state, tail, bidders in zip(chunk, states, tails, found[1::2], strict=True):
-                yield _stored(head, state, _decode_elements(tail), _registrants(bidders))
+                yield _stored(head, state, _decode_run(head[0], 0 if state is None else state.seq, tail),
+                              _registrants(bidders))  # fmt: skip
 
     async def _bidders(self, lots: Sequence[int]) -> list[list[tuple[int, Registrant]]]:
         """Each lot's bidders, by user id, one pipelined round trip."""
@@ -481,7 +498,7 @@ class RedisStore(SqliteStore):
         start = max(seq, 0)
         with _errors():
             elements = await self.redis.lrange(key(lot, "ev"), start, -1 if limit < 0 else start + limit - 1)
-        return _decode_elements(cast(list[bytes], elements))
+        return _decode_run(lot, start, cast(list[bytes], elements))
 
     async def chain(self, lot: int, seq: int, limit: int = -1) -> list[tuple[int, bytes, bytes]]:
         start = max(seq, 1) - 1
@@ -508,11 +525,21 @@ class RedisStore(SqliteStore):
         return [decode(e[DIGEST:]) for (_, seq), e in zip(keys, found, strict=True) if e is not None and seq >= 1]
 
 
-def _decode_elements(elements: Sequence[bytes]) -> list[AnyEvent]:
-    """The events of ``ev`` elements, decoded in one call (their bodies as one msgpack array)."""
+def _decode_run(lot: int, after: int, elements: Sequence[bytes]) -> list[AnyEvent]:
+    """The events of ``lot``'s ``ev`` elements from index ``after``, decoded in one call (their
+    bodies as one msgpack array). They must be seqs ``after`` + 1 on, in order; the first and
+    the last are checked: an element stored twice, or lost, moves every element after it, so it
+    shows at one end or the other of any read that spans it."""
     if not elements:
         return []
-    return _events_decoder.decode(_ARRAY32 + len(elements).to_bytes(4, "big") + b"".join(e[DIGEST:] for e in elements))
+    events = _events_decoder.decode(_ARRAY32 + len(elements).to_bytes(4, "big") + b"".join(e[DIGEST:] for e in elements))
+    if events[0].seq != after + 1 or events[-1].seq != after + len(events):
+        raise StoreError(
+            f"lot {lot}: its events in Redis are not in order (index {after} holds seq {events[0].seq}, "
+            f"index {after + len(events) - 1} seq {events[-1].seq}); was the append-only file loaded "
+            f"with aof-load-truncated yes after a crash? `hall verify --lot {lot}` names the first bad seq"
+        )
+    return events
 
 
 def _registrants(rows: dict[bytes, bytes]) -> list[tuple[int, Registrant]]:
