@@ -488,11 +488,15 @@ class Runtime:
             task.add_done_callback(self._reloads.discard)
 
     async def _reload(self, lot_id: int) -> None:
-        """Replace a halted lot by what the store holds, retrying while the store is down."""
+        """Replace a halted lot by what the store holds, retrying while the store is down, or
+        while what it holds does not make a lot (``_install`` raises before it replaces any)."""
         attempt = 0
         while True:
             try:
                 stored = await self.store.lot(lot_id)
+                live = self.peers is None or self.peers.owns(lot_id)
+                if stored is not None:
+                    self._install(stored, live=live)
                 break
             except Exception as exc:  # noqa: BLE001 - keep the lot halted and try again
                 delay = _RELOAD_BACKOFF[min(attempt, len(_RELOAD_BACKOFF) - 1)]
@@ -500,8 +504,6 @@ class Runtime:
                 attempt += 1
                 await asyncio.sleep(delay)
         if stored is not None:
-            live = self.peers is None or self.peers.owns(lot_id)
-            self._install(stored, live=live)
             self._halted.discard(lot_id)
             if live:
                 self._settle(self.lots[lot_id])

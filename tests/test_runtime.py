@@ -12,12 +12,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pytest
 from rediskit import redis_server
 
 from hall.engine import Accepted, AnyEvent, BidPlaced, Closed, Code, LotSpec, Mode, Outcome
 from hall.engine import Action, Rejection, State
 from hall.engine.events import Opened
+from hall import runtime as runtime_module
 from hall.runtime import Clock, Runtime, wall_clock
 from hall.store import SqliteStore, StoredLot, StoreError, open_store
 from hall.store import redis as redis_module
@@ -67,6 +69,8 @@ class InstrumentedStore(SqliteStore):
         self.after_read = asyncio.Event()
         self.after_read.set()
         self.reads = 0
+        self.broken_reads = 0
+        """Reads of a lot still to come back with an event stored twice (a damaged journal)."""
         self.in_write = asyncio.Event()
         self.failures: list[BaseException] = []
         self.log: list[tuple[str, Any]] = []
@@ -96,6 +100,9 @@ class InstrumentedStore(SqliteStore):
     async def lot(self, lot: int) -> StoredLot | None:
         await self.read_gate.wait()
         stored = await super().lot(lot)
+        if stored is not None and self.broken_reads:
+            self.broken_reads -= 1
+            stored = msgspec.structs.replace(stored, events=[*stored.events, stored.events[-1]])
         self.reads += 1
         await self.after_read.wait()
         return stored
@@ -341,6 +348,27 @@ async def test_a_bidder_registered_while_its_lot_reloads_can_bid_once_the_reload
         await until(lambda: runtime.lots[lot] is not before)
         result = await runtime.bid(lot, 501, None, START, "b")
         assert result == Accepted(2, START), result
+
+
+async def test_a_reload_that_reads_events_that_do_not_make_a_lot_keeps_it_halted_and_reads_again(
+    db: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime_module, "_RELOAD_BACKOFF", (0.01,))
+    async with running(db, clock) as (runtime, store):
+        lot = (await runtime.create_lot(timed(clock.now))).id
+        await registered(runtime, lot, [500, 501])
+        assert await runtime.bid(lot, 500, None, START, "a") == Accepted(2, START)
+        before = runtime.lots[lot]
+        store.broken_reads = 3
+        store.failures.append(StoreError("disk I/O error"))
+        failed = await runtime.bid(lot, 501, None, START + INC, "b")
+        assert isinstance(failed, Rejection) and failed.code is Code.UNAVAILABLE
+        await until(lambda: store.reads >= 2)
+        halted = await runtime.bid(lot, 501, None, START + INC, "while-broken")
+        assert isinstance(halted, Rejection) and halted.code is Code.UNAVAILABLE and runtime.lots[lot] is before
+        await until(lambda: runtime.lots[lot] is not before)
+        assert store.reads == 4 and runtime.durable[lot] == 2
+        assert await runtime.bid(lot, 501, None, START + INC, "b") == Accepted(3, START + INC)
 
 
 # ---------------------------------------------------------------------- listeners and snapshots
