@@ -11,7 +11,9 @@ DEMO_DB := var/demo.db
 
 setup: $(STAMP) $(NODE_STAMP)
 
-$(STAMP): pyproject.toml
+# Installing the project also compiles hall/_chain.c (setup.py): it needs gcc, the Python headers
+# and OpenSSL's (Debian's libssl-dev).
+$(STAMP): pyproject.toml setup.py hall/_chain.c
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "hall needs Python 3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'

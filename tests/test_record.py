@@ -49,12 +49,7 @@ def timed(now: int, **changes: Any) -> LotSpec:
 def chained(events: Sequence[AnyEvent]) -> list[bytes]:
     """The chain as its definition says, written out: SHA-256 of the previous digest and the
     event's public frame as Python's json writes it sorted and compact."""
-    digests, previous = [], GENESIS
-    for event in events:
-        frame = json.dumps(_builtins(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        previous = hashlib.sha256(previous + frame.encode()).digest()
-        digests.append(previous)
-    return digests
+    return chained_from_definition(GENESIS, events)
 
 
 def _builtins(event: AnyEvent) -> dict[str, Any]:
@@ -162,6 +157,53 @@ def test_a_batch_of_several_lots_is_chained_as_each_lot_alone() -> None:
     assert digests[0::2] == expected[3]
     assert digests[1::2] == expected[4]
     assert heads == {3: expected[3][-1], 4: expected[4][-1]}
+
+
+def _bids() -> list[BidPlaced]:
+    """Bids of every shape the C writer of hall/_chain.c meets: each optional key present and
+    absent, integers at and past 64 bits (the latter written by ``canonical``), and bidders it
+    writes itself (printable ASCII without a quote or a backslash) or leaves to ``canonical``."""
+    plain = BidPlaced(lot=3, seq=2, ts=11, actor=5, req="r", amount=1_000, bidder="0001", user=5, ends_at=99)
+    printable = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in '"\\')
+    shapes: list[dict[str, Any]] = [
+        {}, {"ends_at": None}, {"floor": True}, {"floor": True, "ends_at": None}, {"bidder": ""},
+        {"bidder": printable}, {"bidder": "a\"b"}, {"bidder": "a\\b"}, {"bidder": "tab\there"},
+        {"bidder": "\x7f"}, {"bidder": "现场"}, {"bidder": "0001\u2028"}, {"amount": 0}, {"amount": -5},
+        {"amount": 2**63 - 1}, {"amount": -(2**63)}, {"amount": 2**63}, {"ts": 2**70}, {"ends_at": -(2**64)},
+        {"seq": 10**18},
+    ]  # fmt: skip
+    return [msgspec.structs.replace(plain, **shape) for shape in shapes]
+
+
+def test_the_chain_in_c_is_the_definitions_chain_for_bids_of_every_shape() -> None:
+    batch = [msgspec.structs.replace(e, lot=4 + i % 3) for i, e in enumerate(_bids() + EVERY_SHAPE)]
+    heads = {4: GENESIS, 5: GENESIS, 6: bytes(range(32))}
+    digests = links(heads, batch)
+    for lot in (4, 5, 6):
+        mine = [i for i, e in enumerate(batch) if e.lot == lot]
+        assert [digests[i] for i in mine] == chained_from_definition(GENESIS if lot != 6 else bytes(range(32)),
+                                                                     [batch[i] for i in mine])  # fmt: skip
+        assert heads[lot] == digests[mine[-1]]
+
+
+def test_links_refuses_a_lot_without_a_head_and_changes_no_head() -> None:
+    heads = {3: GENESIS}
+    with pytest.raises(KeyError) as missing:
+        links(heads, [EVERY_SHAPE[2], msgspec.structs.replace(EVERY_SHAPE[2], lot=9)])
+    assert missing.value.args == (9,) and heads == {3: GENESIS}
+    with pytest.raises(ValueError, match="not 32 bytes"):
+        links({3: b"short"}, [EVERY_SHAPE[2]])
+    assert links({}, []) == []
+
+
+def chained_from_definition(previous: bytes, events: Sequence[AnyEvent]) -> list[bytes]:
+    """``chained`` going on from any digest."""
+    digests = []
+    for event in events:
+        frame = json.dumps(_builtins(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        previous = hashlib.sha256(previous + frame.encode()).digest()
+        digests.append(previous)
+    return digests
 
 
 def chained_from(previous: bytes, events: Sequence[AnyEvent]) -> list[bytes]:
