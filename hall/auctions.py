@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Final
@@ -270,7 +270,7 @@ class Auctions:
         self.runtime = runtime
         self.people = people
         self.announce: Announce | None = None
-        self.on_publish: Callable[[int, list[int]], None] | None = None
+        self.on_publish: Callable[[int, list[int]], Awaitable[None]] | None = None
         """Told each session published here, with its lots (the other processes learn of it)."""
         self.published: dict[int, Published] = {}
         self.lot_session: dict[int, int] = {}
@@ -433,12 +433,10 @@ class Auctions:
                 ids.append(created.id)
             async with self.store.store.transaction() as tx:
                 await self.store.publish(tx, session, now)
-            published = self._index(row, ids)
+            self._shown(row, ids)
         log.info("session published", extra={"action": "publish_session", "lots": ids})
-        if self.announce is not None:
-            self.announce(ids, topics_of(published.industry))
         if self.on_publish is not None:
-            self.on_publish(session, ids)
+            await self.on_publish(session, ids)
         return ids
 
     async def learn(self, session: int, lots: Sequence[int]) -> None:
@@ -449,6 +447,22 @@ class Auctions:
             return
         for lot in lots:
             await self.runtime.adopt(lot)
+        self._shown(row, lots)
+
+    async def catch_up(self) -> None:
+        """Learn the sessions published elsewhere while this process could not hear it (its
+        subscription lost, or the message's publish failed): from the store, as ``start``."""
+        missed = [row for row in await self.store.published() if row.id not in self.published]
+        if not missed:
+            return
+        lots: dict[int, list[int]] = {}
+        for lot, session, _, _ in await self.store.published_lots():
+            lots.setdefault(session, []).append(lot)
+        for row in missed:
+            await self.learn(row.id, lots.get(row.id, []))
+
+    def _shown(self, row: SessionRow, lots: Sequence[int]) -> None:
+        """Index a session just published (here or elsewhere) and announce its lots to the pages."""
         published = self._index(row, lots)
         if self.announce is not None:
             self.announce(list(lots), topics_of(published.industry))

@@ -176,6 +176,9 @@ class Cluster:
         """Seconds a forwarded command may wait for its answer (``FORWARD_S``)."""
         self.on_published: Callable[[int, list[int]], Awaitable[None]] | None = None
         """What to do when another process published a session (``Auctions.learn``, the hub)."""
+        self.on_missed: Callable[[], Awaitable[None]] | None = None
+        """What to do after a lost subscription, besides catching the replicas up: learn from
+        the store what messages said meanwhile (``Auctions.catch_up``: published sessions)."""
         self._valid_until = 0.0
         """Monotonic time until which the leases renewed last are surely still ours."""
         self._free: set[int] = set()
@@ -266,7 +269,7 @@ class Cluster:
     async def admitted(self, admissions: Sequence[tuple[int, int, Registrant]]) -> None:
         await self._tell(Admitted(list(admissions)))
 
-    async def _tell(self, message: Created | Admitted) -> None:
+    async def _tell(self, message: Created | Admitted | Published) -> None:
         """Publish to every process now, not through the outbox: what the caller answers next
         (a lot created, a bidder admitted) must not reach a client before the processes it may
         ask next have it. This PUBLISH is done when it returns; a command the client sends
@@ -278,9 +281,15 @@ class Cluster:
         except (RedisError, OSError) as exc:
             raise StoreError(f"redis: {exc}") from exc
 
-    def published(self, session: int, lots: Sequence[int]) -> None:
-        """A session published here: the other processes index it and announce its lots."""
-        self._post(self.control, Published(session, list(lots)))
+    async def published(self, session: int, lots: Sequence[int]) -> None:
+        """A session published here: the other processes index it and announce its lots. It is
+        published in the store already, so a failed message is not the publisher's failure:
+        a process that could not hear it learns the session when it subscribes again
+        (``on_missed``), as every process whose subscription Redis's failure broke does."""
+        try:
+            await self._tell(Published(session, list(lots)))
+        except StoreError as exc:
+            log.warning("session %s published, but not told to the other processes: %s", session, exc)
 
     # ------------------------------------------------------------------ leases
 
@@ -360,6 +369,8 @@ class Cluster:
             if lot not in self.runtime.lots or await self.runtime.own(lot):
                 self.owned[lot] = token
                 log.info("lot owned", extra={"lot": lot, "code": f"token {token}"})
+            else:  # gone from the store: not ours to write (its lease runs out unrenewed)
+                self.store.unfence(lot)
         return taken
 
     async def _load_scripts(self) -> None:
@@ -438,11 +449,7 @@ class Cluster:
         lot = judgement.lot
         if self.owns(lot):  # taken over here meanwhile
             del self._waiting[rid]
-            result, pending = self.runtime.judge(judgement)
-            if pending is None:
-                future.set_result(result)
-            else:
-                self.runtime.then(pending, lambda done: future.set_result(Runtime.outcome(result, done)))
+            self._judged_here(judgement, future.set_result)
             return
         owner = self.owners.get(lot)
         if owner is None or owner == self.name:
@@ -475,6 +482,7 @@ class Cluster:
         """Read the subscriptions for ever; after a lost connection, subscribe again and catch
         every replica up from the store (messages published meanwhile are gone)."""
         bus = self.store.bus.encode()
+        lost = False
         while True:
             pubsub = self._pubsub
             try:
@@ -483,6 +491,9 @@ class Cluster:
                     for lot in list(self.runtime.lots):
                         if not self.owns(lot):
                             await self.runtime.catch_up(lot)
+                    if lost and self.on_missed is not None:
+                        await self.on_missed()
+                    lost = False
                 while True:
                     # A deadline of its own: the client's reply deadline would end an idle wait.
                     message = await pubsub.get_message(timeout=1.0)
@@ -494,6 +505,7 @@ class Cluster:
                         self._handle(_decode(message["data"]))
             except _DOWN as exc:
                 log.warning("subscription lost (%s); subscribing again", exc)
+                lost = True
                 if pubsub is not None:
                     with contextlib.suppress(*_DOWN):
                         await pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -535,11 +547,15 @@ class Cluster:
         if not self.owns(forward.judgement.lot):
             self._post(reply, Answer(id=rid, moved=True))
             return
-        result, pending = self.runtime.judge(forward.judgement)
+        self._judged_here(forward.judgement, lambda result: self._post(reply, Answer.of(rid, result)))
+
+    def _judged_here(self, judgement: Judgement, answer: Callable[[Result], None]) -> None:
+        """Judge a command for a lot this process owns; ``answer`` its result once durable."""
+        result, pending = self.runtime.judge(judgement)
         if pending is None:
-            self._post(reply, Answer.of(rid, result))
+            answer(result)
         else:
-            self.runtime.then(pending, lambda done: self._post(reply, Answer.of(rid, Runtime.outcome(result, done))))
+            self.runtime.then(pending, lambda done: answer(Runtime.outcome(result, done)))
 
     def _answered(self, answer: Answer) -> None:
         waiting = self._waiting.get(answer.id)

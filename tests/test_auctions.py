@@ -118,6 +118,25 @@ def _error(response: httpx.Response) -> str:
     return code
 
 
+def test_a_session_published_where_this_process_could_not_hear_it_is_learned_when_it_catches_up(scene: Scene) -> None:
+    """A process of a hall on several whose subscription was down when another published a
+    session (hall/cluster.py ``on_missed``) learns it from the store: indexed, its lots
+    announced to this process's pages, and only once."""
+    session, lots = scene.published(scene.listing(), scene.listing())
+    auctions = scene.client.app.state.auctions  # type: ignore[attr-defined]
+    known = auctions.published.pop(session)  # as if it had never heard of it
+    for lot in lots:
+        del auctions.lot_session[lot]
+    announced: list[list[int]] = []
+    auctions.announce = lambda ids, topics: announced.append(list(ids))
+    call(scene.client, auctions.catch_up)
+    assert auctions.published[session] == known
+    assert all(auctions.lot_session[lot] == session for lot in lots)
+    assert announced == [lots]
+    call(scene.client, auctions.catch_up)
+    assert announced == [lots]
+
+
 # ---------------------------------------------------------------------- AU-1: creating a session
 
 

@@ -202,3 +202,26 @@ async def test_a_finished_lot_is_let_go_and_every_process_answers_it_from_its_ow
         for runtime in (a, b):
             result = await runtime.bid(lot, 100, None, START, "late")
             assert not isinstance(result, Accepted) and result.code.value == "closed"
+
+
+async def test_after_a_lost_subscription_the_cluster_asks_for_what_its_messages_said_meanwhile(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    """Messages published while a process's subscription was down are gone: once it subscribes
+    again, ``on_missed`` (``Auctions.catch_up`` in the app) reads what they said from the store."""
+    async with process(tmp_path / "hall.db", redis, "a") as (_, ca):
+        asked: list[float] = []
+
+        async def missed() -> None:
+            asked.append(time.monotonic())
+
+        ca.on_missed = missed
+        await asyncio.sleep(0.3)
+        assert asked == []  # subscribed, nothing lost
+        redis.kill()
+        await asyncio.sleep(LEASE_MS / 1000 * 2)
+        redis.start()
+        await until(lambda: len(asked) == 1)
+        await asyncio.sleep(0.3)
+        assert len(asked) == 1
+

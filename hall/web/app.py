@@ -148,7 +148,7 @@ def create_app(config: Config | None = None) -> Starlette:
         auctions = app.state.auctions = Auctions(AuctionStore(store), runtime, people)
         auctions.announce = hub.announce
         if cluster is not None:
-            auctions.on_publish, cluster.on_published = cluster.published, auctions.learn
+            auctions.on_publish, cluster.on_published, cluster.on_missed = cluster.published, auctions.learn, auctions.catch_up
         await auctions.start()
         deals = app.state.deals = Deals(store, runtime, FileStore(store, config, pdf))
         await deals.start()
