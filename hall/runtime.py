@@ -181,14 +181,7 @@ class Runtime:
 
     async def register(self, lot_id: int, user: int, org: int | None) -> Registrant:
         """Admit an approved bidder; it may bid as soon as this returns, live lot or not."""
-        if lot_id not in self.lots:
-            raise KeyError(lot_id)
-        registrant = await self.store.add_bidder(lot_id, user, org)
-        lot = self.lots.get(lot_id)  # a reload may have replaced it while we awaited
-        if lot is not None:
-            lot.register(user, registrant)
-        if self.peers is not None:
-            await self.peers.admitted([(lot_id, user, registrant)])
+        (registrant,) = await self.register_many([(lot_id, user, org)])
         return registrant
 
     async def register_many(self, admissions: Sequence[tuple[int, int, int | None]]) -> list[Registrant]:
@@ -198,17 +191,14 @@ class Runtime:
         if unknown:
             raise KeyError(min(unknown))
         registrants = await self.store.add_bidders(admissions)
-        for (lot_id, user, _), registrant in zip(admissions, registrants, strict=True):
-            lot = self.lots.get(lot_id)  # a reload may have replaced it while we awaited
-            if lot is not None:
-                lot.register(user, registrant)
+        admitted = [(lot_id, user, r) for (lot_id, user, _), r in zip(admissions, registrants, strict=True)]
+        self.admit(admitted)  # a reload may have replaced a lot while we awaited: the lot there now
         if self.peers is not None:
-            await self.peers.admitted([(lot_id, user, registrant) for (lot_id, user, _), registrant
-                                 in zip(admissions, registrants, strict=True)])  # fmt: skip
+            await self.peers.admitted(admitted)
         return registrants
 
     def admit(self, admissions: Sequence[tuple[int, int, Registrant]]) -> None:
-        """Bidders another process admitted (they are in the store already)."""
+        """Bidders admitted (here, or by another process), stored already: into their lots."""
         for lot_id, user, registrant in admissions:
             lot = self.lots.get(lot_id)
             if lot is not None:

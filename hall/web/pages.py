@@ -33,10 +33,11 @@ from starlette.responses import RedirectResponse, Response
 
 from hall.auctions import Auctions, Industry, draft_fields, is_session_day, topics_of
 from hall.auth.roles import Identity, Role
-from hall.engine import Action, Code, Mode, Outcome, Rejection, Result, State
+from hall.engine import Action, Code, Mode, Outcome, State
 from hall.engine.view import LotView
 from hall.listing import LotDetails
 from hall.listings import choice_key
+from hall.metrics import result_label
 from hall.registration import deadline, eligibility
 from hall.runtime import Runtime
 from hall.store import StoreError
@@ -155,10 +156,6 @@ def outcome(code: str | None, _: Callable[[str], str], command: bool = False) ->
     if code is not None and code in CODES:
         return {"result": code, "message": _("code_" + code)}
     return {"result": "", "message": ""}
-
-
-def _code(result: Result) -> str:
-    return result.code.value if isinstance(result, Rejection) else ACCEPTED
 
 
 def duration(seconds: int, _: Callable[[str], str]) -> str:
@@ -425,7 +422,7 @@ async def lot_bid(request: Request) -> Response:
             return render(request, "_bid_confirm.html", **context)
         return render(request, "bid_confirm.html", **context)
     else:
-        code = _code(await _runtime(request).bid(view.id, me.id, me.org, amount, req))
+        code = result_label(await _runtime(request).bid(view.id, me.id, me.org, amount, req))
     if _htmx(request):
         return render(request, "_bid_result.html", req=new_req(), **outcome(code, _))
     return RedirectResponse(f"/lots/{view.id}?{urlencode({'result': code})}#bid", status_code=303)
@@ -533,7 +530,7 @@ async def console_command(request: Request) -> Response:
             return render(request, "_console_confirm.html", **context)
         return render(request, "console_confirm.html", **context)
     else:
-        code = _code(await runtime.command(view.id, me.id, action, req, **args))
+        code = result_label(await runtime.command(view.id, me.id, action, req, **args))
     if _htmx(request):
         return render(request, "_console_result.html", view=view, reqs=_reqs(), extend_default=EXTEND_DEFAULT,
                       commands=commands(view), **outcome(code, _, command=True))  # fmt: skip
