@@ -7,7 +7,8 @@
  * canonical JSON is written straight from the event's fields into one buffer (any other kind
  * of event, or a bid whose fields the fast path does not cover, is encoded by the Python
  * function passed in); then, with the GIL released, every event's digest is computed in turn
- * with OpenSSL's SHA-256, so the loop runs while the batch hashes.
+ * with OpenSSL's SHA-256, so the event loop runs while the SQLite writer thread's batch hashes
+ * (the Redis store calls it on the loop itself, where it is only the faster code).
  *
  * tests/test_record.py holds the result to a chain computed with hashlib and Python's json
  * module, for every kind of event, every optional key present and absent, and bidders whose
@@ -37,7 +38,7 @@ typedef struct {
     int direct;
 } Layout;
 
-static int layout_of(PyTypeObject *type, Layout *layout)
+static void layout_of(PyTypeObject *type, Layout *layout)
 {
     PyObject *names[FIELDS] = {s_lot, s_seq, s_ts, s_amount, s_bidder, s_ends_at, s_floor};
     layout->direct = 1;
@@ -46,7 +47,7 @@ static int layout_of(PyTypeObject *type, Layout *layout)
         if (descr == NULL) {
             PyErr_Clear();
             layout->direct = 0;
-            return 0;
+            return;
         }
         if (Py_IS_TYPE(descr, &PyMemberDescr_Type) && ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX)
             layout->at[f] = ((PyMemberDescrObject *)descr)->d_member->offset;
@@ -54,7 +55,6 @@ static int layout_of(PyTypeObject *type, Layout *layout)
             layout->direct = 0;
         Py_DECREF(descr);
     }
-    return 0;
 }
 
 /* A field of a bid, borrowed; NULL (no error set) when its slot is empty. */
@@ -217,15 +217,16 @@ static PyObject *links(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     PyObject *events = PySequence_Fast(args[1], "events must be a sequence");
     if (events == NULL)
         return NULL;
+    /* Borrowed from ``events``: ``canonical`` must not change the sequence it is given. */
     Py_ssize_t n = PySequence_Fast_GET_SIZE(events);
     PyObject **items = PySequence_Fast_ITEMS(events);
-    Layout layout;
-    if (!PyType_Check(bid_type) || layout_of((PyTypeObject *)bid_type, &layout) < 0) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "bid_type must be a type");
+    if (!PyType_Check(bid_type)) {
+        PyErr_SetString(PyExc_TypeError, "bid_type must be a type");
         Py_DECREF(events);
         return NULL;
     }
+    Layout layout;
+    layout_of((PyTypeObject *)bid_type, &layout);
     PyObject *result = NULL, *index = PyDict_New(), *lots = PyList_New(0);
     Buf buf = {0}, states = {0};
     Item *plan = PyMem_Malloc(sizeof(Item) * (n ? n : 1));

@@ -206,19 +206,29 @@ async def verify(store: Store, lot: int) -> Verdict:
     expected = 1
     while True:
         rows = await store.chain(lot, expected, VERIFY_PAGE)
-        for seq, body, stored in rows:
-            checked = expected - 1
-            if seq != expected:
-                return Verdict(lot=lot, ok=False, events=checked, seq=expected, problem="missing")
+        # The page's events up to the first one missing or unreadable, chained in one call.
+        events: list[AnyEvent] = []
+        broken: Verdict | None = None
+        for seq, body, _ in rows:
+            at = expected + len(events)
+            if seq != at:
+                broken = Verdict(lot=lot, ok=False, events=at - 1, seq=at, problem="missing")
+                break
             try:
-                event = decode(body)
+                event: AnyEvent | None = decode(body)
             except msgspec.DecodeError:
                 event = None
             if event is None or event.lot != lot or event.seq != seq:
-                return Verdict(lot=lot, ok=False, events=checked, seq=seq, problem="unreadable")
-            digest = link(digest, event)
-            if stored != digest:
-                return Verdict(lot=lot, ok=False, events=checked, seq=seq, problem="digest")
-            expected += 1
+                broken = Verdict(lot=lot, ok=False, events=at - 1, seq=seq, problem="unreadable")
+                break
+            events.append(event)
+        heads = {lot: digest}
+        for (seq, _, stored), computed in zip(rows, links(heads, events), strict=False):
+            if stored != computed:
+                return Verdict(lot=lot, ok=False, events=seq - 1, seq=seq, problem="digest")
+        if broken is not None:
+            return broken
+        digest = heads[lot]
+        expected += len(events)
         if len(rows) < VERIFY_PAGE:
             return Verdict(lot=lot, ok=True, events=expected - 1, digest=digest.hex())

@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 from hallkit import call, hall, runtime, user
 
+from hall import _chain
 from hall.cli import main as cli
 from hall.engine import Accepted, Action, AnyEvent, LotSpec, Mode, Rejection
 from hall.engine.events import (
@@ -153,7 +154,7 @@ def test_a_batch_of_several_lots_is_chained_as_each_lot_alone() -> None:
     start = link(GENESIS, EVERY_SHAPE[0])
     heads = {3: start, 4: GENESIS}
     digests = links(heads, batch)
-    expected = {3: chained_from(start, batch[0::2]), 4: chained_from(GENESIS, batch[1::2])}
+    expected = {3: chained_from_definition(start, batch[0::2]), 4: chained_from_definition(GENESIS, batch[1::2])}
     assert digests[0::2] == expected[3]
     assert digests[1::2] == expected[4]
     assert heads == {3: expected[3][-1], 4: expected[4][-1]}
@@ -186,6 +187,29 @@ def test_the_chain_in_c_is_the_definitions_chain_for_bids_of_every_shape() -> No
         assert heads[lot] == digests[mine[-1]]
 
 
+def test_the_c_chain_writes_plain_bids_itself_and_asks_canonical_for_every_other_event() -> None:
+    """Its fast path is taken: only the events it must not write itself reach ``canonical``
+    (every kind but a bid, and bids whose bidder needs escaping or whose integers pass 64 bits)."""
+
+    def slow(e: AnyEvent) -> bool:
+        if not isinstance(e, BidPlaced):
+            return True
+        numbers = [e.lot, e.seq, e.ts, e.amount, *([] if e.ends_at is None else [e.ends_at])]
+        return (any(not -(2**63) <= n < 2**63 for n in numbers)
+                or any(not 0x20 <= ord(c) <= 0x7E or c in '"\\' for c in e.bidder))  # fmt: skip
+
+    asked: list[AnyEvent] = []
+
+    def spy(e: AnyEvent) -> bytes:
+        asked.append(e)
+        return canonical(e)
+
+    batch = _bids() + EVERY_SHAPE
+    _chain.links({3: GENESIS}, batch, BidPlaced, spy)
+    assert asked == [e for e in batch if slow(e)]
+    assert sum(isinstance(e, BidPlaced) for e in asked) == 10  # and the other 12 bids are written in C
+
+
 def test_links_refuses_a_lot_without_a_head_and_changes_no_head() -> None:
     heads = {3: GENESIS}
     with pytest.raises(KeyError) as missing:
@@ -206,12 +230,6 @@ def chained_from_definition(previous: bytes, events: Sequence[AnyEvent]) -> list
     return digests
 
 
-def chained_from(previous: bytes, events: Sequence[AnyEvent]) -> list[bytes]:
-    digests = []
-    for event in events:
-        previous = link(previous, event)
-        digests.append(previous)
-    return digests
 
 
 # ---------------------------------------------------------------------- the journal
