@@ -20,6 +20,7 @@ import pytest
 from browserkit import DemoHall, expect
 from browserkit import zh as _
 from hallkit import sms_code
+from rediskit import redis_server
 
 from hall.auth.codes import TTL_MS
 from hall.demo import ENTERPRISES_MAX
@@ -117,6 +118,44 @@ def test_a_bidder_logs_in_by_sms_code_and_lands_where_next_said(chromium: Browse
 
     log.assert_clean()
     browserkit.close(page)
+
+
+@pytest.mark.redis
+def test_with_redis_away_password_login_says_so_on_a_phone_and_the_code_login_it_points_to_works(
+    chromium: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hall on Redis counts failed passwords there (hall/store/throttle.py). With Redis gone it
+    checks no password: the login page answers 503 with the catalogue's message and a link to
+    the SMS code login, which needs no Redis."""
+    with redis_server(tmp_path / "redis") as server:
+        monkeypatch.setenv("HALL_STORE", server.url)  # seed-demo and serve read it
+        (tmp_path / "hall").mkdir()
+        with browserkit.demo_hall(tmp_path / "hall") as hall:
+            server.kill()
+            account = hall.account("bidders", 0)
+            page = browserkit.new_page(chromium, hall.url, phone=True)
+            page.goto("/login")
+            form = page.locator("form[action='/login']")
+            form.locator("input[name=phone]").fill(account["phone"])
+            form.locator("input[name=password]").fill(account["password"])
+            with page.expect_response(lambda r: r.url.endswith("/login") and r.request.method == "POST") as posted:
+                form.locator("button").click()
+            assert posted.value.status == 503
+            alert = page.get_by_role("alert")
+            expect(alert).to_contain_text(_("err_password_login_unavailable"))
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= browserkit.PHONE["width"], f"{width} px wide on a phone"
+
+            alert.get_by_role("link", name=_("login_by_code"), exact=True).click()
+            page.wait_for_url("**/login/code**")
+            page.locator("#send-code-form").get_by_label(_("phone")).fill(account["phone"])
+            code_sent(page)
+            code_form = page.locator("#code-login-form")
+            code_form.get_by_label(_("sms_code")).fill(sms_code(hall.server.db, account["phone"], "login"))
+            code_form.get_by_role("button", name=_("login"), exact=True).click()
+            page.wait_for_url(lambda url: "/login" not in url)
+            expect(header_link(page, account["name"])).to_be_visible()
+            browserkit.close(page)
 
 
 def approve(staff: Page, kind: str, phone: str, document: bytes | None) -> None:

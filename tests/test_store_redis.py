@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,12 @@ from hallkit import call, hall, runtime, user
 from rediskit import RedisServer, redis_server
 
 from hall.cli import main as cli
-from hall.engine import Accepted, AnyEvent, BidPlaced, Lot, LotSpec, LotState, Registrant
+from hall.engine import Accepted, AnyEvent, LotSpec, Registrant
 from hall.engine.events import encode
 from hall.record import verify
 from hall.store import StoreError, open_store
 from hall.store.redis import DURABILITY_ENV, Fenced, RedisStore, key
+from hall.store.sqlite import _Written
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -38,10 +39,16 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
         yield found
 
 
-@pytest.fixture
-async def store(tmp_path: Path, server: RedisServer) -> AsyncIterator[RedisStore]:
+async def _reopened(tmp_path: Path, server: RedisServer) -> RedisStore:
+    """The test's store, opened (again) on the test's Redis and SQLite file."""
     s = RedisStore(tmp_path / "hall.db", server.url)
     await s.open()
+    return s
+
+
+@pytest.fixture
+async def store(tmp_path: Path, server: RedisServer) -> AsyncIterator[RedisStore]:
+    s = await _reopened(tmp_path, server)
     try:
         yield s
     finally:
@@ -130,10 +137,7 @@ async def test_a_write_with_a_stale_or_missing_token_for_a_fenced_lot_is_refused
     other = await store.create_lot(SPEC, "")
     await store.write(history(lot, 2), [])  # no fence yet: written with no token
     await direct.set(key(lot, "fence"), 5)  # another process took the lot over with token 5
-    engine = Lot(lot, SPEC)
-    for event in [*history(lot, 2), bid(lot, 3)]:
-        engine.apply(event)
-    snapshot = engine.snapshot()
+    snapshot = state_after(lot, [*history(lot, 2), bid(lot, 3)])
     for token in (None, 4):
         if token is not None:
             store.fence(lot, token)
@@ -165,37 +169,20 @@ async def test_a_batch_that_does_not_follow_the_stored_events_is_refused_as_a_ga
     assert await direct.llen(key(lot, "ev")) == 3
 
 
-class _Handed:
-    """A batch handed over as the journal does, settled into a future."""
-
-    limit = 4096
-
-    def __init__(self, events: Sequence[AnyEvent]) -> None:
-        self.events = list(events)
-        self.snapshots: dict[int, LotState] = {}
-        self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def settle(self, error: BaseException | None) -> None:
-        if error is None:
-            self.future.set_result(None)
-        else:
-            self.future.set_exception(error)
-
-
 async def test_a_fenced_batch_fails_the_batches_queued_behind_it_and_later_ones_are_written(
     store: RedisStore, direct: aioredis.Redis
 ) -> None:
     lot = await store.create_lot(SPEC, "")
     other = await store.create_lot(SPEC, "")
     await direct.set(key(lot, "fence"), 1)
-    store.hand_over(first := _Handed(history(lot, 1)))  # taken alone: the committer is idle
+    store.hand_over(first := _Written(history(lot, 1), []))  # taken alone: the committer is idle
     await asyncio.sleep(0)
-    store.hand_over(behind := _Handed(history(other, 1)))  # queued while the first is in flight
+    store.hand_over(behind := _Written(history(other, 1), []))  # queued while the first is in flight
     with pytest.raises(Fenced):
         await first.future
     with pytest.raises(Fenced):
         await behind.future
-    store.hand_over(later := _Handed(history(other, 2)))
+    store.hand_over(later := _Written(history(other, 2), []))
     await later.future
     assert await store.events_since(other, 0) == history(other, 2)
     assert await store.events_since(lot, 0) == []
@@ -279,12 +266,6 @@ def _tear_last_transaction(server: RedisServer) -> None:
     incr.write_bytes(data[: (multi + len(data)) // 2])
 
 
-async def _reopened(tmp_path: Path, server: RedisServer, durability: str = "") -> RedisStore:
-    s = RedisStore(tmp_path / "hall.db", server.url, durability=durability)
-    await s.open()
-    return s
-
-
 async def test_a_redis_that_would_half_load_a_torn_append_only_file_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -312,7 +293,7 @@ async def test_a_batch_torn_by_a_crash_of_redis_is_cut_whole_by_the_repair_and_n
     try:
         stored = await s.lot(lot)
         assert stored is not None and stored.snapshot is not None and stored.snapshot.seq == 10 and stored.events == []
-        later = [BidPlaced(**{**{f: getattr(e, f) for f in e.__struct_fields__}, "req": f"later-{e.seq}"}) for e in torn[:3]]
+        later = [msgspec.structs.replace(e, req=f"later-{e.seq}") for e in torn[:3]]
         await s.write(later, [state_after(lot, [*history(lot, 10), *later])])  # acknowledged
     finally:
         await s.close()
@@ -363,7 +344,7 @@ async def test_hall_verify_on_redis_names_the_seq_of_a_changed_element(
     element = await direct.lindex(key(lot, "ev"), 3)  # seq 4: its price raised, its digest kept
     assert element is not None
     forged = bid(lot, 4)
-    forged = BidPlaced(**{**{f: getattr(forged, f) for f in forged.__struct_fields__}, "amount": forged.amount + 5_000})
+    forged = msgspec.structs.replace(forged, amount=forged.amount + 5_000)
     await direct.lset(key(lot, "ev"), 3, element[:32] + encode(forged))
     code, lines = await anyio.to_thread.run_sync(_verify, db, server.url, "--all")
     assert code == 1

@@ -100,9 +100,11 @@ async def test_failures_are_kept_per_phone_and_address_and_expire_a_window_after
             # by Redis's clock, whatever the throttle's says: an idle key vanishes on its own
             assert WINDOW_MS - 60_000 < await client.pttl(key) <= WINDOW_MS
         clock.advance(WINDOW_MS)  # the first failure leaves the window: the next add drops it
+        await client.pexpire(phone_key, 1_000)  # about to vanish: the next failure pushes it out again
         right = await throttle.attempt(PHONE, ADDR)
         assert right.verdict == (0.0, None)
         assert await client.zcard(phone_key) == await client.zcard(address_key) == 1
+        assert WINDOW_MS - 60_000 < await client.pttl(phone_key) <= WINDOW_MS
         await throttle.succeeded(right)
         assert await client.exists(phone_key, address_key) == 0
         assert await client.keys("*") == []
