@@ -14,6 +14,13 @@ import msgspec
 from hall.config import Config
 
 
+_store_option = click.option(
+    "--store", envvar="HALL_STORE", default="", show_default="SQLite alone",
+    help="redis://HOST:PORT/DB: the lots' journals in Redis, beside the SQLite file.",
+)  # fmt: skip
+"""The lots' store, for every command that opens one (HALL_STORE)."""
+
+
 @click.group(invoke_without_command=True)
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -26,8 +33,7 @@ def main(ctx: click.Context) -> None:
 @click.option("--db", envvar="HALL_DB", default=lambda: Config().db, show_default="var/hall.db")
 @click.option("--host", envvar="HALL_HOST", default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="HALL_PORT", default=8000, show_default=True, type=int)
-@click.option("--store", envvar="HALL_STORE", default="", show_default="SQLite alone",
-              help="redis://HOST:PORT/DB: the lots' journals in Redis, beside the SQLite file.")  # fmt: skip
+@_store_option
 @click.option("--workers", envvar="HALL_WORKERS", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server processes sharing the port, as one hall (needs --store redis://...).")  # fmt: skip
 @click.option("--fd", type=int, hidden=True, help="Serve on this inherited socket (a worker of --workers).")
@@ -64,8 +70,7 @@ def serve(db: str, host: str, port: int, store: str, workers: int, fd: int | Non
               help="Seconds of bidding per lot.")  # fmt: skip
 @click.option("--bidders", default=20, show_default=True, type=click.IntRange(0, 9999),
               help="Verified bidder accounts, each of its own enterprise, admitted to every lot.")  # fmt: skip
-@click.option("--store", envvar="HALL_STORE", default="", show_default="SQLite alone",
-              help="redis://HOST:PORT/DB: the lots' journals in Redis, beside the SQLite file.")  # fmt: skip
+@_store_option
 def seed_demo(db: str, lots: int, live: bool, duration: int, bidders: int, store: str) -> None:
     """Create demo people (admin, staff, auctioneer, sellers, bidders) and a session of lots in
     the store; print the lot ids and every account's phone and password as one JSON object.
@@ -144,8 +149,7 @@ def import_patents(file: Path, db: str, lang: str) -> None:
               type=click.Path(exists=True, dir_okay=False))  # fmt: skip
 @click.option("--lot", type=click.IntRange(1, 2**63 - 1), help="The lot to check.")
 @click.option("--all", "every", is_flag=True, help="Check every lot, in id order.")
-@click.option("--store", envvar="HALL_STORE", default="", show_default="SQLite alone",
-              help="redis://HOST:PORT/DB: the lots' journals in Redis, beside the SQLite file.")  # fmt: skip
+@_store_option
 def verify(db: str, lot: int | None, every: bool, store: str) -> None:
     """Recompute lots' hash chains from the store (docs/durability.md) and print one JSON line
     per lot: {"lot", "ok": true, "events", "digest"} with the final digest, or {"lot", "ok":

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Final
+
+BACKLOG: Final = 4096
+"""Connections the kernel queues before the server accepts them: a thousand bidders connecting
+at once must not be refused (uvicorn's socket, and ``hall serve --workers``' shared one)."""
 
 
 def _env_int(name: str, default: int) -> int:
@@ -89,7 +94,7 @@ def uvicorn_settings(config: Config) -> dict[str, object]:
         "ws_per_message_deflate": False,  # frames are ~100 bytes; compressing costs CPU per watcher
         "limit_concurrency": config.max_connections,
         "proxy_headers": False,  # X-Forwarded-For is read by the hall, from HALL_TRUSTED_PROXIES only
-        "backlog": 4096,  # a thousand bidders connecting at once must not be refused by the kernel
+        "backlog": BACKLOG,
         "timeout_keep_alive": config.keep_alive,
         "log_config": None,  # hall.logs configures logging: JSON lines, tokens scrubbed
     }

@@ -21,13 +21,14 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Final
 
+from hall.config import BACKLOG
+
 log = logging.getLogger(__name__)
 
 RESTART_S: Final = 1.0
 """How long the parent waits before starting a worker that exited again."""
 STOP_S: Final = 15.0
 """How long workers may take to shut down before they are killed."""
-BACKLOG: Final = 4096
 
 
 def listen(host: str, port: int) -> socket.socket:
